@@ -1,0 +1,233 @@
+/**
+ * Chooses, starts and reports the tensor backend.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { registerGradients } from "./gradients.ts";
+import { probeWebGpu, startWebGpu } from "./webgpu.ts";
+import {
+  activateWasmBackend,
+  hasSimd,
+  hasThreads,
+  type LoadedTfjsWasm,
+  loadTfjsWasm,
+  type WasmSource,
+} from "./wasm_backend.ts";
+import { compileKernels, HeapKernels } from "../kernels/wasm_kernels.ts";
+import { KernelPool } from "../kernels/pool.ts";
+import { registerWasmKernels } from "../kernels/register.ts";
+import type { BackendChoice, RuntimeInfo, RuntimeOptions, WebGpuInfo } from "./types.ts";
+
+export type { BackendChoice, RuntimeInfo, RuntimeOptions, WebGpuInfo } from "./types.ts";
+
+/** Options of {@linkcode initRuntime} beyond the common ones. */
+export interface InitOptions extends RuntimeOptions {
+  /**
+   * The tfjs WASM binary to run, as bytes or a URL, instead of the file in
+   * the npm package: give bytes to run with no file-system access.
+   */
+  wasmBinary?: WasmSource;
+}
+
+/** A runtime option that cannot work; the message says which and why. */
+export class RuntimeError extends Error {
+  override name = "RuntimeError";
+}
+
+interface WasmState {
+  loaded: LoadedTfjsWasm;
+  kernels: HeapKernels;
+}
+
+let wasmState: WasmState | null = null;
+let current: RuntimeInfo | null = null;
+
+const BACKENDS: readonly BackendChoice[] = ["auto", "wasm", "webgpu", "cpu"];
+
+/** Threads from the option, else `SIMDNET_THREADS`, else every core. */
+export function resolveThreads(threads?: number): number {
+  let n = threads;
+  let from = "threads option";
+  if (n === undefined) {
+    const env = readEnv("SIMDNET_THREADS");
+    if (env !== undefined && env !== "") {
+      n = Number(env);
+      from = "SIMDNET_THREADS";
+    }
+  }
+  if (n === undefined) return Math.max(1, navigator.hardwareConcurrency || 1);
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new RuntimeError(`${from} must be a whole number from 1 to 256, got ${n}`);
+  }
+  return n;
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: behave as if unset
+  }
+}
+
+async function startWasm(threads: number, binary?: WasmSource): Promise<WasmState> {
+  if (wasmState) {
+    if (wasmState.loaded.threads !== threads && threads > 1 && wasmState.loaded.threads > 1) {
+      throw new RuntimeError(
+        `the wasm backend already runs with ${wasmState.loaded.threads} threads in this process; ` +
+          `start a new process to use ${threads}`,
+      );
+    }
+    wasmState.kernels.pool.limit = Math.min(threads, wasmState.loaded.threads);
+    await activate(wasmState.loaded);
+    return wasmState;
+  }
+  const simd = hasSimd();
+  const useThreads = simd && threads > 1 && hasThreads();
+  const loaded = await loadTfjsWasm({ threads: useThreads ? threads : 1, simd, binary });
+  await activate(loaded);
+  let kernels: HeapKernels | null = null;
+  if (simd) {
+    const variant = compileKernels(loaded.memory.buffer instanceof SharedArrayBuffer);
+    const pool = await KernelPool.create(variant.module, loaded.memory, loaded.threads);
+    kernels = new HeapKernels(loaded.module, loaded.memory, pool, variant);
+    registerWasmKernels(kernels);
+  }
+  if (!kernels) {
+    throw new RuntimeError("this engine has no WebAssembly SIMD; use backend \"cpu\"");
+  }
+  wasmState = { loaded, kernels };
+  return wasmState;
+}
+
+async function activate(loaded: LoadedTfjsWasm): Promise<void> {
+  // Only simdnet registers `wasm` (the import removed tfjs' own factory), so
+  // a registered factory means our backend instance is ready.
+  if (tf.findBackendFactory("wasm") != null) {
+    if (!(await tf.setBackend("wasm"))) throw new RuntimeError("tfjs could not switch to wasm");
+    return;
+  }
+  await activateWasmBackend(loaded);
+}
+
+function wasmInfo(state: WasmState, reason: string, webgpu: WebGpuInfo): RuntimeInfo {
+  return {
+    backend: "wasm",
+    reason,
+    simd: true,
+    relaxedSimd: state.kernels.variant.relaxedSimd,
+    threads: state.kernels.pool.limit,
+    webgpu,
+  };
+}
+
+/**
+ * Starts the tensor runtime and returns what runs and why.
+ *
+ * `auto` takes a hardware WebGPU adapter when one exists, else WASM with SIMD
+ * and threads, else the tfjs `cpu` backend. A software GPU adapter is never
+ * chosen by `auto` unless `allowSoftwareGpu` is set; `backend: "webgpu"`
+ * forces it. A forced backend that cannot start throws a {@linkcode RuntimeError}.
+ *
+ * @example
+ * ```ts
+ * import { initRuntime } from "./init.ts";
+ * const info = await initRuntime({ backend: "cpu" });
+ * console.log(info.backend); // "cpu"
+ * ```
+ */
+export async function initRuntime(options: InitOptions = {}): Promise<RuntimeInfo> {
+  const backend = options.backend ?? "auto";
+  if (!BACKENDS.includes(backend)) {
+    throw new RuntimeError(`unknown backend "${backend}": use one of ${BACKENDS.join(", ")}`);
+  }
+  const threads = resolveThreads(options.threads);
+  tf.enableProdMode(); // skips per-op debug checks and tfjs' Node banner
+  registerGradients();
+  let info: RuntimeInfo;
+  if (backend === "cpu") {
+    await tf.setBackend("cpu");
+    info = {
+      backend: "cpu",
+      reason: "forced by backend: \"cpu\"",
+      simd: hasSimd(),
+      relaxedSimd: false,
+      threads: 1,
+      webgpu: { available: false, reason: "not probed (backend forced to cpu)" },
+    };
+  } else if (backend === "webgpu") {
+    try {
+      const { info: gpu } = await startWebGpu({ allowSoftware: true });
+      info = webgpuInfo(gpu, "forced by backend: \"webgpu\"");
+    } catch (err) {
+      throw new RuntimeError(
+        `backend "webgpu" cannot start: ${(err as Error).message}. Use backend "auto" or "wasm".`,
+      );
+    }
+  } else if (backend === "wasm") {
+    const state = await startWasm(threads, options.wasmBinary);
+    info = wasmInfo(state, "forced by backend: \"wasm\"", {
+      available: false,
+      reason: "not probed (backend forced to wasm)",
+    });
+  } else {
+    info = await autoSelect(threads, options);
+  }
+  current = info;
+  return info;
+}
+
+async function autoSelect(threads: number, options: InitOptions): Promise<RuntimeInfo> {
+  const gpu = await probeWebGpu();
+  let why: string;
+  if (gpu.available && (!gpu.software || options.allowSoftwareGpu)) {
+    try {
+      const { info } = await startWebGpu({ allowSoftware: options.allowSoftwareGpu ?? false });
+      return webgpuInfo(info, `WebGPU adapter "${info.description}"`);
+    } catch (err) {
+      why = `WebGPU failed to start (${(err as Error).message})`;
+    }
+  } else if (gpu.available) {
+    why = `the only WebGPU adapter ("${gpu.description}") is software`;
+  } else {
+    why = `no WebGPU adapter (${gpu.reason})`;
+  }
+  try {
+    const state = await startWasm(threads, options.wasmBinary);
+    const how = state.kernels.pool.limit > 1
+      ? `WASM SIMD with ${state.kernels.pool.limit} threads`
+      : "WASM SIMD, 1 thread";
+    return wasmInfo(state, `${why}; ${how}`, gpu);
+  } catch (err) {
+    await tf.setBackend("cpu");
+    return {
+      backend: "cpu",
+      reason: `${why}; WASM failed (${(err as Error).message}); tfjs cpu`,
+      simd: false,
+      relaxedSimd: false,
+      threads: 1,
+      webgpu: gpu,
+    };
+  }
+}
+
+function webgpuInfo(gpu: WebGpuInfo, reason: string): RuntimeInfo {
+  return { backend: "webgpu", reason, simd: hasSimd(), relaxedSimd: false, threads: 1, webgpu: gpu };
+}
+
+/** What the last {@linkcode initRuntime} started, or null before it ran. */
+export function runtimeInfo(): RuntimeInfo | null {
+  return current;
+}
+
+/**
+ * Sets how many threads simdnet's own kernels use, up to the number the
+ * runtime started with (XNNPACK keeps its own). For 1-vs-N comparisons.
+ */
+export function setKernelThreads(threads: number): number {
+  if (!wasmState) throw new RuntimeError("the wasm backend is not started");
+  wasmState.kernels.pool.limit = Math.max(1, Math.min(threads, wasmState.loaded.threads));
+  return wasmState.kernels.pool.limit;
+}

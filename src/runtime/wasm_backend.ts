@@ -1,0 +1,250 @@
+/**
+ * Starts tfjs-backend-wasm under Deno with real threads.
+ *
+ * tfjs decides it runs in Node under Deno (it sees `process`), turns threads
+ * off, halves the core count, and its emscripten glue would start classic
+ * workers, which Deno does not have. Instead of editing the package we run
+ * its own emscripten factory, taken as source text, in a scope where
+ * `process` and `require` are undefined (so the glue takes its plain JS
+ * path), `Worker` starts module workers, and `navigator.hardwareConcurrency`
+ * is what makes the glue's thread cap equal the threads asked for. Each
+ * pthread worker gets a small module shim that provides `importScripts` by
+ * evaluating the same factory source.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import wasmPkg from "@tensorflow/tfjs-backend-wasm";
+import threadedFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js";
+import threadedWorker from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js";
+import plainFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js";
+import { createRequire } from "node:module";
+
+/** The three tfjs WASM binaries, by their npm file names. */
+export type TfjsWasmBinaryName =
+  | "tfjs-backend-wasm.wasm"
+  | "tfjs-backend-wasm-simd.wasm"
+  | "tfjs-backend-wasm-threaded-simd.wasm";
+
+/** Where a WASM binary comes from: its bytes, or a URL (file:, https:, data:). */
+export type WasmSource = Uint8Array | ArrayBuffer | URL | string;
+
+/** The emscripten module of tfjs-backend-wasm, as far as simdnet uses it. */
+export interface TfjsWasmModule {
+  wasmMemory?: WebAssembly.Memory;
+  HEAPU8: Uint8Array;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  cwrap(
+    name: string,
+    ret: string | null,
+    args: string[],
+  ): (...a: number[]) => number;
+  asm?: Record<string, unknown>;
+  PThread?: { terminateAllThreads?(): void };
+  tfjs?: Record<string, (...a: number[]) => number>;
+}
+
+/** A started tfjs WASM module and how it was built. */
+export interface LoadedTfjsWasm {
+  module: TfjsWasmModule;
+  memory: WebAssembly.Memory;
+  flavour: "threaded-simd" | "simd" | "plain";
+  threads: number;
+}
+
+// Importing the package registers tfjs' own `wasm` factory, which would load
+// the single-threaded build the first time anything asks tfjs for a backend
+// and leave the engine waiting on it. simdnet registers its own instead.
+if (tf.findBackendFactory("wasm") != null) tf.removeBackend("wasm");
+
+type Factory = (config: Record<string, unknown>) => Promise<TfjsWasmModule>;
+
+/** Resolves a binary shipped in the npm package to a file URL. */
+export function packageWasmUrl(name: TfjsWasmBinaryName): URL {
+  const require = createRequire(import.meta.url);
+  const path = require.resolve(`@tensorflow/tfjs-backend-wasm/dist/${name}`);
+  return new URL(`file://${path}`);
+}
+
+/** Reads a WASM source into bytes. */
+export async function readWasmSource(source: WasmSource): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  const url = source instanceof URL ? source : new URL(source, "file:///");
+  if (url.protocol === "file:") return await Deno.readFile(url);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+// Evaluates an emscripten factory's source with Node globals hidden.
+function scopedFactory(src: string, scope: Record<string, unknown>): Factory {
+  const names = ["process", "require", ...Object.keys(scope)];
+  const values = [undefined, undefined, ...Object.values(scope)];
+  return new Function(...names, `return (${src});`)(...values) as Factory;
+}
+
+class ModuleWorker extends Worker {
+  constructor(url: string | URL) {
+    super(url, { type: "module" });
+  }
+}
+
+function pthreadShim(
+  factorySrc: string,
+  workerSrc: string,
+  cores: number,
+): string {
+  return `
+const FACTORY = ${JSON.stringify(factorySrc)};
+const WORKER = ${JSON.stringify(workerSrc)};
+const nav = { hardwareConcurrency: ${cores} };
+self.importScripts = () => {
+  self.WasmBackendModuleThreadedSimd =
+    new Function("process", "require", "navigator", "return (" + FACTORY + ");")(undefined, undefined, nav);
+};
+new Function("process", "require", WORKER)(undefined, undefined);
+`;
+}
+
+/**
+ * Starts the emscripten module of tfjs-backend-wasm. `threads` > 1 needs
+ * SIMD and shared memory and gives the threaded build; otherwise the SIMD
+ * build runs single-threaded (or the plain build without SIMD).
+ */
+export async function loadTfjsWasm(options: {
+  threads: number;
+  simd: boolean;
+  binary?: WasmSource;
+}): Promise<LoadedTfjsWasm> {
+  const threaded = options.threads > 1 && options.simd;
+  const flavour = threaded ? "threaded-simd" : options.simd ? "simd" : "plain";
+  const name: TfjsWasmBinaryName = threaded
+    ? "tfjs-backend-wasm-threaded-simd.wasm"
+    : options.simd
+    ? "tfjs-backend-wasm-simd.wasm"
+    : "tfjs-backend-wasm.wasm";
+  const bytes = await readWasmSource(options.binary ?? packageWasmUrl(name));
+  // The glue caps its thread pool at hardwareConcurrency / 2.
+  const cores = 2 * Math.max(1, options.threads);
+  let module: TfjsWasmModule;
+  if (threaded) {
+    const factorySrc = threadedFactory.toString();
+    // The worker source is a JS string literal holding "\n" escapes that must
+    // survive one more round of evaluation.
+    const workerSrc = String(
+      (threadedWorker as { wasmWorkerContents: string }).wasmWorkerContents,
+    ).replace(/\n/g, "\\n");
+    const shimUrl = URL.createObjectURL(
+      new Blob([pthreadShim(factorySrc, workerSrc, cores)], {
+        type: "text/javascript",
+      }),
+    );
+    const make = scopedFactory(factorySrc, {
+      Worker: ModuleWorker,
+      navigator: { hardwareConcurrency: cores },
+    });
+    module = await make({
+      wasmBinary: bytes,
+      locateFile: (p: string) => (p.endsWith(".worker.js") ? shimUrl : p),
+      mainScriptUrlOrBlob: "simdnet-shim",
+    });
+  } else {
+    const make = scopedFactory(plainFactory.toString(), {
+      navigator: { hardwareConcurrency: cores },
+    });
+    module = await make({ wasmBinary: bytes, locateFile: (p: string) => p });
+  }
+  const memory = module.wasmMemory ?? findMemory(module);
+  module.tfjs = {
+    init: module.cwrap("init", null, []),
+    initWithThreadsCount: module.cwrap("init_with_threads_count", null, [
+      "number",
+    ]),
+    getThreadsCount: module.cwrap("get_threads_count", "number", []),
+    registerTensor: module.cwrap("register_tensor", null, [
+      "number",
+      "number",
+      "number",
+    ]),
+    disposeData: module.cwrap("dispose_data", null, ["number"]),
+    dispose: module.cwrap("dispose", null, []),
+  };
+  return { module, memory, flavour, threads: threaded ? options.threads : 1 };
+}
+
+function findMemory(module: TfjsWasmModule): WebAssembly.Memory {
+  for (const v of Object.values(module.asm ?? {})) {
+    if (v instanceof WebAssembly.Memory) return v;
+  }
+  throw new Error("simdnet: the tfjs WASM module exports no memory");
+}
+
+/**
+ * Registers (replacing tfjs' own factory) and activates the `wasm` backend
+ * on a loaded module. Returns the XNNPACK thread count tfjs reports.
+ */
+export async function activateWasmBackend(
+  loaded: LoadedTfjsWasm,
+): Promise<number> {
+  wasmPkg.setThreadsCount(loaded.threads);
+  if (tf.findBackendFactory("wasm") != null) tf.removeBackend("wasm");
+  const BackendWasm = (wasmPkg as unknown as {
+    BackendWasm: new (m: TfjsWasmModule) => tf.KernelBackend;
+  }).BackendWasm;
+  const backend = new BackendWasm(loaded.module);
+  tf.registerBackend("wasm", () => backend, 2);
+  const ok = await tf.setBackend("wasm");
+  if (!ok) throw new Error("simdnet: tfjs refused to start the wasm backend");
+  return wasmPkg.getThreadsCount();
+}
+
+/** True when this engine validates a SIMD128 module. */
+export function hasSimd(): boolean {
+  // (module (func (drop (i32x4.splat (i32.const 0)))))
+  return WebAssembly.validate(
+    new Uint8Array([
+      0,
+      97,
+      115,
+      109,
+      1,
+      0,
+      0,
+      0,
+      1,
+      4,
+      1,
+      96,
+      0,
+      0,
+      3,
+      2,
+      1,
+      0,
+      10,
+      9,
+      1,
+      7,
+      0,
+      65,
+      0,
+      253,
+      15,
+      26,
+      11,
+    ]),
+  );
+}
+
+/** True when shared memory and workers exist, so threads can run. */
+export function hasThreads(): boolean {
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return typeof Worker === "function" &&
+      typeof SharedArrayBuffer === "function";
+  } catch {
+    return false;
+  }
+}

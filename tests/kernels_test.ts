@@ -1,0 +1,255 @@
+// simdnet's WASM kernels against the tfjs `cpu` backend on random shapes.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
+import { createRng } from "../src/util/random.ts";
+
+const info = await initRuntime({ backend: "wasm" });
+const rng = createRng(20261130);
+const CASES = 24;
+// Keeps the cpu reference affordable while still reaching every extreme.
+const FLOP_BUDGET = 1.5e8;
+
+function randInt(lo: number, hi: number): number {
+  return lo + rng.int(hi - lo + 1);
+}
+
+function randomTensor(shape: number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = 2 * rng.next() - 1;
+  return tf.tensor(v, shape);
+}
+
+/** Runs `f` on cpu and on wasm with the same inputs; returns the relative error. */
+async function compare(
+  inputs: tf.Tensor[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+): Promise<number> {
+  const values = inputs.map((t) => ({
+    v: t.dataSync().slice() as Float32Array,
+    shape: t.shape,
+  }));
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const xs = values.map(({ v, shape }) => tf.tensor(v, shape));
+    const y = f(...xs);
+    const out = { v: y.dataSync().slice() as Float32Array, shape: y.shape };
+    tf.dispose([...xs, y]);
+    return out;
+  };
+  const ref = await run("cpu");
+  const got = await run("wasm");
+  assert.deepEqual(got.shape, ref.shape);
+  return relErr(ref.v, got.v);
+}
+
+function relErr(ref: Float32Array, got: Float32Array): number {
+  let err = 0, scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    err = Math.max(err, Math.abs(ref[i]! - got[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  assert.ok(!Number.isNaN(err), "NaN in output");
+  return err / (scale || 1);
+}
+
+interface ConvCase {
+  b: number;
+  h: number;
+  w: number;
+  c: number;
+  o: number;
+  k: number;
+  s: 1 | 2;
+  pad: "same" | "valid";
+}
+
+function convCases(): ConvCase[] {
+  const out: ConvCase[] = [];
+  // Fixed corners first: the largest batch, the largest and smallest sizes.
+  out.push({ b: 64, h: 8, w: 8, c: 16, o: 32, k: 3, s: 1, pad: "same" });
+  out.push({ b: 1, h: 33, w: 33, c: 64, o: 64, k: 3, s: 2, pad: "valid" });
+  out.push({ b: 2, h: 1, w: 1, c: 3, o: 5, k: 1, s: 1, pad: "valid" });
+  out.push({ b: 3, h: 1, w: 2, c: 1, o: 1, k: 3, s: 2, pad: "same" });
+  while (out.length < CASES) {
+    const k = [1, 2, 3, 5][rng.int(4)]!;
+    const c: ConvCase = {
+      b: randInt(1, 64),
+      h: randInt(1, 33),
+      w: randInt(1, 33),
+      c: randInt(1, 64),
+      o: randInt(1, 64),
+      k,
+      s: rng.next() < 0.5 ? 1 : 2,
+      pad: rng.next() < 0.5 ? "same" : "valid",
+    };
+    if (c.pad === "valid" && (c.h < k || c.w < k)) continue;
+    const oh = c.pad === "same"
+      ? Math.ceil(c.h / c.s)
+      : Math.ceil((c.h - k + 1) / c.s);
+    const ow = c.pad === "same"
+      ? Math.ceil(c.w / c.s)
+      : Math.ceil((c.w - k + 1) / c.s);
+    if (2 * c.b * oh * ow * c.o * k * k * c.c > FLOP_BUDGET) continue;
+    out.push(c);
+  }
+  return out;
+}
+
+const label = (c: ConvCase) =>
+  `${c.b}x${c.h}x${c.w}x${c.c}->${c.o} k${c.k} s${c.s} ${c.pad}`;
+
+Deno.test(`runtime reports wasm with SIMD (${info.reason})`, () => {
+  assert.equal(info.backend, "wasm");
+  assert.equal(info.simd, true);
+  assert.ok(info.threads >= 1);
+});
+
+Deno.test("Conv2DBackpropFilter matches cpu on random shapes", async () => {
+  for (const c of convCases()) {
+    const x = randomTensor([c.b, c.h, c.w, c.c]);
+    const y = tf.conv2d(
+      x as tf.Tensor4D,
+      tf.zeros([c.k, c.k, c.c, c.o]) as tf.Tensor4D,
+      c.s,
+      c.pad,
+    );
+    const dy = randomTensor(y.shape);
+    const err = await compare(
+      [x, dy],
+      (x, dy) =>
+        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: x!, dy: dy! }, {
+          strides: c.s,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          filterShape: [c.k, c.k, c.c, c.o],
+        }) as tf.Tensor,
+    );
+    assert.ok(err <= 1e-4, `${label(c)}: relative error ${err}`);
+    tf.dispose([x, y, dy]);
+  }
+});
+
+Deno.test("Conv2DBackpropInput matches cpu on random shapes", async () => {
+  for (const c of convCases()) {
+    const w = randomTensor([c.k, c.k, c.c, c.o]);
+    const y = tf.conv2d(
+      tf.zeros([c.b, c.h, c.w, c.c]) as tf.Tensor4D,
+      w as tf.Tensor4D,
+      c.s,
+      c.pad,
+    );
+    const dy = randomTensor(y.shape);
+    const err = await compare(
+      [dy, w],
+      (dy, w) =>
+        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dy!, filter: w! }, {
+          strides: c.s,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          inputShape: [c.b, c.h, c.w, c.c],
+        }) as tf.Tensor,
+    );
+    assert.ok(err <= 1e-4, `${label(c)}: relative error ${err}`);
+    tf.dispose([w, y, dy]);
+  }
+});
+
+Deno.test("MaxPoolGrad matches cpu, ties after relu included", async () => {
+  for (let i = 0; i < CASES; i++) {
+    const b = randInt(1, 64),
+      h = randInt(1, 33),
+      w = randInt(1, 33),
+      c = randInt(1, 64);
+    if (b * h * w * c > 4e5) {
+      i--;
+      continue;
+    }
+    const f = randInt(1, 3), s = randInt(1, 2);
+    const pad = rng.next() < 0.5 ? "same" : "valid";
+    if (pad === "valid" && (h < f || w < f)) {
+      i--;
+      continue;
+    }
+    // relu leaves many exact zeros, so windows with ties are common.
+    const x = tf.relu(randomTensor([b, h, w, c]));
+    const y = tf.maxPool(x as tf.Tensor4D, f, s, pad);
+    const dy = randomTensor(y.shape);
+    const err = await compare(
+      [dy, x, y],
+      (dy, x, y) =>
+        tf.engine().runKernel(tf.MaxPoolGrad, {
+          dy: dy!,
+          input: x!,
+          output: y!,
+        }, {
+          filterSize: f,
+          strides: s,
+          pad,
+        }) as tf.Tensor,
+    );
+    assert.ok(
+      err <= 1e-4,
+      `${b}x${h}x${w}x${c} f${f} s${s} ${pad}: relative error ${err}`,
+    );
+    tf.dispose([x, y, dy]);
+  }
+});
+
+Deno.test("BatchMatMul matches cpu for every transpose and broadcast", async () => {
+  for (let i = 0; i < CASES; i++) {
+    const m = randInt(1, 300), n = randInt(1, 300), k = randInt(1, 300);
+    const batch = randInt(1, 4);
+    const ta = rng.next() < 0.5, tb = rng.next() < 0.5;
+    const bcast = rng.int(3); // 0: none, 1: a has batch 1, 2: b has batch 1
+    const a = randomTensor([bcast === 1 ? 1 : batch, ta ? k : m, ta ? m : k]);
+    const b = randomTensor([bcast === 2 ? 1 : batch, tb ? n : k, tb ? k : n]);
+    const err = await compare([a, b], (a, b) => tf.matMul(a!, b!, ta, tb));
+    assert.ok(
+      err <= 1e-4,
+      `${m}x${k}x${n} batch ${batch} ta=${ta} tb=${tb}: relative error ${err}`,
+    );
+    tf.dispose([a, b]);
+  }
+});
+
+Deno.test("1 thread and all threads agree within 1e-5", async () => {
+  await tf.setBackend("wasm");
+  const x = randomTensor([16, 17, 15, 24]);
+  const w = randomTensor([3, 3, 24, 40]);
+  const a = randomTensor([70, 130]);
+  const b = randomTensor([130, 90]);
+  const run = () => {
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+    const dw = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: y }, {
+      strides: 1,
+      pad: "same",
+      dataFormat: "NHWC",
+      filterShape: w.shape,
+    }) as tf.Tensor;
+    const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, {
+      dy: y,
+      filter: w,
+    }, {
+      strides: 1,
+      pad: "same",
+      dataFormat: "NHWC",
+      inputShape: x.shape,
+    }) as tf.Tensor;
+    const mm = tf.matMul(a, b, false, false);
+    const out = [dw, dx, mm].map((t) => t.dataSync().slice() as Float32Array);
+    tf.dispose([y, dw, dx, mm]);
+    return out;
+  };
+  const all = setKernelThreads(Infinity);
+  const many = run();
+  setKernelThreads(1);
+  const one = run();
+  setKernelThreads(all);
+  for (let i = 0; i < one.length; i++) {
+    const err = relErr(one[i]!, many[i]!);
+    assert.ok(err <= 1e-5, `output ${i}: 1 vs ${all} threads differ by ${err}`);
+  }
+  tf.dispose([x, w, a, b]);
+});

@@ -1,0 +1,276 @@
+// simdnet's training kernels, entry points called by every thread of the pool.
+//
+// Each export takes (params, tid, nt): `params` points to an i32 parameter
+// block in the shared heap written by the host, `tid` is this thread's index
+// and `nt` the number of threads. A thread only ever writes its own share of
+// the output (or its own partial buffer), so no locks are needed.
+
+import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
+import { Geom, packAConv, packBConv } from "./conv_pack";
+
+const NC: i32 = 512;
+
+@inline function p32(p: usize, i: i32): i32 {
+  return load<i32>(p + <usize>(i * 4));
+}
+
+// Scratch of one thread: [tmp tile 128 B | A panel MR*KC | B block KC*NC].
+@inline function scratchOf(p: usize, word: i32, tid: i32): usize {
+  return <usize>p32(p, word) + <usize>tid * <usize>p32(p, word + 1);
+}
+
+@inline function splitRange(n: i32, align: i32, tid: i32, nt: i32): i64 {
+  const units = (n + align - 1) / align;
+  const per = units / nt;
+  const extra = units % nt;
+  const u0 = tid * per + min(tid, extra);
+  const u1 = u0 + per + (tid < extra ? 1 : 0);
+  return (<i64>min(u0 * align, n) << 32) | <i64>min(u1 * align, n);
+}
+
+function zeroRows(c: usize, rows: i32, ldc: i32, n0: i32, n1: i32): void {
+  for (let i = 0; i < rows; i++) {
+    memory.fill(c + (<usize>i * <usize>ldc + <usize>n0) * 4, 0, <usize>(n1 - n0) * 4);
+  }
+}
+
+function gemmRange(
+  K: i32,
+  a: usize, rsA: i32, csA: i32,
+  b: usize, rsB: i32, csB: i32,
+  c: usize, ldc: i32, acc: bool,
+  m0: i32, m1: i32, n0: i32, n1: i32,
+  scratch: usize,
+): void {
+  if (m0 >= m1 || n0 >= n1) return;
+  if (K == 0) {
+    if (!acc) zeroRows(c + <usize>m0 * <usize>ldc * 4, m1 - m0, ldc, n0, n1);
+    return;
+  }
+  const tmp = scratch;
+  const pA = scratch + 128;
+  const pB = pA + <usize>(MR * KC * 4);
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    const accK = acc || k0 > 0;
+    for (let nb = n0; nb < n1; nb += NC) {
+      const nc = min(NC, n1 - nb);
+      for (let j = 0; j < nc; j += NR) {
+        packBStrided(b, rsB, csB, nb + j, min(NR, nc - j), k0, kc, pB + <usize>((j / NR) * kc * NR * 4));
+      }
+      for (let i = m0; i < m1; i += MR) {
+        const mr = min(MR, m1 - i);
+        packAStrided(a, rsA, csA, i, mr, k0, kc, pA);
+        macroBlock(mr, nc, kc, pA, pB, c + (<usize>i * <usize>ldc + <usize>nb) * 4, <usize>ldc * 4, accK, tmp);
+      }
+    }
+  }
+}
+
+// Batched C = op(A) · op(B) with element strides, so every transpose variant
+// of BatchMatMul is one call. Params: M N K a rsA csA b rsB csB c ldc acc
+// batch bsA bsB bsC scratch scratchPerThread.
+export function matmul(p: usize, tid: i32, nt: i32): void {
+  const M = p32(p, 0), N = p32(p, 1), K = p32(p, 2);
+  const batch = p32(p, 12);
+  const scratch = scratchOf(p, 16, tid);
+  // Split the larger output dimension; batches are shared out first when
+  // there are enough of them.
+  let bt0 = 0, bt1 = batch, m0 = 0, m1 = M, n0 = 0, n1 = N;
+  if (batch >= nt * 2) {
+    const r = splitRange(batch, 1, tid, nt);
+    bt0 = <i32>(r >> 32);
+    bt1 = <i32>r;
+  } else if (M >= N) {
+    const r = splitRange(M, MR, tid, nt);
+    m0 = <i32>(r >> 32);
+    m1 = <i32>r;
+  } else {
+    const r = splitRange(N, NR, tid, nt);
+    n0 = <i32>(r >> 32);
+    n1 = <i32>r;
+  }
+  for (let bt = bt0; bt < bt1; bt++) {
+    gemmRange(
+      K,
+      <usize>p32(p, 3) + <usize>bt * <usize>p32(p, 13) * 4, p32(p, 4), p32(p, 5),
+      <usize>p32(p, 6) + <usize>bt * <usize>p32(p, 14) * 4, p32(p, 7), p32(p, 8),
+      <usize>p32(p, 9) + <usize>bt * <usize>p32(p, 15) * 4, p32(p, 10), p32(p, 11) != 0,
+      m0, m1, n0, n1,
+      scratch,
+    );
+  }
+}
+
+// Implicit-GEMM convolution: out[rows, N] = patches(img)[rows, K] · w[K, N]
+// with w row-major. With up = stride it computes the input gradient from the
+// output gradient and a flipped filter (see flipFilter).
+// Params: geom(16) img w out N scratch scratchPerThread.
+export function conv_gemm(p: usize, tid: i32, nt: i32): void {
+  const g = changetype<Geom>(p);
+  const img = <usize>p32(p, 16), w = <usize>p32(p, 17), out = <usize>p32(p, 18);
+  const N = p32(p, 19);
+  const scratch = scratchOf(p, 20, tid);
+  const rows = g.batch * g.rowsH * g.rowsW;
+  const K = g.kh * g.kw * g.imgC;
+  const r = splitRange(rows, MR, tid, nt);
+  const r0 = <i32>(r >> 32), r1 = <i32>r;
+  if (r0 >= r1) return;
+  const tmp = scratch;
+  const pA = scratch + 128;
+  const pB = pA + <usize>(MR * KC * 4);
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    for (let nb = 0; nb < N; nb += NC) {
+      const nc = min(NC, N - nb);
+      for (let j = 0; j < nc; j += NR) {
+        packBStrided(w, N, 1, nb + j, min(NR, nc - j), k0, kc, pB + <usize>((j / NR) * kc * NR * 4));
+      }
+      for (let i = r0; i < r1; i += MR) {
+        const mr = min(MR, r1 - i);
+        packAConv(g, img, i, mr, k0, kc, pA);
+        macroBlock(mr, nc, kc, pA, pB, out + (<usize>i * <usize>N + <usize>nb) * 4, <usize>N * 4, k0 > 0, tmp);
+      }
+    }
+  }
+}
+
+// Filter gradient, phase 1: each thread reduces its share of pixels into its
+// own partial dWᵀ[OC, K] = dyᵀ[OC, P] · patches(x)[P, K].
+// Params: geom(16) x dy partials OC scratch scratchPerThread.
+export function conv_filter_grad(p: usize, tid: i32, nt: i32): void {
+  const g = changetype<Geom>(p);
+  const x = <usize>p32(p, 16), dy = <usize>p32(p, 17);
+  const OC = p32(p, 19);
+  const K = g.kh * g.kw * g.imgC;
+  const partial = <usize>p32(p, 18) + <usize>tid * <usize>(OC * K) * 4;
+  const scratch = scratchOf(p, 20, tid);
+  const rows = g.batch * g.rowsH * g.rowsW;
+  memory.fill(partial, 0, <usize>(OC * K) * 4);
+  const r = splitRange(rows, 1, tid, nt);
+  const q0 = <i32>(r >> 32), q1 = <i32>r;
+  const tmp = scratch;
+  const pA = scratch + 128;
+  const pB = pA + <usize>(MR * KC * 4);
+  for (let q = q0; q < q1; q += KC) {
+    const kc = min(KC, q1 - q);
+    packBConv(g, x, q, kc, pB);
+    for (let oc = 0; oc < OC; oc += MR) {
+      const mr = min(MR, OC - oc);
+      packAStrided(dy, 1, OC, oc, mr, q, kc, pA);
+      macroBlock(mr, K, kc, pA, pB, partial + <usize>(oc * K) * 4, <usize>K * 4, true, tmp);
+    }
+  }
+}
+
+// Filter gradient, phase 2: dW[k, oc] = Σ_t partial_t[oc, k], split over k.
+// Params: geom(16) x dy partials OC scratch scratchPerThread dW parts.
+export function conv_filter_reduce(p: usize, tid: i32, nt: i32): void {
+  const g = changetype<Geom>(p);
+  const OC = p32(p, 19);
+  const K = g.kh * g.kw * g.imgC;
+  const partials = <usize>p32(p, 18);
+  const dW = <usize>p32(p, 22);
+  const parts = p32(p, 23);
+  const r = splitRange(K, 1, tid, nt);
+  const k0 = <i32>(r >> 32), k1 = <i32>r;
+  const partBytes = <usize>(OC * K) * 4;
+  for (let k = k0; k < k1; k++) {
+    for (let oc = 0; oc < OC; oc++) {
+      let s: f32 = 0;
+      const off = <usize>(oc * K + k) * 4;
+      for (let t = 0; t < parts; t++) s += load<f32>(partials + <usize>t * partBytes + off);
+      store<f32>(dW + <usize>(k * OC + oc) * 4, s);
+    }
+  }
+}
+
+// wflip[(ky, kx, oc), ic] = w[KH-1-ky, KW-1-kx, ic, oc]: the filter that turns
+// the input gradient into a forward correlation of the output gradient.
+// Params: KH KW IC OC w wflip.
+export function flip_filter(p: usize, tid: i32, nt: i32): void {
+  const KH = p32(p, 0), KW = p32(p, 1), IC = p32(p, 2), OC = p32(p, 3);
+  const w = <usize>p32(p, 4), wf = <usize>p32(p, 5);
+  const r = splitRange(KH * KW, 1, tid, nt);
+  for (let tap = <i32>(r >> 32); tap < <i32>r; tap++) {
+    const ky = tap / KW, kx = tap - (tap / KW) * KW;
+    const src = w + <usize>(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC * OC) * 4;
+    const dst = wf + <usize>(tap * OC * IC) * 4;
+    for (let ic = 0; ic < IC; ic++) {
+      for (let oc = 0; oc < OC; oc++) {
+        store<f32>(dst + <usize>(oc * IC + ic) * 4, load<f32>(src + <usize>(ic * OC + oc) * 4));
+      }
+    }
+  }
+}
+
+// Max-pool gradient: routes each dy to the first maximum of its window in
+// row-major order (the tie rule of the tfjs reference), four channels at a
+// time. Threads split over images, so overlapping windows never race.
+// Params: B H W C OH OW fh fw sh sw padT padL x dy dx.
+export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
+  const H = p32(p, 1), W = p32(p, 2), C = p32(p, 3);
+  const OH = p32(p, 4), OW = p32(p, 5), fh = p32(p, 6), fw = p32(p, 7);
+  const sh = p32(p, 8), sw = p32(p, 9), padT = p32(p, 10), padL = p32(p, 11);
+  const x = <usize>p32(p, 12), dy = <usize>p32(p, 13), dx = <usize>p32(p, 14);
+  const r = splitRange(p32(p, 0), 1, tid, nt);
+  const b0 = <i32>(r >> 32), b1 = <i32>r;
+  const imgBytes = <usize>(H * W * C) * 4;
+  if (b1 > b0) memory.fill(dx + <usize>b0 * imgBytes, 0, <usize>(b1 - b0) * imgBytes);
+  const c4 = C & ~3;
+  for (let b = b0; b < b1; b++) {
+    const xi = x + <usize>b * imgBytes;
+    const dxi = dx + <usize>b * imgBytes;
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const dyo = dy + <usize>(((b * OH + oy) * OW + ox) * C) * 4;
+        const y0 = oy * sh - padT, x0 = ox * sw - padL;
+        for (let c = 0; c < c4; c += 4) {
+          let best = f32x4.splat(-Infinity);
+          let arg = i32x4.splat(-1);
+          for (let wy = 0; wy < fh; wy++) {
+            const y = y0 + wy;
+            if (y < 0 || y >= H) continue;
+            for (let wx = 0; wx < fw; wx++) {
+              const xx = x0 + wx;
+              if (xx < 0 || xx >= W) continue;
+              const pos = (y * W + xx) * C + c;
+              const v = v128.load(xi + <usize>pos * 4);
+              const gt = f32x4.gt(v, best);
+              best = v128.bitselect(v, best, gt);
+              arg = v128.bitselect(i32x4.add(i32x4.splat(pos), i32x4(0, 1, 2, 3)), arg, gt);
+            }
+          }
+          const g = v128.load(dyo + <usize>c * 4);
+          const a0 = i32x4.extract_lane(arg, 0), a1 = i32x4.extract_lane(arg, 1);
+          const a2 = i32x4.extract_lane(arg, 2), a3 = i32x4.extract_lane(arg, 3);
+          if (a0 >= 0) store<f32>(dxi + <usize>a0 * 4, load<f32>(dxi + <usize>a0 * 4) + f32x4.extract_lane(g, 0));
+          if (a1 >= 0) store<f32>(dxi + <usize>a1 * 4, load<f32>(dxi + <usize>a1 * 4) + f32x4.extract_lane(g, 1));
+          if (a2 >= 0) store<f32>(dxi + <usize>a2 * 4, load<f32>(dxi + <usize>a2 * 4) + f32x4.extract_lane(g, 2));
+          if (a3 >= 0) store<f32>(dxi + <usize>a3 * 4, load<f32>(dxi + <usize>a3 * 4) + f32x4.extract_lane(g, 3));
+        }
+        for (let c = c4; c < C; c++) {
+          let best: f32 = -Infinity;
+          let arg = -1;
+          for (let wy = 0; wy < fh; wy++) {
+            const y = y0 + wy;
+            if (y < 0 || y >= H) continue;
+            for (let wx = 0; wx < fw; wx++) {
+              const xx = x0 + wx;
+              if (xx < 0 || xx >= W) continue;
+              const pos = (y * W + xx) * C + c;
+              const v = load<f32>(xi + <usize>pos * 4);
+              if (v > best) {
+                best = v;
+                arg = pos;
+              }
+            }
+          }
+          if (arg >= 0) {
+            store<f32>(dxi + <usize>arg * 4, load<f32>(dxi + <usize>arg * 4) + load<f32>(dyo + <usize>c * 4));
+          }
+        }
+      }
+    }
+  }
+}
