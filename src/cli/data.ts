@@ -1,0 +1,136 @@
+/**
+ * `deno task data`: loads CIFAR-10 and prints where it came from and how many
+ * images each class has. A quick check that the data is there and sound.
+ *
+ * Exit codes: 0 ok, 2 bad or missing data, 3 network, 4 permission, 64 usage.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { loadCifar10, type LoadCifar10Options } from "../data/cifar10.ts";
+import { isClassNameLang } from "../data/classes.ts";
+import { countPerClass } from "../data/dataset.ts";
+import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
+import type { ImageSet } from "../data/format.ts";
+
+const USAGE = `usage: deno task data [options]
+
+Loads CIFAR-10 and prints the number of images per class.
+
+options:
+  --data DIR       a cifar-10-batches-bin directory (default: env CIFAR10_DIR, then the cache)
+  --archive PATH   cifar-10-binary.tar.gz to extract into the cache if needed
+  --cache DIR      cache directory (default: $XDG_CACHE_HOME/simdnet or ~/.cache/simdnet)
+  --url URL        where to download the archive from (default: the official address)
+  --md5 HEX|none   expected md5 of the archive (default: the official one)
+  --lang en|ja     language of the class names (default: en)
+  --limit N        load at most N images per set
+  --no-download    fail instead of downloading
+  --help           show this text
+`;
+
+// Japanese names take two terminal columns per character; pad by columns.
+function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) width += ch.codePointAt(0)! >= 0x1100 ? 2 : 1;
+  return width;
+}
+
+/** Formats the per-class counts of one set. */
+export function describeSet(
+  name: string,
+  set: ImageSet | null,
+  classNames: string[],
+): string {
+  if (set === null) return `${name}: none\n`;
+  const counts = countPerClass(
+    set.labels.subarray(0, set.count),
+    classNames.length,
+  );
+  const width = Math.max(...classNames.map(displayWidth));
+  const lines = counts.map((count, label) => {
+    const name = classNames[label] ?? "";
+    const pad = " ".repeat(width - displayWidth(name));
+    return `  ${label} ${name}${pad} ${String(count).padStart(6)}`;
+  });
+  return `${name}: ${set.count} images\n${lines.join("\n")}\n`;
+}
+
+function usageError(message: string): DataError {
+  return new DataError("usage", message, "run with --help for the options");
+}
+
+function parse(args: string[]): LoadCifar10Options | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        data: { type: "string" },
+        archive: { type: "string" },
+        cache: { type: "string" },
+        url: { type: "string" },
+        md5: { type: "string" },
+        lang: { type: "string", default: "en" },
+        limit: { type: "string" },
+        "no-download": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (!isClassNameLang(v.lang)) {
+    throw usageError(`--lang must be en or ja, got ${v.lang}`);
+  }
+  const options: LoadCifar10Options = {
+    lang: v.lang,
+    download: !v["no-download"],
+  };
+  if (v.data !== undefined) options.dir = v.data;
+  if (v.archive !== undefined) options.archive = v.archive;
+  if (v.cache !== undefined) options.cacheDir = v.cache;
+  if (v.url !== undefined) options.url = v.url;
+  if (v.md5 !== undefined) {
+    if (v.md5 !== "none" && !/^[0-9a-fA-F]{32}$/.test(v.md5)) {
+      throw usageError(`--md5 must be 32 hex digits or none, got ${v.md5}`);
+    }
+    options.md5 = v.md5 === "none" ? null : v.md5;
+  }
+  if (v.limit !== undefined) {
+    const n = Number(v.limit);
+    if (!Number.isInteger(n) || n < 1) {
+      throw usageError(`--limit must be a whole number >= 1, got ${v.limit}`);
+    }
+    options.limit = n;
+  }
+  return options;
+}
+
+/** Runs the CLI with `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const options = parse(args);
+    if (options === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    const data = await loadCifar10(options);
+    console.log(`source: ${data.source.kind} ${data.source.path}`);
+    console.log(describeSet("train", data.train, data.classNames));
+    console.log(describeSet("test", data.test, data.classNames));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof DataError)) throw error;
+    console.error(`error: ${error.message}`);
+    console.error(`hint: ${error.hint}`);
+    return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

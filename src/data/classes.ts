@@ -1,0 +1,66 @@
+/**
+ * CIFAR-10 class names in English (from `batches.meta.txt`) and Japanese
+ * (the reference notebook's names).
+ *
+ * @module
+ */
+
+/** Languages for class names. */
+export type ClassNameLang = "en" | "ja";
+
+/** The ten English names, in label order, as in the official `batches.meta.txt`. */
+export const CIFAR10_CLASSES_EN: readonly string[] = Object.freeze([
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+]);
+
+/** The ten Japanese names, in label order, as in the reference notebook. */
+export const CIFAR10_CLASSES_JA: readonly string[] = Object.freeze([
+  "飛行機",
+  "自動車",
+  "鳥",
+  "猫",
+  "鹿",
+  "犬",
+  "カエル",
+  "馬",
+  "船",
+  "トラック",
+]);
+
+/** Checks a `lang` value coming from options or the command line. */
+export function isClassNameLang(value: unknown): value is ClassNameLang {
+  return value === "en" || value === "ja";
+}
+
+/**
+ * Parses the text of `batches.meta.txt`: one name per line, then an empty
+ * line. Returns `null` when the text does not hold exactly ten names, so the
+ * caller can fall back to {@linkcode CIFAR10_CLASSES_EN}.
+ */
+export function parseBatchesMeta(text: string): string[] | null {
+  const names = text.split(/\r?\n/).map((line) => line.trim()).filter((line) =>
+    line.length > 0
+  );
+  return names.length === 10 ? names : null;
+}
+
+/**
+ * The class names for `lang`. English names come from `englishNames` (read
+ * from `batches.meta.txt`) when given, else the standard ten.
+ */
+export function classNamesFor(
+  lang: ClassNameLang,
+  englishNames?: readonly string[] | null,
+): string[] {
+  if (lang === "ja") return [...CIFAR10_CLASSES_JA];
+  return [...(englishNames ?? CIFAR10_CLASSES_EN)];
+}

@@ -1,0 +1,126 @@
+/**
+ * Errors of the data layer: each names the problem and says how to fix it.
+ *
+ * @module
+ */
+
+/**
+ * What went wrong, coarse enough for a CLI to pick an exit code:
+ * - `missing`: a file or directory is not there.
+ * - `format`: a file has the wrong size or shape (e.g. not a multiple of 3073 bytes).
+ * - `label`: a record has a label above 9.
+ * - `corrupt`: a gzip or tar stream is damaged or truncated.
+ * - `checksum`: an archive's md5 is not the expected one.
+ * - `network`: a download failed or was cut off.
+ * - `permission`: the OS or Deno's sandbox refused a read or a write.
+ * - `usage`: a caller passed an invalid option.
+ */
+export type DataErrorCode =
+  | "missing"
+  | "format"
+  | "label"
+  | "corrupt"
+  | "checksum"
+  | "network"
+  | "permission"
+  | "usage";
+
+/** An expected failure of the data layer, with a hint that tells the fix. */
+export class DataError extends Error {
+  /** What kind of failure this is. */
+  readonly code: DataErrorCode;
+  /** What the user can do about it, in one or two sentences. */
+  readonly hint: string;
+  /** The file or directory concerned, when there is one. */
+  readonly path?: string;
+
+  /** Creates an error; `message` says what is wrong, `hint` how to fix it. */
+  constructor(
+    code: DataErrorCode,
+    message: string,
+    hint: string,
+    options?: { path?: string; cause?: unknown },
+  ) {
+    super(
+      message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = "DataError";
+    this.code = code;
+    this.hint = hint;
+    if (options?.path !== undefined) this.path = options.path;
+  }
+}
+
+/** Exit code for bad or missing data (also checksum and corruption). */
+export const EXIT_BAD_DATA = 2;
+/** Exit code for network failures. */
+export const EXIT_NETWORK = 3;
+/** Exit code for refused reads or writes. */
+export const EXIT_PERMISSION = 4;
+/** Exit code for invalid command-line usage (sysexits' EX_USAGE). */
+export const EXIT_USAGE = 64;
+
+/** The process exit code a CLI should use for a {@linkcode DataError}. */
+export function exitCodeFor(error: DataError): number {
+  switch (error.code) {
+    case "network":
+      return EXIT_NETWORK;
+    case "permission":
+      return EXIT_PERMISSION;
+    case "usage":
+      return EXIT_USAGE;
+    default:
+      return EXIT_BAD_DATA;
+  }
+}
+
+function isPermissionError(error: unknown): boolean {
+  // NotCapable is Deno's sandbox (a missing --allow-* flag); PermissionDenied is the OS.
+  return error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable;
+}
+
+/** The Deno flag that would grant `action` on `path`, for hints. */
+function flagFor(action: "read" | "write", path: string): string {
+  return `--allow-${action}=${path}`;
+}
+
+/**
+ * Turns a file-system error from reading or writing `path` into a
+ * {@linkcode DataError} with a useful hint; other errors are returned as is.
+ */
+export function fsError(
+  error: unknown,
+  action: "read" | "write",
+  path: string,
+): unknown {
+  if (error instanceof DataError) return error;
+  if (error instanceof Deno.errors.NotCapable) {
+    return new DataError(
+      "permission",
+      `no permission to ${action} ${path}`,
+      `run Deno with ${flagFor(action, path)} (or a parent directory)`,
+      { path, cause: error },
+    );
+  }
+  if (isPermissionError(error)) {
+    return new DataError(
+      "permission",
+      `the operating system denied ${action} access to ${path}`,
+      action === "read"
+        ? `make it readable (chmod u+r ${path}) or run as a user who can read it`
+        : "make it writable, or use another cache directory (XDG_CACHE_HOME, --cache DIR, or the cacheDir option)",
+      { path, cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.NotFound) {
+    return new DataError(
+      "missing",
+      `${path} does not exist`,
+      "check the path",
+      { path, cause: error },
+    );
+  }
+  return error;
+}

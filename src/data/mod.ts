@@ -1,0 +1,67 @@
+/**
+ * The CIFAR-10 data layer: loading (directory, cache, archive, download),
+ * class names, splits and per-batch float conversion.
+ *
+ * @module
+ */
+
+export {
+  ARCHIVE_NAME,
+  BATCH_FILES,
+  extractArchive,
+  OFFICIAL_MD5,
+} from "./archive.ts";
+export type { ExtractOptions } from "./archive.ts";
+export { iterateBatches, oneHot, oneHotBatch, toFloatBatch } from "./batch.ts";
+export type { Batch, BatchOptions } from "./batch.ts";
+export {
+  CIFAR10_CLASSES_EN,
+  CIFAR10_CLASSES_JA,
+  classNamesFor,
+  isClassNameLang,
+  parseBatchesMeta,
+} from "./classes.ts";
+export type { ClassNameLang } from "./classes.ts";
+export { loadCifar10, OFFICIAL_URL } from "./cifar10.ts";
+export type {
+  Cifar10Data,
+  Cifar10Source,
+  LoadCifar10Options,
+} from "./cifar10.ts";
+export {
+  countPerClass,
+  gather,
+  limit,
+  sliceSet,
+  splitValidation,
+} from "./dataset.ts";
+export type { SplitOptions, ValidationSplit } from "./dataset.ts";
+export { downloadFile } from "./download.ts";
+export type { DownloadOptions } from "./download.ts";
+export {
+  DataError,
+  EXIT_BAD_DATA,
+  EXIT_NETWORK,
+  EXIT_PERMISSION,
+  EXIT_USAGE,
+  exitCodeFor,
+} from "./errors.ts";
+export type { DataErrorCode } from "./errors.ts";
+export {
+  CHANNELS,
+  decodeRecords,
+  encodeRecords,
+  IMAGE_BYTES,
+  IMAGE_SIZE,
+  NUM_CLASSES,
+  readBatchFiles,
+  RECORD_BYTES,
+} from "./format.ts";
+export type { ImageSet, ReadBatchOptions } from "./format.ts";
+export {
+  defaultCacheDir,
+  findLayout,
+  TEST_FILE,
+  TRAIN_FILES,
+} from "./layout.ts";
+export type { Layout } from "./layout.ts";
