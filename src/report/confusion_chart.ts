@@ -1,0 +1,185 @@
+/**
+ * The confusion-matrix heatmap as SVG, drawn like the seed's matplotlib
+ * figure: Blues colour map over the matrix's min..max, counts in the cells
+ * (white where the count exceeds max/2), a colour bar, class names on both
+ * axes with the x labels turned 45°, rows true and columns predicted.
+ *
+ * @module
+ */
+
+import { BLUES, cssColorAt } from "./colormap.ts";
+import {
+  escapeXml,
+  FONT_STACK,
+  niceTicks,
+  num,
+  textWidth,
+  tickLabel,
+} from "./svg.ts";
+
+/** Text of the confusion-matrix chart. */
+export interface ConfusionChartText {
+  title: string;
+  trueLabel: string;
+  predictedLabel: string;
+}
+
+const SIN45 = Math.SQRT1_2;
+
+/**
+ * Draws `matrix` (rows = true class, columns = predicted class) as a
+ * standalone SVG document; `idPrefix` keeps gradient ids unique when several
+ * charts share one HTML page.
+ */
+export function confusionMatrixSvg(
+  matrix: readonly (readonly number[])[],
+  classNames: readonly string[],
+  text: ConfusionChartText,
+  idPrefix: string = "cm",
+): string {
+  const n = classNames.length;
+  if (matrix.length !== n || matrix.some((row) => row.length !== n)) {
+    throw new RangeError(
+      `confusion matrix is not ${n}x${n}: pass one row and one column per class name`,
+    );
+  }
+  const values = matrix.flat();
+  const vmin = Math.min(...values);
+  const vmax = Math.max(...values);
+  const thresh = vmax / 2; // the seed's conf_matrix.max() / 2
+  const cell = n <= 12 ? 46 : Math.max(12, Math.floor(520 / n));
+  const labelSize = n <= 12 ? 12 : Math.max(7, Math.min(12, cell * 0.8));
+  const countSize = Math.min(13, cell * 0.3);
+  const labelWidth = Math.max(
+    ...classNames.map((c) => textWidth(c, labelSize)),
+  );
+  const size = n * cell;
+
+  const titleHeight = 34;
+  const left = 24 + labelWidth + 12;
+  const top = titleHeight + 6;
+  const xLabelDrop = (labelWidth + labelSize) * SIN45 + 10;
+  const bottom = xLabelDrop + 30;
+  const barGap = 18;
+  const barWidth = 16;
+  const nice = niceTicks(vmin, vmax, 6);
+  const step = nice.step;
+  const ticks = vmax === vmin
+    ? [vmin]
+    : nice.ticks.filter((t) => t >= vmin - 1e-9 && t <= vmax + 1e-9);
+  const tickTexts = ticks.map((t) => tickLabel(t, step));
+  const barLabelWidth = Math.max(0, ...tickTexts.map((t) => textWidth(t, 11)));
+  const width = Math.ceil(
+    left + size + barGap + barWidth + 8 + barLabelWidth + 12,
+  );
+  const height = Math.ceil(top + size + bottom);
+  const norm = (v: number): number =>
+    vmax === vmin ? 0 : (v - vmin) / (vmax - vmin);
+  const gradientId = `${idPrefix}-blues`;
+
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${
+      escapeXml(FONT_STACK)
+    }" role="img">`,
+    `<title>${escapeXml(text.title)}</title>`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${num(left + size / 2)}" y="${
+      titleHeight - 10
+    }" font-size="16" text-anchor="middle">${escapeXml(text.title)}</text>`,
+    `<g transform="translate(${num(left)},${num(top)})">`,
+  );
+  matrix.forEach((row, i) => {
+    row.forEach((count, j) => {
+      const x = j * cell;
+      const y = i * cell;
+      out.push(
+        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${
+          cssColorAt(BLUES, norm(count))
+        }"><title>${
+          escapeXml(
+            `${text.trueLabel}: ${classNames[i]}, ${text.predictedLabel}: ${
+              classNames[j]
+            }: ${count}`,
+          )
+        }</title></rect>`,
+      );
+      out.push(
+        `<text x="${num(x + cell / 2)}" y="${num(y + cell / 2)}" font-size="${
+          num(countSize)
+        }" text-anchor="middle" dominant-baseline="central" fill="${
+          count > thresh ? "#ffffff" : "#000000"
+        }">${count}</text>`,
+      );
+    });
+  });
+  out.push(
+    `<rect width="${size}" height="${size}" fill="none" stroke="#000000" stroke-width="0.8"/>`,
+  );
+  classNames.forEach((name, i) => {
+    const c = num(i * cell + cell / 2);
+    out.push(
+      `<line x1="-4" y1="${c}" x2="0" y2="${c}" stroke="#000000"/>`,
+      `<text x="-7" y="${c}" font-size="${
+        num(labelSize)
+      }" text-anchor="end" dominant-baseline="central">${
+        escapeXml(name)
+      }</text>`,
+      `<line x1="${c}" y1="${size}" x2="${c}" y2="${
+        size + 4
+      }" stroke="#000000"/>`,
+      `<text transform="translate(${c},${size + 8}) rotate(-45)" font-size="${
+        num(labelSize)
+      }" text-anchor="end" dominant-baseline="central">${
+        escapeXml(name)
+      }</text>`,
+    );
+  });
+  out.push(
+    `<text transform="translate(${num(-left + 16)},${
+      num(size / 2)
+    }) rotate(-90)" font-size="13" text-anchor="middle" dominant-baseline="central">${
+      escapeXml(text.trueLabel)
+    }</text>`,
+    `<text x="${num(size / 2)}" y="${
+      num(size + xLabelDrop + 18)
+    }" font-size="13" text-anchor="middle">${
+      escapeXml(text.predictedLabel)
+    }</text>`,
+    `</g>`,
+  );
+
+  // Colour bar: the whole map from vmin (bottom) to vmax (top).
+  const barX = left + size + barGap;
+  out.push(
+    `<defs><linearGradient id="${gradientId}" x1="0" y1="1" x2="0" y2="0">`,
+  );
+  for (let k = 0; k <= 32; k++) {
+    out.push(
+      `<stop offset="${num(k / 32)}" stop-color="${
+        cssColorAt(BLUES, k / 32)
+      }"/>`,
+    );
+  }
+  out.push(
+    `</linearGradient></defs>`,
+    `<rect x="${num(barX)}" y="${
+      num(top)
+    }" width="${barWidth}" height="${size}" fill="url(#${gradientId})" stroke="#000000" stroke-width="0.8"/>`,
+  );
+  ticks.forEach((t, k) => {
+    const y = num(top + size - norm(t) * size);
+    out.push(
+      `<line x1="${num(barX + barWidth)}" y1="${y}" x2="${
+        num(barX + barWidth + 4)
+      }" y2="${y}" stroke="#000000"/>`,
+      `<text x="${
+        num(barX + barWidth + 7)
+      }" y="${y}" font-size="11" dominant-baseline="central">${
+        tickTexts[k]
+      }</text>`,
+    );
+  });
+  out.push(`</svg>`);
+  return out.join("\n");
+}
