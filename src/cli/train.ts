@@ -1,0 +1,314 @@
+/**
+ * `deno task train`: trains the seed notebook's CIFAR-10 CNN with its
+ * settings (5 epochs, batch 64, Adam 0.001, augmentation), evaluates it and
+ * writes the model, history, checkpoint and report into `--out`.
+ *
+ * Exit codes: 0 ok; 2 missing or bad data, or an unusable checkpoint;
+ * 3 network; 4 permission; 5 the loss became NaN or infinite; 64 usage;
+ * 69 the requested backend cannot start.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { loadCifar10 } from "../data/cifar10.ts";
+import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
+import { splitValidation } from "../data/dataset.ts";
+import type { ImageSet } from "../data/format.ts";
+import { cifarCnn } from "../nn/cifar_cnn.ts";
+import {
+  ModelFormatError,
+  saveModel,
+  writeFileAtomic,
+} from "../nn/model_io.ts";
+import { writeReport } from "../report/write_report.ts";
+import { initRuntime, RuntimeError } from "../runtime/init.ts";
+import type { BackendChoice } from "../runtime/types.ts";
+import { CheckpointError } from "../train/checkpoint.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { fit, NonFiniteLossError } from "../train/fit.ts";
+import { buildReportData } from "./train_report.ts";
+
+/** Exit code when training diverged (NaN or infinite loss). */
+export const EXIT_DIVERGED = 5;
+/** Exit code when the requested backend cannot start (sysexits' EX_UNAVAILABLE). */
+export const EXIT_BACKEND = 69;
+
+const USAGE = `usage: deno task train [options]
+
+Trains the seed notebook's CIFAR-10 CNN and writes model, history,
+checkpoint and report into the output directory.
+
+options:
+  --epochs N         epochs (default 5)
+  --batch-size N     batch size (default 64)
+  --lr X             Adam learning rate (default 0.001)
+  --no-augment       no rotation/shift/flip augmentation
+  --val-split X      validate on the last X of the training data
+                     (default: the test set if present, else 0.1)
+  --limit N          use at most N images per set (quick runs)
+  --seed N           seed of weights, shuffling, dropout, augmentation (default 42)
+  --backend B        auto, wasm, webgpu or cpu (default auto)
+  --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
+  --data DIR         a cifar-10-batches-bin directory (default: env CIFAR10_DIR, then the cache)
+  --out DIR          output directory (default runs/<timestamp>)
+  --resume           continue the run in --out from its checkpoint
+  --lang en|ja       language of the report and messages (default en)
+  --no-report        skip report.html and its pictures
+  --help             show this text
+`;
+
+/** Parsed command line. */
+export interface TrainArgs {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  augment: boolean;
+  valSplit: number | null;
+  limit: number | undefined;
+  seed: number;
+  backend: BackendChoice;
+  threads: number | undefined;
+  data: string | undefined;
+  out: string;
+  resume: boolean;
+  lang: "en" | "ja";
+  report: boolean;
+}
+
+function usage(message: string): DataError {
+  return new DataError("usage", message, "run with --help for the options");
+}
+
+function number(
+  v: string | undefined,
+  flag: string,
+  check: (n: number) => boolean,
+  want: string,
+): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !check(n)) {
+    throw usage(`--${flag} must be ${want}, got ${v}`);
+  }
+  return n;
+}
+
+const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
+
+/** Parses the command line; returns "help" for --help. */
+export function parseTrainArgs(args: string[]): TrainArgs | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        epochs: { type: "string" },
+        "batch-size": { type: "string" },
+        lr: { type: "string" },
+        "no-augment": { type: "boolean", default: false },
+        "val-split": { type: "string" },
+        limit: { type: "string" },
+        seed: { type: "string" },
+        backend: { type: "string", default: "auto" },
+        threads: { type: "string" },
+        data: { type: "string" },
+        out: { type: "string" },
+        resume: { type: "boolean", default: false },
+        lang: { type: "string", default: "en" },
+        "no-report": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    throw usage(error instanceof Error ? error.message : String(error));
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
+    throw usage(
+      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
+    );
+  }
+  if (v.lang !== "en" && v.lang !== "ja") {
+    throw usage(`--lang must be en or ja, got ${v.lang}`);
+  }
+  if (v.resume && v.out === undefined) {
+    throw usage(
+      "--resume needs --out DIR, the directory of the run to continue",
+    );
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(
+    /-\d+Z$/,
+    "",
+  );
+  return {
+    epochs: number(v.epochs, "epochs", whole(1), "a whole number >= 1") ?? 5,
+    batchSize:
+      number(v["batch-size"], "batch-size", whole(1), "a whole number >= 1") ??
+        64,
+    lr:
+      number(v.lr, "lr", (n) => n > 0 && Number.isFinite(n), "a number > 0") ??
+        0.001,
+    augment: !v["no-augment"],
+    valSplit:
+      number(v["val-split"], "val-split", (n) => n > 0 && n < 1, "in (0, 1)") ??
+        null,
+    limit: number(v.limit, "limit", whole(1), "a whole number >= 1"),
+    seed: number(v.seed, "seed", whole(0), "a whole number >= 0") ?? 42,
+    backend: v.backend as BackendChoice,
+    threads: number(v.threads, "threads", whole(1), "a whole number >= 1"),
+    data: v.data,
+    out: v.out ?? `runs/${stamp}`,
+    resume: v.resume,
+    lang: v.lang,
+    report: !v["no-report"],
+  };
+}
+
+const TEXT = {
+  en: {
+    test: "Test",
+    validation: "Validation",
+    accuracy: "accuracy",
+    loss: "loss",
+  },
+  ja: { test: "テスト", validation: "検証", accuracy: "精度", loss: "損失" },
+};
+
+async function run(a: TrainArgs): Promise<void> {
+  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
+  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
+  const data = await loadCifar10({ dir: a.data, limit: a.limit, lang: a.lang });
+  if (data.train === null) {
+    throw new DataError(
+      "missing",
+      `no training batches in ${data.source.path}`,
+      "pass --data with a directory holding data_batch_1.bin ... data_batch_5.bin",
+    );
+  }
+  // Keras semantics: an explicit split takes the last part of the training
+  // data; otherwise the test set validates, or the last 10% without one.
+  const split = a.valSplit ?? (data.test ? null : 0.1);
+  let train: ImageSet = data.train;
+  let evaluated: ImageSet;
+  if (split === null) {
+    evaluated = data.test!;
+  } else {
+    const parts = splitValidation(train, { validationSplit: split });
+    train = parts.train;
+    evaluated = parts.validation;
+  }
+  const what = split === null ? "test" : "validation";
+  console.log(
+    `train: ${train.count} images, ${what}: ${evaluated.count} images`,
+  );
+
+  const model = cifarCnn({ seed: a.seed });
+  model.summary();
+  await Deno.mkdir(a.out, { recursive: true });
+  const started = performance.now();
+  const history = await fit(model, train, {
+    epochs: a.epochs,
+    batchSize: a.batchSize,
+    learningRate: a.lr,
+    augment: a.augment,
+    validationData: evaluated,
+    seed: a.seed,
+    checkpoint: `${a.out}/checkpoint.ckpt`,
+    resume: a.resume,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  await saveModel(model, a.out);
+  await writeFileAtomic(
+    `${a.out}/history.json`,
+    new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"),
+  );
+  const result = await evaluate(model, evaluated, a.batchSize);
+  const t = TEXT[a.lang];
+  const label = split === null ? t.test : t.validation;
+  console.log(`\n${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
+  console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
+
+  // Report hook: writeReport(outDir, data, lang) from ../report/, fed by
+  // buildReportData (./train_report.ts).
+  if (a.report) {
+    const settings = {
+      epochs: a.epochs,
+      "batch size": a.batchSize,
+      "learning rate": a.lr,
+      augmentation: a.augment,
+      seed: a.seed,
+      backend: runtime.backend,
+      threads: runtime.threads,
+      "training images": train.count,
+      [`${what} images`]: evaluated.count,
+      "training time (s)": Math.round(seconds),
+    };
+    const report = await buildReportData({
+      model,
+      history,
+      train,
+      evaluated,
+      evaluation: result,
+      settings,
+      batchSize: a.batchSize,
+      seed: a.seed,
+    });
+    await writeReport(a.out, report, a.lang);
+  }
+  console.log(
+    `wrote ${a.out}/model.json, history.json, checkpoint.ckpt${
+      a.report ? ", report.html" : ""
+    }`,
+  );
+  model.dispose();
+}
+
+/** Runs the CLI with `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const parsed = parseTrainArgs(args);
+    if (parsed === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    await run(parsed);
+    return 0;
+  } catch (error) {
+    if (error instanceof DataError) {
+      console.error(`error: ${error.message}\n  ${error.hint}`);
+      return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
+    }
+    if (error instanceof NonFiniteLossError) {
+      console.error(`error: ${error.message}`);
+      return EXIT_DIVERGED;
+    }
+    if (error instanceof CheckpointError || error instanceof ModelFormatError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof RuntimeError) {
+      console.error(`error: ${error.message}`);
+      return EXIT_BACKEND;
+    }
+    if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      console.error(
+        `error: ${
+          (error as Error).message
+        }\n  run with the permissions of 'deno task train'`,
+      );
+      return 4;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

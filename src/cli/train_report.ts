@@ -1,0 +1,121 @@
+/**
+ * Builds the report data of a training run (the seed notebook's outputs:
+ * sample grid, learning curves, predictions, confusion matrix, feature maps)
+ * for `writeReport` from src/report.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { ImageSet } from "../data/format.ts";
+import type { Sequential } from "../nn/sequential.ts";
+import type { ReportData } from "../report/types.ts";
+import { CIFAR10_CLASS_NAMES } from "../report/i18n.ts";
+import type { History } from "../train/checkpoint.ts";
+import { predictImages } from "../train/evaluate.ts";
+import { TrainRng } from "../train/rng.ts";
+
+/** What a finished run hands to the report. */
+export interface RunResult {
+  model: Sequential;
+  history: History;
+  train: ImageSet;
+  /** The set the model was finally evaluated on (test set or validation split). */
+  evaluated: ImageSet;
+  evaluation: { loss: number; accuracy: number };
+  settings: Record<string, string | number | boolean>;
+  batchSize: number;
+  seed: number;
+}
+
+function argmaxRows(probs: Float32Array, classes: number): Int32Array {
+  const out = new Int32Array(probs.length / classes);
+  for (let i = 0; i < out.length; i++) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) {
+      if (probs[i * classes + k]! > probs[i * classes + best]!) best = k;
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Gathers everything the report shows, running inference in batches. */
+export async function buildReportData(run: RunResult): Promise<ReportData> {
+  const { model, evaluated, train } = run;
+  const [h, w, c] = model.inputShape as [number, number, number];
+  const size = h * w * c;
+  const classes = model.outputShape[0] ?? 10;
+  const yPred = argmaxRows(
+    await predictImages(model, evaluated, run.batchSize),
+    classes,
+  );
+
+  // The notebook shows 15 random test images with their predictions.
+  const rng = new TrainRng(run.seed);
+  const picks = Array.from(
+    { length: Math.min(15, evaluated.count) },
+    () => rng.int(evaluated.count),
+  );
+  const pickImages = new Uint8Array(picks.length * size);
+  picks.forEach((j, i) =>
+    pickImages.set(
+      evaluated.images.subarray(j * size, (j + 1) * size),
+      i * size,
+    )
+  );
+
+  // ... and the feature maps of test image 12.
+  const index = Math.min(12, evaluated.count - 1);
+  const input = evaluated.images.slice(index * size, (index + 1) * size);
+  const x = tf.tidy(() =>
+    tf.div(tf.tensor4d(Float32Array.from(input), [1, h, w, c]), 255)
+  );
+  const maps = model.activations(x);
+  const layers = await Promise.all(maps.map(async (m) => {
+    const [, mh, mw, mc] = m.output.shape as [number, number, number, number];
+    return {
+      name: m.name,
+      height: mh,
+      width: mw,
+      channels: mc,
+      data: (await m.output.data()) as Float32Array,
+    };
+  }));
+  tf.dispose([x, ...maps.map((m) => m.output)]);
+
+  const shown = Math.min(25, train.count);
+  return {
+    title: "simdnet CIFAR-10 CNN",
+    settings: run.settings,
+    summary: model.summary(null),
+    history: run.history,
+    test: run.evaluation,
+    yTrue: evaluated.labels.subarray(0, evaluated.count),
+    yPred,
+    classNames: CIFAR10_CLASS_NAMES,
+    trainSamples: {
+      images: train.images.subarray(0, shown * size),
+      labels: train.labels.subarray(0, shown),
+      height: h,
+      width: w,
+      channels: c,
+    },
+    predictionSamples: {
+      images: pickImages,
+      labels: picks.map((j) => evaluated.labels[j]!),
+      predicted: picks.map((j) => yPred[j]!),
+      height: h,
+      width: w,
+      channels: c,
+    },
+    featureMaps: {
+      input,
+      inputLabel: evaluated.labels[index]!,
+      height: h,
+      width: w,
+      channels: c,
+      layers,
+    },
+  };
+}

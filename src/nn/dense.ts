@@ -1,0 +1,93 @@
+/**
+ * Keras `Dense`: `activation(x @ kernel + bias)`.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import { denseBiasAct } from "./fused.ts";
+import type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
+import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
+
+/** Options of {@linkcode Dense}. */
+export interface DenseOptions {
+  units: number;
+  /** `softmax` is applied after the fused product, and skipped when `ctx.logits`. */
+  activation?: "relu" | "linear" | "softmax";
+  useBias?: boolean;
+  name?: string;
+}
+
+/** A fully connected layer on `[batch, features]` inputs. */
+export class Dense implements Layer {
+  readonly className = "Dense";
+  name: string;
+  readonly units: number;
+  readonly activation: "relu" | "linear" | "softmax";
+  readonly useBias: boolean;
+  weights: NamedWeight[] = [];
+
+  /** Describes the layer; weights are created when the model builds it. */
+  constructor(options: DenseOptions) {
+    if (!Number.isInteger(options.units) || options.units < 1) {
+      throw new RangeError(
+        `Dense needs whole units >= 1, got ${options.units}`,
+      );
+    }
+    this.units = options.units;
+    this.activation = options.activation ?? "linear";
+    this.useBias = options.useBias ?? true;
+    this.name = options.name ?? "";
+  }
+
+  /** Creates `kernel` `[in, units]` and `bias` `[units]`. */
+  build(inputShape: readonly number[], init: Initializer): number[] {
+    const [features] = inputShape;
+    if (inputShape.length !== 1 || !features) {
+      throw new Error(
+        `${this.name}: Dense needs flat inputs [features], got ` +
+          `[${inputShape}]; put a Flatten layer before it`,
+      );
+    }
+    this.weights = [
+      makeWeight(`${this.name}/kernel`, [features, this.units], init),
+    ];
+    if (this.useBias) {
+      this.weights.push(makeWeight(`${this.name}/bias`, [this.units], null));
+    }
+    return [this.units];
+  }
+
+  /** Runs the fused product, then softmax unless logits are asked for. */
+  apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
+    const [kernel, bias] = this.weights;
+    if (!kernel) throw new Error(`${this.name}: layer used before build()`);
+    const fused = this.activation === "relu" ? "relu" : "linear";
+    const y = denseBiasAct(
+      x as tf.Tensor2D,
+      kernel.variable as tf.Tensor2D,
+      (bias?.variable ?? null) as tf.Tensor1D | null,
+      fused,
+    );
+    return this.activation === "softmax" && !ctx.logits ? tf.softmax(y) : y;
+  }
+
+  /** Keras config. */
+  config(): Record<string, unknown> {
+    return {
+      name: this.name,
+      trainable: true,
+      dtype: "float32",
+      units: this.units,
+      activation: this.activation,
+      use_bias: this.useBias,
+      kernel_initializer: glorotConfig(),
+      bias_initializer: zerosConfig(),
+      kernel_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      kernel_constraint: null,
+      bias_constraint: null,
+    };
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Shared helpers of the trainer tests: toy data sets, a small model, and a
+ * progress sink that records what is written.
+ */
+
+import { Conv2D } from "../src/nn/conv2d.ts";
+import { Dense } from "../src/nn/dense.ts";
+import { Flatten } from "../src/nn/flatten.ts";
+import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
+import { Sequential } from "../src/nn/sequential.ts";
+import type { LabeledImages } from "../src/train/batch.ts";
+import type { ProgressOutput } from "../src/train/progress.ts";
+import { TrainRng } from "../src/train/rng.ts";
+
+/**
+ * A learnable toy task: 8x8 RGB noise with a bright 3x3 square in one
+ * quadrant; the quadrant is the class.
+ */
+export function quadrants(n: number, seed: number): LabeledImages {
+  const rng = new TrainRng(seed);
+  const images = new Uint8Array(n * 8 * 8 * 3);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = rng.int(4);
+    labels[i] = label;
+    const top = (label >> 1) * 4 + rng.int(2);
+    const left = (label & 1) * 4 + rng.int(2);
+    for (let p = 0; p < 64 * 3; p++) images[i * 192 + p] = rng.int(60);
+    for (let r = top; r < top + 3; r++) {
+      for (let c = left; c < left + 3; c++) {
+        for (let ch = 0; ch < 3; ch++) {
+          images[i * 192 + (r * 8 + c) * 3 + ch] = 200 + rng.int(56);
+        }
+      }
+    }
+  }
+  return { images, labels, count: n };
+}
+
+export function smallModel(seed: number): Sequential {
+  return new Sequential([
+    new Conv2D({
+      filters: 8,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+    }),
+    new MaxPooling2D({ poolSize: 2 }),
+    new Flatten(),
+    new Dense({ units: 4, activation: "softmax" }),
+  ], { inputShape: [8, 8, 3], seed });
+}
+
+/** CIFAR-shaped toy data: 8x8 images, ten classes, random pixels. */
+export function randomImages(n: number, seed: number): LabeledImages {
+  const rng = new TrainRng(seed);
+  const images = new Uint8Array(n * 192).map(() => rng.int(256));
+  const labels = new Uint8Array(n).map(() => rng.int(10));
+  return { images, labels, count: n };
+}
+
+export const quiet = { verbose: 0 } as const;
+
+export async function weightsOf(model: Sequential): Promise<Float32Array[]> {
+  return (await model.getWeights()).map((w) => w.values);
+}
+
+export function dispose(model: Sequential): void {
+  model.dispose();
+}
+
+/** A progress sink that keeps the text. */
+export function capture(
+  isTTY: boolean,
+): ProgressOutput & { text: () => string } {
+  let buf = "";
+  return { isTTY, write: (t: string) => (buf += t), text: () => buf };
+}
