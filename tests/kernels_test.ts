@@ -253,3 +253,67 @@ Deno.test("1 thread and all threads agree within 1e-5", async () => {
   }
   tf.dispose([x, w, a, b]);
 });
+
+Deno.test("FusedConv2D (bias, relu) matches cpu on random shapes", async () => {
+  for (const c of convCases().slice(0, 12)) {
+    const x = randomTensor([c.b, c.h, c.w, c.c]);
+    const w = randomTensor([c.k, c.k, c.c, c.o]);
+    const bias = randomTensor([c.o]);
+    const relu = rng.next() < 0.5;
+    const err = await compare(
+      [x, w, bias],
+      (x, w, bias) =>
+        tf.engine().runKernel(tf.FusedConv2D, {
+          x: x!,
+          filter: w!,
+          bias: bias!,
+        }, {
+          strides: [c.s, c.s],
+          pad: c.pad,
+          dataFormat: "NHWC",
+          dilations: [1, 1],
+          activation: relu ? "relu" : "linear",
+        }) as tf.Tensor,
+    );
+    assert.ok(err <= 1e-4, `${label(c)} relu=${relu}: relative error ${err}`);
+    tf.dispose([x, w, bias]);
+  }
+});
+
+Deno.test("_FusedMatMul (bias, relu) and bias-gradient Sum match cpu", async () => {
+  for (let i = 0; i < CASES; i++) {
+    const m = randInt(1, 200), n = randInt(1, 200), k = randInt(1, 300);
+    const ta = rng.next() < 0.5, tb = rng.next() < 0.5;
+    const a = randomTensor([1, ta ? k : m, ta ? m : k]);
+    const b = randomTensor([1, tb ? n : k, tb ? k : n]);
+    const bias = randomTensor([n]);
+    const err = await compare(
+      [a, b, bias],
+      (a, b, bias) =>
+        tf.engine().runKernel(tf._FusedMatMul, { a: a!, b: b!, bias: bias! }, {
+          transposeA: ta,
+          transposeB: tb,
+          activation: "relu",
+        }) as tf.Tensor,
+    );
+    assert.ok(
+      err <= 1e-4,
+      `${m}x${k}x${n} ta=${ta} tb=${tb}: relative error ${err}`,
+    );
+    const y = randomTensor([
+      randInt(1, 9),
+      randInt(1, 9),
+      randInt(1, 9),
+      randInt(1, 70),
+    ]);
+    const keep = rng.next() < 0.5;
+    const errSum = await compare([y], (y) => tf.sum(y!, [0, 1, 2], keep));
+    assert.ok(errSum <= 1e-4, `sum of [${y.shape}]: relative error ${errSum}`);
+    const errOther = await compare([y], (y) => tf.sum(y!, [1, 3]));
+    assert.ok(
+      errOther <= 1e-4,
+      `sum over axes 1,3 of [${y.shape}] (tfjs fallback): ${errOther}`,
+    );
+    tf.dispose([a, b, bias, y]);
+  }
+});

@@ -14,7 +14,7 @@ export const KC: i32 = 256;
 
 // Relaxed FMA fuses multiply and add into one rounding; the plain build keeps
 // two roundings. Both are chosen at compile time so the hot loop has no branch.
-@inline export function madd(a: v128, b: v128, c: v128): v128 {
+export function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(f32x4.mul(a, b), c);
 }
@@ -37,7 +37,69 @@ export function microTile(
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
+  // Four k steps per trip amortise the loop overhead.
+  let k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    let b0 = v128.load(pb);
+    let b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    b0 = v128.load(pb, 32);
+    b1 = v128.load(pb, 48);
+    a = v128.load32_splat(pa, 16);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 20);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 24);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 28);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    b0 = v128.load(pb, 64);
+    b1 = v128.load(pb, 80);
+    a = v128.load32_splat(pa, 32);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 36);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 40);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 44);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    b0 = v128.load(pb, 96);
+    b1 = v128.load(pb, 112);
+    a = v128.load32_splat(pa, 48);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 52);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 56);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 60);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    pa += 64;
+    pb += 128;
+  }
+  for (; k < kc; k++) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
@@ -85,11 +147,11 @@ export function microTile(
   v128.store(tmp, c30, 96);
   v128.store(tmp, c31, 112);
   for (let i = 0; i < mr; i++) {
-    const row = c + <usize>i * ldc;
-    const src = tmp + <usize>(i * NR * 4);
+    const row = c + <usize> i * ldc;
+    const src = tmp + <usize> (i * NR * 4);
     for (let j = 0; j < nr; j++) {
-      const v = load<f32>(src + <usize>(j * 4));
-      const dst = row + <usize>(j * 4);
+      const v = load<f32>(src + <usize> (j * 4));
+      const dst = row + <usize> (j * 4);
       store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
     }
   }
@@ -110,15 +172,21 @@ export function packAStrided(
   if (rs == 1 && mr == MR) {
     // Columns are contiguous: one vector load per k.
     for (let k = 0; k < kc; k++) {
-      v128.store(dst + <usize>(k * 16), v128.load(a + (<usize>m0 + <usize>(k0 + k) * <usize>cs) * 4));
+      v128.store(
+        dst + <usize> (k * 16),
+        v128.load(a + (<usize> m0 + <usize> (k0 + k) * <usize> cs) * 4),
+      );
     }
     return;
   }
   for (let k = 0; k < kc; k++) {
-    const col = a + <usize>(k0 + k) * <usize>cs * 4;
-    const d = dst + <usize>(k * 16);
+    const col = a + <usize> (k0 + k) * <usize> cs * 4;
+    const d = dst + <usize> (k * 16);
     for (let i = 0; i < MR; i++) {
-      store<f32>(d + <usize>(i * 4), i < mr ? load<f32>(col + <usize>(m0 + i) * <usize>rs * 4) : 0);
+      store<f32>(
+        d + <usize> (i * 4),
+        i < mr ? load<f32>(col + <usize> (m0 + i) * <usize> rs * 4) : 0,
+      );
     }
   }
 }
@@ -137,8 +205,8 @@ export function packBStrided(
 ): void {
   if (cs == 1 && nr == NR) {
     for (let k = 0; k < kc; k++) {
-      const src = b + (<usize>(k0 + k) * <usize>rs + <usize>n0) * 4;
-      const d = dst + <usize>(k * 32);
+      const src = b + (<usize> (k0 + k) * <usize> rs + <usize> n0) * 4;
+      const d = dst + <usize> (k * 32);
       v128.store(d, v128.load(src));
       v128.store(d, v128.load(src, 16), 16);
     }
@@ -148,16 +216,17 @@ export function packBStrided(
     // Rows are contiguous: transpose 4x4 blocks so each k gets its NR lanes.
     for (let k = 0; k < kc; k += 4) {
       for (let h = 0; h < 2; h++) {
-        const base = b + (<usize>(k0 + k) + <usize>(n0 + h * 4) * <usize>cs) * 4;
+        const base = b +
+          (<usize> (k0 + k) + <usize> (n0 + h * 4) * <usize> cs) * 4;
         const r0 = v128.load(base);
-        const r1 = v128.load(base + <usize>cs * 4);
-        const r2 = v128.load(base + <usize>cs * 8);
-        const r3 = v128.load(base + <usize>cs * 12);
+        const r1 = v128.load(base + <usize> cs * 4);
+        const r2 = v128.load(base + <usize> cs * 8);
+        const r3 = v128.load(base + <usize> cs * 12);
         const t0 = v128.shuffle<u32>(r0, r1, 0, 4, 1, 5);
         const t1 = v128.shuffle<u32>(r2, r3, 0, 4, 1, 5);
         const t2 = v128.shuffle<u32>(r0, r1, 2, 6, 3, 7);
         const t3 = v128.shuffle<u32>(r2, r3, 2, 6, 3, 7);
-        const d = dst + <usize>(k * 32 + h * 16);
+        const d = dst + <usize> (k * 32 + h * 16);
         v128.store(d, v128.shuffle<u64>(t0, t1, 0, 2));
         v128.store(d + 32, v128.shuffle<u64>(t0, t1, 1, 3));
         v128.store(d + 64, v128.shuffle<u64>(t2, t3, 0, 2));
@@ -167,10 +236,13 @@ export function packBStrided(
     return;
   }
   for (let k = 0; k < kc; k++) {
-    const row = b + <usize>(k0 + k) * <usize>rs * 4;
-    const d = dst + <usize>(k * 32);
+    const row = b + <usize> (k0 + k) * <usize> rs * 4;
+    const d = dst + <usize> (k * 32);
     for (let j = 0; j < NR; j++) {
-      store<f32>(d + <usize>(j * 4), j < nr ? load<f32>(row + <usize>(n0 + j) * <usize>cs * 4) : 0);
+      store<f32>(
+        d + <usize> (j * 4),
+        j < nr ? load<f32>(row + <usize> (n0 + j) * <usize> cs * 4) : 0,
+      );
     }
   }
 }
@@ -188,18 +260,18 @@ export function macroBlock(
   accumulate: bool,
   tmp: usize,
 ): void {
-  const aStride = <usize>(kc * MR * 4);
-  const bStride = <usize>(kc * NR * 4);
+  const aStride = <usize> (kc * MR * 4);
+  const bStride = <usize> (kc * NR * 4);
   for (let i = 0; i < mc; i += MR) {
     const mr = min(MR, mc - i);
-    const ap = pa + <usize>(i / MR) * aStride;
+    const ap = pa + <usize> (i / MR) * aStride;
     for (let j = 0; j < nc; j += NR) {
       const nr = min(NR, nc - j);
       microTile(
         kc,
         ap,
-        pb + <usize>(j / NR) * bStride,
-        c + <usize>i * ldc + <usize>(j * 4),
+        pb + <usize> (j / NR) * bStride,
+        c + <usize> i * ldc + <usize> (j * 4),
         ldc,
         accumulate,
         mr,

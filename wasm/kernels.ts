@@ -10,58 +10,90 @@ import { Geom, packAConv, packBConv } from "./conv_pack";
 
 const NC: i32 = 512;
 
-@inline function p32(p: usize, i: i32): i32 {
-  return load<i32>(p + <usize>(i * 4));
+function p32(p: usize, i: i32): i32 {
+  return load<i32>(p + <usize> (i * 4));
 }
 
 // Scratch of one thread: [tmp tile 128 B | A panel MR*KC | B block KC*NC].
-@inline function scratchOf(p: usize, word: i32, tid: i32): usize {
-  return <usize>p32(p, word) + <usize>tid * <usize>p32(p, word + 1);
+function scratchOf(p: usize, word: i32, tid: i32): usize {
+  return <usize> p32(p, word) + <usize> tid * <usize> p32(p, word + 1);
 }
 
-@inline function splitRange(n: i32, align: i32, tid: i32, nt: i32): i64 {
+function splitRange(n: i32, align: i32, tid: i32, nt: i32): i64 {
   const units = (n + align - 1) / align;
   const per = units / nt;
   const extra = units % nt;
   const u0 = tid * per + min(tid, extra);
   const u1 = u0 + per + (tid < extra ? 1 : 0);
-  return (<i64>min(u0 * align, n) << 32) | <i64>min(u1 * align, n);
+  return (<i64> min(u0 * align, n) << 32) | <i64> min(u1 * align, n);
 }
 
 function zeroRows(c: usize, rows: i32, ldc: i32, n0: i32, n1: i32): void {
   for (let i = 0; i < rows; i++) {
-    memory.fill(c + (<usize>i * <usize>ldc + <usize>n0) * 4, 0, <usize>(n1 - n0) * 4);
+    memory.fill(
+      c + (<usize> i * <usize> ldc + <usize> n0) * 4,
+      0,
+      <usize> (n1 - n0) * 4,
+    );
   }
 }
 
 function gemmRange(
   K: i32,
-  a: usize, rsA: i32, csA: i32,
-  b: usize, rsB: i32, csB: i32,
-  c: usize, ldc: i32, acc: bool,
-  m0: i32, m1: i32, n0: i32, n1: i32,
+  a: usize,
+  rsA: i32,
+  csA: i32,
+  b: usize,
+  rsB: i32,
+  csB: i32,
+  c: usize,
+  ldc: i32,
+  acc: bool,
+  m0: i32,
+  m1: i32,
+  n0: i32,
+  n1: i32,
   scratch: usize,
 ): void {
   if (m0 >= m1 || n0 >= n1) return;
   if (K == 0) {
-    if (!acc) zeroRows(c + <usize>m0 * <usize>ldc * 4, m1 - m0, ldc, n0, n1);
+    if (!acc) zeroRows(c + <usize> m0 * <usize> ldc * 4, m1 - m0, ldc, n0, n1);
     return;
   }
   const tmp = scratch;
   const pA = scratch + 128;
-  const pB = pA + <usize>(MR * KC * 4);
+  const pB = pA + <usize> (MR * KC * 4);
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     const accK = acc || k0 > 0;
     for (let nb = n0; nb < n1; nb += NC) {
       const nc = min(NC, n1 - nb);
       for (let j = 0; j < nc; j += NR) {
-        packBStrided(b, rsB, csB, nb + j, min(NR, nc - j), k0, kc, pB + <usize>((j / NR) * kc * NR * 4));
+        packBStrided(
+          b,
+          rsB,
+          csB,
+          nb + j,
+          min(NR, nc - j),
+          k0,
+          kc,
+          pB + <usize> ((j / NR) * kc * NR * 4),
+        );
       }
       for (let i = m0; i < m1; i += MR) {
         const mr = min(MR, m1 - i);
         packAStrided(a, rsA, csA, i, mr, k0, kc, pA);
-        macroBlock(mr, nc, kc, pA, pB, c + (<usize>i * <usize>ldc + <usize>nb) * 4, <usize>ldc * 4, accK, tmp);
+        macroBlock(
+          mr,
+          nc,
+          kc,
+          pA,
+          pB,
+          c + (<usize> i * <usize> ldc + <usize> nb) * 4,
+          <usize> ldc * 4,
+          accK,
+          tmp,
+        );
       }
     }
   }
@@ -79,24 +111,33 @@ export function matmul(p: usize, tid: i32, nt: i32): void {
   let bt0 = 0, bt1 = batch, m0 = 0, m1 = M, n0 = 0, n1 = N;
   if (batch >= nt * 2) {
     const r = splitRange(batch, 1, tid, nt);
-    bt0 = <i32>(r >> 32);
-    bt1 = <i32>r;
+    bt0 = <i32> (r >> 32);
+    bt1 = <i32> r;
   } else if (M >= N) {
     const r = splitRange(M, MR, tid, nt);
-    m0 = <i32>(r >> 32);
-    m1 = <i32>r;
+    m0 = <i32> (r >> 32);
+    m1 = <i32> r;
   } else {
     const r = splitRange(N, NR, tid, nt);
-    n0 = <i32>(r >> 32);
-    n1 = <i32>r;
+    n0 = <i32> (r >> 32);
+    n1 = <i32> r;
   }
   for (let bt = bt0; bt < bt1; bt++) {
     gemmRange(
       K,
-      <usize>p32(p, 3) + <usize>bt * <usize>p32(p, 13) * 4, p32(p, 4), p32(p, 5),
-      <usize>p32(p, 6) + <usize>bt * <usize>p32(p, 14) * 4, p32(p, 7), p32(p, 8),
-      <usize>p32(p, 9) + <usize>bt * <usize>p32(p, 15) * 4, p32(p, 10), p32(p, 11) != 0,
-      m0, m1, n0, n1,
+      <usize> p32(p, 3) + <usize> bt * <usize> p32(p, 13) * 4,
+      p32(p, 4),
+      p32(p, 5),
+      <usize> p32(p, 6) + <usize> bt * <usize> p32(p, 14) * 4,
+      p32(p, 7),
+      p32(p, 8),
+      <usize> p32(p, 9) + <usize> bt * <usize> p32(p, 15) * 4,
+      p32(p, 10),
+      p32(p, 11) != 0,
+      m0,
+      m1,
+      n0,
+      n1,
       scratch,
     );
   }
@@ -108,28 +149,49 @@ export function matmul(p: usize, tid: i32, nt: i32): void {
 // Params: geom(16) img w out N scratch scratchPerThread.
 export function conv_gemm(p: usize, tid: i32, nt: i32): void {
   const g = changetype<Geom>(p);
-  const img = <usize>p32(p, 16), w = <usize>p32(p, 17), out = <usize>p32(p, 18);
+  const img = <usize> p32(p, 16),
+    w = <usize> p32(p, 17),
+    out = <usize> p32(p, 18);
   const N = p32(p, 19);
   const scratch = scratchOf(p, 20, tid);
   const rows = g.batch * g.rowsH * g.rowsW;
   const K = g.kh * g.kw * g.imgC;
   const r = splitRange(rows, MR, tid, nt);
-  const r0 = <i32>(r >> 32), r1 = <i32>r;
+  const r0 = <i32> (r >> 32), r1 = <i32> r;
   if (r0 >= r1) return;
   const tmp = scratch;
   const pA = scratch + 128;
-  const pB = pA + <usize>(MR * KC * 4);
+  const pB = pA + <usize> (MR * KC * 4);
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     for (let nb = 0; nb < N; nb += NC) {
       const nc = min(NC, N - nb);
       for (let j = 0; j < nc; j += NR) {
-        packBStrided(w, N, 1, nb + j, min(NR, nc - j), k0, kc, pB + <usize>((j / NR) * kc * NR * 4));
+        packBStrided(
+          w,
+          N,
+          1,
+          nb + j,
+          min(NR, nc - j),
+          k0,
+          kc,
+          pB + <usize> ((j / NR) * kc * NR * 4),
+        );
       }
       for (let i = r0; i < r1; i += MR) {
         const mr = min(MR, r1 - i);
         packAConv(g, img, i, mr, k0, kc, pA);
-        macroBlock(mr, nc, kc, pA, pB, out + (<usize>i * <usize>N + <usize>nb) * 4, <usize>N * 4, k0 > 0, tmp);
+        macroBlock(
+          mr,
+          nc,
+          kc,
+          pA,
+          pB,
+          out + (<usize> i * <usize> N + <usize> nb) * 4,
+          <usize> N * 4,
+          k0 > 0,
+          tmp,
+        );
       }
     }
   }
@@ -140,25 +202,35 @@ export function conv_gemm(p: usize, tid: i32, nt: i32): void {
 // Params: geom(16) x dy partials OC scratch scratchPerThread.
 export function conv_filter_grad(p: usize, tid: i32, nt: i32): void {
   const g = changetype<Geom>(p);
-  const x = <usize>p32(p, 16), dy = <usize>p32(p, 17);
+  const x = <usize> p32(p, 16), dy = <usize> p32(p, 17);
   const OC = p32(p, 19);
   const K = g.kh * g.kw * g.imgC;
-  const partial = <usize>p32(p, 18) + <usize>tid * <usize>(OC * K) * 4;
+  const partial = <usize> p32(p, 18) + <usize> tid * <usize> (OC * K) * 4;
   const scratch = scratchOf(p, 20, tid);
   const rows = g.batch * g.rowsH * g.rowsW;
-  memory.fill(partial, 0, <usize>(OC * K) * 4);
+  memory.fill(partial, 0, <usize> (OC * K) * 4);
   const r = splitRange(rows, 1, tid, nt);
-  const q0 = <i32>(r >> 32), q1 = <i32>r;
+  const q0 = <i32> (r >> 32), q1 = <i32> r;
   const tmp = scratch;
   const pA = scratch + 128;
-  const pB = pA + <usize>(MR * KC * 4);
+  const pB = pA + <usize> (MR * KC * 4);
   for (let q = q0; q < q1; q += KC) {
     const kc = min(KC, q1 - q);
     packBConv(g, x, q, kc, pB);
     for (let oc = 0; oc < OC; oc += MR) {
       const mr = min(MR, OC - oc);
       packAStrided(dy, 1, OC, oc, mr, q, kc, pA);
-      macroBlock(mr, K, kc, pA, pB, partial + <usize>(oc * K) * 4, <usize>K * 4, true, tmp);
+      macroBlock(
+        mr,
+        K,
+        kc,
+        pA,
+        pB,
+        partial + <usize> (oc * K) * 4,
+        <usize> K * 4,
+        true,
+        tmp,
+      );
     }
   }
 }
@@ -169,18 +241,20 @@ export function conv_filter_reduce(p: usize, tid: i32, nt: i32): void {
   const g = changetype<Geom>(p);
   const OC = p32(p, 19);
   const K = g.kh * g.kw * g.imgC;
-  const partials = <usize>p32(p, 18);
-  const dW = <usize>p32(p, 22);
+  const partials = <usize> p32(p, 18);
+  const dW = <usize> p32(p, 22);
   const parts = p32(p, 23);
   const r = splitRange(K, 1, tid, nt);
-  const k0 = <i32>(r >> 32), k1 = <i32>r;
-  const partBytes = <usize>(OC * K) * 4;
+  const k0 = <i32> (r >> 32), k1 = <i32> r;
+  const partBytes = <usize> (OC * K) * 4;
   for (let k = k0; k < k1; k++) {
     for (let oc = 0; oc < OC; oc++) {
       let s: f32 = 0;
-      const off = <usize>(oc * K + k) * 4;
-      for (let t = 0; t < parts; t++) s += load<f32>(partials + <usize>t * partBytes + off);
-      store<f32>(dW + <usize>(k * OC + oc) * 4, s);
+      const off = <usize> (oc * K + k) * 4;
+      for (let t = 0; t < parts; t++) {
+        s += load<f32>(partials + <usize> t * partBytes + off);
+      }
+      store<f32>(dW + <usize> (k * OC + oc) * 4, s);
     }
   }
 }
@@ -190,15 +264,19 @@ export function conv_filter_reduce(p: usize, tid: i32, nt: i32): void {
 // Params: KH KW IC OC w wflip.
 export function flip_filter(p: usize, tid: i32, nt: i32): void {
   const KH = p32(p, 0), KW = p32(p, 1), IC = p32(p, 2), OC = p32(p, 3);
-  const w = <usize>p32(p, 4), wf = <usize>p32(p, 5);
+  const w = <usize> p32(p, 4), wf = <usize> p32(p, 5);
   const r = splitRange(KH * KW, 1, tid, nt);
-  for (let tap = <i32>(r >> 32); tap < <i32>r; tap++) {
+  for (let tap = <i32> (r >> 32); tap < <i32> r; tap++) {
     const ky = tap / KW, kx = tap - (tap / KW) * KW;
-    const src = w + <usize>(((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC * OC) * 4;
-    const dst = wf + <usize>(tap * OC * IC) * 4;
+    const src = w +
+      <usize> (((KH - 1 - ky) * KW + (KW - 1 - kx)) * IC * OC) * 4;
+    const dst = wf + <usize> (tap * OC * IC) * 4;
     for (let ic = 0; ic < IC; ic++) {
       for (let oc = 0; oc < OC; oc++) {
-        store<f32>(dst + <usize>(oc * IC + ic) * 4, load<f32>(src + <usize>(ic * OC + oc) * 4));
+        store<f32>(
+          dst + <usize> (oc * IC + ic) * 4,
+          load<f32>(src + <usize> (ic * OC + oc) * 4),
+        );
       }
     }
   }
@@ -212,18 +290,22 @@ export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
   const H = p32(p, 1), W = p32(p, 2), C = p32(p, 3);
   const OH = p32(p, 4), OW = p32(p, 5), fh = p32(p, 6), fw = p32(p, 7);
   const sh = p32(p, 8), sw = p32(p, 9), padT = p32(p, 10), padL = p32(p, 11);
-  const x = <usize>p32(p, 12), dy = <usize>p32(p, 13), dx = <usize>p32(p, 14);
+  const x = <usize> p32(p, 12),
+    dy = <usize> p32(p, 13),
+    dx = <usize> p32(p, 14);
   const r = splitRange(p32(p, 0), 1, tid, nt);
-  const b0 = <i32>(r >> 32), b1 = <i32>r;
-  const imgBytes = <usize>(H * W * C) * 4;
-  if (b1 > b0) memory.fill(dx + <usize>b0 * imgBytes, 0, <usize>(b1 - b0) * imgBytes);
+  const b0 = <i32> (r >> 32), b1 = <i32> r;
+  const imgBytes = <usize> (H * W * C) * 4;
+  if (b1 > b0) {
+    memory.fill(dx + <usize> b0 * imgBytes, 0, <usize> (b1 - b0) * imgBytes);
+  }
   const c4 = C & ~3;
   for (let b = b0; b < b1; b++) {
-    const xi = x + <usize>b * imgBytes;
-    const dxi = dx + <usize>b * imgBytes;
+    const xi = x + <usize> b * imgBytes;
+    const dxi = dx + <usize> b * imgBytes;
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
-        const dyo = dy + <usize>(((b * OH + oy) * OW + ox) * C) * 4;
+        const dyo = dy + <usize> (((b * OH + oy) * OW + ox) * C) * 4;
         const y0 = oy * sh - padT, x0 = ox * sw - padL;
         for (let c = 0; c < c4; c += 4) {
           let best = f32x4.splat(-Infinity);
@@ -235,19 +317,45 @@ export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
               const xx = x0 + wx;
               if (xx < 0 || xx >= W) continue;
               const pos = (y * W + xx) * C + c;
-              const v = v128.load(xi + <usize>pos * 4);
+              const v = v128.load(xi + <usize> pos * 4);
               const gt = f32x4.gt(v, best);
               best = v128.bitselect(v, best, gt);
-              arg = v128.bitselect(i32x4.add(i32x4.splat(pos), i32x4(0, 1, 2, 3)), arg, gt);
+              arg = v128.bitselect(
+                i32x4.add(i32x4.splat(pos), i32x4(0, 1, 2, 3)),
+                arg,
+                gt,
+              );
             }
           }
-          const g = v128.load(dyo + <usize>c * 4);
-          const a0 = i32x4.extract_lane(arg, 0), a1 = i32x4.extract_lane(arg, 1);
-          const a2 = i32x4.extract_lane(arg, 2), a3 = i32x4.extract_lane(arg, 3);
-          if (a0 >= 0) store<f32>(dxi + <usize>a0 * 4, load<f32>(dxi + <usize>a0 * 4) + f32x4.extract_lane(g, 0));
-          if (a1 >= 0) store<f32>(dxi + <usize>a1 * 4, load<f32>(dxi + <usize>a1 * 4) + f32x4.extract_lane(g, 1));
-          if (a2 >= 0) store<f32>(dxi + <usize>a2 * 4, load<f32>(dxi + <usize>a2 * 4) + f32x4.extract_lane(g, 2));
-          if (a3 >= 0) store<f32>(dxi + <usize>a3 * 4, load<f32>(dxi + <usize>a3 * 4) + f32x4.extract_lane(g, 3));
+          const g = v128.load(dyo + <usize> c * 4);
+          const a0 = i32x4.extract_lane(arg, 0),
+            a1 = i32x4.extract_lane(arg, 1);
+          const a2 = i32x4.extract_lane(arg, 2),
+            a3 = i32x4.extract_lane(arg, 3);
+          if (a0 >= 0) {
+            store<f32>(
+              dxi + <usize> a0 * 4,
+              load<f32>(dxi + <usize> a0 * 4) + f32x4.extract_lane(g, 0),
+            );
+          }
+          if (a1 >= 0) {
+            store<f32>(
+              dxi + <usize> a1 * 4,
+              load<f32>(dxi + <usize> a1 * 4) + f32x4.extract_lane(g, 1),
+            );
+          }
+          if (a2 >= 0) {
+            store<f32>(
+              dxi + <usize> a2 * 4,
+              load<f32>(dxi + <usize> a2 * 4) + f32x4.extract_lane(g, 2),
+            );
+          }
+          if (a3 >= 0) {
+            store<f32>(
+              dxi + <usize> a3 * 4,
+              load<f32>(dxi + <usize> a3 * 4) + f32x4.extract_lane(g, 3),
+            );
+          }
         }
         for (let c = c4; c < C; c++) {
           let best: f32 = -Infinity;
@@ -259,7 +367,7 @@ export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
               const xx = x0 + wx;
               if (xx < 0 || xx >= W) continue;
               const pos = (y * W + xx) * C + c;
-              const v = load<f32>(xi + <usize>pos * 4);
+              const v = load<f32>(xi + <usize> pos * 4);
               if (v > best) {
                 best = v;
                 arg = pos;
@@ -267,10 +375,76 @@ export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
             }
           }
           if (arg >= 0) {
-            store<f32>(dxi + <usize>arg * 4, load<f32>(dxi + <usize>arg * 4) + load<f32>(dyo + <usize>c * 4));
+            store<f32>(
+              dxi + <usize> arg * 4,
+              load<f32>(dxi + <usize> arg * 4) + load<f32>(dyo + <usize> c * 4),
+            );
           }
         }
       }
     }
+  }
+}
+
+// In-place epilogue of a fused layer: out[r, c] = act(out[r, c] + bias[c]).
+// act: 0 linear, 1 relu. Params: out rows cols bias(0 = none) act.
+export function bias_act(p: usize, tid: i32, nt: i32): void {
+  const out = <usize> p32(p, 0), rows = p32(p, 1), cols = p32(p, 2);
+  const bias = <usize> p32(p, 3), act = p32(p, 4);
+  const r = splitRange(rows, 1, tid, nt);
+  const c4 = cols & ~3;
+  const zero = f32x4.splat(0);
+  for (let i = <i32> (r >> 32); i < <i32> r; i++) {
+    const row = out + <usize> i * <usize> cols * 4;
+    for (let c = 0; c < c4; c += 4) {
+      let v = v128.load(row + <usize> c * 4);
+      if (bias) v = f32x4.add(v, v128.load(bias + <usize> c * 4));
+      if (act == 1) v = f32x4.max(v, zero);
+      v128.store(row + <usize> c * 4, v);
+    }
+    for (let c = c4; c < cols; c++) {
+      let v = load<f32>(row + <usize> c * 4);
+      if (bias) v += load<f32>(bias + <usize> c * 4);
+      if (act == 1) v = max(v, <f32> 0);
+      store<f32>(row + <usize> c * 4, v);
+    }
+  }
+}
+
+// Column sums of a row-major [rows, cols] matrix (the bias gradient of a
+// layer: its output gradient summed over every axis but the last). Each
+// thread sums a slice of rows into its own partial; the caller's thread 0
+// adds the partials after the others finish (phase 2 below).
+// Params: x rows cols partials out parts.
+export function col_sum(p: usize, tid: i32, nt: i32): void {
+  const x = <usize> p32(p, 0), rows = p32(p, 1), cols = p32(p, 2);
+  const part = <usize> p32(p, 3) + <usize> tid * <usize> cols * 4;
+  memory.fill(part, 0, <usize> cols * 4);
+  const r = splitRange(rows, 1, tid, nt);
+  const c4 = cols & ~3;
+  for (let i = <i32> (r >> 32); i < <i32> r; i++) {
+    const row = x + <usize> i * <usize> cols * 4;
+    for (let c = 0; c < c4; c += 4) {
+      const d = part + <usize> c * 4;
+      v128.store(d, f32x4.add(v128.load(d), v128.load(row + <usize> c * 4)));
+    }
+    for (let c = c4; c < cols; c++) {
+      const d = part + <usize> c * 4;
+      store<f32>(d, load<f32>(d) + load<f32>(row + <usize> c * 4));
+    }
+  }
+}
+
+// Phase 2 of col_sum: out[c] = Σ_t partial_t[c], split over columns.
+export function col_sum_reduce(p: usize, tid: i32, nt: i32): void {
+  const cols = p32(p, 2), partials = <usize> p32(p, 3), out = <usize> p32(p, 4);
+  const parts = p32(p, 5);
+  const r = splitRange(cols, 1, tid, nt);
+  for (let c = <i32> (r >> 32); c < <i32> r; c++) {
+    let s: f32 = 0;
+    for (let t = 0; t < parts; t++) {
+      s += load<f32>(partials + (<usize> t * <usize> cols + <usize> c) * 4);
+    }
+    store<f32>(out + <usize> c * 4, s);
   }
 }

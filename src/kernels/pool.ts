@@ -4,12 +4,13 @@
  * same shared `WebAssembly.Memory`, so a kernel call passes only a pointer to
  * its parameter block: tensors are never copied between threads.
  *
- * Calls are synchronous, like every tfjs kernel: the calling thread takes
- * share 0, the workers the rest, and the caller blocks on `Atomics.wait`
+ * Calls are synchronous, like every tfjs kernel: the calling thread posts
+ * the job to the workers, takes share 0 itself, and blocks on `Atomics.wait`
  * (allowed on Deno's main thread) until all shares are done.
  *
  * @module
  */
+import { Worker } from "node:worker_threads";
 
 /** Names of the kernel entry points exported by `wasm/kernels.ts`. */
 export const KERNEL_NAMES = [
@@ -19,6 +20,9 @@ export const KERNEL_NAMES = [
   "conv_filter_reduce",
   "flip_filter",
   "maxpool_grad",
+  "bias_act",
+  "col_sum",
+  "col_sum_reduce",
 ] as const;
 
 /** One kernel entry point. */
@@ -26,44 +30,38 @@ export type KernelName = typeof KERNEL_NAMES[number];
 
 type KernelFn = (params: number, tid: number, nt: number) => void;
 
-// Control words in a small SharedArrayBuffer, separate from the heap.
-const GEN = 0; // bumped for every job; workers wait on it
-const FN = 1; // index into KERNEL_NAMES; -1 asks workers to exit
-const PARAMS = 2;
-const NT = 3;
-const DONE = 4; // workers that finished the current job
-const FAILED = 5;
+// Completion words in a small SharedArrayBuffer, separate from the heap.
+const DONE = 0; // workers that finished the current job
+const FAILED = 1;
 
-// The worker is a Blob module so that no file access is needed to start it
-// (edge isolates and `deno compile` binaries have no source tree).
+// The worker runs from source text so that no file access is needed to start
+// it (edge isolates and \`deno compile\` binaries have no source tree). It is
+// a node:worker_threads worker because Deno's web Workers cannot be unref'd:
+// an idle pool would keep the process from exiting.
 const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
 const names = ${JSON.stringify(KERNEL_NAMES)};
-self.onmessage = (e) => {
-  const { module, memory, ctrl, tid } = e.data;
-  const inst = new WebAssembly.Instance(module, { env: { memory } });
-  const fns = names.map((n) => inst.exports[n]);
-  const c = new Int32Array(ctrl);
-  self.postMessage("ready");
-  let gen = Atomics.load(c, ${GEN});
-  for (;;) {
-    Atomics.wait(c, ${GEN}, gen);
-    gen = Atomics.load(c, ${GEN});
-    const fn = Atomics.load(c, ${FN});
-    if (fn < 0) break;
-    const nt = Atomics.load(c, ${NT});
-    if (tid < nt) {
-      try {
-        fns[fn](Atomics.load(c, ${PARAMS}), tid, nt);
-      } catch (err) {
-        Atomics.store(c, ${FAILED}, 1);
-        console.error("simdnet kernel worker failed:", err);
-      }
-      Atomics.add(c, ${DONE}, 1);
-      Atomics.notify(c, ${DONE});
-    }
+let fns = null;
+let c = null;
+let tid = 0;
+parentPort.on("message", (d) => {
+  if (fns === null) {
+    const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
+    fns = names.map((n) => inst.exports[n]);
+    c = new Int32Array(d.ctrl);
+    tid = d.tid;
+    parentPort.postMessage("ready");
+    return;
   }
-  self.close();
-};
+  try {
+    fns[d[0]](d[1], tid, d[2]);
+  } catch (err) {
+    Atomics.store(c, ${FAILED}, 1);
+    console.error("simdnet kernel worker failed:", err);
+  }
+  Atomics.add(c, ${DONE}, 1);
+  Atomics.notify(c, ${DONE});
+});
 `;
 
 /** Runs kernel calls over `threads` threads sharing one memory. */
@@ -95,31 +93,36 @@ export class KernelPool {
     const workers: Worker[] = [];
     if (threads > 1) {
       if (!(memory.buffer instanceof SharedArrayBuffer)) {
-        throw new Error("simdnet: kernel threads need a shared WebAssembly memory");
+        throw new Error(
+          "simdnet: kernel threads need a shared WebAssembly memory",
+        );
       }
-      const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
       try {
         const ready: Promise<void>[] = [];
         for (let tid = 1; tid < threads; tid++) {
-          const w = new Worker(url, { type: "module" });
+          const w = new Worker(WORKER_SOURCE, { eval: true });
           workers.push(w);
           ready.push(
             new Promise((resolve, reject) => {
-              w.onmessage = () => resolve();
-              w.onerror = (e) => {
-                e.preventDefault();
-                reject(new Error(`simdnet: kernel worker failed to start: ${e.message}`));
-              };
+              w.once("message", () => resolve());
+              w.once(
+                "error",
+                (e) =>
+                  reject(
+                    new Error(
+                      `simdnet: kernel worker failed to start: ${e.message}`,
+                    ),
+                  ),
+              );
             }),
           );
           w.postMessage({ module, memory, ctrl: ctrl.buffer, tid });
         }
         await Promise.all(ready);
+        for (const w of workers) w.unref();
       } catch (err) {
-        for (const w of workers) w.terminate();
+        for (const w of workers) void w.terminate();
         throw err;
-      } finally {
-        URL.revokeObjectURL(url);
       }
     }
     return new KernelPool(fns, workers, ctrl);
@@ -146,16 +149,16 @@ export class KernelPool {
     const c = this.#ctrl;
     if (nt > 1) {
       Atomics.store(c, DONE, 0);
-      Atomics.store(c, FN, fn);
-      Atomics.store(c, PARAMS, params);
-      Atomics.store(c, NT, nt);
-      Atomics.add(c, GEN, 1);
-      Atomics.notify(c, GEN);
+      const job = [fn, params, nt];
+      for (let t = 1; t < nt; t++) this.#workers[t - 1]!.postMessage(job);
     }
     this.#fns[fn]!(params, 0, nt);
     if (nt > 1) {
-      // Only workers with tid < nt take part and report.
-      for (let d = Atomics.load(c, DONE); d < nt - 1; d = Atomics.load(c, DONE)) {
+      for (
+        let d = Atomics.load(c, DONE);
+        d < nt - 1;
+        d = Atomics.load(c, DONE)
+      ) {
         Atomics.wait(c, DONE, d);
       }
       if (Atomics.exchange(c, FAILED, 0) !== 0) {
@@ -166,11 +169,7 @@ export class KernelPool {
 
   /** Stops the workers; the pool then runs on the calling thread only. */
   terminate(): void {
-    const c = this.#ctrl;
-    Atomics.store(c, FN, -1);
-    Atomics.add(c, GEN, 1);
-    Atomics.notify(c, GEN);
-    for (const w of this.#workers) w.terminate();
+    for (const w of this.#workers) void w.terminate();
     this.#workers.length = 0;
   }
 }

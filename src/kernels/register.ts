@@ -1,225 +1,55 @@
 /**
  * Registers simdnet's kernels for the tfjs `wasm` backend: the missing
- * `Conv2DBackpropFilter`, and faster `Conv2DBackpropInput`, `MaxPoolGrad` and
- * `BatchMatMul` (all transpose variants), replacing tfjs' scalar loops.
+ * `Conv2DBackpropFilter`; faster `Conv2DBackpropInput`, `MaxPoolGrad` and
+ * `BatchMatMul` (all transpose variants) than tfjs' scalar loops; and
+ * threaded `FusedConv2D`, `_FusedMatMul` and bias-gradient `Sum`, so that a
+ * training step never wakes XNNPACK's spinning thread pool.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { gemmScratchBytes, type HeapKernels } from "./wasm_kernels.ts";
+import type { HeapKernels } from "./wasm_kernels.ts";
+import {
+  type Backend,
+  batchMatMul,
+  biasAct,
+  conv2D,
+  conv2DBackpropFilter,
+  conv2DBackpropInput,
+  maxPoolGrad,
+  requireFloat,
+  requireNhwc,
+  sumLeading,
+} from "./ops.ts";
 
-type Backend = tf.KernelBackend & {
-  dataIdMap: { get(id: tf.DataId): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-};
-
-const offset = (b: Backend, t: tf.TensorInfo): number => b.dataIdMap.get(t.dataId).memoryOffset;
-
-function requireFloat(kernel: string, ...ts: tf.TensorInfo[]): void {
-  for (const t of ts) {
-    if (t.dtype !== "float32") {
-      throw new Error(`simdnet ${kernel}: expected float32 tensors, got ${t.dtype}`);
-    }
-  }
-}
-
-function requireNhwc(kernel: string, dataFormat: unknown): void {
-  if (dataFormat !== undefined && dataFormat !== "NHWC") {
-    throw new Error(`simdnet ${kernel}: only NHWC is supported, got ${dataFormat}`);
-  }
-}
-
-// The 16-word geometry block of wasm/conv_pack.ts.
-function geom(g: {
-  batch: number;
-  imgH: number;
-  imgW: number;
-  imgC: number;
-  rowsH: number;
-  rowsW: number;
-  kh: number;
-  kw: number;
-  strideH: number;
-  strideW: number;
-  dilH: number;
-  dilW: number;
-  padT: number;
-  padL: number;
-  upH: number;
-  upW: number;
-}): number[] {
-  return [
-    g.batch,
-    g.imgH,
-    g.imgW,
-    g.imgC,
-    g.rowsH,
-    g.rowsW,
-    g.kh,
-    g.kw,
-    g.strideH,
-    g.strideW,
-    g.dilH,
-    g.dilW,
-    g.padT,
-    g.padL,
-    g.upH,
-    g.upW,
-  ];
-}
-
-/** dW = patches(x)ᵀ · dy, reduced over pixels in per-thread partials. */
-export function conv2DBackpropFilter(k: HeapKernels, b: Backend, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const K = info.filterHeight * info.filterWidth * inChannels;
-  const out = b.makeOutput([info.filterHeight, info.filterWidth, inChannels, outChannels], "float32");
-  const [scratch, stride] = k.scratch(gemmScratchBytes(K));
-  const partials = k.extra(k.threads * outChannels * K * 4);
-  const words = [
-    ...geom({
-      batch: batchSize,
-      imgH: inHeight,
-      imgW: inWidth,
-      imgC: inChannels,
-      rowsH: outHeight,
-      rowsW: outWidth,
-      kh: info.filterHeight,
-      kw: info.filterWidth,
-      strideH: info.strideHeight,
-      strideW: info.strideWidth,
-      dilH: info.dilationHeight,
-      dilW: info.dilationWidth,
-      padT: info.padInfo.top,
-      padL: info.padInfo.left,
-      upH: 1,
-      upW: 1,
-    }),
-    offset(b, x),
-    offset(b, dy),
-    partials,
-    outChannels,
-    scratch,
-    stride,
-    offset(b, out),
-    k.threads,
-  ];
-  k.run("conv_filter_grad", words);
-  k.run("conv_filter_reduce", words);
-  return out;
-}
-
-/** dx = patches(dy seen through zero insertion) · flipped filter. */
-export function conv2DBackpropInput(k: HeapKernels, b: Backend, dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const kh = info.filterHeight, kw = info.filterWidth;
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
-    throw new Error("simdnet Conv2DBackpropInput: dilation must be 1 (as in tfjs)");
-  }
-  const out = b.makeOutput([batchSize, inHeight, inWidth, inChannels], "float32");
-  const wflip = k.extra(kh * kw * inChannels * outChannels * 4);
-  k.run("flip_filter", [kh, kw, inChannels, outChannels, offset(b, filter), wflip]);
-  const [scratch, stride] = k.scratch(gemmScratchBytes(Math.min(inChannels, 512)));
-  k.run("conv_gemm", [
-    ...geom({
-      batch: batchSize,
-      imgH: outHeight,
-      imgW: outWidth,
-      imgC: outChannels,
-      rowsH: inHeight,
-      rowsW: inWidth,
-      kh,
-      kw,
-      strideH: 1,
-      strideW: 1,
-      dilH: 1,
-      dilW: 1,
-      padT: kh - 1 - info.padInfo.top,
-      padL: kw - 1 - info.padInfo.left,
-      upH: info.strideHeight,
-      upW: info.strideWidth,
-    }),
-    offset(b, dy),
-    wflip,
-    offset(b, out),
-    inChannels,
-    scratch,
-    stride,
-  ]);
-  return out;
-}
-
-/** out = op(a) · op(b) over broadcast batches. */
-export function batchMatMul(k: HeapKernels, b: Backend, a: tf.TensorInfo, bt: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo {
-  const ra = a.shape.length, rb = bt.shape.length;
-  const M = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
-  const K = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
-  const K2 = transposeB ? bt.shape[rb - 1]! : bt.shape[rb - 2]!;
-  const N = transposeB ? bt.shape[rb - 2]! : bt.shape[rb - 1]!;
-  if (K !== K2) {
-    throw new Error(`simdnet BatchMatMul: inner dimensions ${K} and ${K2} of shapes [${a.shape}] and [${bt.shape}] differ`);
-  }
-  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
-  const batchB = tf.util.sizeFromShape(bt.shape.slice(0, -2));
-  const outBatchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), bt.shape.slice(0, -2));
-  const batch = tf.util.sizeFromShape(outBatchShape);
-  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) {
-    throw new Error(`simdnet BatchMatMul: cannot broadcast batch dims of [${a.shape}] and [${bt.shape}]`);
-  }
-  const out = b.makeOutput([...outBatchShape, M, N], "float32");
-  const [scratch, stride] = k.scratch(gemmScratchBytes(Math.min(N, 512)));
-  k.run("matmul", [
-    M,
-    N,
-    K,
-    offset(b, a),
-    transposeA ? 1 : K,
-    transposeA ? M : 1,
-    offset(b, bt),
-    transposeB ? 1 : N,
-    transposeB ? K : 1,
-    offset(b, out),
-    N,
-    0,
-    batch,
-    batchA === 1 ? 0 : M * K,
-    batchB === 1 ? 0 : K * N,
-    M * N,
-    scratch,
-    stride,
-  ]);
-  return out;
-}
-
-/** Routes each dy to the first maximum of its window. */
-export function maxPoolGrad(k: HeapKernels, b: Backend, dy: tf.TensorInfo, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const out = b.makeOutput(x.shape.slice(), "float32");
-  k.run("maxpool_grad", [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.effectiveFilterHeight,
-    info.effectiveFilterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-    offset(b, x),
-    offset(b, dy),
-    offset(b, out),
-  ]);
-  return out;
-}
-
-function replaceKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
-  if (tf.getKernel(kernelName, "wasm") != null) tf.unregisterKernel(kernelName, "wasm");
+// Returns tfjs' own implementation, for the cases simdnet's does not cover.
+function replaceKernel(
+  kernelName: string,
+  kernelFunc: tf.KernelFunc,
+): tf.KernelFunc | null {
+  const stock = tf.getKernel(kernelName, "wasm");
+  if (stock != null) tf.unregisterKernel(kernelName, "wasm");
   tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+  return stock?.kernelFunc ?? null;
 }
+
+function fallback(
+  stock: tf.KernelFunc | null,
+  kernel: string,
+  why: string,
+): tf.KernelFunc {
+  if (stock) return stock;
+  throw new Error(
+    `simdnet ${kernel}: ${why}, and tfjs has no wasm kernel for it`,
+  );
+}
+
+const registered = new WeakSet<HeapKernels>();
 
 /** Installs the kernels above as the `wasm` backend's implementations. */
 export function registerWasmKernels(k: HeapKernels): void {
+  if (registered.has(k)) return;
+  registered.add(k);
   replaceKernel(tf.Conv2DBackpropFilter, ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -236,7 +66,10 @@ export function registerWasmKernels(k: HeapKernels): void {
     return conv2DBackpropFilter(k, backend as Backend, x, dy, info);
   });
   replaceKernel(tf.Conv2DBackpropInput, ({ inputs, backend, attrs }) => {
-    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const { dy, filter } = inputs as {
+      dy: tf.TensorInfo;
+      filter: tf.TensorInfo;
+    };
     const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     requireFloat("Conv2DBackpropInput", dy, filter);
     requireNhwc("Conv2DBackpropInput", a.dataFormat);
@@ -269,5 +102,100 @@ export function registerWasmKernels(k: HeapKernels): void {
       a.dimRoundingMode,
     );
     return maxPoolGrad(k, backend as Backend, dy, input, info);
+  });
+  let stockFusedConv: tf.KernelFunc | null = null;
+  stockFusedConv = replaceKernel(tf.FusedConv2D, (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, filter, bias, preluActivationWeights } = inputs as Record<
+      string,
+      tf.TensorInfo | undefined
+    >;
+    const a = attrs as unknown as tf.FusedConv2DAttrs;
+    const act = a.activation ?? "linear";
+    const dil = typeof a.dilations === "number"
+      ? [a.dilations, a.dilations]
+      : a.dilations ?? [1, 1];
+    if (
+      (act !== "linear" && act !== "relu") || preluActivationWeights ||
+      (a.dataFormat !== undefined && a.dataFormat !== "NHWC") ||
+      x!.dtype !== "float32" ||
+      (bias && bias.shape.length !== 1)
+    ) {
+      return fallback(
+        stockFusedConv,
+        "FusedConv2D",
+        `activation ${act} is not fused here`,
+      )(args);
+    }
+    const info = tf.backend_util.computeConv2DInfo(
+      x!.shape as [number, number, number, number],
+      filter!.shape as [number, number, number, number],
+      a.strides,
+      dil as [number, number],
+      a.pad,
+      a.dimRoundingMode,
+    );
+    return conv2D(
+      k,
+      backend as Backend,
+      x!,
+      filter!,
+      bias ?? null,
+      act === "relu",
+      info,
+    );
+  });
+  let stockFusedMatMul: tf.KernelFunc | null = null;
+  stockFusedMatMul = replaceKernel(tf._FusedMatMul, (args) => {
+    const { inputs, backend, attrs } = args;
+    const { a, b, bias, preluActivationWeights } = inputs as Record<
+      string,
+      tf.TensorInfo | undefined
+    >;
+    const at = attrs as unknown as tf._FusedMatMulAttrs;
+    const act = at.activation ?? "linear";
+    const n = at.transposeB
+      ? b!.shape[b!.shape.length - 2]!
+      : b!.shape[b!.shape.length - 1]!;
+    if (
+      (act !== "linear" && act !== "relu") || preluActivationWeights ||
+      a!.dtype !== "float32" ||
+      (bias && (bias.shape.length !== 1 || bias.shape[0] !== n))
+    ) {
+      return fallback(
+        stockFusedMatMul,
+        "_FusedMatMul",
+        `activation ${act} is not fused here`,
+      )(args);
+    }
+    const out = batchMatMul(
+      k,
+      backend as Backend,
+      a!,
+      b!,
+      at.transposeA,
+      at.transposeB,
+    );
+    const rows = tf.util.sizeFromShape(out.shape) / n;
+    biasAct(k, backend as Backend, out, rows, n, bias ?? null, act === "relu");
+    return out;
+  });
+  let stockSum: tf.KernelFunc | null = null;
+  stockSum = replaceKernel(tf.Sum, (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const leading = rank >= 2 && axes.length === rank - 1 &&
+      axes.every((v, i) => v === i);
+    if (!leading || x.dtype !== "float32") {
+      return fallback(
+        stockSum,
+        "Sum",
+        "only sums over all leading axes are handled",
+      )(args);
+    }
+    return sumLeading(k, backend as Backend, x, keepDims);
   });
 }

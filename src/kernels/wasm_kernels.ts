@@ -46,7 +46,12 @@ export class HeapKernels {
   #extra = 0;
   #extraBytes = 0;
 
-  constructor(wasm: TfjsWasmModule, memory: WebAssembly.Memory, pool: KernelPool, variant: KernelVariant) {
+  constructor(
+    wasm: TfjsWasmModule,
+    memory: WebAssembly.Memory,
+    pool: KernelPool,
+    variant: KernelVariant,
+  ) {
     this.#wasm = wasm;
     this.#memory = memory;
     this.pool = pool;

@@ -3,19 +3,34 @@
  * Keras `Sequential` topology plus a weights manifest) and one binary shard
  * `group1-shard1of1.bin` of little-endian float32 weights in manifest order.
  * `tf.loadLayersModel` from tfjs-layers can read what this writes, and
- * {@linkcode loadModel} reads what Keras' tfjs converter writes for the
- * layer types simdnet has.
+ * {@linkcode loadModel} reads what tfjs-layers and Keras' tfjs converter
+ * write for the layer types simdnet has (several shards included). Loading
+ * checks every weight's name, shape, dtype and byte range against the
+ * topology and names the one that is wrong.
  *
  * @module
  */
 
-import { Conv2D } from "./conv2d.ts";
-import { Dense } from "./dense.ts";
-import { Dropout } from "./dropout.ts";
-import { Flatten } from "./flatten.ts";
-import type { Layer } from "./layer.ts";
-import { MaxPooling2D } from "./max_pooling2d.ts";
-import { Sequential, type WeightValues } from "./sequential.ts";
+import { zeros } from "./initializers.ts";
+import {
+  concatBytes,
+  type Dict,
+  manifestGroups,
+  type ModelJsonInput,
+  parseModelJson,
+  readWeights,
+  weightPaths,
+} from "./model_manifest.ts";
+import { ModelFormatError, parseTopology } from "./model_topology.ts";
+import { Sequential } from "./sequential.ts";
+
+export { ModelFormatError } from "./model_topology.ts";
+export {
+  concatBytes,
+  type ModelJsonInput,
+  parseModelJson,
+  weightPaths,
+} from "./model_manifest.ts";
 
 /** File name of the single weight shard. */
 export const WEIGHTS_FILE = "group1-shard1of1.bin";
@@ -42,15 +57,6 @@ export interface ModelJson {
     backend: string;
   };
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
-}
-
-/** A model file that cannot be used, with the fix in the message. */
-export class ModelFormatError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ModelFormatError";
-  }
 }
 
 /** Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then renamed. */
@@ -132,183 +138,161 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
   );
 }
 
-function pair(v: unknown, what: string): [number, number] {
-  const p = typeof v === "number" ? [v, v] : v;
-  if (
-    !Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d))
-  ) {
-    throw new ModelFormatError(
-      `${what} must be two whole numbers, got ${JSON.stringify(v)}`,
-    );
-  }
-  return p as [number, number];
-}
-
-function layerFromConfig(className: string, c: Record<string, unknown>): Layer {
-  const name = String(c.name ?? "");
-  const unsupported = (what: string) =>
-    new ModelFormatError(
-      `layer '${name}' (${className}) uses ${what}, which simdnet cannot run`,
-    );
-  if (c.data_format !== undefined && c.data_format !== "channels_last") {
-    throw unsupported(`data_format ${c.data_format}`);
-  }
-  switch (className) {
-    case "Conv2D": {
-      if (pair(c.strides ?? 1, "strides").some((s) => s !== 1)) {
-        throw unsupported("strides");
-      }
-      if (pair(c.dilation_rate ?? 1, "dilation_rate").some((s) => s !== 1)) {
-        throw unsupported("dilation");
-      }
-      if (c.activation !== "relu" && c.activation !== "linear") {
-        throw unsupported(`activation ${c.activation}`);
-      }
-      return new Conv2D({
-        name,
-        filters: c.filters as number,
-        kernelSize: pair(c.kernel_size, "kernel_size"),
-        padding: c.padding as "same" | "valid",
-        activation: c.activation,
-        useBias: c.use_bias !== false,
-      });
-    }
-    case "MaxPooling2D": {
-      const pool = pair(c.pool_size ?? 2, "pool_size");
-      const strides = c.strides == null ? pool : pair(c.strides, "strides");
-      if (strides.join() !== pool.join()) {
-        throw unsupported("strides other than the pool size");
-      }
-      return new MaxPooling2D({
-        name,
-        poolSize: pool,
-        padding: c.padding as "same" | "valid",
-      });
-    }
-    case "Dropout":
-      return new Dropout(c.rate as number, { name });
-    case "Flatten":
-      return new Flatten({ name });
-    case "Dense": {
-      const a = c.activation;
-      if (a !== "relu" && a !== "linear" && a !== "softmax") {
-        throw unsupported(`activation ${a}`);
-      }
-      return new Dense({
-        name,
-        units: c.units as number,
-        activation: a,
-        useBias: c.use_bias !== false,
-      });
-    }
-    default:
-      throw new ModelFormatError(
-        `layer '${name}' has type ${className}; simdnet supports Conv2D, ` +
-          `MaxPooling2D, Dropout, Flatten and Dense`,
-      );
-  }
-}
-
-/** Rebuilds a model from its `model.json` and weight bytes. */
+/**
+ * Rebuilds a model from its `model.json` and weight bytes (the shards
+ * joined in manifest order, or the list of shards). Every weight's name,
+ * shape, dtype and byte range is checked against the topology; a
+ * {@linkcode ModelFormatError} names the first one that is wrong.
+ */
 export function modelFromArtifacts(
-  json: ModelJson,
-  weights: Uint8Array,
+  json: ModelJsonInput,
+  weights: Uint8Array | readonly Uint8Array[],
 ): Sequential {
-  const topology = json?.modelTopology;
-  if (
-    json?.format !== "layers-model" || topology?.class_name !== "Sequential"
-  ) {
-    throw new ModelFormatError(
-      "model.json is not a TF.js Layers Sequential model; save it with saveModel() " +
-        "or convert a Keras Sequential model with tensorflowjs_converter",
-    );
-  }
-  let specs = topology.config.layers;
-  const inputShape = specs[0]?.config.batch_input_shape as
-    | (number | null)[]
-    | undefined;
-  if (specs[0]?.class_name === "InputLayer") {
-    specs = specs.slice(1);
-  }
-  if (!inputShape || !inputShape.slice(1).every((d) => Number.isInteger(d))) {
-    throw new ModelFormatError(
-      "model.json lacks the input shape (batch_input_shape)",
-    );
-  }
-  const layers = specs.map((s) => layerFromConfig(s.class_name, s.config));
-  const model = new Sequential(layers, {
-    name: topology.config.name,
-    inputShape: inputShape.slice(1) as number[],
-  });
-  const manifest = json.weightsManifest.flatMap((g) => g.weights);
-  const floats = new Float32Array(
-    weights.slice().buffer,
-    0,
-    Math.floor(weights.length / 4),
-  );
-  const values: WeightValues[] = [];
-  let offset = 0;
-  for (const spec of manifest) {
-    if (spec.dtype !== "float32") {
-      throw new ModelFormatError(
-        `weight '${spec.name}' is ${spec.dtype}; only float32 is supported`,
-      );
-    }
-    const n = spec.shape.reduce((a, b) => a * b, 1);
-    if (offset + n > floats.length) {
-      throw new ModelFormatError(
-        `the weight files hold ${floats.length} floats but the manifest needs more; ` +
-          `they are truncated or belong to another model`,
-      );
-    }
-    values.push({
-      name: spec.name,
-      shape: spec.shape,
-      values: floats.slice(offset, offset + n),
-    });
-    offset += n;
-  }
+  const parsed = parseModelJson(json);
+  const groups = manifestGroups(parsed, "model.json");
+  const topology = parseTopology(parsed.modelTopology);
+  let model: Sequential;
   try {
-    model.setWeights(values);
+    model = new Sequential(topology.layers, {
+      name: topology.name,
+      inputShape: topology.inputShape,
+      // The values are replaced at once: skip drawing random ones.
+      init: zeros,
+    });
+  } catch (error) {
+    throw new ModelFormatError(
+      `the topology cannot be built: ${(error as Error).message}`,
+    );
+  }
+  const bytes = weights instanceof Uint8Array ? weights : concatBytes(weights);
+  try {
+    model.setWeights(
+      readWeights(model, groups.flatMap((g) => g.weights), bytes),
+    );
   } catch (error) {
     model.dispose();
-    throw new ModelFormatError(
+    throw error instanceof ModelFormatError ? error : new ModelFormatError(
       `the weights do not fit the topology: ${(error as Error).message}`,
     );
   }
   return model;
 }
 
-/** Loads a model saved by {@linkcode saveModel} from `dir` (or a `model.json` path). */
-export async function loadModel(dir: string): Promise<Sequential> {
-  const jsonPath = dir.endsWith(".json") ? dir : `${dir}/model.json`;
-  const base = jsonPath.slice(0, jsonPath.lastIndexOf("/") + 1);
-  let json: ModelJson;
+/** Where a model is: a directory, a `model.json` path, or its URL. */
+export type ModelSource = string | URL;
+
+/** The raw files of a model, before they are checked. */
+export interface ModelArtifacts {
+  json: Dict;
+  weights: Uint8Array;
+  /** Where `model.json` was read from. */
+  location: string;
+}
+
+function isUrlText(s: string): boolean {
+  // Two letters at least, so that a Windows drive (`C:`) stays a path.
+  return /^[a-zA-Z][a-zA-Z\d+.-]+:/.test(s);
+}
+
+async function fetchBytes(url: URL, what: string): Promise<Uint8Array> {
+  if (url.protocol === "file:") {
+    try {
+      return await Deno.readFile(url);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new ModelFormatError(`${what} ${url.href} does not exist`);
+      }
+      throw error;
+    }
+  }
+  const res = await fetch(url);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new ModelFormatError(
+      `cannot load ${what} ${url.href}: HTTP ${res.status}`,
+    );
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+async function readPath(path: string, what: string): Promise<Uint8Array> {
   try {
-    json = JSON.parse(await Deno.readTextFile(jsonPath));
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new ModelFormatError(`${what} ${path} does not exist`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Reads `model.json` and its weight files from a directory, a `model.json`
+ * path, or a `file:`/`http(s):` URL (weight files are resolved next to
+ * `model.json`). Paths and `file:` URLs need `--allow-read`, web URLs
+ * `--allow-net`.
+ */
+export async function loadModelArtifacts(
+  source: ModelSource,
+): Promise<ModelArtifacts> {
+  const text = String(source);
+  if (source instanceof URL || isUrlText(text)) {
+    let url = new URL(text);
+    if (!url.pathname.endsWith(".json")) {
+      url = new URL(
+        "model.json",
+        url.href.endsWith("/") ? url : new URL(url.href + "/"),
+      );
+    }
+    let jsonBytes: Uint8Array;
+    try {
+      jsonBytes = await fetchBytes(url, "model");
+    } catch (error) {
+      if (error instanceof ModelFormatError && url.protocol === "file:") {
+        throw new ModelFormatError(
+          `no model at ${url.href}; pass the --out directory of a training run`,
+        );
+      }
+      throw error;
+    }
+    const json = parseModelJson(jsonBytes, url.href);
+    const parts = await Promise.all(
+      weightPaths(json).map((p) => fetchBytes(new URL(p, url), "weight file")),
+    );
+    return { json, weights: concatBytes(parts), location: url.href };
+  }
+  const jsonPath = text.endsWith(".json")
+    ? text
+    : `${text.replace(/\/+$/, "")}/model.json`;
+  let jsonBytes: Uint8Array;
+  try {
+    jsonBytes = await Deno.readFile(jsonPath);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new ModelFormatError(
         `no model at ${jsonPath}; pass the --out directory of a training run`,
       );
     }
-    if (error instanceof SyntaxError) {
-      throw new ModelFormatError(
-        `${jsonPath} is not valid JSON: ${error.message}`,
-      );
-    }
     throw error;
   }
+  const json = parseModelJson(jsonBytes, jsonPath);
+  const base = jsonPath.slice(0, jsonPath.lastIndexOf("/") + 1);
   const parts = await Promise.all(
-    (json.weightsManifest ?? []).flatMap((g) => g.paths).map((p) =>
-      Deno.readFile(base + p)
-    ),
+    weightPaths(json).map((p) => readPath(base + p, "weight file")),
   );
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return modelFromArtifacts(json, bytes);
+  return { json, weights: concatBytes(parts), location: jsonPath };
+}
+
+/**
+ * Loads a model saved by {@linkcode saveModel}, tfjs-layers or the
+ * tensorflowjs converter from a directory, a `model.json` path or a URL.
+ *
+ * @example
+ * ```ts ignore
+ * const model = await loadModel("runs/2025-01-01T00-00-00");
+ * ```
+ */
+export async function loadModel(source: ModelSource): Promise<Sequential> {
+  const { json, weights } = await loadModelArtifacts(source);
+  return modelFromArtifacts(json, weights);
 }

@@ -18,9 +18,19 @@ import {
 import { compileKernels, HeapKernels } from "../kernels/wasm_kernels.ts";
 import { KernelPool } from "../kernels/pool.ts";
 import { registerWasmKernels } from "../kernels/register.ts";
-import type { BackendChoice, RuntimeInfo, RuntimeOptions, WebGpuInfo } from "./types.ts";
+import type {
+  BackendChoice,
+  RuntimeInfo,
+  RuntimeOptions,
+  WebGpuInfo,
+} from "./types.ts";
 
-export type { BackendChoice, RuntimeInfo, RuntimeOptions, WebGpuInfo } from "./types.ts";
+export type {
+  BackendChoice,
+  RuntimeInfo,
+  RuntimeOptions,
+  WebGpuInfo,
+} from "./types.ts";
 
 /** Options of {@linkcode initRuntime} beyond the common ones. */
 export interface InitOptions extends RuntimeOptions {
@@ -59,22 +69,37 @@ export function resolveThreads(threads?: number): number {
   }
   if (n === undefined) return Math.max(1, navigator.hardwareConcurrency || 1);
   if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new RuntimeError(`${from} must be a whole number from 1 to 256, got ${n}`);
+    throw new RuntimeError(
+      `${from} must be a whole number from 1 to 256, got ${n}`,
+    );
   }
   return n;
 }
 
 function readEnv(name: string): string | undefined {
+  // Query first: reading without permission would prompt on a terminal.
   try {
+    if (
+      Deno.permissions.querySync({ name: "env", variable: name }).state !==
+        "granted"
+    ) {
+      return undefined;
+    }
     return Deno.env.get(name);
   } catch {
-    return undefined; // no --allow-env: behave as if unset
+    return undefined;
   }
 }
 
-async function startWasm(threads: number, binary?: WasmSource): Promise<WasmState> {
+async function startWasm(
+  threads: number,
+  binary?: WasmSource,
+): Promise<WasmState> {
   if (wasmState) {
-    if (wasmState.loaded.threads !== threads && threads > 1 && wasmState.loaded.threads > 1) {
+    if (
+      wasmState.loaded.threads !== threads && threads > 1 &&
+      wasmState.loaded.threads > 1
+    ) {
       throw new RuntimeError(
         `the wasm backend already runs with ${wasmState.loaded.threads} threads in this process; ` +
           `start a new process to use ${threads}`,
@@ -86,17 +111,29 @@ async function startWasm(threads: number, binary?: WasmSource): Promise<WasmStat
   }
   const simd = hasSimd();
   const useThreads = simd && threads > 1 && hasThreads();
-  const loaded = await loadTfjsWasm({ threads: useThreads ? threads : 1, simd, binary });
+  const loaded = await loadTfjsWasm({
+    threads: useThreads ? threads : 1,
+    simd,
+    binary,
+  });
   await activate(loaded);
   let kernels: HeapKernels | null = null;
   if (simd) {
-    const variant = compileKernels(loaded.memory.buffer instanceof SharedArrayBuffer);
-    const pool = await KernelPool.create(variant.module, loaded.memory, loaded.threads);
+    const variant = compileKernels(
+      loaded.memory.buffer instanceof SharedArrayBuffer,
+    );
+    const pool = await KernelPool.create(
+      variant.module,
+      loaded.memory,
+      loaded.threads,
+    );
     kernels = new HeapKernels(loaded.module, loaded.memory, pool, variant);
     registerWasmKernels(kernels);
   }
   if (!kernels) {
-    throw new RuntimeError("this engine has no WebAssembly SIMD; use backend \"cpu\"");
+    throw new RuntimeError(
+      'this engine has no WebAssembly SIMD; use backend "cpu"',
+    );
   }
   wasmState = { loaded, kernels };
   return wasmState;
@@ -106,13 +143,19 @@ async function activate(loaded: LoadedTfjsWasm): Promise<void> {
   // Only simdnet registers `wasm` (the import removed tfjs' own factory), so
   // a registered factory means our backend instance is ready.
   if (tf.findBackendFactory("wasm") != null) {
-    if (!(await tf.setBackend("wasm"))) throw new RuntimeError("tfjs could not switch to wasm");
+    if (!(await tf.setBackend("wasm"))) {
+      throw new RuntimeError("tfjs could not switch to wasm");
+    }
     return;
   }
   await activateWasmBackend(loaded);
 }
 
-function wasmInfo(state: WasmState, reason: string, webgpu: WebGpuInfo): RuntimeInfo {
+function wasmInfo(
+  state: WasmState,
+  reason: string,
+  webgpu: WebGpuInfo,
+): RuntimeInfo {
   return {
     backend: "wasm",
     reason,
@@ -138,10 +181,14 @@ function wasmInfo(state: WasmState, reason: string, webgpu: WebGpuInfo): Runtime
  * console.log(info.backend); // "cpu"
  * ```
  */
-export async function initRuntime(options: InitOptions = {}): Promise<RuntimeInfo> {
+export async function initRuntime(
+  options: InitOptions = {},
+): Promise<RuntimeInfo> {
   const backend = options.backend ?? "auto";
   if (!BACKENDS.includes(backend)) {
-    throw new RuntimeError(`unknown backend "${backend}": use one of ${BACKENDS.join(", ")}`);
+    throw new RuntimeError(
+      `unknown backend "${backend}": use one of ${BACKENDS.join(", ")}`,
+    );
   }
   const threads = resolveThreads(options.threads);
   tf.enableProdMode(); // skips per-op debug checks and tfjs' Node banner
@@ -151,24 +198,29 @@ export async function initRuntime(options: InitOptions = {}): Promise<RuntimeInf
     await tf.setBackend("cpu");
     info = {
       backend: "cpu",
-      reason: "forced by backend: \"cpu\"",
+      reason: 'forced by backend: "cpu"',
       simd: hasSimd(),
       relaxedSimd: false,
       threads: 1,
-      webgpu: { available: false, reason: "not probed (backend forced to cpu)" },
+      webgpu: {
+        available: false,
+        reason: "not probed (backend forced to cpu)",
+      },
     };
   } else if (backend === "webgpu") {
     try {
       const { info: gpu } = await startWebGpu({ allowSoftware: true });
-      info = webgpuInfo(gpu, "forced by backend: \"webgpu\"");
+      info = webgpuInfo(gpu, 'forced by backend: "webgpu"');
     } catch (err) {
       throw new RuntimeError(
-        `backend "webgpu" cannot start: ${(err as Error).message}. Use backend "auto" or "wasm".`,
+        `backend "webgpu" cannot start: ${
+          (err as Error).message
+        }. Use backend "auto" or "wasm".`,
       );
     }
   } else if (backend === "wasm") {
     const state = await startWasm(threads, options.wasmBinary);
-    info = wasmInfo(state, "forced by backend: \"wasm\"", {
+    info = wasmInfo(state, 'forced by backend: "wasm"', {
       available: false,
       reason: "not probed (backend forced to wasm)",
     });
@@ -179,12 +231,17 @@ export async function initRuntime(options: InitOptions = {}): Promise<RuntimeInf
   return info;
 }
 
-async function autoSelect(threads: number, options: InitOptions): Promise<RuntimeInfo> {
+async function autoSelect(
+  threads: number,
+  options: InitOptions,
+): Promise<RuntimeInfo> {
   const gpu = await probeWebGpu();
   let why: string;
   if (gpu.available && (!gpu.software || options.allowSoftwareGpu)) {
     try {
-      const { info } = await startWebGpu({ allowSoftware: options.allowSoftwareGpu ?? false });
+      const { info } = await startWebGpu({
+        allowSoftware: options.allowSoftwareGpu ?? false,
+      });
       return webgpuInfo(info, `WebGPU adapter "${info.description}"`);
     } catch (err) {
       why = `WebGPU failed to start (${(err as Error).message})`;
@@ -214,7 +271,14 @@ async function autoSelect(threads: number, options: InitOptions): Promise<Runtim
 }
 
 function webgpuInfo(gpu: WebGpuInfo, reason: string): RuntimeInfo {
-  return { backend: "webgpu", reason, simd: hasSimd(), relaxedSimd: false, threads: 1, webgpu: gpu };
+  return {
+    backend: "webgpu",
+    reason,
+    simd: hasSimd(),
+    relaxedSimd: false,
+    threads: 1,
+    webgpu: gpu,
+  };
 }
 
 /** What the last {@linkcode initRuntime} started, or null before it ran. */
@@ -228,6 +292,9 @@ export function runtimeInfo(): RuntimeInfo | null {
  */
 export function setKernelThreads(threads: number): number {
   if (!wasmState) throw new RuntimeError("the wasm backend is not started");
-  wasmState.kernels.pool.limit = Math.max(1, Math.min(threads, wasmState.loaded.threads));
+  wasmState.kernels.pool.limit = Math.max(
+    1,
+    Math.min(threads, wasmState.loaded.threads),
+  );
   return wasmState.kernels.pool.limit;
 }

@@ -19,6 +19,7 @@ import threadedFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend
 import threadedWorker from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js";
 import plainFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js";
 import { createRequire } from "node:module";
+import { Worker as NodeWorker } from "node:worker_threads";
 
 /** The three tfjs WASM binaries, by their npm file names. */
 export type TfjsWasmBinaryName =
@@ -85,9 +86,29 @@ function scopedFactory(src: string, scope: Record<string, unknown>): Factory {
   return new Function(...names, `return (${src});`)(...values) as Factory;
 }
 
-class ModuleWorker extends Worker {
-  constructor(url: string | URL) {
-    super(url, { type: "module" });
+// Emscripten's pthread pool as web-Worker-shaped objects backed by
+// node:worker_threads: Deno's web Workers cannot be unref'd, so eight idle
+// pthread workers would keep every process alive after its work is done.
+const pthreadWorkers: NodeWorker[] = [];
+
+class PthreadWorker {
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  readonly #w: NodeWorker;
+
+  constructor(source: string) {
+    this.#w = new NodeWorker(source, { eval: true });
+    this.#w.on("message", (data: unknown) => this.onmessage?.({ data }));
+    this.#w.on("error", (err: unknown) => this.onerror?.(err));
+    pthreadWorkers.push(this.#w);
+  }
+
+  postMessage(message: unknown, transfer?: Transferable[]): void {
+    this.#w.postMessage(message, transfer as never);
+  }
+
+  terminate(): void {
+    void this.#w.terminate();
   }
 }
 
@@ -97,6 +118,10 @@ function pthreadShim(
   cores: number,
 ): string {
   return `
+const { parentPort } = require("node:worker_threads");
+globalThis.self = globalThis;
+globalThis.postMessage = (m, t) => parentPort.postMessage(m, t);
+parentPort.on("message", (data) => self.onmessage && self.onmessage({ data }));
 const FACTORY = ${JSON.stringify(factorySrc)};
 const WORKER = ${JSON.stringify(workerSrc)};
 const nav = { hardwareConcurrency: ${cores} };
@@ -136,18 +161,14 @@ export async function loadTfjsWasm(options: {
     const workerSrc = String(
       (threadedWorker as { wasmWorkerContents: string }).wasmWorkerContents,
     ).replace(/\n/g, "\\n");
-    const shimUrl = URL.createObjectURL(
-      new Blob([pthreadShim(factorySrc, workerSrc, cores)], {
-        type: "text/javascript",
-      }),
-    );
+    const shim = pthreadShim(factorySrc, workerSrc, cores);
     const make = scopedFactory(factorySrc, {
-      Worker: ModuleWorker,
+      Worker: PthreadWorker,
       navigator: { hardwareConcurrency: cores },
     });
     module = await make({
       wasmBinary: bytes,
-      locateFile: (p: string) => (p.endsWith(".worker.js") ? shimUrl : p),
+      locateFile: (p: string) => (p.endsWith(".worker.js") ? shim : p),
       mainScriptUrlOrBlob: "simdnet-shim",
     });
   } else {
@@ -156,6 +177,8 @@ export async function loadTfjsWasm(options: {
     });
     module = await make({ wasmBinary: bytes, locateFile: (p: string) => p });
   }
+  // The pool has loaded: from now on idle pthreads must not hold the process.
+  for (const w of pthreadWorkers) w.unref();
   const memory = module.wasmMemory ?? findMemory(module);
   module.tfjs = {
     init: module.cwrap("init", null, []),
@@ -184,11 +207,16 @@ function findMemory(module: TfjsWasmModule): WebAssembly.Memory {
 /**
  * Registers (replacing tfjs' own factory) and activates the `wasm` backend
  * on a loaded module. Returns the XNNPACK thread count tfjs reports.
+ *
+ * XNNPACK keeps one thread by default: every heavy training kernel runs in
+ * simdnet's own pool, and XNNPACK's pool workers spin for milliseconds after
+ * each op, taking the core that simdnet's workers need.
  */
 export async function activateWasmBackend(
   loaded: LoadedTfjsWasm,
+  xnnpackThreads = 1,
 ): Promise<number> {
-  wasmPkg.setThreadsCount(loaded.threads);
+  wasmPkg.setThreadsCount(xnnpackThreads);
   if (tf.findBackendFactory("wasm") != null) tf.removeBackend("wasm");
   const BackendWasm = (wasmPkg as unknown as {
     BackendWasm: new (m: TfjsWasmModule) => tf.KernelBackend;

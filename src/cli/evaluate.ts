@@ -1,0 +1,232 @@
+/**
+ * `deno task evaluate --model DIR [--data DIR] [--out DIR] [--lang ja]`:
+ * evaluates a saved model on the CIFAR-10 test set and writes `report.html`
+ * and `metrics.json` (plus the report's pictures) into `--out`.
+ *
+ * Without a test set (`test_batch.bin`), the model is evaluated on the
+ * validation split the trainer uses by default: the last 10% of the
+ * training data. A directory holding only `test_batch.bin` is enough.
+ *
+ * Exit codes: 0 ok; 2 missing or bad data or model; 3 network; 4
+ * permission; 64 usage; 69 the requested backend cannot start.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { loadCifar10 } from "../data/cifar10.ts";
+import { splitValidation } from "../data/dataset.ts";
+import { DataError } from "../data/errors.ts";
+import type { ImageSet } from "../data/format.ts";
+import { loadModel } from "../nn/model_io.ts";
+import { writeReport } from "../report/write_report.ts";
+import { initRuntime } from "../runtime/init.ts";
+import type { BackendChoice } from "../runtime/types.ts";
+import type { History } from "../train/checkpoint.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { reportFailure, usageError, wholeFlag } from "./model_cli_errors.ts";
+import { buildReportData } from "./train_report.ts";
+
+const USAGE = `usage: deno task evaluate --model DIR [options]
+
+Evaluates a saved model on the CIFAR-10 test set (or, without one, on the
+last 10% of the training data, the trainer's default validation split) and
+writes report.html and metrics.json.
+
+options:
+  --model DIR        model directory (model.json + weights) or URL (required)
+  --data DIR         a cifar-10-batches-bin directory; test_batch.bin alone
+                     is enough (default: env CIFAR10_DIR, then the cache)
+  --out DIR          where the report goes (default: DIR/evaluation)
+  --lang en|ja       language of the report and messages (default en)
+  --batch-size N     images per forward pass (default 256)
+  --limit N          evaluate at most N images
+  --backend B        auto, wasm, webgpu or cpu (default auto)
+  --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
+  --help             show this text
+`;
+
+/** Parsed command line. */
+export interface EvaluateArgs {
+  model: string;
+  data: string | undefined;
+  out: string;
+  lang: "en" | "ja";
+  batchSize: number;
+  limit: number | undefined;
+  backend: BackendChoice;
+  threads: number | undefined;
+}
+
+/** Parses the command line; returns "help" for --help. */
+export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: "string" },
+        data: { type: "string" },
+        out: { type: "string" },
+        lang: { type: "string", default: "en" },
+        "batch-size": { type: "string" },
+        limit: { type: "string" },
+        backend: { type: "string", default: "auto" },
+        threads: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (v.model === undefined) {
+    throw usageError("--model DIR is required: the directory of a saved model");
+  }
+  if (v.lang !== "en" && v.lang !== "ja") {
+    throw usageError(`--lang must be en or ja, got ${v.lang}`);
+  }
+  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
+    throw usageError(
+      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
+    );
+  }
+  if (v.out === undefined && /^[a-z][a-z\d+.-]+:/i.test(v.model)) {
+    throw usageError("--out DIR is required when --model is a URL");
+  }
+  return {
+    model: v.model,
+    data: v.data,
+    out: v.out ?? `${v.model.replace(/\/+$/, "")}/evaluation`,
+    lang: v.lang,
+    batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 256,
+    limit: wholeFlag(v.limit, "limit", 1),
+    backend: v.backend as BackendChoice,
+    threads: wholeFlag(v.threads, "threads", 1),
+  };
+}
+
+// The training history shown as learning curves, when the model directory
+// has one; an evaluation of a model from elsewhere shows empty curves.
+async function readHistory(model: string): Promise<History> {
+  const empty = { loss: [], accuracy: [], val_loss: [], val_accuracy: [] };
+  if (/^[a-z][a-z\d+.-]+:/i.test(model)) return empty;
+  const dir = model.endsWith(".json")
+    ? model.slice(0, model.lastIndexOf("/") + 1) || "."
+    : model;
+  try {
+    const h = JSON.parse(await Deno.readTextFile(`${dir}/history.json`));
+    const keys = ["loss", "accuracy", "val_loss", "val_accuracy"] as const;
+    const ok = keys.every((k) =>
+      Array.isArray(h?.[k]) &&
+      h[k].every((x: unknown) => typeof x === "number")
+    );
+    return ok ? h as History : empty;
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotFound || error instanceof SyntaxError
+    ) {
+      return empty;
+    }
+    throw error;
+  }
+}
+
+const TEXT = {
+  en: {
+    test: "Test",
+    validation: "Validation (last 10% of the training data)",
+    accuracy: "accuracy",
+    loss: "loss",
+    title: "simdnet CIFAR-10 CNN: evaluation",
+  },
+  ja: {
+    test: "テスト",
+    validation: "検証（訓練データの最後の10%）",
+    accuracy: "精度",
+    loss: "損失",
+    title: "simdnet CIFAR-10 CNN: 評価",
+  },
+};
+
+async function run(a: EvaluateArgs): Promise<number> {
+  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
+  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
+  const model = await loadModel(a.model);
+  const data = await loadCifar10({ dir: a.data, limit: a.limit, lang: a.lang });
+  let evaluated: ImageSet;
+  let what: "test" | "validation";
+  if (data.test !== null) {
+    evaluated = data.test;
+    what = "test";
+  } else if (data.train !== null) {
+    evaluated = splitValidation(data.train, { validationSplit: 0.1 })
+      .validation;
+    what = "validation";
+  } else {
+    throw new DataError(
+      "missing",
+      `no test or training batches in ${data.source.path}`,
+      "pass --data with a directory holding test_batch.bin",
+    );
+  }
+  const t = TEXT[a.lang];
+  const label = what === "test" ? t.test : t.validation;
+  console.log(`${label}: ${evaluated.count} images`);
+  const started = performance.now();
+  const result = await evaluate(model, evaluated, a.batchSize);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
+  console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
+
+  const report = await buildReportData({
+    model,
+    history: await readHistory(a.model),
+    // Only the training-sample grid uses `train`; it is dropped below when
+    // there is no training set.
+    train: data.train ?? evaluated,
+    evaluated,
+    evaluation: result,
+    settings: {
+      model: a.model,
+      "evaluated on": what === "test" ? "test set" : "validation split (10%)",
+      [`${what} images`]: evaluated.count,
+      backend: runtime.backend,
+      threads: runtime.threads,
+      "batch size": a.batchSize,
+      "evaluation time (s)": Math.round(seconds * 10) / 10,
+    },
+    batchSize: a.batchSize,
+    seed: 42,
+  });
+  report.title = t.title;
+  if (data.train === null) report.trainSamples = null;
+  await writeReport(a.out, report, a.lang);
+  model.dispose();
+  console.log(`wrote ${a.out}/report.html, ${a.out}/metrics.json`);
+  return 0;
+}
+
+/** Runs the CLI with `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const parsed = parseEvaluateArgs(args);
+    if (parsed === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    return await run(parsed);
+  } catch (error) {
+    const code = reportFailure(error, "evaluate");
+    if (code === null) throw error;
+    return code;
+  }
+}
+
+if (import.meta.main) {
+  // Deno.exit: the runtime's worker threads would keep the process alive.
+  Deno.exit(await main(Deno.args));
+}

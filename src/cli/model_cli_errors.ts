@@ -1,0 +1,83 @@
+/**
+ * Exit codes and messages shared by the model CLIs (`classify`, `serve`,
+ * `evaluate`), following `train`'s conventions: 2 bad data or model, 3
+ * network, 4 permission, 64 usage, 69 the backend or the port is unavailable.
+ *
+ * @module
+ */
+
+import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
+import { ModelFormatError } from "../nn/model_io.ts";
+import { RuntimeError } from "../runtime/init.ts";
+import { ImageDecodeError } from "../serve/image_decode.ts";
+
+/** Exit code when the backend cannot start or the port is taken (EX_UNAVAILABLE). */
+export const EXIT_UNAVAILABLE = 69;
+
+/** A usage error, answered with exit code 64 and a pointer to --help. */
+export function usageError(message: string): DataError {
+  return new DataError("usage", message, "run with --help for the options");
+}
+
+/** Parses a whole-number flag value, or throws a usage error. */
+export function wholeFlag(
+  value: string | undefined,
+  flag: string,
+  min: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw usageError(
+      `--${flag} must be a whole number >= ${min}, got ${value}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * The exit code for an expected failure, after printing it to stderr;
+ * `null` for anything else (a bug, to be rethrown). `task` names the
+ * `deno task` whose permissions a permission error should point to.
+ */
+export function reportFailure(error: unknown, task: string): number | null {
+  const say = (message: string, hint?: string) =>
+    console.error(`error: ${message}${hint ? `\n  ${hint}` : ""}`);
+  if (error instanceof DataError) {
+    say(error.message, error.hint);
+    return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
+  }
+  if (error instanceof ModelFormatError || error instanceof ImageDecodeError) {
+    say(error.message);
+    return 2;
+  }
+  if (error instanceof RuntimeError) {
+    say(error.message);
+    return EXIT_UNAVAILABLE;
+  }
+  if (error instanceof Deno.errors.AddrInUse) {
+    say(error.message, "pick another --port, or stop what uses this one");
+    return EXIT_UNAVAILABLE;
+  }
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    say(
+      (error as Error).message,
+      `run with the permissions of 'deno task ${task}', or add the flag named above`,
+    );
+    return 4;
+  }
+  if (error instanceof Deno.errors.NotFound) {
+    say((error as Error).message, "check the path");
+    return 2;
+  }
+  if (
+    error instanceof TypeError && /fetch|network|connect/i.test(error.message)
+  ) {
+    say(error.message, "check the model URL and the network");
+    return 3;
+  }
+  return null;
+}

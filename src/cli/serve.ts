@@ -1,0 +1,159 @@
+/**
+ * `deno task serve --model DIR [--port 8080] [--host 127.0.0.1]`: the
+ * classification service (`POST /classify`, the page at `/`, `/healthz`,
+ * `/metrics`). Binds 127.0.0.1 unless `--host` says otherwise. Stops
+ * cleanly on SIGINT or SIGTERM.
+ *
+ * Exit codes: 0 stopped by a signal; 2 a bad model; 3 network (model URL);
+ * 4 permission (e.g. `--host` outside the task's `--allow-net`); 64 usage;
+ * 69 the backend cannot start or the port is taken.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { BackendChoice } from "../runtime/types.ts";
+import { Classifier } from "../serve/classifier.ts";
+import { serveClassifier } from "../serve/server.ts";
+import { reportFailure, usageError, wholeFlag } from "./model_cli_errors.ts";
+
+const USAGE = `usage: deno task serve --model DIR [options]
+
+Serves a saved model over HTTP:
+  POST /classify   raw PNG/JPEG bytes or a multipart form; JSON answer (?topK=N)
+  GET  /           a page to choose or drop an image and see its top 3
+  GET  /healthz    liveness
+  GET  /metrics    requests, errors, latency percentiles (JSON; Prometheus
+                   text with ?format=prometheus)
+
+options:
+  --model DIR          model directory, model.json path or URL (required)
+  --port N             port (default 8080; 0 picks a free one)
+  --host ADDR          address to bind (default 127.0.0.1, this machine only)
+  --lang en|ja         language of the page (default en)
+  --max-body BYTES     largest request body (default 5242880, 5 MB): 413 above
+  --queue N            most images waiting for inference (default 64): 503 above
+  --max-batch N        most images per forward pass (default 32)
+  --backend B          auto, wasm, webgpu or cpu (default auto)
+  --threads N          WASM threads (default: all cores, or env SIMDNET_THREADS)
+  --help               show this text
+`;
+
+/** Parsed command line. */
+export interface ServeArgs {
+  model: string;
+  port: number;
+  host: string;
+  lang: "en" | "ja";
+  maxBody: number;
+  queue: number;
+  maxBatch: number;
+  backend: BackendChoice;
+  threads: number | undefined;
+}
+
+/** Parses the command line; returns "help" for --help. */
+export function parseServeArgs(args: string[]): ServeArgs | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string", default: "127.0.0.1" },
+        lang: { type: "string", default: "en" },
+        "max-body": { type: "string" },
+        queue: { type: "string" },
+        "max-batch": { type: "string" },
+        backend: { type: "string", default: "auto" },
+        threads: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (v.model === undefined) {
+    throw usageError("--model DIR is required: the directory of a saved model");
+  }
+  if (v.lang !== "en" && v.lang !== "ja") {
+    throw usageError(`--lang must be en or ja, got ${v.lang}`);
+  }
+  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
+    throw usageError(
+      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
+    );
+  }
+  const port = wholeFlag(v.port, "port", 0) ?? 8080;
+  if (port > 65535) throw usageError(`--port must be at most 65535`);
+  return {
+    model: v.model,
+    port,
+    host: v.host,
+    lang: v.lang,
+    maxBody: wholeFlag(v["max-body"], "max-body", 1) ?? 5 * 1024 * 1024,
+    queue: wholeFlag(v.queue, "queue", 1) ?? 64,
+    maxBatch: wholeFlag(v["max-batch"], "max-batch", 1) ?? 32,
+    backend: v.backend as BackendChoice,
+    threads: wholeFlag(v.threads, "threads", 1),
+  };
+}
+
+async function run(a: ServeArgs): Promise<number> {
+  const classifier = await Classifier.load(a.model, {
+    backend: a.backend,
+    threads: a.threads,
+  });
+  const rt = classifier.runtime;
+  console.log(`backend: ${rt.backend} (${rt.reason})`);
+  const stop = new AbortController();
+  const { server } = serveClassifier(classifier, {
+    hostname: a.host,
+    port: a.port,
+    lang: a.lang,
+    maxBodyBytes: a.maxBody,
+    queueLimit: a.queue,
+    maxBatch: a.maxBatch,
+    signal: stop.signal,
+    onListen: (addr) => {
+      const host = addr.hostname.includes(":")
+        ? `[${addr.hostname}]`
+        : addr.hostname;
+      console.log(`listening on http://${host}:${addr.port}/`);
+    },
+  });
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const onSignal = () => stop.abort();
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  await server.finished;
+  for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  classifier.dispose();
+  console.log("stopped");
+  return 0;
+}
+
+/** Runs the CLI with `args` and returns the exit code once the server stops. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const parsed = parseServeArgs(args);
+    if (parsed === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    return await run(parsed);
+  } catch (error) {
+    const code = reportFailure(error, "serve");
+    if (code === null) throw error;
+    return code;
+  }
+}
+
+if (import.meta.main) {
+  // Deno.exit: the runtime's worker threads would keep the process alive.
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,384 @@
+/**
+ * simdnet's WASM kernels as tfjs kernel bodies: each takes the heap kernels,
+ * the tfjs wasm backend and tensor infos, and returns a new tensor info.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { gemmScratchBytes, type HeapKernels } from "./wasm_kernels.ts";
+
+/** The tfjs wasm backend, as far as these kernels use it. */
+export type Backend = tf.KernelBackend & {
+  dataIdMap: { get(id: tf.DataId): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+};
+
+const offset = (b: Backend, t: tf.TensorInfo): number =>
+  b.dataIdMap.get(t.dataId).memoryOffset;
+
+export function requireFloat(kernel: string, ...ts: tf.TensorInfo[]): void {
+  for (const t of ts) {
+    if (t.dtype !== "float32") {
+      throw new Error(
+        `simdnet ${kernel}: expected float32 tensors, got ${t.dtype}`,
+      );
+    }
+  }
+}
+
+export function requireNhwc(kernel: string, dataFormat: unknown): void {
+  if (dataFormat !== undefined && dataFormat !== "NHWC") {
+    throw new Error(
+      `simdnet ${kernel}: only NHWC is supported, got ${dataFormat}`,
+    );
+  }
+}
+
+// The 16-word geometry block of wasm/conv_pack.ts.
+function geom(g: {
+  batch: number;
+  imgH: number;
+  imgW: number;
+  imgC: number;
+  rowsH: number;
+  rowsW: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  dilH: number;
+  dilW: number;
+  padT: number;
+  padL: number;
+  upH: number;
+  upW: number;
+}): number[] {
+  return [
+    g.batch,
+    g.imgH,
+    g.imgW,
+    g.imgC,
+    g.rowsH,
+    g.rowsW,
+    g.kh,
+    g.kw,
+    g.strideH,
+    g.strideW,
+    g.dilH,
+    g.dilW,
+    g.padT,
+    g.padL,
+    g.upH,
+    g.upW,
+  ];
+}
+
+/** dW = patches(x)ᵀ · dy, reduced over pixels in per-thread partials. */
+export function conv2DBackpropFilter(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+  } = info;
+  const K = info.filterHeight * info.filterWidth * inChannels;
+  const out = b.makeOutput([
+    info.filterHeight,
+    info.filterWidth,
+    inChannels,
+    outChannels,
+  ], "float32");
+  const [scratch, stride] = k.scratch(gemmScratchBytes(K));
+  const partials = k.extra(k.threads * outChannels * K * 4);
+  const words = [
+    ...geom({
+      batch: batchSize,
+      imgH: inHeight,
+      imgW: inWidth,
+      imgC: inChannels,
+      rowsH: outHeight,
+      rowsW: outWidth,
+      kh: info.filterHeight,
+      kw: info.filterWidth,
+      strideH: info.strideHeight,
+      strideW: info.strideWidth,
+      dilH: info.dilationHeight,
+      dilW: info.dilationWidth,
+      padT: info.padInfo.top,
+      padL: info.padInfo.left,
+      upH: 1,
+      upW: 1,
+    }),
+    offset(b, x),
+    offset(b, dy),
+    partials,
+    outChannels,
+    scratch,
+    stride,
+    offset(b, out),
+    k.threads,
+  ];
+  k.run("conv_filter_grad", words);
+  k.run("conv_filter_reduce", words);
+  return out;
+}
+
+/** dx = patches(dy seen through zero insertion) · flipped filter. */
+export function conv2DBackpropInput(
+  k: HeapKernels,
+  b: Backend,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+  } = info;
+  const kh = info.filterHeight, kw = info.filterWidth;
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
+    throw new Error(
+      "simdnet Conv2DBackpropInput: dilation must be 1 (as in tfjs)",
+    );
+  }
+  const out = b.makeOutput(
+    [batchSize, inHeight, inWidth, inChannels],
+    "float32",
+  );
+  const wflip = k.extra(kh * kw * inChannels * outChannels * 4);
+  k.run("flip_filter", [
+    kh,
+    kw,
+    inChannels,
+    outChannels,
+    offset(b, filter),
+    wflip,
+  ]);
+  const [scratch, stride] = k.scratch(
+    gemmScratchBytes(Math.min(inChannels, 512)),
+  );
+  k.run("conv_gemm", [
+    ...geom({
+      batch: batchSize,
+      imgH: outHeight,
+      imgW: outWidth,
+      imgC: outChannels,
+      rowsH: inHeight,
+      rowsW: inWidth,
+      kh,
+      kw,
+      strideH: 1,
+      strideW: 1,
+      dilH: 1,
+      dilW: 1,
+      padT: kh - 1 - info.padInfo.top,
+      padL: kw - 1 - info.padInfo.left,
+      upH: info.strideHeight,
+      upW: info.strideWidth,
+    }),
+    offset(b, dy),
+    wflip,
+    offset(b, out),
+    inChannels,
+    scratch,
+    stride,
+  ]);
+  return out;
+}
+
+/** out = op(a) · op(b) over broadcast batches. */
+export function batchMatMul(
+  k: HeapKernels,
+  b: Backend,
+  a: tf.TensorInfo,
+  bt: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.TensorInfo {
+  const ra = a.shape.length, rb = bt.shape.length;
+  const M = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const K = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const K2 = transposeB ? bt.shape[rb - 1]! : bt.shape[rb - 2]!;
+  const N = transposeB ? bt.shape[rb - 2]! : bt.shape[rb - 1]!;
+  if (K !== K2) {
+    throw new Error(
+      `simdnet BatchMatMul: inner dimensions ${K} and ${K2} of shapes [${a.shape}] and [${bt.shape}] differ`,
+    );
+  }
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(bt.shape.slice(0, -2));
+  const outBatchShape = tf.broadcast_util.assertAndGetBroadcastShape(
+    a.shape.slice(0, -2),
+    bt.shape.slice(0, -2),
+  );
+  const batch = tf.util.sizeFromShape(outBatchShape);
+  if (
+    (batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)
+  ) {
+    throw new Error(
+      `simdnet BatchMatMul: cannot broadcast batch dims of [${a.shape}] and [${bt.shape}]`,
+    );
+  }
+  const out = b.makeOutput([...outBatchShape, M, N], "float32");
+  const [scratch, stride] = k.scratch(gemmScratchBytes(Math.min(N, 512)));
+  k.run("matmul", [
+    M,
+    N,
+    K,
+    offset(b, a),
+    transposeA ? 1 : K,
+    transposeA ? M : 1,
+    offset(b, bt),
+    transposeB ? 1 : N,
+    transposeB ? K : 1,
+    offset(b, out),
+    N,
+    0,
+    batch,
+    batchA === 1 ? 0 : M * K,
+    batchB === 1 ? 0 : K * N,
+    M * N,
+    scratch,
+    stride,
+  ]);
+  return out;
+}
+
+/** Routes each dy to the first maximum of its window. */
+export function maxPoolGrad(
+  k: HeapKernels,
+  b: Backend,
+  dy: tf.TensorInfo,
+  x: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const out = b.makeOutput(x.shape.slice(), "float32");
+  k.run("maxpool_grad", [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.effectiveFilterHeight,
+    info.effectiveFilterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    offset(b, x),
+    offset(b, dy),
+    offset(b, out),
+  ]);
+  return out;
+}
+
+/** out = act(conv2d(x, filter) + bias), act linear or relu, as one implicit GEMM. */
+export function conv2D(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | null,
+  relu: boolean,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+  } = info;
+  const out = b.makeOutput(
+    [batchSize, outHeight, outWidth, outChannels],
+    "float32",
+  );
+  const [scratch, stride] = k.scratch(
+    gemmScratchBytes(Math.min(outChannels, 512)),
+  );
+  k.run("conv_gemm", [
+    ...geom({
+      batch: batchSize,
+      imgH: inHeight,
+      imgW: inWidth,
+      imgC: inChannels,
+      rowsH: outHeight,
+      rowsW: outWidth,
+      kh: info.filterHeight,
+      kw: info.filterWidth,
+      strideH: info.strideHeight,
+      strideW: info.strideWidth,
+      dilH: info.dilationHeight,
+      dilW: info.dilationWidth,
+      padT: info.padInfo.top,
+      padL: info.padInfo.left,
+      upH: 1,
+      upW: 1,
+    }),
+    offset(b, x),
+    offset(b, filter),
+    offset(b, out),
+    outChannels,
+    scratch,
+    stride,
+  ]);
+  biasAct(k, b, out, batchSize * outHeight * outWidth, outChannels, bias, relu);
+  return out;
+}
+
+/** In place: out = act(out + bias) over rows of `cols` values. */
+export function biasAct(
+  k: HeapKernels,
+  b: Backend,
+  out: tf.TensorInfo,
+  rows: number,
+  cols: number,
+  bias: tf.TensorInfo | null,
+  relu: boolean,
+): void {
+  if (!bias && !relu) return;
+  k.run("bias_act", [
+    offset(b, out),
+    rows,
+    cols,
+    bias ? offset(b, bias) : 0,
+    relu ? 1 : 0,
+  ]);
+}
+
+/** Sums a float32 tensor over every axis but the last: a layer's bias gradient. */
+export function sumLeading(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  keepDims: boolean,
+): tf.TensorInfo {
+  const cols = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  const shape = keepDims
+    ? [...x.shape.slice(0, -1).map(() => 1), cols]
+    : [cols];
+  const out = b.makeOutput(shape, "float32");
+  const partials = k.extra(k.threads * cols * 4);
+  const words = [offset(b, x), rows, cols, partials, offset(b, out), k.threads];
+  k.run("col_sum", words);
+  k.run("col_sum_reduce", words);
+  return out;
+}

@@ -1,0 +1,393 @@
+/**
+ * `Classifier`: a saved simdnet (or tfjs-layers / Keras-converted) image
+ * classifier, ready to label PNG and JPEG files, raw pixels or tensors.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import { CIFAR10_CLASSES_EN, CIFAR10_CLASSES_JA } from "../data/classes.ts";
+import { Dense } from "../nn/dense.ts";
+import {
+  loadModelArtifacts,
+  modelFromArtifacts,
+  type ModelJsonInput,
+  type ModelSource,
+} from "../nn/model_io.ts";
+import type { Sequential } from "../nn/sequential.ts";
+import type { InitOptions } from "../runtime/init.ts";
+import type { RuntimeInfo } from "../runtime/types.ts";
+import { ensureRuntime } from "./classifier_runtime.ts";
+import { decodeImage, type Pixels } from "./image_decode.ts";
+import { pixelsToInput } from "./resize.ts";
+
+export type { Pixels } from "./image_decode.ts";
+
+/** One class of a result, best first. */
+export interface Prediction {
+  /** Class index (the model's output unit). */
+  index: number;
+  /** English name, e.g. `cat`. */
+  label: string;
+  /** Japanese name, e.g. `猫` (the English name when none is known). */
+  labelJa: string;
+  /** Softmax probability in [0, 1]. */
+  probability: number;
+}
+
+/**
+ * An image to classify: PNG or JPEG file bytes (any size and colour mode),
+ * raw 8-bit pixels (grey, grey+alpha, RGB or RGBA, any size), or a tensor
+ * `[height, width, channels]` or `[1, height, width, channels]` (float32 in
+ * [0, 1], or int32 0..255; resized with `tf.image.resizeBilinear`).
+ */
+export type ClassifierInput = Uint8Array | ArrayBuffer | Pixels | tf.Tensor;
+
+/** Options of {@linkcode Classifier.load} and {@linkcode Classifier.fromBytes}. */
+export interface ClassifierOptions extends InitOptions {
+  /**
+   * English class names by output index; default CIFAR-10's for 10-class
+   * models, else `class 0`, `class 1`, ...
+   */
+  labels?: readonly string[];
+  /** Japanese class names; default CIFAR-10's for 10-class models, else `labels`. */
+  labelsJa?: readonly string[];
+  /** Images per forward pass; default 256. */
+  batchSize?: number;
+  /** Largest decoded image in pixels; default 40 million. */
+  maxPixels?: number;
+}
+
+/** Options of {@linkcode Classifier.classify}. */
+export interface ClassifyOptions {
+  /** How many classes to return, best first; default 3. */
+  topK?: number;
+}
+
+function isTensor(x: unknown): x is tf.Tensor {
+  return x instanceof tf.Tensor;
+}
+
+/**
+ * An image classifier over a loaded model. Inputs are resized to the
+ * model's input size (32x32 for CIFAR-10) as `resize.ts` describes: area
+ * averaging when shrinking, bilinear when enlarging; alpha is dropped and
+ * grey is expanded to RGB.
+ *
+ * Given bytes (model, weights and the tfjs WASM binary), it needs no Deno
+ * permission at all: nothing is read from files or the environment, as in
+ * an edge isolate or a `deno compile`d program.
+ *
+ * @example
+ * ```ts
+ * import { Classifier } from "./classifier.ts";
+ * import { cifarCnn } from "../nn/cifar_cnn.ts";
+ * import { modelToArtifacts } from "../nn/model_io.ts";
+ * import { encodePng } from "../report/png.ts";
+ *
+ * // An untrained model stands in for a trained one here.
+ * const { json, weights } = await modelToArtifacts(cifarCnn({ seed: 1 }));
+ * const classifier = await Classifier.fromBytes(json, weights, { backend: "cpu" });
+ * const png = encodePng({ data: new Uint8Array(64 * 48 * 3).fill(90), width: 64, height: 48, channels: 3 });
+ * const top = await classifier.classify(png, { topK: 3 });
+ * console.log(top[0]); // e.g. { index: 3, label: "cat", labelJa: "猫", probability: 0.13 }
+ * classifier.dispose();
+ * ```
+ */
+export class Classifier {
+  /** The model; owned by the classifier and freed by {@linkcode dispose}. */
+  readonly model: Sequential;
+  /** English class names by index. */
+  readonly labels: readonly string[];
+  /** Japanese class names by index. */
+  readonly labelsJa: readonly string[];
+  /** The tensor runtime the classifier runs on. */
+  readonly runtime: RuntimeInfo;
+  /** Model input `[height, width, 3]`. */
+  readonly inputShape: readonly [number, number, number];
+  readonly #batchSize: number;
+  readonly #maxPixels: number | undefined;
+  readonly #softmax: boolean;
+
+  private constructor(
+    model: Sequential,
+    runtime: RuntimeInfo,
+    options: ClassifierOptions,
+  ) {
+    const [h, w, c] = model.inputShape;
+    const [classes] = model.outputShape;
+    if (model.inputShape.length !== 3 || c !== 3 || !h || !w) {
+      throw new RangeError(
+        `a classifier needs a model of RGB images [height, width, 3], got ` +
+          `[${model.inputShape}]`,
+      );
+    }
+    if (model.outputShape.length !== 1 || !classes || classes < 2) {
+      throw new RangeError(
+        `a classifier needs a model with outputs [classes >= 2], got ` +
+          `[${model.outputShape}]`,
+      );
+    }
+    const cifar = classes === 10;
+    const labels = options.labels ??
+      (cifar
+        ? CIFAR10_CLASSES_EN
+        : [...Array(classes).keys()].map((i) => `class ${i}`));
+    const labelsJa = options.labelsJa ??
+      (cifar && !options.labels ? CIFAR10_CLASSES_JA : labels);
+    const lists: [string, readonly string[]][] = [
+      ["labels", labels],
+      ["labelsJa", labelsJa],
+    ];
+    for (const [what, list] of lists) {
+      if (list.length !== classes) {
+        throw new RangeError(
+          `${what} has ${list.length} names but the model has ${classes} classes`,
+        );
+      }
+    }
+    const batchSize = options.batchSize ?? 256;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(
+        `batchSize must be a whole number >= 1, got ${batchSize}`,
+      );
+    }
+    const last = model.layers[model.layers.length - 1];
+    this.model = model;
+    this.runtime = runtime;
+    this.labels = [...labels];
+    this.labelsJa = [...labelsJa];
+    this.inputShape = [h, w, c];
+    this.#batchSize = batchSize;
+    this.#maxPixels = options.maxPixels;
+    this.#softmax = last instanceof Dense && last.activation === "softmax";
+  }
+
+  /**
+   * Loads a model from a directory, a `model.json` path or a URL
+   * (`file:`, `http:`, `https:`) and starts the runtime if needed (or as
+   * `backend`, `threads`, `wasmBinary` ask). Needs `--allow-read` for paths,
+   * `--allow-net` for web URLs.
+   */
+  static async load(
+    source: ModelSource,
+    options: ClassifierOptions = {},
+  ): Promise<Classifier> {
+    // Files first: a wrong path fails before any runtime starts.
+    const { json, weights } = await loadModelArtifacts(source);
+    const runtime = await ensureRuntime(options);
+    return new Classifier(
+      modelFromArtifacts(json, weights),
+      runtime,
+      options,
+    );
+  }
+
+  /**
+   * Builds a classifier from `model.json` (bytes, text or object) and the
+   * weight shards (joined, or a list in manifest order). With `wasmBinary`
+   * bytes (`tfjs-backend-wasm-threaded-simd.wasm` for threads > 1, else
+   * `tfjs-backend-wasm-simd.wasm`) or `backend: "cpu"`, no permission is used.
+   */
+  static async fromBytes(
+    modelJson: ModelJsonInput,
+    weights: Uint8Array | readonly Uint8Array[],
+    options: ClassifierOptions = {},
+  ): Promise<Classifier> {
+    const runtime = await ensureRuntime(options);
+    return new Classifier(
+      modelFromArtifacts(modelJson, weights),
+      runtime,
+      options,
+    );
+  }
+
+  /** Wraps a model in memory (the classifier takes ownership). */
+  static async fromModel(
+    model: Sequential,
+    options: ClassifierOptions = {},
+  ): Promise<Classifier> {
+    return new Classifier(model, await ensureRuntime(options), options);
+  }
+
+  /** Number of classes. */
+  get classes(): number {
+    return this.labels.length;
+  }
+
+  /**
+   * Decodes and resizes one non-tensor input to the model input
+   * (`height x width x 3` float32 in [0, 1]), written into `out` at `offset`.
+   * Throws an `ImageDecodeError` for bytes that are no PNG or JPEG.
+   */
+  preprocess(
+    input: Uint8Array | ArrayBuffer | Pixels,
+    out?: Float32Array,
+    offset = 0,
+  ): Float32Array {
+    const [h, w] = this.inputShape;
+    const pixels = input instanceof Uint8Array || input instanceof ArrayBuffer
+      ? decodeImage(new Uint8Array(input), { maxPixels: this.#maxPixels })
+      : input;
+    return pixelsToInput(pixels, h, w, out, offset);
+  }
+
+  #tensorInput(t: tf.Tensor, batch = false): tf.Tensor4D {
+    const [h, w] = this.inputShape;
+    return tf.tidy(() => {
+      let x = t.rank === 3 && !batch ? tf.expandDims(t, 0) : t;
+      if (x.rank !== 4 || (x.shape[0] !== 1 && !batch)) {
+        throw new RangeError(
+          `a tensor input must be [height, width, channels] or ` +
+            `[1, height, width, channels], got [${t.shape}]`,
+        );
+      }
+      x = x.dtype === "float32" ? x : tf.div(tf.cast(x, "float32"), 255);
+      const c = x.shape[3];
+      if (c === 1 || c === 2) {
+        x = tf.tile(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 1]), [1, 1, 1, 3]);
+      } else if (c === 4) {
+        x = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 3]);
+      } else if (c !== 3) {
+        throw new RangeError(`a tensor input needs 1 to 4 channels, got ${c}`);
+      }
+      if (x.shape[1] !== h || x.shape[2] !== w) {
+        x = tf.image.resizeBilinear(x as tf.Tensor4D, [h, w], false, true);
+      }
+      return x as tf.Tensor4D;
+    });
+  }
+
+  /**
+   * Class probabilities of `count` preprocessed images (NHWC float32, as
+   * {@linkcode preprocess} writes them), `count x classes`, computed
+   * `batchSize` images per forward pass.
+   */
+  async predictPixels(x: Float32Array, count: number): Promise<Float32Array> {
+    const [h, w, c] = this.inputShape;
+    const size = h * w * c;
+    if (x.length < count * size) {
+      throw new RangeError(
+        `${count} images need ${count * size} values, got ${x.length}`,
+      );
+    }
+    const batch = tf.tensor4d(x.subarray(0, count * size), [count, h, w, c]);
+    try {
+      return await this.#predict(batch);
+    } finally {
+      batch.dispose();
+    }
+  }
+
+  async #predict(x: tf.Tensor4D): Promise<Float32Array> {
+    const n = x.shape[0];
+    const out = new Float32Array(n * this.classes);
+    for (let start = 0; start < n; start += this.#batchSize) {
+      const size = Math.min(this.#batchSize, n - start);
+      const probs = tf.tidy(() => {
+        const part = n === size ? x : tf.slice(x, [start, 0, 0, 0], [
+          size,
+          -1,
+          -1,
+          -1,
+        ]);
+        const y = this.model.apply(part, { training: false });
+        return this.#softmax ? y : tf.softmax(y);
+      });
+      try {
+        // `data()`, not `dataSync()`: the WebGPU backend cannot read synchronously in Deno.
+        out.set(await probs.data() as Float32Array, start * this.classes);
+      } finally {
+        probs.dispose();
+      }
+    }
+    return out;
+  }
+
+  /** The `topK` best classes of row `row` of a probability matrix. */
+  top(probs: Float32Array, row = 0, topK = 3): Prediction[] {
+    if (!Number.isInteger(topK) || topK < 1) {
+      throw new RangeError(`topK must be a whole number >= 1, got ${topK}`);
+    }
+    const k = this.classes;
+    const order = [...Array(k).keys()].sort((a, b) =>
+      probs[row * k + b]! - probs[row * k + a]! || a - b
+    );
+    return order.slice(0, Math.min(topK, k)).map((index) => ({
+      index,
+      label: this.labels[index]!,
+      labelJa: this.labelsJa[index]!,
+      probability: probs[row * k + index]!,
+    }));
+  }
+
+  /**
+   * Classifies one image and returns its `topK` classes, best first.
+   * Throws an `ImageDecodeError` for bytes that are no PNG or JPEG.
+   */
+  async classify(
+    input: ClassifierInput,
+    options: ClassifyOptions = {},
+  ): Promise<Prediction[]> {
+    const [result] = await this.classifyBatch([input], options);
+    return result!;
+  }
+
+  /**
+   * Classifies images in batches of `batchSize`: a list of inputs (each one
+   * image), or a tensor `[n, height, width, channels]`. Returns one list of
+   * predictions per image, in order.
+   */
+  async classifyBatch(
+    inputs: readonly ClassifierInput[] | tf.Tensor4D,
+    options: ClassifyOptions = {},
+  ): Promise<Prediction[][]> {
+    const topK = options.topK ?? 3;
+    this.top(new Float32Array(this.classes), 0, topK); // checks topK early
+    let probs: Float32Array;
+    let count: number;
+    if (isTensor(inputs)) {
+      count = inputs.shape[0];
+      const x = this.#tensorInput(inputs, true);
+      try {
+        probs = await this.#predict(x);
+      } finally {
+        x.dispose();
+      }
+    } else {
+      count = inputs.length;
+      if (count === 0) return [];
+      if (inputs.some(isTensor)) {
+        const [h, w, c] = this.inputShape;
+        const x = tf.tidy(() =>
+          tf.concat(
+            inputs.map((input) =>
+              isTensor(input)
+                ? this.#tensorInput(input)
+                : tf.tensor4d(this.preprocess(input), [1, h, w, c])
+            ),
+            0,
+          )
+        );
+        try {
+          probs = await this.#predict(x as tf.Tensor4D);
+        } finally {
+          x.dispose();
+        }
+      } else {
+        const size = this.inputShape[0] * this.inputShape[1] * 3;
+        const x = new Float32Array(count * size);
+        inputs.forEach((input, i) =>
+          this.preprocess(input as Uint8Array | Pixels, x, i * size)
+        );
+        probs = await this.predictPixels(x, count);
+      }
+    }
+    return Array.from({ length: count }, (_, i) => this.top(probs, i, topK));
+  }
+
+  /** Frees the model's weights. */
+  dispose(): void {
+    this.model.dispose();
+  }
+}

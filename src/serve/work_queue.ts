@@ -1,0 +1,122 @@
+/**
+ * A bounded queue that runs work in batches, one batch at a time: requests
+ * that arrive while a batch runs wait and then go together, so a busy
+ * server makes fewer, larger forward passes.
+ *
+ * @module
+ */
+
+/** The queue is full; the caller should answer 503 and retry later. */
+export class QueueFullError extends Error {
+  /** Creates the error. */
+  constructor(limit: number) {
+    super(`the inference queue is full (${limit} waiting); retry shortly`);
+    this.name = "QueueFullError";
+  }
+}
+
+/** Options of {@linkcode BatchQueue}. */
+export interface BatchQueueOptions<T, R> {
+  /** Runs one batch and returns one result per item, in order. */
+  run: (items: T[]) => Promise<R[]>;
+  /** Most items per batch; default 32. */
+  maxBatch?: number;
+  /** Most items waiting (not counting the batch that runs); default 64. */
+  limit?: number;
+}
+
+interface Waiting<T, R> {
+  item: T;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Runs submitted items in batches; rejects new items when `limit` wait. */
+export class BatchQueue<T, R> {
+  readonly maxBatch: number;
+  readonly limit: number;
+  readonly #run: (items: T[]) => Promise<R[]>;
+  #waiting: Waiting<T, R>[] = [];
+  #running = 0;
+  #scheduled = false;
+  #batches = 0;
+  #items = 0;
+
+  /** Creates an idle queue. */
+  constructor(options: BatchQueueOptions<T, R>) {
+    this.maxBatch = options.maxBatch ?? 32;
+    this.limit = options.limit ?? 64;
+    for (const [k, v] of [["maxBatch", this.maxBatch], ["limit", this.limit]]) {
+      if (!Number.isInteger(v) || (v as number) < 1) {
+        throw new RangeError(`${k} must be a whole number >= 1, got ${v}`);
+      }
+    }
+    this.#run = options.run;
+  }
+
+  /** Items waiting for a batch. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Items in the batch that runs now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Batches run and items processed so far. */
+  get stats(): { batches: number; items: number } {
+    return { batches: this.#batches, items: this.#items };
+  }
+
+  /**
+   * Queues `item` and resolves with its result once its batch has run.
+   * Throws a {@linkcode QueueFullError} at once when `limit` items wait.
+   */
+  submit(item: T): Promise<R> {
+    if (this.#waiting.length >= this.limit) {
+      return Promise.reject(new QueueFullError(this.limit));
+    }
+    const done = new Promise<R>((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
+    });
+    this.#schedule();
+    return done;
+  }
+
+  // A macrotask, not a microtask: a forward pass blocks the thread, so
+  // requests that arrived meanwhile are only read once the event loop turns;
+  // waiting one turn lets them join the next batch.
+  #schedule(): void {
+    if (this.#scheduled || this.#running > 0 || this.#waiting.length === 0) {
+      return;
+    }
+    this.#scheduled = true;
+    setTimeout(() => {
+      this.#scheduled = false;
+      this.#next();
+    }, 0);
+  }
+
+  async #next(): Promise<void> {
+    if (this.#running > 0 || this.#waiting.length === 0) return;
+    const batch = this.#waiting.splice(0, this.maxBatch);
+    this.#running = batch.length;
+    try {
+      const results = await this.#run(batch.map((w) => w.item));
+      if (results.length !== batch.length) {
+        throw new Error(
+          `a batch of ${batch.length} gave ${results.length} results`,
+        );
+      }
+      batch.forEach((w, i) => w.resolve(results[i]!));
+    } catch (error) {
+      batch.forEach((w) => w.reject(error));
+    } finally {
+      this.#batches++;
+      this.#items += batch.length;
+      this.#running = 0;
+    }
+    this.#schedule();
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The benchmark harness: row schema, table and targets, the worker line
+ * protocol, interleaved rounds with medians against fake workers, and the
+ * PyTorch environment.
+ */
+
+import assert from "node:assert/strict";
+import {
+  type Measurement,
+  median,
+  runInterleaved,
+  type WorkerSpec,
+} from "../bench/_harness.ts";
+import {
+  type BenchRow,
+  MESSAGE_PREFIX,
+  parseMessage,
+  parseRequest,
+  reply,
+} from "../bench/_protocol.ts";
+import { pytorchEnv } from "../bench/_pytorch.ts";
+import {
+  formatTable,
+  gflops,
+  ratioToSimdnet,
+  targetLines,
+} from "../bench/_table.ts";
+
+const row = (
+  system: BenchRow["system"],
+  threads: number,
+  task: BenchRow["task"],
+  imagesPerSecond: number,
+  backend = "wasm",
+): BenchRow => {
+  const batch = task === "train" ? 64 : task === "infer" ? 256 : 1;
+  return {
+    system,
+    backend,
+    threads,
+    task,
+    batch,
+    imagesPerSecond,
+    msPerBatch: (batch * 1000) / imagesPerSecond,
+  };
+};
+
+const ROWS: BenchRow[] = [
+  row("simdnet", 2, "train", 200),
+  row("pytorch", 2, "train", 1000, "cpu"),
+  row("simdnet", 2, "infer", 1000),
+  row("onnxruntime-web", 2, "infer", 400),
+  row("simdnet", 1, "latency", 400),
+  row("onnxruntime-web", 1, "latency", 500),
+  row("simdnet", 1, "train", 5, "cpu"),
+];
+
+Deno.test("bench: effective GFLOP/s counts 3 forward passes per training image", () => {
+  assert.equal(gflops(row("simdnet", 1, "infer", 1000)), 53.16);
+  assert.ok(Math.abs(gflops(row("simdnet", 1, "train", 1000)) - 159.48) < 1e-9);
+});
+
+Deno.test("bench: ratios are against simdnet wasm at the same threads and task", () => {
+  assert.equal(ratioToSimdnet(ROWS[1]!, ROWS), 5);
+  assert.equal(ratioToSimdnet(ROWS[3]!, ROWS), 0.4);
+  assert.equal(ratioToSimdnet(ROWS[0]!, ROWS), 1);
+  // simdnet cpu at 1 thread has no wasm 1-thread training row here.
+  assert.equal(ratioToSimdnet(ROWS[6]!, ROWS), null);
+});
+
+Deno.test("bench: the markdown table has aligned columns and one line per row", () => {
+  const lines = formatTable(ROWS).split("\n");
+  assert.equal(lines.length, ROWS.length + 2);
+  assert.match(
+    lines[0]!,
+    /^\| system +\| backend \| threads \| task +\| batch \| images\/s \| ms\/batch \| GFLOP\/s \| vs simdnet \|$/,
+  );
+  assert.match(lines[1]!, /^\|-+\|-+\|-+:\|/);
+  assert.ok(lines.every((l) => l.length === lines[0]!.length));
+  assert.match(
+    lines[2]!,
+    /\| simdnet +\| wasm +\| +2 \| train +\| +64 \| +200 \| +320\.0 \| +31\.9 \| +1\.00x \|/,
+  );
+  assert.match(lines[3]!, /\| +5\.00x \|$/);
+  assert.match(lines[8]!, /\| +5\.0 \| +12800\.0 \| +0\.80 \| +\|$/);
+});
+
+Deno.test("bench: targets say what was measured and whether it was met", () => {
+  assert.deepEqual(targetLines(ROWS), [
+    "inference batch 256, 2 threads: simdnet 2.50x onnxruntime-web (target >= 2x): met",
+    "latency batch 1, 1 thread: simdnet 2.50 ms, onnxruntime-web 2.00 ms (target <=): NOT met",
+    "training batch 64, 2 threads: simdnet 0.20x PyTorch (target >= 0.25x): NOT met",
+  ]);
+});
+
+Deno.test("bench: protocol replies, requests and prefixed messages", () => {
+  const r = reply({ task: "infer", batch: 256, steps: 4 }, 2);
+  assert.deepEqual(r, {
+    task: "infer",
+    batch: 256,
+    steps: 4,
+    seconds: 2,
+    imagesPerSecond: 512,
+    msPerBatch: 500,
+  });
+  assert.deepEqual(parseRequest('{"task":"train","batch":64,"steps":3}'), {
+    task: "train",
+    batch: 64,
+    steps: 3,
+  });
+  assert.throws(
+    () => parseRequest('{"task":"fly","batch":64,"steps":3}'),
+    /bad request/,
+  );
+  assert.throws(
+    () => parseRequest('{"task":"train","batch":0,"steps":3}'),
+    /bad request/,
+  );
+  assert.equal(parseMessage("tfjs says hello"), null);
+  assert.deepEqual(parseMessage(`${MESSAGE_PREFIX}{"skip":"no"}`), {
+    skip: "no",
+  });
+});
+
+Deno.test("bench: median", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+// A worker whose steps "take" a fixed time per image, given by --ms, without
+// sleeping; `--skip` makes it decline, `--crash` exit at its first request.
+const FAKE = `
+import { send, serveRequests } from ${
+  JSON.stringify(new URL("../bench/_protocol.ts", import.meta.url).href)
+};
+const ms = Number(Deno.args[0]);
+if (Deno.args[1] === "--skip") { send({ skip: "not here" }); Deno.exit(0); }
+await serveRequests({ fake: true }, (task, batch, steps) => {
+  if (Deno.args[1] === "--crash") Deno.exit(3);
+  if (task === "latency") return Promise.reject(new Error("no latency"));
+  return Promise.resolve((ms * batch * steps) / 1000);
+});
+`;
+
+function fake(
+  system: BenchRow["system"],
+  threads: number,
+  ...args: string[]
+): WorkerSpec {
+  return {
+    system,
+    backend: "fake",
+    threads,
+    command: Deno.execPath(),
+    args: ["eval", "--quiet", FAKE, ...args],
+  };
+}
+
+Deno.test("bench: interleaved rounds give one median row per measurement and report skips", async () => {
+  const a = fake("simdnet", 1, "2");
+  const b = fake("pytorch", 1, "0.5");
+  const measurements: Measurement[] = [
+    { worker: a, task: "train", batch: 64, warmup: 1 },
+    { worker: a, task: "latency", batch: 1, warmup: 1 },
+    { worker: b, task: "infer", batch: 256, warmup: 1, steps: 2 },
+    {
+      worker: fake("onnxruntime-web", 1, "1", "--skip"),
+      task: "infer",
+      batch: 256,
+      warmup: 1,
+    },
+    {
+      worker: fake("onnxruntime-node", 1, "1", "--crash"),
+      task: "infer",
+      batch: 256,
+      warmup: 1,
+    },
+  ];
+  const logs: string[] = [];
+  const { rows, skipped } = await runInterleaved(measurements, {
+    rounds: 3,
+    pauseMs: 0,
+    log: (l) => logs.push(l),
+  });
+  assert.deepEqual(rows, [
+    {
+      system: "simdnet",
+      backend: "fake",
+      threads: 1,
+      task: "train",
+      batch: 64,
+      imagesPerSecond: 500,
+      msPerBatch: 128,
+    },
+    {
+      system: "pytorch",
+      backend: "fake",
+      threads: 1,
+      task: "infer",
+      batch: 256,
+      imagesPerSecond: 2000,
+      msPerBatch: 128,
+    },
+  ]);
+  assert.deepEqual(
+    skipped.map((s) => [s.system, s.task ?? null, s.reason.split("\n")[0]]),
+    [
+      ["onnxruntime-web", null, "not here"],
+      ["simdnet", "latency", "no latency"],
+      ["onnxruntime-node", "infer", "worker exited"],
+    ],
+  );
+  assert.equal(logs.filter((l) => l.startsWith("round ")).length, 3);
+});
+
+Deno.test("bench: PyTorch runs with jemalloc settings, threads and no OpenBLAS overrides", () => {
+  const saved = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"].map((k) =>
+    [k, Deno.env.get(k)] as const
+  );
+  Deno.env.set("OPENBLAS_CORETYPE", "Haswell");
+  Deno.env.set("OPENBLAS_L2_SIZE", "1");
+  try {
+    const env = pytorchEnv(2);
+    assert.equal(env.OPENBLAS_CORETYPE, undefined);
+    assert.equal(env.OPENBLAS_L2_SIZE, undefined);
+    assert.equal(env.OMP_NUM_THREADS, "2");
+    assert.equal(env.OMP_PROC_BIND, "close");
+    assert.equal(pytorchEnv(1).OMP_PROC_BIND, undefined);
+    if (env.LD_PRELOAD?.includes("jemalloc")) {
+      assert.equal(env.MALLOC_CONF, "dirty_decay_ms:-1,muzzy_decay_ms:-1");
+    }
+  } finally {
+    for (const [k, v] of saved) {
+      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    }
+  }
+});

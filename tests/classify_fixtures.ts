@@ -1,0 +1,100 @@
+/**
+ * Shared helpers of the classifier, model file and server tests: a small
+ * 32x32 model, generated pixels, and PNG/JPEG files made from them.
+ */
+
+// Models are built before any runtime starts: tfjs needs a backend for that.
+import "@tensorflow/tfjs-backend-cpu";
+import { encode as encodePngFile } from "fast-png";
+import { encode as encodeJpegFile } from "jpeg-js";
+import { Conv2D } from "../src/nn/conv2d.ts";
+import { Dense } from "../src/nn/dense.ts";
+import { Dropout } from "../src/nn/dropout.ts";
+import { Flatten } from "../src/nn/flatten.ts";
+import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
+import { Sequential } from "../src/nn/sequential.ts";
+import { TrainRng } from "../src/train/rng.ts";
+
+/**
+ * A 10-class model on 32x32 RGB with every layer type of the seed CNN, small
+ * enough to run in milliseconds on the `cpu` backend.
+ */
+export function tinyModel(seed: number): Sequential {
+  return new Sequential([
+    new Conv2D({
+      filters: 4,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+    }),
+    new MaxPooling2D({ poolSize: 4 }),
+    new Dropout(0.25),
+    new Flatten(),
+    new Dense({ units: 10, activation: "softmax" }),
+  ], { inputShape: [32, 32, 3], seed });
+}
+
+/** Smooth gradients plus noise: `width x height x channels` bytes, HWC. */
+export function pattern(
+  width: number,
+  height: number,
+  channels: number,
+  seed: number,
+): Uint8Array {
+  const rng = new TrainRng(seed);
+  const out = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < channels; c++) {
+        const base = c % 3 === 0
+          ? (255 * x) / width
+          : c % 3 === 1
+          ? (255 * y) / height
+          : 128 + 100 * Math.sin((x + y) / 5 + seed);
+        const v = base + rng.int(40) - 20;
+        out[(y * width + x) * channels + c] = Math.max(0, Math.min(255, v));
+      }
+    }
+  }
+  return out;
+}
+
+/** An 8-bit (or 16-bit) PNG of pixels with 1 to 4 channels. */
+export function png(
+  data: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  channels: number,
+  depth: 8 | 16 = 8,
+): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(
+    encodePngFile({ width, height, data, channels, depth }),
+  );
+}
+
+/** A baseline JPEG of RGB pixels (quality 0..100). */
+export function jpeg(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  quality = 95,
+): Uint8Array<ArrayBuffer> {
+  const rgba = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    rgba.set(rgb.subarray(i * 3, i * 3 + 3), i * 4);
+    rgba[i * 4 + 3] = 255;
+  }
+  return new Uint8Array(
+    encodeJpegFile({ data: rgba, width, height }, quality).data,
+  );
+}
+
+/** Largest absolute difference between two equally long arrays. */
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) {
+    throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
+  }
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+}

@@ -1,0 +1,136 @@
+/**
+ * `deno task serve` as a subprocess with the task's permissions (read, net
+ * on 127.0.0.1, env SIMDNET_THREADS): it listens on 127.0.0.1, answers,
+ * stops cleanly on SIGTERM, and explains a refused address or a taken port.
+ */
+
+import assert from "node:assert/strict";
+import { saveModel } from "../src/nn/model_io.ts";
+import { pattern, png, tinyModel } from "./classify_fixtures.ts";
+
+const SERVE = new URL("../src/cli/serve.ts", import.meta.url).pathname;
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-net=127.0.0.1",
+  "--allow-env=SIMDNET_THREADS",
+];
+
+function start(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...PERMISSIONS, SERVE, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+/** Reads stdout until a line matches; returns the match and the rest of the stream. */
+async function waitFor(
+  stream: ReadableStream<Uint8Array<ArrayBuffer>>,
+  pattern: RegExp,
+): Promise<{ match: RegExpExecArray; seen: string }> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`stdout ended before ${pattern}: ${seen}`);
+    seen += value;
+    const match = pattern.exec(seen);
+    if (match) {
+      // Keep draining in the background so the child never blocks on a full pipe.
+      (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+      })();
+      return { match, seen };
+    }
+  }
+}
+
+async function withModel(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_serve_cli_" });
+  const model = tinyModel(61);
+  try {
+    await saveModel(model, dir);
+    await run(dir);
+  } finally {
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("serve cli: listens on 127.0.0.1 with the task's permissions and stops on SIGTERM", async () => {
+  await withModel(async (dir) => {
+    const child = start([
+      "--model",
+      dir,
+      "--port",
+      "0",
+      "--backend",
+      "wasm",
+      "--threads",
+      "1",
+    ]);
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream());
+    const errText = (async () => {
+      let s = "";
+      for await (const chunk of stderr) s += chunk;
+      return s;
+    })();
+    try {
+      const { match, seen } = await waitFor(
+        child.stdout,
+        /listening on http:\/\/127\.0\.0\.1:(\d+)\//,
+      );
+      assert.match(seen, /backend: wasm/);
+      const url = `http://127.0.0.1:${match[1]}`;
+      const health = await (await fetch(`${url}/healthz`)).json();
+      assert.equal(health.status, "ok");
+      assert.equal(health.backend, "wasm");
+      const res = await fetch(`${url}/classify`, {
+        method: "POST",
+        headers: { "content-type": "image/png" },
+        body: png(pattern(24, 24, 3, 1), 24, 24, 3),
+      });
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).predictions.length, 3);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const status = await child.status;
+    assert.equal(status.code, 0, await errText);
+  });
+});
+
+Deno.test("serve cli: an address outside --allow-net exits 4, a taken port 69", async () => {
+  await withModel(async (dir) => {
+    const refused = await start([
+      "--model",
+      dir,
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "0",
+      "--backend",
+      "cpu",
+    ]).output();
+    assert.equal(refused.code, 4);
+    assert.match(new TextDecoder().decode(refused.stderr), /0\.0\.0\.0/);
+
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = String((taken.addr as Deno.NetAddr).port);
+      const busy = await start([
+        "--model",
+        dir,
+        "--port",
+        port,
+        "--backend",
+        "cpu",
+      ]).output();
+      assert.equal(busy.code, 69);
+      assert.match(new TextDecoder().decode(busy.stderr), /another --port/);
+    } finally {
+      taken.close();
+    }
+  });
+});
