@@ -107,7 +107,7 @@ export class KernelPool {
               w.once("message", () => resolve());
               w.once(
                 "error",
-                (e) =>
+                (e: Error) =>
                   reject(
                     new Error(
                       `simdnet: kernel worker failed to start: ${e.message}`,

@@ -9,7 +9,7 @@
  */
 import { decodeBase64 } from "../../wasm/base64.ts";
 import * as binaries from "./kernel_binaries.ts";
-import { KernelPool } from "./pool.ts";
+import type { KernelPool } from "./pool.ts";
 import type { KernelName } from "./pool.ts";
 import type { TfjsWasmModule } from "../runtime/wasm_backend.ts";
 

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { registerGradients } from "./gradients.ts";
-import { probeWebGpu, startWebGpu } from "./webgpu.ts";
+import { type GpuLike, probeWebGpu, startWebGpu } from "./webgpu.ts";
 import {
   activateWasmBackend,
   hasSimd,
@@ -39,6 +39,8 @@ export interface InitOptions extends RuntimeOptions {
    * the npm package: give bytes to run with no file-system access.
    */
   wasmBinary?: WasmSource;
+  /** Stand-in for `navigator.gpu` (tests); `null` acts as "no WebGPU". */
+  gpu?: GpuLike | null;
 }
 
 /** A runtime option that cannot work; the message says which and why. */
@@ -209,7 +211,10 @@ export async function initRuntime(
     };
   } else if (backend === "webgpu") {
     try {
-      const { info: gpu } = await startWebGpu({ allowSoftware: true });
+      const { info: gpu } = await startWebGpu({
+        allowSoftware: true,
+        gpu: options.gpu,
+      });
       info = webgpuInfo(gpu, 'forced by backend: "webgpu"');
     } catch (err) {
       throw new RuntimeError(
@@ -235,7 +240,7 @@ async function autoSelect(
   threads: number,
   options: InitOptions,
 ): Promise<RuntimeInfo> {
-  const gpu = await probeWebGpu();
+  const gpu = await probeWebGpu({ gpu: options.gpu });
   let why: string;
   if (gpu.available && (!gpu.software || options.allowSoftwareGpu)) {
     try {
