@@ -1,0 +1,137 @@
+"""PyTorch twin of simdnet's seed CIFAR-10 CNN, for speed comparisons.
+
+Same layers and shapes as src/nn/cifar_cnn.ts (2,168,362 parameters); the
+weights are PyTorch's default initialisation, which does not change speed.
+Speaks the line protocol of bench/_harness.ts: after start-up it prints
+{"ready": true, ...}; then each JSON request line on stdin, e.g.
+{"task": "train", "batch": 64, "steps": 5}, is answered with one JSON line
+giving the seconds the steps took. Protocol lines start with "@@bench ".
+With --task it runs one measurement
+(after --warmup untimed steps) and exits, for use by hand.
+
+Run it as bench/_pytorch.ts does, i.e. with jemalloc preloaded, OpenMP
+OpenBLAS first on the library path and MALLOC_CONF set; see that file.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+TASKS = ("train", "infer", "latency")
+PREFIX = "@@bench "
+
+
+def send(message: dict) -> None:
+    print(PREFIX + json.dumps(message), flush=True)
+
+
+def seed_cnn() -> nn.Sequential:
+    def conv(cin: int, cout: int) -> list:
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
+
+    return nn.Sequential(
+        *conv(3, 32), *conv(32, 32), nn.MaxPool2d(2), nn.Dropout(0.25),
+        *conv(32, 64), *conv(64, 64), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Flatten(),
+        nn.Linear(64 * 8 * 8, 512), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        nn.Linear(512, 10),
+    )
+
+
+class Bench:
+    def __init__(self, channels_last: bool) -> None:
+        torch.manual_seed(0)
+        self.memory_format = (
+            torch.channels_last if channels_last else torch.contiguous_format
+        )
+        self.model = seed_cnn().to(memory_format=self.memory_format)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss = nn.CrossEntropyLoss()
+        self.inputs: dict = {}
+
+    def batch(self, n: int):
+        # Fixed tensors, prepared once: a strong user's loader hands over
+        # ready float batches, so conversion is not part of the step.
+        if n not in self.inputs:
+            x = torch.rand(n, 3, 32, 32).contiguous(
+                memory_format=self.memory_format)
+            y = torch.randint(0, 10, (n,))
+            self.inputs[n] = (x, y)
+        return self.inputs[n]
+
+    def run(self, task: str, batch: int, steps: int) -> float:
+        x, y = self.batch(batch)
+        if task == "train":
+            self.model.train()
+            start = time.perf_counter()
+            for _ in range(steps):
+                self.optimizer.zero_grad(set_to_none=True)
+                loss = self.loss(self.model(x), y)
+                loss.backward()
+                self.optimizer.step()
+            loss.item()
+            return time.perf_counter() - start
+        self.model.eval()
+        with torch.inference_mode():
+            start = time.perf_counter()
+            for _ in range(steps):
+                probs = torch.softmax(self.model(x), dim=1)
+            probs[0, 0].item()
+            return time.perf_counter() - start
+
+
+def answer(task: str, batch: int, steps: int, seconds: float) -> dict:
+    return {
+        "task": task,
+        "batch": batch,
+        "steps": steps,
+        "seconds": seconds,
+        "imagesPerSecond": batch * steps / seconds,
+        "msPerBatch": seconds * 1000 / steps,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--channels-last", choices=("yes", "no"), default="yes")
+    p.add_argument("--task", choices=TASKS)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    bench = Bench(a.channels_last == "yes")
+    info = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "channelsLast": a.channels_last == "yes",
+        "mkldnn": torch.backends.mkldnn.is_available(),
+    }
+    if a.task:
+        bench.run(a.task, a.batch, a.warmup)
+        seconds = bench.run(a.task, a.batch, a.steps)
+        print(json.dumps({**answer(a.task, a.batch, a.steps, seconds),
+                          "info": info}))
+        return
+    send({"ready": True, "info": info})
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        try:
+            if req["task"] not in TASKS:
+                raise ValueError(f"unknown task {req['task']}")
+            seconds = bench.run(req["task"], req["batch"], req["steps"])
+            out = answer(req["task"], req["batch"], req["steps"], seconds)
+        except Exception as err:  # reported to the harness, which goes on
+            out = {"error": f"{type(err).__name__}: {err}"}
+        send(out)
+
+
+if __name__ == "__main__":
+    main()
