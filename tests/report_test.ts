@@ -377,3 +377,19 @@ Deno.test("writeReport writes the page, metrics.json and parseable pictures", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the headline names the validation split when there was no test set", () => {
+  const data = syntheticReportData(8);
+  const onTest = buildReport(data, "en");
+  assert.match(onTest, /Test accuracy/);
+  const onVal = buildReport({
+    ...data,
+    test: { ...data.test!, set: "validation" },
+  }, "en");
+  assert.match(onVal, /Validation accuracy/);
+  assert.doesNotMatch(onVal, /Test accuracy/);
+  assert.match(
+    buildReport({ ...data, test: { ...data.test!, set: "validation" } }, "ja"),
+    /検証精度/,
+  );
+});

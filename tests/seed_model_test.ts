@@ -144,3 +144,13 @@ Deno.test("auto: a WebGPU start that fails falls back to wasm, and training stil
   assert.equal(history.loss.length, 1);
   assert.ok(Number.isFinite(history.loss[0]!));
 });
+
+Deno.test("auto with no WebGPU adapter picks wasm and says why", async () => {
+  const none: GpuLike = { requestAdapter: () => Promise.resolve(null) };
+  const info = await initRuntime({ backend: "auto", gpu: none });
+  assert.equal(info.backend, "wasm");
+  assert.equal(info.webgpu.available, false);
+  assert.match(info.reason, /no WebGPU adapter/);
+  const noApi = await initRuntime({ backend: "auto", gpu: null });
+  assert.equal(noApi.backend, "wasm");
+});

@@ -190,6 +190,7 @@ async function run(a: EvaluateArgs): Promise<number> {
     train: data.train ?? evaluated,
     evaluated,
     evaluation: result,
+    evaluatedOn: what,
     settings: {
       model: a.model,
       "evaluated on": what === "test" ? "test set" : "validation split (10%)",

@@ -253,6 +253,7 @@ async function run(a: TrainArgs): Promise<void> {
       train,
       evaluated,
       evaluation: result,
+      evaluatedOn: what === "test" ? "test" : "validation",
       settings,
       batchSize: a.batchSize,
       seed: a.seed,

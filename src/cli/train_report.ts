@@ -23,6 +23,8 @@ export interface RunResult {
   /** The set the model was finally evaluated on (test set or validation split). */
   evaluated: ImageSet;
   evaluation: { loss: number; accuracy: number };
+  /** Whether `evaluated` is the test set or a validation split; default "test". */
+  evaluatedOn?: "test" | "validation";
   settings: Record<string, string | number | boolean>;
   batchSize: number;
   seed: number;
@@ -90,7 +92,7 @@ export async function buildReportData(run: RunResult): Promise<ReportData> {
     settings: run.settings,
     summary: model.summary(null),
     history: run.history,
-    test: run.evaluation,
+    test: { ...run.evaluation, set: run.evaluatedOn ?? "test" },
     yTrue: evaluated.labels.subarray(0, evaluated.count),
     yPred,
     classNames: CIFAR10_CLASS_NAMES,

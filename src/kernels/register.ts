@@ -23,11 +23,21 @@ import {
 } from "./ops.ts";
 
 // Returns tfjs' own implementation, for the cases simdnet's does not cover.
+const stockKernels = new Map<string, tf.KernelFunc>();
+
+/** tfjs' own wasm implementation of a kernel simdnet replaced (for benchmarks). */
+export function stockWasmKernel(kernelName: string): tf.KernelFunc | undefined {
+  return stockKernels.get(kernelName);
+}
+
 function replaceKernel(
   kernelName: string,
   kernelFunc: tf.KernelFunc,
 ): tf.KernelFunc | null {
   const stock = tf.getKernel(kernelName, "wasm");
+  if (stock != null && !stockKernels.has(kernelName)) {
+    stockKernels.set(kernelName, stock.kernelFunc);
+  }
   if (stock != null) tf.unregisterKernel(kernelName, "wasm");
   tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
   return stock?.kernelFunc ?? null;

@@ -94,10 +94,13 @@ function summaryHtml(p: PreparedReport): string {
 function evaluationHtml(p: PreparedReport): string {
   const { s, report } = p;
   const test = p.data.test;
+  const onValidation = test?.set === "validation";
+  const accLabel = onValidation ? s.valAccuracy : s.testAccuracy;
+  const lossLabel = onValidation ? s.valLoss : s.testLoss;
   const kpi = test
-    ? `<div class="kpi"><div>${esc(s.testAccuracy)}<b id="test-accuracy">${
+    ? `<div class="kpi"><div>${esc(accLabel)}<b id="test-accuracy">${
       formatFixed(test.accuracy, 4)
-    }</b></div><div>${esc(s.testLoss)}<b id="test-loss">${
+    }</b></div><div>${esc(lossLabel)}<b id="test-loss">${
       formatFixed(test.loss, 4)
     }</b></div></div>`
     : `<p>${esc(s.notEvaluated)}</p>`;

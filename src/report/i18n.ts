@@ -5,33 +5,12 @@
  */
 
 import type { Lang } from "./types.ts";
+import { CIFAR10_CLASSES_EN, CIFAR10_CLASSES_JA } from "../data/classes.ts";
 
 /** CIFAR-10 class names by index, in English and as the seed names them in Japanese. */
 export const CIFAR10_CLASS_NAMES: Readonly<Record<Lang, readonly string[]>> = {
-  en: [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-  ],
-  ja: [
-    "飛行機",
-    "自動車",
-    "鳥",
-    "猫",
-    "鹿",
-    "犬",
-    "カエル",
-    "馬",
-    "船",
-    "トラック",
-  ],
+  en: CIFAR10_CLASSES_EN,
+  ja: CIFAR10_CLASSES_JA,
 };
 
 /** Every piece of fixed report text. */

@@ -90,7 +90,12 @@ export interface ReportData {
   /** Per-epoch training history. */
   history: TrainingHistory;
   /** Final test loss and accuracy, or null when the model was not evaluated. */
-  test: { loss: number; accuracy: number } | null;
+  test: {
+    loss: number;
+    accuracy: number;
+    /** Which set these figures come from; "validation" when there was no test set. Default "test". */
+    set?: "test" | "validation";
+  } | null;
   /** True class of each test sample. */
   yTrue: ArrayLike<number>;
   /** Predicted class of each test sample. */
