@@ -30,37 +30,45 @@ export type KernelName = typeof KERNEL_NAMES[number];
 
 type KernelFn = (params: number, tid: number, nt: number) => void;
 
-// Completion words in a small SharedArrayBuffer, separate from the heap.
-const DONE = 0; // workers that finished the current job
-const FAILED = 1;
+// Control words in a small SharedArrayBuffer, separate from the heap.
+const GEN = 0; // bumped for every job; workers wait on it
+const FN = 1; // index into KERNEL_NAMES
+const PARAMS = 2;
+const NT = 3;
+const DONE = 4; // workers that finished the current job
+const FAILED = 5;
 
 // The worker runs from source text so that no file access is needed to start
 // it (edge isolates and \`deno compile\` binaries have no source tree). It is
-// a node:worker_threads worker because Deno's web Workers cannot be unref'd:
-// an idle pool would keep the process from exiting.
+// a node:worker_threads worker because Deno's web Workers cannot be unref'd,
+// and an idle pool must not keep the process alive. Jobs are signalled through
+// Atomics.wait/notify: a message per job would cost more than small kernels.
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const names = ${JSON.stringify(KERNEL_NAMES)};
-let fns = null;
-let c = null;
-let tid = 0;
-parentPort.on("message", (d) => {
-  if (fns === null) {
-    const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
-    fns = names.map((n) => inst.exports[n]);
-    c = new Int32Array(d.ctrl);
-    tid = d.tid;
-    parentPort.postMessage("ready");
-    return;
+parentPort.once("message", (d) => {
+  const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
+  const fns = names.map((n) => inst.exports[n]);
+  const c = new Int32Array(d.ctrl);
+  const tid = d.tid;
+  // Read the generation before saying ready, or a job posted in between
+  // would be missed and the caller would wait for it forever.
+  let gen = Atomics.load(c, ${GEN});
+  parentPort.postMessage("ready");
+  for (;;) {
+    Atomics.wait(c, ${GEN}, gen);
+    gen = Atomics.load(c, ${GEN});
+    const nt = Atomics.load(c, ${NT});
+    if (tid >= nt) continue;
+    try {
+      fns[Atomics.load(c, ${FN})](Atomics.load(c, ${PARAMS}), tid, nt);
+    } catch (err) {
+      Atomics.store(c, ${FAILED}, 1);
+      console.error("simdnet kernel worker failed:", err);
+    }
+    Atomics.add(c, ${DONE}, 1);
+    Atomics.notify(c, ${DONE});
   }
-  try {
-    fns[d[0]](d[1], tid, d[2]);
-  } catch (err) {
-    Atomics.store(c, ${FAILED}, 1);
-    console.error("simdnet kernel worker failed:", err);
-  }
-  Atomics.add(c, ${DONE}, 1);
-  Atomics.notify(c, ${DONE});
 });
 `;
 
@@ -149,8 +157,11 @@ export class KernelPool {
     const c = this.#ctrl;
     if (nt > 1) {
       Atomics.store(c, DONE, 0);
-      const job = [fn, params, nt];
-      for (let t = 1; t < nt; t++) this.#workers[t - 1]!.postMessage(job);
+      Atomics.store(c, FN, fn);
+      Atomics.store(c, PARAMS, params);
+      Atomics.store(c, NT, nt);
+      Atomics.add(c, GEN, 1);
+      Atomics.notify(c, GEN);
     }
     this.#fns[fn]!(params, 0, nt);
     if (nt > 1) {

@@ -25,6 +25,9 @@ import {
 // Returns tfjs' own implementation, for the cases simdnet's does not cover.
 const stockKernels = new Map<string, tf.KernelFunc>();
 
+// Below this many output pixels a convolution is too small to split.
+const SMALL_CONV_ROWS = 4096;
+
 /** tfjs' own wasm implementation of a kernel simdnet replaced (for benchmarks). */
 export function stockWasmKernel(kernelName: string): tf.KernelFunc | undefined {
   return stockKernels.get(kernelName);
@@ -145,6 +148,14 @@ export function registerWasmKernels(k: HeapKernels): void {
       a.pad,
       a.dimRoundingMode,
     );
+    // Small batches (inference, latency) run faster on XNNPACK, which keeps
+    // its packed weights between calls; large ones go to our threaded pool.
+    if (
+      stockFusedConv &&
+      info.batchSize * info.outHeight * info.outWidth < SMALL_CONV_ROWS
+    ) {
+      return stockFusedConv(args);
+    }
     return conv2D(
       k,
       backend as Backend,
