@@ -27,6 +27,8 @@ const stockKernels = new Map<string, tf.KernelFunc>();
 
 // Below this many output pixels a convolution is too small to split.
 const SMALL_CONV_ROWS = 4096;
+// Below this many rows a fused matmul stays on XNNPACK (see _FusedMatMul).
+const SMALL_MATMUL_ROWS = 16;
 
 /** tfjs' own wasm implementation of a kernel simdnet replaced (for benchmarks). */
 export function stockWasmKernel(kernelName: string): tf.KernelFunc | undefined {
@@ -188,6 +190,16 @@ export function registerWasmKernels(k: HeapKernels): void {
         "_FusedMatMul",
         `activation ${act} is not fused here`,
       )(args);
+    }
+    // A few rows (batch-1 inference) would repack the whole weight matrix
+    // per call; XNNPACK keeps it packed. Only untransposed: tfjs' own kernel
+    // gets transposeB wrong for small shapes (kernels_test caught it).
+    const m = a!.shape[a!.shape.length - 2]!;
+    if (
+      stockFusedMatMul && !at.transposeA && !at.transposeB &&
+      m < SMALL_MATMUL_ROWS
+    ) {
+      return stockFusedMatMul(args);
     }
     const out = batchMatMul(
       k,
