@@ -228,6 +228,6 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // Deno.exit: the runtime's worker threads would keep the process alive.
+  // Deno.exit carries main()'s exit code to the shell.
   Deno.exit(await main(Deno.args));
 }

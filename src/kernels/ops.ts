@@ -73,6 +73,28 @@ function geom(g: {
   ];
 }
 
+// The geometry of a forward convolution: patches of x, one per output pixel.
+function forwardGeom(info: tf.backend_util.Conv2DInfo): number[] {
+  return geom({
+    batch: info.batchSize,
+    imgH: info.inHeight,
+    imgW: info.inWidth,
+    imgC: info.inChannels,
+    rowsH: info.outHeight,
+    rowsW: info.outWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    dilH: info.dilationHeight,
+    dilW: info.dilationWidth,
+    padT: info.padInfo.top,
+    padL: info.padInfo.left,
+    upH: 1,
+    upW: 1,
+  });
+}
+
 /** dW = patches(x)ᵀ · dy, reduced over pixels in per-thread partials. */
 export function conv2DBackpropFilter(
   k: HeapKernels,
@@ -81,15 +103,7 @@ export function conv2DBackpropFilter(
   dy: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo,
 ): tf.TensorInfo {
-  const {
-    batchSize,
-    inHeight,
-    inWidth,
-    inChannels,
-    outHeight,
-    outWidth,
-    outChannels,
-  } = info;
+  const { inChannels, outChannels } = info;
   const K = info.filterHeight * info.filterWidth * inChannels;
   const out = b.makeOutput([
     info.filterHeight,
@@ -100,24 +114,7 @@ export function conv2DBackpropFilter(
   const [scratch, stride] = k.scratch(gemmScratchBytes(K));
   const partials = k.extra(k.threads * outChannels * K * 4);
   const words = [
-    ...geom({
-      batch: batchSize,
-      imgH: inHeight,
-      imgW: inWidth,
-      imgC: inChannels,
-      rowsH: outHeight,
-      rowsW: outWidth,
-      kh: info.filterHeight,
-      kw: info.filterWidth,
-      strideH: info.strideHeight,
-      strideW: info.strideWidth,
-      dilH: info.dilationHeight,
-      dilW: info.dilationWidth,
-      padT: info.padInfo.top,
-      padL: info.padInfo.left,
-      upH: 1,
-      upW: 1,
-    }),
+    ...forwardGeom(info),
     offset(b, x),
     offset(b, dy),
     partials,
@@ -297,15 +294,7 @@ export function conv2D(
   relu: boolean,
   info: tf.backend_util.Conv2DInfo,
 ): tf.TensorInfo {
-  const {
-    batchSize,
-    inHeight,
-    inWidth,
-    inChannels,
-    outHeight,
-    outWidth,
-    outChannels,
-  } = info;
+  const { batchSize, outHeight, outWidth, outChannels } = info;
   const out = b.makeOutput(
     [batchSize, outHeight, outWidth, outChannels],
     "float32",
@@ -314,24 +303,7 @@ export function conv2D(
     gemmScratchBytes(Math.min(outChannels, 512)),
   );
   k.run("conv_gemm", [
-    ...geom({
-      batch: batchSize,
-      imgH: inHeight,
-      imgW: inWidth,
-      imgC: inChannels,
-      rowsH: outHeight,
-      rowsW: outWidth,
-      kh: info.filterHeight,
-      kw: info.filterWidth,
-      strideH: info.strideHeight,
-      strideW: info.strideWidth,
-      dilH: info.dilationHeight,
-      dilW: info.dilationWidth,
-      padT: info.padInfo.top,
-      padL: info.padInfo.left,
-      upH: 1,
-      upW: 1,
-    }),
+    ...forwardGeom(info),
     offset(b, x),
     offset(b, filter),
     offset(b, out),
