@@ -280,6 +280,84 @@ Deno.test("FusedConv2D (bias, relu) matches cpu on random shapes", async () => {
   }
 });
 
+// Shapes that take the Winograd F(2x2, 3x3) path: 3x3, stride 1, channel
+// counts in whole vectors, odd and tiny sizes (partial 2x2 tiles, patches
+// wider than the image).
+function winogradCases(): ConvCase[] {
+  const out: ConvCase[] = [
+    { b: 4, h: 32, w: 32, c: 32, o: 32, k: 3, s: 1, pad: "same" },
+    { b: 1, h: 1, w: 1, c: 4, o: 4, k: 3, s: 1, pad: "same" },
+    { b: 3, h: 3, w: 3, c: 8, o: 12, k: 3, s: 1, pad: "valid" },
+  ];
+  while (out.length < CASES) {
+    const c: ConvCase = {
+      b: randInt(1, 64),
+      h: randInt(1, 33),
+      w: randInt(1, 33),
+      c: 4 * randInt(1, 16),
+      o: 4 * randInt(1, 16),
+      k: 3,
+      s: 1,
+      pad: rng.next() < 0.5 ? "same" : "valid",
+    };
+    if (c.pad === "valid" && (c.h < 3 || c.w < 3)) continue;
+    // The cpu filter gradient is slow: a third of the budget of the others.
+    if (2 * c.b * c.h * c.w * c.o * 9 * c.c > FLOP_BUDGET / 3) continue;
+    out.push(c);
+  }
+  return out;
+}
+
+Deno.test("Winograd 3x3 convolution and both its gradients match cpu", async () => {
+  for (const c of winogradCases()) {
+    const x = randomTensor([c.b, c.h, c.w, c.c]);
+    const w = randomTensor([3, 3, c.c, c.o]);
+    const bias = randomTensor([c.o]);
+    const relu = rng.next() < 0.5;
+    const fwd = await compare(
+      [x, w, bias],
+      (x, w, bias) =>
+        tf.engine().runKernel(tf.FusedConv2D, {
+          x: x!,
+          filter: w!,
+          bias: bias!,
+        }, {
+          strides: [1, 1],
+          pad: c.pad,
+          dataFormat: "NHWC",
+          dilations: [1, 1],
+          activation: relu ? "relu" : "linear",
+        }) as tf.Tensor,
+    );
+    assert.ok(fwd <= 1e-4, `forward ${label(c)} relu=${relu}: ${fwd}`);
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, c.pad);
+    const dy = randomTensor(y.shape);
+    const bwd = await compare(
+      [dy, w],
+      (dy, w) =>
+        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dy!, filter: w! }, {
+          strides: 1,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          inputShape: [c.b, c.h, c.w, c.c],
+        }) as tf.Tensor,
+    );
+    assert.ok(bwd <= 1e-4, `input gradient ${label(c)}: ${bwd}`);
+    const dw = await compare(
+      [x, dy],
+      (x, dy) =>
+        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: x!, dy: dy! }, {
+          strides: 1,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          filterShape: [3, 3, c.c, c.o],
+        }) as tf.Tensor,
+    );
+    assert.ok(dw <= 1e-4, `filter gradient ${label(c)}: ${dw}`);
+    tf.dispose([x, w, bias, y, dy]);
+  }
+});
+
 Deno.test("_FusedMatMul (bias, relu) and bias-gradient Sum match cpu", async () => {
   for (let i = 0; i < CASES; i++) {
     const m = randInt(1, 200), n = randInt(1, 200), k = randInt(1, 300);

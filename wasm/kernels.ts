@@ -8,6 +8,15 @@
 import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
 import { Geom, packAConv, packBConv } from "./conv_pack";
 
+export {
+  wino_conv,
+  wino_filter,
+  wino_filter_grad,
+  wino_filter_grad_reduce,
+} from "./winograd";
+export { adam_update } from "./adam";
+export { dropout_mask } from "./dropout";
+
 const NC: i32 = 512;
 
 function p32(p: usize, i: i32): i32 {

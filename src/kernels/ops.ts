@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { DropoutMaskAttrs, FusedAdamAttrs } from "./custom_kernels.ts";
 import { gemmScratchBytes, type HeapKernels } from "./wasm_kernels.ts";
 
 /** The tfjs wasm backend, as far as these kernels use it. */
@@ -111,6 +112,32 @@ export function conv2DBackpropFilter(
     inChannels,
     outChannels,
   ], "float32");
+  if (winogradFits(info)) {
+    const np = Math.ceil(outChannels / 8) * 8;
+    const [scratch, stride] = k.scratch(winogradScratch(inChannels, np));
+    const partials = k.extra(k.threads * 16 * inChannels * np * 4);
+    const words = [
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+      offset(b, x),
+      offset(b, dy),
+      partials,
+      outChannels,
+      scratch,
+      stride,
+      offset(b, out),
+      k.threads,
+    ];
+    k.run("wino_filter_grad", words);
+    k.run("wino_filter_grad_reduce", words);
+    return out;
+  }
   const [scratch, stride] = k.scratch(gemmScratchBytes(K));
   const partials = k.extra(k.threads * outChannels * K * 4);
   const words = [
@@ -156,6 +183,28 @@ export function conv2DBackpropInput(
     [batchSize, inHeight, inWidth, inChannels],
     "float32",
   );
+  if (winogradFits(info)) {
+    // The input gradient of a stride-1 3x3 convolution is itself one: dy
+    // correlated with the flipped, transposed filter.
+    winograd(k, b, {
+      x: dy,
+      w: filter,
+      out,
+      flip: true,
+      batch: batchSize,
+      inH: outHeight,
+      inW: outWidth,
+      inC: outChannels,
+      outH: inHeight,
+      outW: inWidth,
+      outC: inChannels,
+      padT: 2 - info.padInfo.top,
+      padL: 2 - info.padInfo.left,
+      bias: null,
+      relu: false,
+    });
+    return out;
+  }
   const wflip = k.extra(kh * kw * inChannels * outChannels * 4);
   k.run("flip_filter", [
     kh,
@@ -299,6 +348,26 @@ export function conv2D(
     [batchSize, outHeight, outWidth, outChannels],
     "float32",
   );
+  if (winogradFits(info)) {
+    winograd(k, b, {
+      x,
+      w: filter,
+      out,
+      flip: false,
+      batch: batchSize,
+      inH: info.inHeight,
+      inW: info.inWidth,
+      inC: info.inChannels,
+      outH: outHeight,
+      outW: outWidth,
+      outC: outChannels,
+      padT: info.padInfo.top,
+      padL: info.padInfo.left,
+      bias,
+      relu,
+    });
+    return out;
+  }
   const [scratch, stride] = k.scratch(
     gemmScratchBytes(Math.min(outChannels, 512)),
   );
@@ -313,6 +382,69 @@ export function conv2D(
   ]);
   biasAct(k, b, out, batchSize * outHeight * outWidth, outChannels, bias, relu);
   return out;
+}
+
+/**
+ * Whether a convolution runs as Winograd F(2x2, 3x3) (wasm/winograd.ts):
+ * 3x3, stride 1, no dilation, channel counts that fill whole vectors.
+ */
+export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.filterHeight === 3 && info.filterWidth === 3 &&
+    info.strideHeight === 1 && info.strideWidth === 1 &&
+    info.dilationHeight === 1 && info.dilationWidth === 1 &&
+    info.inChannels % 4 === 0 && info.outChannels % 4 === 0;
+}
+
+// Per-thread scratch of wasm/winograd.ts: 16 positions x TB = 32 tiles of
+// transformed inputs (k channels) and products (np, a multiple of 8).
+function winogradScratch(k: number, np: number): number {
+  return 16 * 32 * (k + np) * 4;
+}
+
+interface WinogradCall {
+  x: tf.TensorInfo;
+  w: tf.TensorInfo;
+  out: tf.TensorInfo;
+  /** Correlate with w flipped and transposed (the input gradient). */
+  flip: boolean;
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  padT: number;
+  padL: number;
+  bias: tf.TensorInfo | null;
+  relu: boolean;
+}
+
+// Transforms the filter into packed panels, then runs the tiled transform,
+// GEMM and inverse transform (wasm/winograd.ts).
+function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
+  const np = Math.ceil(c.outC / 8) * 8;
+  const u = k.extra(16 * c.inC * np * 4);
+  k.run("wino_filter", [c.inC, c.outC, offset(b, c.w), u, c.flip ? 1 : 0]);
+  const [scratch, stride] = k.scratch(winogradScratch(c.inC, np));
+  k.run("wino_conv", [
+    c.batch,
+    c.inH,
+    c.inW,
+    c.inC,
+    c.outH,
+    c.outW,
+    c.padT,
+    c.padL,
+    offset(b, c.x),
+    u,
+    offset(b, c.out),
+    c.outC,
+    c.bias ? offset(b, c.bias) : 0,
+    c.relu ? 1 : 0,
+    scratch,
+    stride,
+  ]);
 }
 
 /** In place: out = act(out + bias) over rows of `cols` values. */
@@ -352,5 +484,66 @@ export function sumLeading(
   const words = [offset(b, x), rows, cols, partials, offset(b, out), k.threads];
   k.run("col_sum", words);
   k.run("col_sum_reduce", words);
+  return out;
+}
+
+const f32 = new Float32Array(1);
+const f32Bits = new Int32Array(f32.buffer);
+// An f32 parameter word: the value rounded to f32, as its bit pattern.
+function bits(x: number): number {
+  f32[0] = x;
+  return f32Bits[0]!;
+}
+
+/** Adam's update of one variable in one pass; returns [w', m', v']. */
+export function fusedAdam(
+  k: HeapKernels,
+  b: Backend,
+  w: tf.TensorInfo,
+  g: tf.TensorInfo,
+  m: tf.TensorInfo,
+  v: tf.TensorInfo,
+  a: FusedAdamAttrs,
+): tf.TensorInfo[] {
+  const n = tf.util.sizeFromShape(w.shape);
+  for (const t of [g, m, v]) {
+    if (tf.util.sizeFromShape(t.shape) !== n) {
+      throw new Error(
+        `simdnet Adam: shapes [${w.shape}] and [${t.shape}] differ`,
+      );
+    }
+  }
+  const outs = [w, m, v].map((t) => b.makeOutput(t.shape.slice(), "float32"));
+  k.run("adam_update", [
+    n,
+    offset(b, w),
+    offset(b, g),
+    offset(b, m),
+    offset(b, v),
+    ...outs.map((t) => offset(b, t)),
+    bits(a.alpha),
+    bits(a.beta1),
+    bits(1 - a.beta1),
+    bits(a.beta2),
+    bits(1 - a.beta2),
+    bits(a.epsilon),
+  ]);
+  return outs;
+}
+
+/** A dropout mask of 0 and 1 / (1 - rate) (see src/nn/dropout_mask.ts). */
+export function dropoutMask(
+  k: HeapKernels,
+  b: Backend,
+  a: DropoutMaskAttrs,
+): tf.TensorInfo {
+  const out = b.makeOutput(a.shape.slice(), "float32");
+  k.run("dropout_mask", [
+    tf.util.sizeFromShape(a.shape),
+    offset(b, out),
+    a.seed | 0,
+    bits(a.rate),
+    bits(1 / (1 - a.rate)),
+  ]);
   return out;
 }

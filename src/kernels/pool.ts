@@ -23,6 +23,12 @@ export const KERNEL_NAMES = [
   "bias_act",
   "col_sum",
   "col_sum_reduce",
+  "wino_filter",
+  "wino_conv",
+  "wino_filter_grad",
+  "wino_filter_grad_reduce",
+  "adam_update",
+  "dropout_mask",
 ] as const;
 
 /** One kernel entry point. */

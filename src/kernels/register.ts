@@ -16,11 +16,20 @@ import {
   conv2D,
   conv2DBackpropFilter,
   conv2DBackpropInput,
+  dropoutMask,
+  fusedAdam,
   maxPoolGrad,
   requireFloat,
   requireNhwc,
   sumLeading,
+  winogradFits,
 } from "./ops.ts";
+import {
+  DROPOUT_MASK,
+  type DropoutMaskAttrs,
+  FUSED_ADAM,
+  type FusedAdamAttrs,
+} from "./custom_kernels.ts";
 
 // Returns tfjs' own implementation, for the cases simdnet's does not cover.
 const stockKernels = new Map<string, tf.KernelFunc>();
@@ -151,9 +160,10 @@ export function registerWasmKernels(k: HeapKernels): void {
       a.dimRoundingMode,
     );
     // Small batches (inference, latency) run faster on XNNPACK, which keeps
-    // its packed weights between calls; large ones go to our threaded pool.
+    // its packed weights between calls; large ones, and every convolution
+    // Winograd fits, go to our threaded pool.
     if (
-      stockFusedConv &&
+      stockFusedConv && !winogradFits(info) &&
       info.batchSize * info.outHeight * info.outWidth < SMALL_CONV_ROWS
     ) {
       return stockFusedConv(args);
@@ -230,5 +240,36 @@ export function registerWasmKernels(k: HeapKernels): void {
       )(args);
     }
     return sumLeading(k, backend as Backend, x, keepDims);
+  });
+  replaceKernel(FUSED_ADAM, ({ inputs, backend, attrs }) => {
+    const { w, g, m, v } = inputs as Record<string, tf.TensorInfo>;
+    requireFloat("Adam", w!, g!, m!, v!);
+    return fusedAdam(
+      k,
+      backend as Backend,
+      w!,
+      g!,
+      m!,
+      v!,
+      attrs as unknown as FusedAdamAttrs,
+    );
+  });
+  replaceKernel(
+    DROPOUT_MASK,
+    ({ backend, attrs }) =>
+      dropoutMask(k, backend as Backend, attrs as unknown as DropoutMaskAttrs),
+  );
+  // tfjs' wasm Identity copies the tensor; gradients call it on every
+  // activation. Sharing the buffer (as Reshape and the cpu backend do) is
+  // safe because no kernel writes into its inputs.
+  let stockIdentity: tf.KernelFunc | null = null;
+  stockIdentity = replaceKernel(tf.Identity, (args) => {
+    const { inputs, backend } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    if (x.dtype === "string") {
+      return fallback(stockIdentity, "Identity", "strings are copied")(args);
+    }
+    (backend as Backend & { incRef(id: tf.DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
   });
 }

@@ -6,6 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { dropoutMask } from "./dropout_mask.ts";
 import type { ApplyContext, Layer, NamedWeight } from "./layer.ts";
 
 /** Inverted dropout with seeded masks. */
@@ -31,7 +32,8 @@ export class Dropout implements Layer {
 
   /**
    * Applies the mask in training. The mask's seed comes from
-   * `ctx.nextSeed`, so a run is reproducible and resumable.
+   * `ctx.nextSeed`, so a run is reproducible and resumable, and the mask is
+   * the same on every backend (see `dropout_mask.ts`).
    */
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     if (!ctx.training || this.rate === 0) return x;
@@ -41,7 +43,7 @@ export class Dropout implements Layer {
           `source; pass one (fit() does) or apply with training: false`,
       );
     }
-    return tf.dropout(x, this.rate, undefined, ctx.nextSeed());
+    return tf.mul(x, dropoutMask(x.shape, this.rate, ctx.nextSeed()));
   }
 
   /** Keras config. */

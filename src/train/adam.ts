@@ -12,6 +12,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { FUSED_ADAM, type FusedAdamAttrs } from "../kernels/custom_kernels.ts";
 import type { NamedWeight } from "../nn/layer.ts";
 import type { WeightValues } from "../nn/sequential.ts";
 
@@ -34,24 +35,39 @@ export interface AdamState {
 }
 
 /**
- * One variable's update. Kept as a single function of a few element-wise
- * ops so that a backend can later replace it with one fused kernel.
- * `alpha` is the bias-corrected step size for this iteration.
+ * One variable's update: one fused kernel where the backend has it (the
+ * wasm pool), else a few element-wise ops. `alpha` is the bias-corrected
+ * step size for this iteration.
  */
 export function adamUpdate(
   param: tf.Variable,
   grad: tf.Tensor,
   m: tf.Variable,
   v: tf.Variable,
-  alpha: tf.Scalar,
+  alpha: number,
   beta1: number,
   beta2: number,
   epsilon: number,
 ): void {
   tf.tidy(() => {
+    if (tf.getKernel(FUSED_ADAM, tf.getBackend())) {
+      const attrs: FusedAdamAttrs = { alpha, beta1, beta2, epsilon };
+      const [w2, m2, v2] = tf.engine().runKernel(
+        FUSED_ADAM,
+        { w: param, g: grad, m, v },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      param.assign(w2!);
+      m.assign(m2!);
+      v.assign(v2!);
+      return;
+    }
     const newM = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
     const newV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
-    const step = tf.div(tf.mul(newM, alpha), tf.add(tf.sqrt(newV), epsilon));
+    const step = tf.div(
+      tf.mul(newM, tf.scalar(alpha)),
+      tf.add(tf.sqrt(newV), epsilon),
+    );
     param.assign(tf.sub(param, step));
     m.assign(newM);
     v.assign(newV);
@@ -131,20 +147,18 @@ export class Adam {
     const t = this.iterations;
     const alphaValue = this.learningRate * Math.sqrt(1 - this.beta2 ** t) /
       (1 - this.beta1 ** t);
-    const alpha = tf.scalar(alphaValue);
     this.#weights.forEach((w, i) => {
       adamUpdate(
         w.variable,
         grads[i]!,
         this.#m[i]!,
         this.#v[i]!,
-        alpha,
+        alphaValue,
         this.beta1,
         this.beta2,
         this.epsilon,
       );
     });
-    alpha.dispose();
   }
 
   /** Copies the state off the backend. */

@@ -1,0 +1,30 @@
+/**
+ * Names and attributes of simdnet's own kernels, which tfjs has no op for.
+ * The wasm backend registers them (src/kernels/register.ts); callers check
+ * `tf.getKernel(name, tf.getBackend())` and fall back to tfjs ops elsewhere.
+ *
+ * @module
+ */
+
+/** Adam's update of one variable in one pass: inputs w, g, m, v; outputs w', m', v'. */
+export const FUSED_ADAM = "SimdnetAdam";
+
+/** Attributes of {@linkcode FUSED_ADAM}. */
+export interface FusedAdamAttrs {
+  /** The bias-corrected step size of this iteration. */
+  alpha: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** A dropout mask from a seed (src/nn/dropout_mask.ts); no inputs. */
+export const DROPOUT_MASK = "SimdnetDropoutMask";
+
+/** Attributes of {@linkcode DROPOUT_MASK}. */
+export interface DropoutMaskAttrs {
+  shape: number[];
+  rate: number;
+  /** A uint32. */
+  seed: number;
+}

@@ -1,0 +1,59 @@
+// One fused Adam update per variable (Keras' rule, see src/train/adam.ts):
+//
+//   m' = beta1 m + (1 - beta1) g
+//   v' = beta2 v + (1 - beta2) g²
+//   w' = w - alpha m' / (sqrt(v') + epsilon)
+//
+// Seven tfjs element-wise ops per variable become one pass that reads four
+// arrays and writes three, shared out over the pool's threads. Each
+// operation rounds to f32 in the same order as the op-by-op version.
+
+function p32(p: usize, i: i32): i32 {
+  return load<i32>(p + <usize> (i * 4));
+}
+
+function f(p: usize, i: i32): f32 {
+  return load<f32>(p + <usize> (i * 4));
+}
+
+// Params: n w g m v wOut mOut vOut alpha beta1 (1-beta1) beta2 (1-beta2)
+// epsilon, the last six as f32 bits.
+export function adam_update(p: usize, tid: i32, nt: i32): void {
+  const n = p32(p, 0);
+  const w = <usize> p32(p, 1), g = <usize> p32(p, 2);
+  const m = <usize> p32(p, 3), v = <usize> p32(p, 4);
+  const wo = <usize> p32(p, 5), mo = <usize> p32(p, 6), vo = <usize> p32(p, 7);
+  const alpha = f(p, 8), b1 = f(p, 9), c1 = f(p, 10);
+  const b2 = f(p, 11), c2 = f(p, 12), eps = f(p, 13);
+  // Shares of whole 64-byte lines, so threads never write the same line.
+  const lines = (n + 15) >> 4;
+  const per = lines / nt, extra = lines % nt;
+  const l0 = tid * per + min(tid, extra);
+  const i0 = min(n, l0 * 16);
+  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const va = f32x4.splat(alpha), vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1);
+  const vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2), ve = f32x4.splat(eps);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize> i * 4;
+    const gi = v128.load(g + o);
+    const mi = f32x4.add(f32x4.mul(v128.load(m + o), vb1), f32x4.mul(gi, vc1));
+    const vi = f32x4.add(
+      f32x4.mul(v128.load(v + o), vb2),
+      f32x4.mul(f32x4.mul(gi, gi), vc2),
+    );
+    const step = f32x4.div(f32x4.mul(mi, va), f32x4.add(f32x4.sqrt(vi), ve));
+    v128.store(wo + o, f32x4.sub(v128.load(w + o), step));
+    v128.store(mo + o, mi);
+    v128.store(vo + o, vi);
+  }
+  for (; i < i1; i++) {
+    const o = <usize> i * 4;
+    const gi = load<f32>(g + o);
+    const mi = load<f32>(m + o) * b1 + gi * c1;
+    const vi = load<f32>(v + o) * b2 + (gi * gi) * c2;
+    store<f32>(wo + o, load<f32>(w + o) - (mi * alpha) / (sqrt<f32>(vi) + eps));
+    store<f32>(mo + o, mi);
+    store<f32>(vo + o, vi);
+  }
+}
