@@ -280,21 +280,23 @@ Deno.test("FusedConv2D (bias, relu) matches cpu on random shapes", async () => {
   }
 });
 
-// Shapes that take the Winograd F(2x2, 3x3) path: 3x3, stride 1, channel
-// counts in whole vectors, odd and tiny sizes (partial 2x2 tiles, patches
-// wider than the image).
+// Shapes that take the Winograd F(2x2, 3x3) path: 3x3, stride 1, output
+// channels in whole vectors, input channels any (a partial last vector),
+// odd and tiny sizes (partial 2x2 tiles, patches wider than the image).
 function winogradCases(): ConvCase[] {
   const out: ConvCase[] = [
     { b: 4, h: 32, w: 32, c: 32, o: 32, k: 3, s: 1, pad: "same" },
     { b: 1, h: 1, w: 1, c: 4, o: 4, k: 3, s: 1, pad: "same" },
     { b: 3, h: 3, w: 3, c: 8, o: 12, k: 3, s: 1, pad: "valid" },
+    // The seed's first layer: three channels, a partial vector.
+    { b: 2, h: 32, w: 32, c: 3, o: 32, k: 3, s: 1, pad: "same" },
   ];
   while (out.length < CASES) {
     const c: ConvCase = {
       b: randInt(1, 64),
       h: randInt(1, 33),
       w: randInt(1, 33),
-      c: 4 * randInt(1, 16),
+      c: rng.next() < 0.5 ? 4 * randInt(1, 16) : randInt(1, 64),
       o: 4 * randInt(1, 16),
       k: 3,
       s: 1,
@@ -356,6 +358,32 @@ Deno.test("Winograd 3x3 convolution and both its gradients match cpu", async () 
     assert.ok(dw <= 1e-4, `filter gradient ${label(c)}: ${dw}`);
     tf.dispose([x, w, bias, y, dy]);
   }
+});
+
+Deno.test("transformed filters are reused only for the same filter tensor", async () => {
+  await tf.setBackend("wasm");
+  const x = randomTensor([1, 9, 9, 8]);
+  const w1 = randomTensor([3, 3, 8, 8]);
+  const w2 = randomTensor([3, 3, 8, 8]);
+  const conv = (w: tf.Tensor) => {
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+    const v = y.dataSync().slice() as Float32Array;
+    y.dispose();
+    return v;
+  };
+  const a1 = conv(w1), b = conv(w2), a2 = conv(w1);
+  assert.deepEqual(a2, a1, "same filter, same result");
+  assert.ok(relErr(a1, b) > 0.01, "another filter must not hit the cache");
+  // A filter rewritten in place of a disposed one (same heap memory, new
+  // data id) must be transformed again.
+  const values = w1.dataSync().slice() as Float32Array;
+  w1.dispose();
+  const w3 = tf.tensor(values.map((v) => -v), [3, 3, 8, 8]);
+  const c = conv(w3);
+  for (let i = 0; i < c.length; i++) {
+    assert.ok(Math.abs(c[i]! + a1[i]!) <= 1e-5 * (1 + Math.abs(a1[i]!)));
+  }
+  tf.dispose([x, w2, w3]);
 });
 
 Deno.test("_FusedMatMul (bias, relu) and bias-gradient Sum match cpu", async () => {

@@ -35,7 +35,7 @@ export function requireNhwc(kernel: string, dataFormat: unknown): void {
   }
 }
 
-// The 16-word geometry block of wasm/conv_pack.ts.
+// The 16-word geometry block of wasm/assembly/conv_pack.ts.
 function geom(g: {
   batch: number;
   imgH: number;
@@ -115,7 +115,8 @@ export function conv2DBackpropFilter(
   if (winogradFits(info)) {
     const np = Math.ceil(outChannels / 8) * 8;
     const [scratch, stride] = k.scratch(winogradScratch(inChannels, np));
-    const partials = k.extra(k.threads * 16 * inChannels * np * 4);
+    const kp = Math.ceil(inChannels / 4) * 4;
+    const partials = k.extra(k.threads * 16 * kp * np * 4);
     const words = [
       info.batchSize,
       info.inHeight,
@@ -183,7 +184,7 @@ export function conv2DBackpropInput(
     [batchSize, inHeight, inWidth, inChannels],
     "float32",
   );
-  if (winogradFits(info)) {
+  if (winogradFits(info) && inChannels % 4 === 0) {
     // The input gradient of a stride-1 3x3 convolution is itself one: dy
     // correlated with the flipped, transposed filter.
     winograd(k, b, {
@@ -385,20 +386,23 @@ export function conv2D(
 }
 
 /**
- * Whether a convolution runs as Winograd F(2x2, 3x3) (wasm/winograd.ts):
- * 3x3, stride 1, no dilation, channel counts that fill whole vectors.
+ * Whether a convolution and its filter gradient run as Winograd F(2x2, 3x3)
+ * (wasm/assembly/winograd*.ts): 3x3, stride 1, no dilation, and output channels that
+ * fill whole vectors. The input gradient swaps the roles of the channels
+ * (see {@linkcode conv2DBackpropInput}).
  */
 export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
   return info.filterHeight === 3 && info.filterWidth === 3 &&
     info.strideHeight === 1 && info.strideWidth === 1 &&
     info.dilationHeight === 1 && info.dilationWidth === 1 &&
-    info.inChannels % 4 === 0 && info.outChannels % 4 === 0;
+    info.outChannels % 4 === 0;
 }
 
-// Per-thread scratch of wasm/winograd.ts: 16 positions x TB = 32 tiles of
-// transformed inputs (k channels) and products (np, a multiple of 8).
+// Per-thread scratch of wasm/assembly/winograd_conv.ts: 16 positions x TB = 32 tiles of
+// transformed inputs (k channels, rounded up to 4) and products (np, a
+// multiple of 8), and 16 vectors for a last partial channel group.
 function winogradScratch(k: number, np: number): number {
-  return 16 * 32 * (k + np) * 4;
+  return 16 * 32 * (Math.ceil(k / 4) * 4 + np) * 4 + 256;
 }
 
 interface WinogradCall {
@@ -420,12 +424,18 @@ interface WinogradCall {
   relu: boolean;
 }
 
-// Transforms the filter into packed panels, then runs the tiled transform,
-// GEMM and inverse transform (wasm/winograd.ts).
+// Transforms the filter into packed panels (once per filter tensor), then
+// runs the tiled transform, GEMM and inverse transform (wasm/assembly/winograd*.ts).
 function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
   const np = Math.ceil(c.outC / 8) * 8;
-  const u = k.extra(16 * c.inC * np * 4);
-  k.run("wino_filter", [c.inC, c.outC, offset(b, c.w), u, c.flip ? 1 : 0]);
+  const [u, fresh] = k.derived(
+    c.w.dataId,
+    c.flip ? 1 : 0,
+    16 * Math.ceil(c.inC / 4) * 4 * np * 4,
+  );
+  if (fresh) {
+    k.run("wino_filter", [c.inC, c.outC, offset(b, c.w), u, c.flip ? 1 : 0]);
+  }
   const [scratch, stride] = k.scratch(winogradScratch(c.inC, np));
   k.run("wino_conv", [
     c.batch,

@@ -12,7 +12,7 @@
  */
 import { Worker } from "node:worker_threads";
 
-/** Names of the kernel entry points exported by `wasm/kernels.ts`. */
+/** Names of the kernel entry points exported by `wasm/assembly/kernels.ts`. */
 export const KERNEL_NAMES = [
   "matmul",
   "conv_gemm",
@@ -43,6 +43,8 @@ const PARAMS = 2;
 const NT = 3;
 const DONE = 4; // workers that finished the current job
 const FAILED = 5;
+// Polls of a control word before a thread sleeps on it.
+const SPIN = 20000;
 
 // The worker runs from source text so that no file access is needed to start
 // it (edge isolates and \`deno compile\` binaries have no source tree). It is
@@ -62,6 +64,10 @@ parentPort.once("message", (d) => {
   let gen = Atomics.load(c, ${GEN});
   parentPort.postMessage("ready");
   for (;;) {
+    // Kernels come in bursts (a training step, one inference): spin a few
+    // tens of microseconds before sleeping, since waking a sleeping thread
+    // costs about as much on a VM.
+    for (let i = 0; i < ${SPIN} && Atomics.load(c, ${GEN}) === gen; i++);
     Atomics.wait(c, ${GEN}, gen);
     gen = Atomics.load(c, ${GEN});
     const nt = Atomics.load(c, ${NT});
@@ -171,6 +177,7 @@ export class KernelPool {
     }
     this.#fns[fn]!(params, 0, nt);
     if (nt > 1) {
+      for (let i = 0; i < SPIN && Atomics.load(c, DONE) < nt - 1; i++);
       for (
         let d = Atomics.load(c, DONE);
         d < nt - 1;

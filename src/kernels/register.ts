@@ -1,9 +1,12 @@
 /**
  * Registers simdnet's kernels for the tfjs `wasm` backend: the missing
  * `Conv2DBackpropFilter`; faster `Conv2DBackpropInput`, `MaxPoolGrad` and
- * `BatchMatMul` (all transpose variants) than tfjs' scalar loops; and
- * threaded `FusedConv2D`, `_FusedMatMul` and bias-gradient `Sum`, so that a
- * training step never wakes XNNPACK's spinning thread pool.
+ * `BatchMatMul` (all transpose variants) than tfjs' scalar loops; threaded
+ * `FusedConv2D`, `_FusedMatMul` and bias-gradient `Sum`, so that a training
+ * step never wakes XNNPACK's spinning thread pool (3x3 stride-1 layers and
+ * their gradients run as Winograd F(2x2, 3x3)); a zero-copy `Identity`; and
+ * simdnet's own fused Adam update and dropout masks
+ * (src/kernels/custom_kernels.ts).
  *
  * @module
  */

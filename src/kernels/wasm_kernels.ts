@@ -34,6 +34,17 @@ export function compileKernels(shared: boolean): KernelVariant {
   throw new Error("simdnet: this engine supports no SIMD kernel variant");
 }
 
+// Buffers kept by HeapKernels.derived: enough for the transformed filters
+// of a network's 3x3 layers, forward and flipped.
+const DERIVED_SLOTS = 12;
+
+interface DerivedBuffer {
+  ref: WeakRef<object>;
+  tag: number;
+  ptr: number;
+  bytes: number;
+}
+
 /** The kernels bound to one tfjs heap. */
 export class HeapKernels {
   readonly pool: KernelPool;
@@ -45,6 +56,8 @@ export class HeapKernels {
   #scratchBytes = 0;
   #extra = 0;
   #extraBytes = 0;
+  readonly #derived: DerivedBuffer[] = [];
+  #nextVictim = 0;
 
   constructor(
     wasm: TfjsWasmModule,
@@ -87,6 +100,39 @@ export class HeapKernels {
     return (this.#extra + 15) & ~15;
   }
 
+  /**
+   * A heap buffer derived from an immutable tensor (a transformed filter),
+   * kept across calls by the tensor's data id and a `tag` for the kind of
+   * derivation. Returns the buffer and whether it must be (re)filled.
+   * Weights do not change between inference calls, so their transform runs
+   * once; in training every step brings new data ids and the buffers are
+   * simply refilled.
+   */
+  derived(key: object, tag: number, bytes: number): [number, boolean] {
+    for (const e of this.#derived) {
+      if (e.tag === tag && e.ref.deref() === key && e.bytes >= bytes) {
+        return [(e.ptr + 15) & ~15, false];
+      }
+    }
+    let victim = this.#derived.find((e) => e.ref.deref() === undefined);
+    if (!victim && this.#derived.length < DERIVED_SLOTS) {
+      victim = { ref: new WeakRef(key), tag, ptr: 0, bytes: 0 };
+      this.#derived.push(victim);
+    }
+    if (!victim) {
+      victim = this.#derived[this.#nextVictim]!;
+      this.#nextVictim = (this.#nextVictim + 1) % DERIVED_SLOTS;
+    }
+    if (victim.bytes < bytes) {
+      if (victim.ptr) this.#wasm._free(victim.ptr);
+      victim.ptr = this.#wasm._malloc(bytes + 16);
+      victim.bytes = bytes;
+    }
+    victim.ref = new WeakRef(key);
+    victim.tag = tag;
+    return [(victim.ptr + 15) & ~15, true];
+  }
+
   /** Writes `words` as the parameter block and runs `name` on every thread. */
   run(name: KernelName, words: number[]): void {
     const view = new Int32Array(this.#memory.buffer, this.#params, 64);
@@ -98,6 +144,7 @@ export class HeapKernels {
   dispose(): void {
     if (this.#scratch) this.#wasm._free(this.#scratch);
     if (this.#extra) this.#wasm._free(this.#extra);
+    for (const e of this.#derived) this.#wasm._free(e.ptr);
     this.#wasm._free(this.#params);
     this.pool.terminate();
   }

@@ -1,7 +1,7 @@
 /**
  * Dropout masks from a counter-based hash, the same bit for bit on every
  * backend: the wasm backend computes them in simdnet's kernel pool
- * (`wasm/dropout.ts`), the others with the loop below. Element `i` keeps
+ * (`wasm/assembly/dropout.ts`), the others with the loop below. Element `i` keeps
  * its activation when `u_i = (h(seed, i) >>> 8) / 2^24 >= rate`.
  *
  * @module

@@ -8,12 +8,9 @@
 import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
 import { Geom, packAConv, packBConv } from "./conv_pack";
 
-export {
-  wino_conv,
-  wino_filter,
-  wino_filter_grad,
-  wino_filter_grad_reduce,
-} from "./winograd";
+export { wino_filter } from "./winograd";
+export { wino_conv } from "./winograd_conv";
+export { wino_filter_grad, wino_filter_grad_reduce } from "./winograd_grad";
 export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";
 

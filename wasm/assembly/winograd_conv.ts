@@ -1,0 +1,217 @@
+// Winograd F(2x2, 3x3) convolution, forward: out = act(conv3x3(x, g) + b).
+//
+// The filter transform (wino_filter) runs once per filter into packed GEMM
+// panels. Then each thread takes blocks of TB output tiles: it transforms
+// their 4x4 input patches (four channels per vector, since NHWC keeps
+// channels contiguous), runs 16 small GEMMs [TB x Kp]·[Kp x Np], one per
+// position of the 4x4 transformed tile, and transforms the products back
+// into 2x2 outputs with bias and relu fused. Every buffer of a block stays in
+// the thread's scratch, so nothing the size of the batch is materialised.
+
+import { madd, NR } from "./gemm";
+import { p32, roundUp, TB, transformInputs } from "./winograd";
+
+// C[4 x 8] = A[4 x K] · panel[K x 8]: A rows `lda` bytes apart (the
+// transformed tiles of one position), K a multiple of 4.
+
+@inline
+function tile4x8(
+  K: i32,
+  a: usize,
+  lda: usize,
+  b: usize,
+  c: usize,
+  ldc: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
+  for (let k: usize = 0; k < <usize> K * 4; k += 16) {
+    const pb = b + k * 8;
+    let b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let v = v128.load32_splat(a + k);
+    c00 = madd(v, b0, c00);
+    c01 = madd(v, b1, c01);
+    v = v128.load32_splat(a1 + k);
+    c10 = madd(v, b0, c10);
+    c11 = madd(v, b1, c11);
+    v = v128.load32_splat(a2 + k);
+    c20 = madd(v, b0, c20);
+    c21 = madd(v, b1, c21);
+    v = v128.load32_splat(a3 + k);
+    c30 = madd(v, b0, c30);
+    c31 = madd(v, b1, c31);
+    b0 = v128.load(pb, 32);
+    b1 = v128.load(pb, 48);
+    v = v128.load32_splat(a + k, 4);
+    c00 = madd(v, b0, c00);
+    c01 = madd(v, b1, c01);
+    v = v128.load32_splat(a1 + k, 4);
+    c10 = madd(v, b0, c10);
+    c11 = madd(v, b1, c11);
+    v = v128.load32_splat(a2 + k, 4);
+    c20 = madd(v, b0, c20);
+    c21 = madd(v, b1, c21);
+    v = v128.load32_splat(a3 + k, 4);
+    c30 = madd(v, b0, c30);
+    c31 = madd(v, b1, c31);
+    b0 = v128.load(pb, 64);
+    b1 = v128.load(pb, 80);
+    v = v128.load32_splat(a + k, 8);
+    c00 = madd(v, b0, c00);
+    c01 = madd(v, b1, c01);
+    v = v128.load32_splat(a1 + k, 8);
+    c10 = madd(v, b0, c10);
+    c11 = madd(v, b1, c11);
+    v = v128.load32_splat(a2 + k, 8);
+    c20 = madd(v, b0, c20);
+    c21 = madd(v, b1, c21);
+    v = v128.load32_splat(a3 + k, 8);
+    c30 = madd(v, b0, c30);
+    c31 = madd(v, b1, c31);
+    b0 = v128.load(pb, 96);
+    b1 = v128.load(pb, 112);
+    v = v128.load32_splat(a + k, 12);
+    c00 = madd(v, b0, c00);
+    c01 = madd(v, b1, c01);
+    v = v128.load32_splat(a1 + k, 12);
+    c10 = madd(v, b0, c10);
+    c11 = madd(v, b1, c11);
+    v = v128.load32_splat(a2 + k, 12);
+    c20 = madd(v, b0, c20);
+    c21 = madd(v, b1, c21);
+    v = v128.load32_splat(a3 + k, 12);
+    c30 = madd(v, b0, c30);
+    c31 = madd(v, b1, c31);
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+// out = act(conv3x3(x, g) + bias) with stride 1, through the transformed
+// filter u of wino_filter. x is [B, H, W, K], out [B, OH, OW, N]; output
+// pixel (oy, ox) reads inputs from (oy - padT, ox - padL). N is a multiple
+// of 4. Threads split over output tiles.
+// Params: B H W K OH OW padT padL x u out N bias(0 = none) act scratch
+// scratchPerThread.
+export function wino_conv(p: usize, tid: i32, nt: i32): void {
+  const B = p32(p, 0), H = p32(p, 1), W = p32(p, 2), K = p32(p, 3);
+  const OH = p32(p, 4), OW = p32(p, 5), padT = p32(p, 6), padL = p32(p, 7);
+  const x = <usize> p32(p, 8), u = <usize> p32(p, 9), out = <usize> p32(p, 10);
+  const N = p32(p, 11), bias = <usize> p32(p, 12), act = p32(p, 13);
+  const scratch = <usize> p32(p, 14) + <usize> tid * <usize> p32(p, 15);
+  const Np = roundUp(N, NR);
+  const tw = (OW + 1) >> 1, th = (OH + 1) >> 1;
+  const T = B * th * tw;
+  // Contiguous shares of whole 4-tile groups.
+  const groups = (T + 3) >> 2;
+  const per = groups / nt, extra = groups % nt;
+  const g0 = tid * per + min(tid, extra);
+  const r0 = min(T, g0 * 4),
+    r1 = min(T, (g0 + per + (tid < extra ? 1 : 0)) * 4);
+  const Kp = roundUp(K, 4);
+  const vBuf = scratch;
+  const vPos = <usize> TB * <usize> Kp * 4;
+  const mBuf = vBuf + 16 * vPos;
+  const mPos = <usize> TB * <usize> Np * 4;
+  const tmp = mBuf + 16 * mPos;
+  const uPos = <usize> Kp * <usize> Np * 4;
+  const cs = <usize> K * 4;
+  const zero = f32x4.splat(0);
+  for (let t0 = r0; t0 < r1; t0 += TB) {
+    const tb = min(TB, r1 - t0);
+    transformInputs(x, H, W, K, padT, padL, tw, th, t0, tb, vBuf, vPos, tmp);
+    for (let pos = 0; pos < 16; pos++) {
+      const a = vBuf + <usize> pos * vPos;
+      const bp = u + <usize> pos * uPos;
+      const c = mBuf + <usize> pos * mPos;
+      for (let i = 0; i < tb; i += 4) {
+        for (let j = 0; j < Np; j += NR) {
+          tile4x8(
+            Kp,
+            a + <usize> i * <usize> Kp * 4,
+            <usize> Kp * 4,
+            bp + <usize> (j / NR) * <usize> Kp * (NR * 4),
+            c + (<usize> i * <usize> Np + <usize> j) * 4,
+            <usize> Np * 4,
+          );
+        }
+      }
+    }
+    for (let t = 0; t < tb; t++) {
+      const tile = t0 + t;
+      const tx = tile % tw, rest = tile / tw;
+      const ty = rest % th, b = rest / th;
+      const oy = ty * 2, ox = tx * 2;
+      const right = ox + 1 < OW, down = oy + 1 < OH;
+      const o = out +
+        ((<usize> (b * OH + oy) * <usize> OW + <usize> ox) * <usize> N) * 4;
+      const orow = <usize> OW * <usize> N * 4;
+      const m = mBuf + <usize> t * <usize> Np * 4;
+      for (let n = 0; n < N; n += 4) {
+        const q = m + <usize> n * 4;
+        // Aᵀ M down each column c: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3.
+        let m0 = v128.load(q), m1 = v128.load(q + 4 * mPos);
+        let m2 = v128.load(q + 8 * mPos), m3 = v128.load(q + 12 * mPos);
+        const s00 = f32x4.add(f32x4.add(m0, m1), m2),
+          s10 = f32x4.sub(f32x4.sub(m1, m2), m3);
+        m0 = v128.load(q + mPos);
+        m1 = v128.load(q + 5 * mPos);
+        m2 = v128.load(q + 9 * mPos);
+        m3 = v128.load(q + 13 * mPos);
+        const s01 = f32x4.add(f32x4.add(m0, m1), m2),
+          s11 = f32x4.sub(f32x4.sub(m1, m2), m3);
+        m0 = v128.load(q + 2 * mPos);
+        m1 = v128.load(q + 6 * mPos);
+        m2 = v128.load(q + 10 * mPos);
+        m3 = v128.load(q + 14 * mPos);
+        const s02 = f32x4.add(f32x4.add(m0, m1), m2),
+          s12 = f32x4.sub(f32x4.sub(m1, m2), m3);
+        m0 = v128.load(q + 3 * mPos);
+        m1 = v128.load(q + 7 * mPos);
+        m2 = v128.load(q + 11 * mPos);
+        m3 = v128.load(q + 15 * mPos);
+        const s03 = f32x4.add(f32x4.add(m0, m1), m2),
+          s13 = f32x4.sub(f32x4.sub(m1, m2), m3);
+        // (Aᵀ M) A along each row.
+        let y00 = f32x4.add(f32x4.add(s00, s01), s02);
+        let y01 = f32x4.sub(f32x4.sub(s01, s02), s03);
+        let y10 = f32x4.add(f32x4.add(s10, s11), s12);
+        let y11 = f32x4.sub(f32x4.sub(s11, s12), s13);
+        if (bias) {
+          const bv = v128.load(bias + <usize> n * 4);
+          y00 = f32x4.add(y00, bv);
+          y01 = f32x4.add(y01, bv);
+          y10 = f32x4.add(y10, bv);
+          y11 = f32x4.add(y11, bv);
+        }
+        if (act == 1) {
+          y00 = f32x4.max(y00, zero);
+          y01 = f32x4.max(y01, zero);
+          y10 = f32x4.max(y10, zero);
+          y11 = f32x4.max(y11, zero);
+        }
+        const d = o + <usize> n * 4;
+        v128.store(d, y00);
+        if (right) v128.store(d + cs2(N), y01);
+        if (down) {
+          v128.store(d + orow, y10);
+          if (right) v128.store(d + orow + cs2(N), y11);
+        }
+      }
+    }
+  }
+}
+
+@inline
+function cs2(N: i32): usize {
+  return <usize> N * 4;
+}
