@@ -156,7 +156,7 @@ Deno.test("Conv2DBackpropInput matches cpu on random shapes", async () => {
   }
 });
 
-Deno.test("MaxPoolGrad matches cpu, ties after relu included", async () => {
+Deno.test("MaxPool and MaxPoolGrad match cpu, ties after relu included", async () => {
   for (let i = 0; i < CASES; i++) {
     const b = randInt(1, 64),
       h = randInt(1, 33),
@@ -176,6 +176,11 @@ Deno.test("MaxPoolGrad matches cpu, ties after relu included", async () => {
     const x = tf.relu(randomTensor([b, h, w, c]));
     const y = tf.maxPool(x as tf.Tensor4D, f, s, pad);
     const dy = randomTensor(y.shape);
+    const fwd = await compare(
+      [x],
+      (x) => tf.maxPool(x as tf.Tensor4D, f, s, pad),
+    );
+    assert.equal(fwd, 0, `MaxPool ${b}x${h}x${w}x${c} f${f} s${s} ${pad}`);
     const err = await compare(
       [dy, x, y],
       (dy, x, y) =>

@@ -114,7 +114,7 @@ export function conv2DBackpropFilter(
   ], "float32");
   if (winogradFits(info)) {
     const np = Math.ceil(outChannels / 8) * 8;
-    const [scratch, stride] = k.scratch(winogradScratch(inChannels, np));
+    const [scratch, stride] = k.scratch(winogradScratch(32, inChannels, np));
     const kp = Math.ceil(inChannels / 4) * 4;
     const partials = k.extra(k.threads * 16 * kp * np * 4);
     const words = [
@@ -305,6 +305,36 @@ export function batchMatMul(
   return out;
 }
 
+/** Max pooling; windows clipped by padding take the max of what is inside. */
+export function maxPool(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const out = b.makeOutput(
+    [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
+    "float32",
+  );
+  k.run("max_pool", [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.effectiveFilterHeight,
+    info.effectiveFilterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    offset(b, x),
+    offset(b, out),
+  ]);
+  return out;
+}
+
 /** Routes each dy to the first maximum of its window. */
 export function maxPoolGrad(
   k: HeapKernels,
@@ -398,11 +428,12 @@ export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
     info.outChannels % 4 === 0;
 }
 
-// Per-thread scratch of wasm/assembly/winograd_conv.ts: 16 positions x TB = 32 tiles of
-// transformed inputs (k channels, rounded up to 4) and products (np, a
-// multiple of 8), and 16 vectors for a last partial channel group.
-function winogradScratch(k: number, np: number): number {
-  return 16 * 32 * (Math.ceil(k / 4) * 4 + np) * 4 + 256;
+// Per-thread scratch of wasm/assembly/winograd*.ts: 16 positions x `tiles`
+// (TB_CONV = 8 forward, TB_GRAD = 32 for the filter gradient) of transformed
+// inputs (k channels, rounded up to 4) and products (np, a multiple of 8),
+// and 16 vectors for a last partial channel group.
+function winogradScratch(tiles: number, k: number, np: number): number {
+  return 16 * tiles * (Math.ceil(k / 4) * 4 + np) * 4 + 256;
 }
 
 interface WinogradCall {
@@ -436,7 +467,7 @@ function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
   if (fresh) {
     k.run("wino_filter", [c.inC, c.outC, offset(b, c.w), u, c.flip ? 1 : 0]);
   }
-  const [scratch, stride] = k.scratch(winogradScratch(c.inC, np));
+  const [scratch, stride] = k.scratch(winogradScratch(8, c.inC, np));
   k.run("wino_conv", [
     c.batch,
     c.inH,

@@ -29,6 +29,7 @@ export const KERNEL_NAMES = [
   "wino_filter_grad_reduce",
   "adam_update",
   "dropout_mask",
+  "max_pool",
 ] as const;
 
 /** One kernel entry point. */

@@ -2,7 +2,7 @@
  * Registers simdnet's kernels for the tfjs `wasm` backend: the missing
  * `Conv2DBackpropFilter`; faster `Conv2DBackpropInput`, `MaxPoolGrad` and
  * `BatchMatMul` (all transpose variants) than tfjs' scalar loops; threaded
- * `FusedConv2D`, `_FusedMatMul` and bias-gradient `Sum`, so that a training
+ * `FusedConv2D`, `_FusedMatMul`, `MaxPool` and bias-gradient `Sum`, so that a training
  * step never wakes XNNPACK's spinning thread pool (3x3 stride-1 layers and
  * their gradients run as Winograd F(2x2, 3x3)); a zero-copy `Identity`; and
  * simdnet's own fused Adam update and dropout masks
@@ -21,6 +21,7 @@ import {
   conv2DBackpropInput,
   dropoutMask,
   fusedAdam,
+  maxPool,
   maxPoolGrad,
   requireFloat,
   requireNhwc,
@@ -129,6 +130,29 @@ export function registerWasmKernels(k: HeapKernels): void {
       a.dimRoundingMode,
     );
     return maxPoolGrad(k, backend as Backend, dy, input, info);
+  });
+  let stockMaxPool: tf.KernelFunc | null = null;
+  stockMaxPool = replaceKernel(tf.MaxPool, (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const a = attrs as unknown as tf.MaxPoolAttrs;
+    const info = tf.backend_util.computePool2DInfo(
+      x.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    if (
+      x.dtype !== "float32" || info.dilationHeight !== 1 ||
+      info.dilationWidth !== 1
+    ) {
+      return fallback(stockMaxPool, "MaxPool", "only float32 without dilation")(
+        args,
+      );
+    }
+    return maxPool(k, backend as Backend, x, info);
   });
   let stockFusedConv: tf.KernelFunc | null = null;
   stockFusedConv = replaceKernel(tf.FusedConv2D, (args) => {

@@ -184,6 +184,8 @@ export class Sequential {
       );
     }
     const n = x.shape[0] ?? 0;
+    // One batch: no slice, which would copy the whole input.
+    if (n > 0 && n <= batchSize) return tf.tidy(() => this.apply(x));
     const parts: tf.Tensor[] = [];
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);

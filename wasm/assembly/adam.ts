@@ -8,13 +8,7 @@
 // arrays and writes three, shared out over the pool's threads. Each
 // operation rounds to f32 in the same order as the op-by-op version.
 
-function p32(p: usize, i: i32): i32 {
-  return load<i32>(p + <usize> (i * 4));
-}
-
-function f(p: usize, i: i32): f32 {
-  return load<f32>(p + <usize> (i * 4));
-}
+import { f32At, p32 } from "./params";
 
 // Params: n w g m v wOut mOut vOut alpha beta1 (1-beta1) beta2 (1-beta2)
 // epsilon, the last six as f32 bits.
@@ -23,8 +17,8 @@ export function adam_update(p: usize, tid: i32, nt: i32): void {
   const w = <usize> p32(p, 1), g = <usize> p32(p, 2);
   const m = <usize> p32(p, 3), v = <usize> p32(p, 4);
   const wo = <usize> p32(p, 5), mo = <usize> p32(p, 6), vo = <usize> p32(p, 7);
-  const alpha = f(p, 8), b1 = f(p, 9), c1 = f(p, 10);
-  const b2 = f(p, 11), c2 = f(p, 12), eps = f(p, 13);
+  const alpha = f32At(p, 8), b1 = f32At(p, 9), c1 = f32At(p, 10);
+  const b2 = f32At(p, 11), c2 = f32At(p, 12), eps = f32At(p, 13);
   // Shares of whole 64-byte lines, so threads never write the same line.
   const lines = (n + 15) >> 4;
   const per = lines / nt, extra = lines % nt;

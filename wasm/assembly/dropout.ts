@@ -7,16 +7,14 @@
 // h is a multiply-xorshift mix of seed + i * golden ratio (the "lowbias32"
 // constants found by Chris Wellons' hash prospector).
 
-function p32(p: usize, i: i32): i32 {
-  return load<i32>(p + <usize> (i * 4));
-}
+import { f32At, p32 } from "./params";
 
 // Params: n out seed rate(f32 bits) scale(f32 bits).
 export function dropout_mask(p: usize, tid: i32, nt: i32): void {
   const n = p32(p, 0);
   const out = <usize> p32(p, 1);
   const seed = p32(p, 2);
-  const rate = load<f32>(p + 12), scale = load<f32>(p + 16);
+  const rate = f32At(p, 3), scale = f32At(p, 4);
   const lines = (n + 15) >> 4;
   const per = lines / nt, extra = lines % nt;
   const l0 = tid * per + min(tid, extra);

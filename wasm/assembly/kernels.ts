@@ -7,32 +7,22 @@
 
 import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
 import { Geom, packAConv, packBConv } from "./conv_pack";
+import { p32, splitRange } from "./params";
 
 export { wino_filter } from "./winograd";
 export { wino_conv } from "./winograd_conv";
 export { wino_filter_grad, wino_filter_grad_reduce } from "./winograd_grad";
 export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";
+export { max_pool, maxpool_grad } from "./max_pool";
 
 const NC: i32 = 512;
-
-function p32(p: usize, i: i32): i32 {
-  return load<i32>(p + <usize> (i * 4));
-}
 
 // Scratch of one thread: [tmp tile 128 B | A panel MR*KC | B block KC*NC].
 function scratchOf(p: usize, word: i32, tid: i32): usize {
   return <usize> p32(p, word) + <usize> tid * <usize> p32(p, word + 1);
 }
 
-function splitRange(n: i32, align: i32, tid: i32, nt: i32): i64 {
-  const units = (n + align - 1) / align;
-  const per = units / nt;
-  const extra = units % nt;
-  const u0 = tid * per + min(tid, extra);
-  const u1 = u0 + per + (tid < extra ? 1 : 0);
-  return (<i64> min(u0 * align, n) << 32) | <i64> min(u1 * align, n);
-}
 
 function zeroRows(c: usize, rows: i32, ldc: i32, n0: i32, n1: i32): void {
   for (let i = 0; i < rows; i++) {
@@ -283,110 +273,6 @@ export function flip_filter(p: usize, tid: i32, nt: i32): void {
           dst + <usize> (oc * IC + ic) * 4,
           load<f32>(src + <usize> (ic * OC + oc) * 4),
         );
-      }
-    }
-  }
-}
-
-// Max-pool gradient: routes each dy to the first maximum of its window in
-// row-major order (the tie rule of the tfjs reference), four channels at a
-// time. Threads split over images, so overlapping windows never race.
-// Params: B H W C OH OW fh fw sh sw padT padL x dy dx.
-export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
-  const H = p32(p, 1), W = p32(p, 2), C = p32(p, 3);
-  const OH = p32(p, 4), OW = p32(p, 5), fh = p32(p, 6), fw = p32(p, 7);
-  const sh = p32(p, 8), sw = p32(p, 9), padT = p32(p, 10), padL = p32(p, 11);
-  const x = <usize> p32(p, 12),
-    dy = <usize> p32(p, 13),
-    dx = <usize> p32(p, 14);
-  const r = splitRange(p32(p, 0), 1, tid, nt);
-  const b0 = <i32> (r >> 32), b1 = <i32> r;
-  const imgBytes = <usize> (H * W * C) * 4;
-  if (b1 > b0) {
-    memory.fill(dx + <usize> b0 * imgBytes, 0, <usize> (b1 - b0) * imgBytes);
-  }
-  const c4 = C & ~3;
-  for (let b = b0; b < b1; b++) {
-    const xi = x + <usize> b * imgBytes;
-    const dxi = dx + <usize> b * imgBytes;
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const dyo = dy + <usize> (((b * OH + oy) * OW + ox) * C) * 4;
-        const y0 = oy * sh - padT, x0 = ox * sw - padL;
-        for (let c = 0; c < c4; c += 4) {
-          let best = f32x4.splat(-Infinity);
-          let arg = i32x4.splat(-1);
-          for (let wy = 0; wy < fh; wy++) {
-            const y = y0 + wy;
-            if (y < 0 || y >= H) continue;
-            for (let wx = 0; wx < fw; wx++) {
-              const xx = x0 + wx;
-              if (xx < 0 || xx >= W) continue;
-              const pos = (y * W + xx) * C + c;
-              const v = v128.load(xi + <usize> pos * 4);
-              const gt = f32x4.gt(v, best);
-              best = v128.bitselect(v, best, gt);
-              arg = v128.bitselect(
-                i32x4.add(i32x4.splat(pos), i32x4(0, 1, 2, 3)),
-                arg,
-                gt,
-              );
-            }
-          }
-          const g = v128.load(dyo + <usize> c * 4);
-          const a0 = i32x4.extract_lane(arg, 0),
-            a1 = i32x4.extract_lane(arg, 1);
-          const a2 = i32x4.extract_lane(arg, 2),
-            a3 = i32x4.extract_lane(arg, 3);
-          if (a0 >= 0) {
-            store<f32>(
-              dxi + <usize> a0 * 4,
-              load<f32>(dxi + <usize> a0 * 4) + f32x4.extract_lane(g, 0),
-            );
-          }
-          if (a1 >= 0) {
-            store<f32>(
-              dxi + <usize> a1 * 4,
-              load<f32>(dxi + <usize> a1 * 4) + f32x4.extract_lane(g, 1),
-            );
-          }
-          if (a2 >= 0) {
-            store<f32>(
-              dxi + <usize> a2 * 4,
-              load<f32>(dxi + <usize> a2 * 4) + f32x4.extract_lane(g, 2),
-            );
-          }
-          if (a3 >= 0) {
-            store<f32>(
-              dxi + <usize> a3 * 4,
-              load<f32>(dxi + <usize> a3 * 4) + f32x4.extract_lane(g, 3),
-            );
-          }
-        }
-        for (let c = c4; c < C; c++) {
-          let best: f32 = -Infinity;
-          let arg = -1;
-          for (let wy = 0; wy < fh; wy++) {
-            const y = y0 + wy;
-            if (y < 0 || y >= H) continue;
-            for (let wx = 0; wx < fw; wx++) {
-              const xx = x0 + wx;
-              if (xx < 0 || xx >= W) continue;
-              const pos = (y * W + xx) * C + c;
-              const v = load<f32>(xi + <usize> pos * 4);
-              if (v > best) {
-                best = v;
-                arg = pos;
-              }
-            }
-          }
-          if (arg >= 0) {
-            store<f32>(
-              dxi + <usize> arg * 4,
-              load<f32>(dxi + <usize> arg * 4) + load<f32>(dyo + <usize> c * 4),
-            );
-          }
-        }
       }
     }
   }

@@ -1,15 +1,16 @@
 // Winograd F(2x2, 3x3) convolution, forward: out = act(conv3x3(x, g) + b).
 //
 // The filter transform (wino_filter) runs once per filter into packed GEMM
-// panels. Then each thread takes blocks of TB output tiles: it transforms
+// panels. Then each thread takes blocks of TB_CONV output tiles: it transforms
 // their 4x4 input patches (four channels per vector, since NHWC keeps
-// channels contiguous), runs 16 small GEMMs [TB x Kp]·[Kp x Np], one per
+// channels contiguous), runs 16 small GEMMs [TB_CONV x Kp]·[Kp x Np], one per
 // position of the 4x4 transformed tile, and transforms the products back
 // into 2x2 outputs with bias and relu fused. Every buffer of a block stays in
 // the thread's scratch, so nothing the size of the batch is materialised.
 
 import { madd, NR } from "./gemm";
-import { p32, roundUp, TB, transformInputs } from "./winograd";
+import { p32 } from "./params";
+import { roundUp, TB_CONV, transformInputs } from "./winograd";
 
 // C[4 x 8] = A[4 x K] · panel[K x 8]: A rows `lda` bytes apart (the
 // transformed tiles of one position), K a multiple of 4.
@@ -119,15 +120,15 @@ export function wino_conv(p: usize, tid: i32, nt: i32): void {
     r1 = min(T, (g0 + per + (tid < extra ? 1 : 0)) * 4);
   const Kp = roundUp(K, 4);
   const vBuf = scratch;
-  const vPos = <usize> TB * <usize> Kp * 4;
+  const vPos = <usize> TB_CONV * <usize> Kp * 4;
   const mBuf = vBuf + 16 * vPos;
-  const mPos = <usize> TB * <usize> Np * 4;
+  const mPos = <usize> TB_CONV * <usize> Np * 4;
   const tmp = mBuf + 16 * mPos;
   const uPos = <usize> Kp * <usize> Np * 4;
   const cs = <usize> K * 4;
   const zero = f32x4.splat(0);
-  for (let t0 = r0; t0 < r1; t0 += TB) {
-    const tb = min(TB, r1 - t0);
+  for (let t0 = r0; t0 < r1; t0 += TB_CONV) {
+    const tb = min(TB_CONV, r1 - t0);
     transformInputs(x, H, W, K, padT, padL, tw, th, t0, tb, vBuf, vPos, tmp);
     for (let pos = 0; pos < 16; pos++) {
       const a = vBuf + <usize> pos * vPos;

@@ -3,7 +3,8 @@
 // over tiles, and dg = Gᵀ dU G: the same 2.25x saving as the forward pass.
 
 import { madd, NR } from "./gemm";
-import { ld, p32, roundUp, TB, transformInputs } from "./winograd";
+import { p32 } from "./params";
+import { ld, roundUp, TB_GRAD, transformInputs } from "./winograd";
 
 // A dy Aᵀ for one 2x2 tile of dy, four channels (the adjoint of the output
 // transform): rows (a, a + c, a - c, -c) of the tile, then the same along
@@ -107,13 +108,13 @@ export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
   const r0 = tid * per + min(tid, extra);
   const r1 = r0 + per + (tid < extra ? 1 : 0);
   const vBuf = scratch;
-  const vPos = <usize> TB * <usize> Kp * 4;
+  const vPos = <usize> TB_GRAD * <usize> Kp * 4;
   const gBuf = vBuf + 16 * vPos;
-  const gPos = <usize> TB * <usize> Np * 4;
+  const gPos = <usize> TB_GRAD * <usize> Np * 4;
   const tmp = gBuf + 16 * gPos;
   const drs = <usize> OW * <usize> N * 4, dcs = <usize> N * 4;
-  for (let t0 = r0; t0 < r1; t0 += TB) {
-    const tb = min(TB, r1 - t0);
+  for (let t0 = r0; t0 < r1; t0 += TB_GRAD) {
+    const tb = min(TB_GRAD, r1 - t0);
     transformInputs(x, H, W, K, padT, padL, tw, th, t0, tb, vBuf, vPos, tmp);
     for (let t = 0; t < tb; t++) {
       const tile = t0 + t;
