@@ -416,10 +416,10 @@ export function conv2D(
 }
 
 /**
- * Whether a convolution and its filter gradient run as Winograd F(2x2, 3x3)
- * (wasm/assembly/winograd*.ts): 3x3, stride 1, no dilation, and output channels that
- * fill whole vectors. The input gradient swaps the roles of the channels
- * (see {@linkcode conv2DBackpropInput}).
+ * Whether a convolution and its filter gradient run as Winograd
+ * (wasm/assembly/winograd*.ts): 3x3, stride 1, no dilation, and output
+ * channels that fill whole vectors. The input gradient swaps the roles of
+ * the channels (see {@linkcode conv2DBackpropInput}).
  */
 export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
   return info.filterHeight === 3 && info.filterWidth === 3 &&
@@ -428,8 +428,9 @@ export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
     info.outChannels % 4 === 0;
 }
 
-// Per-thread scratch of wasm/assembly/winograd*.ts: 16 positions x `tiles`
-// (TB_CONV = 8 forward, TB_GRAD = 32 for the filter gradient) of transformed
+// Per-thread scratch of F(2x2, 3x3) (wasm/assembly/winograd*.ts): 16
+// positions x `tiles` (TB_CONV = 8 forward, TB_GRAD = 32 for the filter
+// gradient) of transformed
 // inputs (k channels, rounded up to 4) and products (np, a multiple of 8),
 // and 16 vectors for a last partial channel group.
 function winogradScratch(tiles: number, k: number, np: number): number {
@@ -456,19 +457,33 @@ interface WinogradCall {
 }
 
 // Transforms the filter into packed panels (once per filter tensor), then
-// runs the tiled transform, GEMM and inverse transform (wasm/assembly/winograd*.ts).
+// runs the tiled transform, GEMM and inverse transform: F(4x4, 3x3)
+// (wasm/assembly/winograd4.ts) when the output has whole 4x4 tiles to
+// offer, F(2x2, 3x3) (winograd_conv.ts) for smaller images.
 function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
+  const f4 = c.outH >= 4 && c.outW >= 4;
+  const positions = f4 ? 36 : 16;
   const np = Math.ceil(c.outC / 8) * 8;
+  const kp = Math.ceil(c.inC / 4) * 4;
   const [u, fresh] = k.derived(
     c.w.dataId,
-    c.flip ? 1 : 0,
-    16 * Math.ceil(c.inC / 4) * 4 * np * 4,
+    (c.flip ? 1 : 0) + (f4 ? 2 : 0),
+    positions * kp * np * 4,
   );
   if (fresh) {
-    k.run("wino_filter", [c.inC, c.outC, offset(b, c.w), u, c.flip ? 1 : 0]);
+    k.run(f4 ? "wino4_filter" : "wino_filter", [
+      c.inC,
+      c.outC,
+      offset(b, c.w),
+      u,
+      c.flip ? 1 : 0,
+    ]);
   }
-  const [scratch, stride] = k.scratch(winogradScratch(8, c.inC, np));
-  k.run("wino_conv", [
+  // Blocks of 8 tiles, and two 36-vector temporaries for F(4x4, 3x3).
+  const [scratch, stride] = k.scratch(
+    f4 ? 36 * 8 * (kp + np) * 4 + 2 * 576 : winogradScratch(8, c.inC, np),
+  );
+  k.run(f4 ? "wino4_conv" : "wino_conv", [
     c.batch,
     c.inH,
     c.inW,

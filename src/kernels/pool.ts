@@ -30,6 +30,8 @@ export const KERNEL_NAMES = [
   "adam_update",
   "dropout_mask",
   "max_pool",
+  "wino4_filter",
+  "wino4_conv",
 ] as const;
 
 /** One kernel entry point. */

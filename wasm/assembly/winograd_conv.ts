@@ -16,7 +16,7 @@ import { roundUp, TB_CONV, transformInputs } from "./winograd";
 // transformed tiles of one position), K a multiple of 4.
 
 @inline
-function tile4x8(
+export function tile4x8(
   K: i32,
   a: usize,
   lda: usize,
