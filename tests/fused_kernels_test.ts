@@ -6,6 +6,7 @@ import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
 import { adamUpdate } from "../src/train/adam.ts";
 import { dropoutMask, dropoutMaskValues } from "../src/nn/dropout_mask.ts";
 import { createRng } from "../src/util/random.ts";
+import { RELU_GRAD } from "../src/kernels/custom_kernels.ts";
 
 await initRuntime({ backend: "wasm" });
 const rng = createRng(7);
@@ -90,5 +91,26 @@ Deno.test("dropout masks keep 1 - rate of the elements, scaled", () => {
     // Another seed gives another mask (agreement of two independent masks).
     const agree = rate * rate + (1 - rate) * (1 - rate);
     assert.ok(Math.abs(same / size - agree) < 0.006, `agreement ${same}`);
+  }
+});
+
+Deno.test("relu gradient equals dy * step(y) on cpu, NaN and signed zeros included", async () => {
+  for (const n of [1, 5, 64, 1001]) {
+    const dy = random(n);
+    const y = random(n);
+    const specials = [0, -0, NaN, Infinity, -Infinity, 1e-30, -1e-30];
+    specials.forEach((v, i) => {
+      if (i < n) y[i] = v;
+    });
+    await tf.setBackend("cpu");
+    const a = tf.tensor(dy), b = tf.tensor(y);
+    const want = tf.mul(a, tf.step(b));
+    const ref = want.dataSync().slice();
+    tf.dispose([a, b, want]);
+    await tf.setBackend("wasm");
+    const c = tf.tensor(dy), d = tf.tensor(y);
+    const got = tf.engine().runKernel(RELU_GRAD, { dy: c, y: d }) as tf.Tensor;
+    assert.deepEqual(got.dataSync(), ref, `n = ${n}`);
+    tf.dispose([c, d, got]);
   }
 });

@@ -28,3 +28,6 @@ export interface DropoutMaskAttrs {
   /** A uint32. */
   seed: number;
 }
+
+/** The gradient through a relu from its output: inputs dy, y; dy * step(y). */
+export const RELU_GRAD = "SimdnetReluGrad";

@@ -603,3 +603,21 @@ export function dropoutMask(
   ]);
   return out;
 }
+
+/** dy * step(y): the gradient through a relu, from its output, in one pass. */
+export function reluGrad(
+  k: HeapKernels,
+  b: Backend,
+  dy: tf.TensorInfo,
+  y: tf.TensorInfo,
+): tf.TensorInfo {
+  const n = tf.util.sizeFromShape(dy.shape);
+  if (tf.util.sizeFromShape(y.shape) !== n) {
+    throw new Error(
+      `simdnet ReluGrad: shapes [${dy.shape}] and [${y.shape}] differ`,
+    );
+  }
+  const out = b.makeOutput(dy.shape.slice(), "float32");
+  k.run("relu_grad", [n, offset(b, dy), offset(b, y), offset(b, out)]);
+  return out;
+}

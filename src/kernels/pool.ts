@@ -32,6 +32,7 @@ export const KERNEL_NAMES = [
   "max_pool",
   "wino4_filter",
   "wino4_conv",
+  "relu_grad",
 ] as const;
 
 /** One kernel entry point. */

@@ -5,7 +5,7 @@
  * `FusedConv2D`, `_FusedMatMul`, `MaxPool` and bias-gradient `Sum`, so that a training
  * step never wakes XNNPACK's spinning thread pool (3x3 stride-1 layers and
  * their gradients run as Winograd F(2x2, 3x3)); a zero-copy `Identity`; and
- * simdnet's own fused Adam update and dropout masks
+ * simdnet's own fused Adam update, dropout masks and relu gradient
  * (src/kernels/custom_kernels.ts).
  *
  * @module
@@ -23,6 +23,7 @@ import {
   fusedAdam,
   maxPool,
   maxPoolGrad,
+  reluGrad,
   requireFloat,
   requireNhwc,
   sumLeading,
@@ -33,6 +34,7 @@ import {
   type DropoutMaskAttrs,
   FUSED_ADAM,
   type FusedAdamAttrs,
+  RELU_GRAD,
 } from "./custom_kernels.ts";
 
 // Returns tfjs' own implementation, for the cases simdnet's does not cover.
@@ -280,6 +282,11 @@ export function registerWasmKernels(k: HeapKernels): void {
       v!,
       attrs as unknown as FusedAdamAttrs,
     );
+  });
+  replaceKernel(RELU_GRAD, ({ inputs, backend }) => {
+    const { dy, y } = inputs as Record<string, tf.TensorInfo>;
+    requireFloat("ReluGrad", dy!, y!);
+    return reluGrad(k, backend as Backend, dy!, y!);
   });
   replaceKernel(
     DROPOUT_MASK,

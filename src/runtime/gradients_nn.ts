@@ -8,6 +8,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { RELU_GRAD } from "../kernels/custom_kernels.ts";
 import type { NamedAttrMap } from "@tensorflow/tfjs-core";
 import { at, defineGradient, unbroadcast } from "./gradient_util.ts";
 
@@ -37,6 +38,10 @@ function throughActivation(
     case "linear":
       return dy;
     case "relu":
+      // One pass where the backend has simdnet's kernel (the wasm pool).
+      if (tf.getKernel(RELU_GRAD, tf.getBackend())) {
+        return tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
+      }
       return tf.mul(dy, tf.step(y));
     case "relu6":
       return tf.mul(

@@ -16,6 +16,7 @@ export { wino_filter_grad, wino_filter_grad_reduce } from "./winograd_grad";
 export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";
 export { max_pool, maxpool_grad } from "./max_pool";
+export { relu_grad } from "./relu_grad";
 
 const NC: i32 = 512;
 

@@ -1,0 +1,31 @@
+// The gradient through a relu from its output y: dx = dy * step(y), with
+// tfjs' Step semantics (1 where y > 0, 0 elsewhere, NaN where y is NaN), in
+// one pass instead of tfjs' Step and Multiply.
+
+import { p32 } from "./params";
+
+// Params: n dy y dx. Threads take shares of whole 64-byte lines.
+export function relu_grad(p: usize, tid: i32, nt: i32): void {
+  const n = p32(p, 0);
+  const dy = <usize> p32(p, 1), y = <usize> p32(p, 2), dx = <usize> p32(p, 3);
+  const lines = (n + 15) >> 4;
+  const per = lines / nt, extra = lines % nt;
+  const l0 = tid * per + min(tid, extra);
+  const i0 = min(n, l0 * 16);
+  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const one = f32x4.splat(1), zero = f32x4.splat(0);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize> i * 4;
+    const yv = v128.load(y + o);
+    let s = v128.bitselect(one, zero, f32x4.gt(yv, zero));
+    s = v128.bitselect(yv, s, f32x4.ne(yv, yv));
+    v128.store(dx + o, f32x4.mul(v128.load(dy + o), s));
+  }
+  for (; i < i1; i++) {
+    const o = <usize> i * 4;
+    const yv = load<f32>(y + o);
+    const s: f32 = isNaN(yv) ? yv : yv > 0 ? 1 : 0;
+    store<f32>(dx + o, load<f32>(dy + o) * s);
+  }
+}
