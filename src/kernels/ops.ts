@@ -305,18 +305,9 @@ export function batchMatMul(
   return out;
 }
 
-/** Max pooling; windows clipped by padding take the max of what is inside. */
-export function maxPool(
-  k: HeapKernels,
-  b: Backend,
-  x: tf.TensorInfo,
-  info: tf.backend_util.Conv2DInfo,
-): tf.TensorInfo {
-  const out = b.makeOutput(
-    [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
-    "float32",
-  );
-  k.run("max_pool", [
+// The 12-word geometry block of wasm/assembly/max_pool.ts.
+function poolGeometry(info: tf.backend_util.Conv2DInfo): number[] {
+  return [
     info.batchSize,
     info.inHeight,
     info.inWidth,
@@ -329,6 +320,22 @@ export function maxPool(
     info.strideWidth,
     info.padInfo.top,
     info.padInfo.left,
+  ];
+}
+
+/** Max pooling; windows clipped by padding take the max of what is inside. */
+export function maxPool(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const out = b.makeOutput(
+    [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
+    "float32",
+  );
+  k.run("max_pool", [
+    ...poolGeometry(info),
     offset(b, x),
     offset(b, out),
   ]);
@@ -345,18 +352,7 @@ export function maxPoolGrad(
 ): tf.TensorInfo {
   const out = b.makeOutput(x.shape.slice(), "float32");
   k.run("maxpool_grad", [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.effectiveFilterHeight,
-    info.effectiveFilterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
+    ...poolGeometry(info),
     offset(b, x),
     offset(b, dy),
     offset(b, out),
@@ -471,12 +467,13 @@ function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
     positions * kp * np * 4,
   );
   if (fresh) {
-    k.run(f4 ? "wino4_filter" : "wino_filter", [
+    k.run("wino_filter", [
       c.inC,
       c.outC,
       offset(b, c.w),
       u,
       c.flip ? 1 : 0,
+      f4 ? 6 : 4,
     ]);
   }
   // Blocks of 8 tiles, and two 36-vector temporaries for F(4x4, 3x3).

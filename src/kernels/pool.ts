@@ -30,7 +30,6 @@ export const KERNEL_NAMES = [
   "adam_update",
   "dropout_mask",
   "max_pool",
-  "wino4_filter",
   "wino4_conv",
   "relu_grad",
 ] as const;

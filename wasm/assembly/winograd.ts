@@ -25,30 +25,51 @@ export function roundUp(n: i32, m: i32): i32 {
   return (n + m - 1) / m * m;
 }
 
-// Filter transform into panels u[pos][n / NR][k][NR], zero-padded in n.
+// G g for three taps (a, b, c) along one axis, written to dst + i * s:
+// four values for F(2x2, 3x3) (points 0, ±1, ∞), six for F(4x4, 3x3)
+// (points 0, ±1, ±2, ∞).
+@inline
+function g4(a: f32, b: f32, c: f32, dst: usize, s: usize): void {
+  store<f32>(dst, a);
+  store<f32>(dst + s, (a + b + c) * 0.5);
+  store<f32>(dst + 2 * s, (a - b + c) * 0.5);
+  store<f32>(dst + 3 * s, c);
+}
+
+@inline
+function g6(a: f32, b: f32, c: f32, dst: usize, s: usize): void {
+  store<f32>(dst, a * 0.25);
+  store<f32>(dst + s, (a + b + c) * (-1.0 / 6.0));
+  store<f32>(dst + 2 * s, (a - b + c) * (-1.0 / 6.0));
+  store<f32>(dst + 3 * s, a * (1.0 / 24.0) + b * (1.0 / 12.0) + c * (1.0 / 6.0));
+  store<f32>(dst + 4 * s, a * (1.0 / 24.0) - b * (1.0 / 12.0) + c * (1.0 / 6.0));
+  store<f32>(dst + 5 * s, c);
+}
+
+// Filter transform U = G g Gᵀ into panels u[pos][n / NR][k][NR] for the
+// size x size positions of F(2x2, 3x3) (size 4) or F(4x4, 3x3) (size 6),
+// zero-padded in n up to Np and in k up to Kp (K rounded up to 4).
 // flip = 0: g[ky][kx][k][n] = w[ky][kx][k][n] (w is [3][3][K][N]).
 // flip = 1: g[ky][kx][k][n] = w[2 - ky][2 - kx][n][k] (w is [3][3][N][K]),
-// the filter of the input gradient. Rows k in [K, Kp) of the panels (Kp is
-// K rounded up to 4) are zero. Threads split over k.
-// Params: K N w u flip.
+// the filter of the input gradient. Threads split over k.
+// Params: K N w u flip size.
 export function wino_filter(p: usize, tid: i32, nt: i32): void {
   const K = p32(p, 0), N = p32(p, 1);
   const w = <usize> p32(p, 2), u = <usize> p32(p, 3), flip = p32(p, 4);
+  const size = p32(p, 5);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
-  const posStride = <usize> (Np / NR) * <usize> Kp * <usize> (NR * 4);
+  const ps = <usize> (Np / NR) * <usize> Kp * <usize> (NR * 4);
   const per = (Kp + nt - 1) / nt;
   const k0 = tid * per, k1 = min(Kp, k0 + per);
-  // Element stride of a tap (ky, kx) and of n, and the offset of tap 0.
-  const tapStride: isize = flip
-    ? -(<isize> N * <isize> K)
-    : <isize> K * <isize> N;
+  // Byte step from one tap (ky, kx) to the next in w.
+  const s: isize = (flip ? -(<isize> N * <isize> K) : <isize> K * <isize> N) * 4;
   for (let k = k0; k < k1; k++) {
     for (let n = 0; n < Np; n++) {
       const dst = u + <usize> (n / NR) * <usize> Kp * <usize> (NR * 4) +
         <usize> k * <usize> (NR * 4) + <usize> (n % NR) * 4;
       if (n >= N || k >= K) {
-        for (let pos = 0; pos < 16; pos++) {
-          store<f32>(dst + <usize> pos * posStride, 0);
+        for (let pos = 0; pos < size * size; pos++) {
+          store<f32>(dst + <usize> pos * ps, 0);
         }
         continue;
       }
@@ -56,28 +77,22 @@ export function wino_filter(p: usize, tid: i32, nt: i32): void {
         ? (8 * <isize> N + <isize> n) * <isize> K + <isize> k
         : <isize> k * <isize> N + <isize> n;
       const src = <isize> w + base * 4;
-      const s = tapStride * 4;
-      // G g, one column (kx) at a time: (g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2)
-      // over rows ky; then the same along each resulting row.
+      // Down each filter column kx into the slots (r, kx), then along each
+      // row r in place (its three inputs are read before any is written).
       for (let kx = 0; kx < 3; kx++) {
         const a = load<f32>(<usize> (src + <isize> kx * s));
         const b = load<f32>(<usize> (src + <isize> (3 + kx) * s));
-        const d = load<f32>(<usize> (src + <isize> (6 + kx) * s));
-        // Rows of G g for column kx, kept in scratch-free form: write them
-        // to the u slots of column kx (pos r*4 + kx) and fix up below.
-        store<f32>(dst + <usize> kx * posStride, a);
-        store<f32>(dst + <usize> (4 + kx) * posStride, (a + b + d) * 0.5);
-        store<f32>(dst + <usize> (8 + kx) * posStride, (a - b + d) * 0.5);
-        store<f32>(dst + <usize> (12 + kx) * posStride, d);
+        const c = load<f32>(<usize> (src + <isize> (6 + kx) * s));
+        const col = dst + <usize> kx * ps;
+        if (size == 4) g4(a, b, c, col, 4 * ps);
+        else g6(a, b, c, col, 6 * ps);
       }
-      for (let r = 0; r < 4; r++) {
-        const row = dst + <usize> (r * 4) * posStride;
-        const a = load<f32>(row), b = load<f32>(row + posStride);
-        const d = load<f32>(row + 2 * posStride);
-        store<f32>(row, a);
-        store<f32>(row + posStride, (a + b + d) * 0.5);
-        store<f32>(row + 2 * posStride, (a - b + d) * 0.5);
-        store<f32>(row + 3 * posStride, d);
+      for (let r = 0; r < size; r++) {
+        const row = dst + <usize> (r * size) * ps;
+        const a = load<f32>(row), b = load<f32>(row + ps);
+        const c = load<f32>(row + 2 * ps);
+        if (size == 4) g4(a, b, c, row, ps);
+        else g6(a, b, c, row, ps);
       }
     }
   }

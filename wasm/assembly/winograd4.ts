@@ -9,73 +9,17 @@
 // convolution by about 1e-6 of its magnitude (5e-6 per channel pair in a
 // float32 check), against 1e-7 for F(2x2, 3x3). The structure is that of
 // winograd_conv.ts with 36 positions: a filter transform into packed panels
-// (once per filter), then per block of TB4 tiles an input transform, 36
-// GEMMs and an output transform with bias and relu fused.
+// (wino_filter with size 6, once per filter), then per block of TB4 tiles
+// an input transform, 36 GEMMs and an output transform with bias and relu
+// fused.
 
 import { NR } from "./gemm";
-import { p32 } from "./params";
+import { p32, splitRange } from "./params";
 import { roundUp } from "./winograd";
-import { tile4x8 } from "./winograd_conv";
+import { positionGemms } from "./winograd_conv";
 
 // Output tiles per block (see winogradScratch in src/kernels/ops.ts).
 export const TB4: i32 = 8;
-
-// G g for three taps (a, b, c) along one axis, written to six slots.
-@inline
-function g6(a: f32, b: f32, c: f32, dst: usize, s: usize): void {
-  store<f32>(dst, a * 0.25);
-  store<f32>(dst + s, (a + b + c) * (-1.0 / 6.0));
-  store<f32>(dst + 2 * s, (a - b + c) * (-1.0 / 6.0));
-  store<f32>(dst + 3 * s, a * (1.0 / 24.0) + b * (1.0 / 12.0) + c * (1.0 / 6.0));
-  store<f32>(dst + 4 * s, a * (1.0 / 24.0) - b * (1.0 / 12.0) + c * (1.0 / 6.0));
-  store<f32>(dst + 5 * s, c);
-}
-
-// Filter transform into panels u[pos][n / NR][k][NR] for the 36 positions,
-// zero-padded in n and in k up to Kp; flip as in wino_filter.
-// Params: K N w u flip.
-export function wino4_filter(p: usize, tid: i32, nt: i32): void {
-  const K = p32(p, 0), N = p32(p, 1);
-  const w = <usize> p32(p, 2), u = <usize> p32(p, 3), flip = p32(p, 4);
-  const Np = roundUp(N, NR), Kp = roundUp(K, 4);
-  const ps = <usize> (Np / NR) * <usize> Kp * <usize> (NR * 4);
-  const per = (Kp + nt - 1) / nt;
-  const k0 = tid * per, k1 = min(Kp, k0 + per);
-  const tapStride: isize = flip
-    ? -(<isize> N * <isize> K)
-    : <isize> K * <isize> N;
-  for (let k = k0; k < k1; k++) {
-    for (let n = 0; n < Np; n++) {
-      const dst = u + <usize> (n / NR) * <usize> Kp * <usize> (NR * 4) +
-        <usize> k * <usize> (NR * 4) + <usize> (n % NR) * 4;
-      if (n >= N || k >= K) {
-        for (let pos = 0; pos < 36; pos++) {
-          store<f32>(dst + <usize> pos * ps, 0);
-        }
-        continue;
-      }
-      const base: isize = flip
-        ? (8 * <isize> N + <isize> n) * <isize> K + <isize> k
-        : <isize> k * <isize> N + <isize> n;
-      const src = <isize> w + base * 4;
-      const s = tapStride * 4;
-      // Down each filter column kx into slots (r, kx), then along each row r.
-      for (let kx = 0; kx < 3; kx++) {
-        g6(
-          load<f32>(<usize> (src + <isize> kx * s)),
-          load<f32>(<usize> (src + <isize> (3 + kx) * s)),
-          load<f32>(<usize> (src + <isize> (6 + kx) * s)),
-          dst + <usize> kx * ps,
-          6 * ps,
-        );
-      }
-      for (let r = 0; r < 6; r++) {
-        const row = dst + <usize> (r * 6) * ps;
-        g6(load<f32>(row), load<f32>(row + ps), load<f32>(row + 2 * ps), row, ps);
-      }
-    }
-  }
-}
 
 // Bᵀ applied to six vectors along one axis, written to dst + i * s.
 @inline
@@ -162,18 +106,14 @@ export function wino4_conv(p: usize, tid: i32, nt: i32): void {
   const Np = roundUp(N, NR), Kp = roundUp(K, 4), K4 = K & ~3;
   const tw = (OW + 3) >> 2, th = (OH + 3) >> 2;
   const T = B * th * tw;
-  const groups = (T + 3) >> 2;
-  const per = groups / nt, extra = groups % nt;
-  const g0 = tid * per + min(tid, extra);
-  const r0 = min(T, g0 * 4),
-    r1 = min(T, (g0 + per + (tid < extra ? 1 : 0)) * 4);
+  const r = splitRange(T, 4, tid, nt);
+  const r0 = <i32> (r >> 32), r1 = <i32> r;
   const vPos = <usize> TB4 * <usize> Kp * 4;
   const mPos = <usize> TB4 * <usize> Np * 4;
   const vBuf = scratch;
   const mBuf = vBuf + 36 * vPos;
   const tmp = mBuf + 36 * mPos; // 36 vectors
   const patch = tmp + 576; // 36 vectors: a zero-padded partial channel group
-  const uPos = <usize> Kp * <usize> Np * 4;
   const rs = <usize> W * <usize> K * 4, cs = <usize> K * 4;
   const orow = <usize> OW * <usize> N * 4, opx = <usize> N * 4;
   const tail = K - K4;
@@ -212,23 +152,7 @@ export function wino4_conv(p: usize, tid: i32, nt: i32): void {
         inputTile4(patch, 96, 16, 63, 63, dst + <usize> K4 * 4, vPos, tmp);
       }
     }
-    for (let pos = 0; pos < 36; pos++) {
-      const a = vBuf + <usize> pos * vPos;
-      const bp = u + <usize> pos * uPos;
-      const c = mBuf + <usize> pos * mPos;
-      for (let i = 0; i < tb; i += 4) {
-        for (let j = 0; j < Np; j += NR) {
-          tile4x8(
-            Kp,
-            a + <usize> i * <usize> Kp * 4,
-            <usize> Kp * 4,
-            bp + <usize> (j / NR) * <usize> Kp * (NR * 4),
-            c + (<usize> i * <usize> Np + <usize> j) * 4,
-            <usize> Np * 4,
-          );
-        }
-      }
-    }
+    positionGemms(36, tb, Kp, Np, vBuf, vPos, u, mBuf, mPos);
     for (let t = 0; t < tb; t++) {
       const tile = t0 + t;
       const tx = tile % tw, rest = tile / tw;

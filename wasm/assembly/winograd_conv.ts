@@ -9,7 +9,7 @@
 // the thread's scratch, so nothing the size of the batch is materialised.
 
 import { madd, NR } from "./gemm";
-import { p32 } from "./params";
+import { p32, splitRange } from "./params";
 import { roundUp, TB_CONV, transformInputs } from "./winograd";
 
 // C[4 x 8] = A[4 x K] · panel[K x 8]: A rows `lda` bytes apart (the
@@ -97,6 +97,40 @@ export function tile4x8(
   v128.store(c + 3 * ldc, c31, 16);
 }
 
+// The GEMMs of one block: m[pos][t][Np] = v[pos][t][Kp] · u[pos] for each
+// of `positions` positions, four tiles by eight outputs at a time (tb is
+// rounded up to 4; rows past it hold stale values that nothing reads).
+export function positionGemms(
+  positions: i32,
+  tb: i32,
+  Kp: i32,
+  Np: i32,
+  v: usize,
+  vPos: usize,
+  u: usize,
+  m: usize,
+  mPos: usize,
+): void {
+  const uPos = <usize> Kp * <usize> Np * 4;
+  for (let pos = 0; pos < positions; pos++) {
+    const a = v + <usize> pos * vPos;
+    const bp = u + <usize> pos * uPos;
+    const c = m + <usize> pos * mPos;
+    for (let i = 0; i < tb; i += 4) {
+      for (let j = 0; j < Np; j += NR) {
+        tile4x8(
+          Kp,
+          a + <usize> i * <usize> Kp * 4,
+          <usize> Kp * 4,
+          bp + <usize> (j / NR) * <usize> Kp * (NR * 4),
+          c + (<usize> i * <usize> Np + <usize> j) * 4,
+          <usize> Np * 4,
+        );
+      }
+    }
+  }
+}
+
 // out = act(conv3x3(x, g) + bias) with stride 1, through the transformed
 // filter u of wino_filter. x is [B, H, W, K], out [B, OH, OW, N]; output
 // pixel (oy, ox) reads inputs from (oy - padT, ox - padL). N is a multiple
@@ -113,40 +147,19 @@ export function wino_conv(p: usize, tid: i32, nt: i32): void {
   const tw = (OW + 1) >> 1, th = (OH + 1) >> 1;
   const T = B * th * tw;
   // Contiguous shares of whole 4-tile groups.
-  const groups = (T + 3) >> 2;
-  const per = groups / nt, extra = groups % nt;
-  const g0 = tid * per + min(tid, extra);
-  const r0 = min(T, g0 * 4),
-    r1 = min(T, (g0 + per + (tid < extra ? 1 : 0)) * 4);
+  const r = splitRange(T, 4, tid, nt);
+  const r0 = <i32> (r >> 32), r1 = <i32> r;
   const Kp = roundUp(K, 4);
   const vBuf = scratch;
   const vPos = <usize> TB_CONV * <usize> Kp * 4;
   const mBuf = vBuf + 16 * vPos;
   const mPos = <usize> TB_CONV * <usize> Np * 4;
   const tmp = mBuf + 16 * mPos;
-  const uPos = <usize> Kp * <usize> Np * 4;
-  const cs = <usize> K * 4;
   const zero = f32x4.splat(0);
   for (let t0 = r0; t0 < r1; t0 += TB_CONV) {
     const tb = min(TB_CONV, r1 - t0);
     transformInputs(x, H, W, K, padT, padL, tw, th, t0, tb, vBuf, vPos, tmp);
-    for (let pos = 0; pos < 16; pos++) {
-      const a = vBuf + <usize> pos * vPos;
-      const bp = u + <usize> pos * uPos;
-      const c = mBuf + <usize> pos * mPos;
-      for (let i = 0; i < tb; i += 4) {
-        for (let j = 0; j < Np; j += NR) {
-          tile4x8(
-            Kp,
-            a + <usize> i * <usize> Kp * 4,
-            <usize> Kp * 4,
-            bp + <usize> (j / NR) * <usize> Kp * (NR * 4),
-            c + (<usize> i * <usize> Np + <usize> j) * 4,
-            <usize> Np * 4,
-          );
-        }
-      }
-    }
+    positionGemms(16, tb, Kp, Np, vBuf, vPos, u, mBuf, mPos);
     for (let t = 0; t < tb; t++) {
       const tile = t0 + t;
       const tx = tile % tw, rest = tile / tw;

@@ -3,7 +3,7 @@
 // over tiles, and dg = Gᵀ dU G: the same 2.25x saving as the forward pass.
 
 import { madd, NR } from "./gemm";
-import { p32 } from "./params";
+import { p32, splitRange } from "./params";
 import { ld, roundUp, TB_GRAD, transformInputs } from "./winograd";
 
 // A dy Aᵀ for one 2x2 tile of dy, four channels (the adjoint of the output
@@ -104,9 +104,8 @@ export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
   memory.fill(part, 0, 16 * uPos);
   const tw = (OW + 1) >> 1, th = (OH + 1) >> 1;
   const T = B * th * tw;
-  const per = T / nt, extra = T % nt;
-  const r0 = tid * per + min(tid, extra);
-  const r1 = r0 + per + (tid < extra ? 1 : 0);
+  const r = splitRange(T, 1, tid, nt);
+  const r0 = <i32> (r >> 32), r1 = <i32> r;
   const vBuf = scratch;
   const vPos = <usize> TB_GRAD * <usize> Kp * 4;
   const gBuf = vBuf + 16 * vPos;
