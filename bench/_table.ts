@@ -136,6 +136,18 @@ export function targetLines(rows: readonly BenchRow[]): string[] {
       );
     }
   }
+  const one = find(rows, "simdnet", "train", 1);
+  const all = most !== undefined && most > 1
+    ? find(rows, "simdnet", "train", most)
+    : undefined;
+  if (one && all) {
+    const x = all.imagesPerSecond / one.imagesPerSecond;
+    out.push(
+      `training batch ${one.batch}: simdnet ${most} threads ${
+        x.toFixed(2)
+      }x 1 thread (target >= 1.7x): ${verdict(x >= 1.7)}`,
+    );
+  }
   for (const t of threads) {
     const s = find(rows, "simdnet", "train", t);
     const p = find(rows, "pytorch", "train", t);

@@ -15,7 +15,7 @@ import { label, type Measurement, runInterleaved } from "./_harness.ts";
 import { machineLine } from "./_machine.ts";
 import type { BenchRow } from "./_protocol.ts";
 import { findPythonTorch } from "./_pytorch.ts";
-import { formatTable } from "./_table.ts";
+import { formatTable, targetLines } from "./_table.ts";
 import { pytorchWorker, simdnetWorker, threadCounts } from "./_workers.ts";
 
 const USAGE =
@@ -93,6 +93,10 @@ if (args.json) {
   console.log(machine + (torch ? `, PyTorch ${torch.version}` : ""));
   console.log();
   console.log(formatTable(sorted));
+  const targets = targetLines(sorted);
+  if (targets.length) {
+    console.log(`\nTargets:\n${targets.map((t) => `- ${t}`).join("\n")}`);
+  }
   for (const s of skipped) console.log(`\nskipped ${label(s)}: ${s.reason}`);
 }
 if (sorted.length === 0) Deno.exit(1);

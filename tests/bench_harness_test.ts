@@ -91,6 +91,16 @@ Deno.test("bench: targets say what was measured and whether it was met", () => {
     "latency batch 1, 1 thread: simdnet 2.50 ms, onnxruntime-web 2.00 ms (target <=): NOT met",
     "training batch 64, 2 threads: simdnet 0.20x PyTorch (target >= 0.25x): NOT met",
   ]);
+  // With a wasm 1-thread training row, the thread scaling is judged too.
+  const scaled = [...ROWS, row("simdnet", 1, "train", 110)];
+  assert.equal(
+    targetLines(scaled)[2],
+    "training batch 64: simdnet 2 threads 1.82x 1 thread (target >= 1.7x): met",
+  );
+  assert.equal(
+    targetLines([...ROWS, row("simdnet", 1, "train", 150)])[2],
+    "training batch 64: simdnet 2 threads 1.33x 1 thread (target >= 1.7x): NOT met",
+  );
 });
 
 Deno.test("bench: protocol replies, requests and prefixed messages", () => {
