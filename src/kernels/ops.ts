@@ -113,10 +113,18 @@ export function conv2DBackpropFilter(
     outChannels,
   ], "float32");
   if (winogradFits(info)) {
+    // F(4x4, 3x3) (wasm/assembly/winograd4_grad.ts) when the output has
+    // whole 4x4 tiles to offer: blocks of 16 tiles, 36 positions.
+    const f4 = info.outHeight >= 4 && info.outWidth >= 4;
+    const positions = f4 ? 36 : 16;
     const np = Math.ceil(outChannels / 8) * 8;
-    const [scratch, stride] = k.scratch(winogradScratch(32, inChannels, np));
     const kp = Math.ceil(inChannels / 4) * 4;
-    const partials = k.extra(k.threads * 16 * kp * np * 4);
+    const [scratch, stride] = k.scratch(
+      f4
+        ? 36 * 16 * (kp + np) * 4 + 2 * 576
+        : winogradScratch(32, inChannels, np),
+    );
+    const partials = k.extra(k.threads * positions * kp * np * 4);
     const words = [
       info.batchSize,
       info.inHeight,
@@ -135,8 +143,8 @@ export function conv2DBackpropFilter(
       offset(b, out),
       k.threads,
     ];
-    k.run("wino_filter_grad", words);
-    k.run("wino_filter_grad_reduce", words);
+    k.run(f4 ? "wino4_filter_grad" : "wino_filter_grad", words);
+    k.run(f4 ? "wino4_filter_grad_reduce" : "wino_filter_grad_reduce", words);
     return out;
   }
   const [scratch, stride] = k.scratch(gemmScratchBytes(K));

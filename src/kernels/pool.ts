@@ -32,6 +32,8 @@ export const KERNEL_NAMES = [
   "max_pool",
   "wino4_conv",
   "relu_grad",
+  "wino4_filter_grad",
+  "wino4_filter_grad_reduce",
 ] as const;
 
 /** One kernel entry point. */

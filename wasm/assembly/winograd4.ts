@@ -38,7 +38,7 @@ function bt6(
 }
 
 @inline
-function ldm(p: usize, on: bool): v128 {
+export function ldm(p: usize, on: bool): v128 {
   return on ? v128.load(p) : f32x4.splat(0);
 }
 
@@ -46,7 +46,7 @@ function ldm(p: usize, on: bool): v128 {
 // addresses patch pixel (0, 0); bit i of rows (j of cols) is set when patch
 // row i (column j) is inside the image. tmp holds 36 vectors.
 @inline
-function inputTile4(
+export function inputTile4(
   x: usize, rs: usize, cs: usize, rows: i32, cols: i32,
   v: usize, ps: usize, tmp: usize,
 ): void {
@@ -93,6 +93,63 @@ function at6(
   v128.store(dst + 3 * s, f32x4.add(f32x4.add(d12, f32x4.mul(d34, eight)), m5));
 }
 
+// Transforms the 6x6 input patches of output tiles [t0, t0 + tb) into
+// v[pos][t][Kp]. A last group of fewer than four channels goes through a
+// zero-padded copy, so the lane of the next pixel never enters the sums.
+// tmp holds 72 vectors.
+export function transformInputs4(
+  x: usize,
+  H: i32,
+  W: i32,
+  K: i32,
+  padT: i32,
+  padL: i32,
+  tw: i32,
+  th: i32,
+  t0: i32,
+  tb: i32,
+  v: usize,
+  vPos: usize,
+  tmp: usize,
+): void {
+  const Kp = roundUp(K, 4), K4 = K & ~3, tail = K - K4;
+  const rs = <usize> W * <usize> K * 4, cs = <usize> K * 4;
+  const lanes = i32x4(-1, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, 0);
+  const patch = tmp + 576;
+  const zero = f32x4.splat(0);
+  for (let t = 0; t < tb; t++) {
+    const tile = t0 + t;
+    const tx = tile % tw, rest = tile / tw;
+    const ty = rest % th, b = rest / th;
+    const y0 = ty * 4 - padT, x0 = tx * 4 - padL;
+    let rows = 0, cols = 0;
+    for (let i = 0; i < 6; i++) {
+      if (y0 + i >= 0 && y0 + i < H) rows |= 1 << i;
+      if (x0 + i >= 0 && x0 + i < W) cols |= 1 << i;
+    }
+    const src = <usize> (<isize> x +
+      ((<isize> b * <isize> H + <isize> y0) * <isize> W + <isize> x0) *
+        <isize> K * 4);
+    const dst = v + <usize> t * <usize> Kp * 4;
+    for (let c = 0; c < K4; c += 4) {
+      inputTile4(src + <usize> c * 4, rs, cs, rows, cols, dst + <usize> c * 4, vPos, tmp);
+    }
+    if (tail) {
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 6; j++) {
+          const on = ((rows >> i) & (cols >> j) & 1) != 0;
+          const q = src + <usize> i * rs + <usize> j * cs + <usize> K4 * 4;
+          v128.store(
+            patch + <usize> ((i * 6 + j) * 16),
+            on ? v128.and(v128.load(q), lanes) : zero,
+          );
+        }
+      }
+      inputTile4(patch, 96, 16, 63, 63, dst + <usize> K4 * 4, vPos, tmp);
+    }
+  }
+}
+
 // out = act(conv3x3(x, g) + bias), stride 1, through the panels of
 // wino4_filter; arguments as wino_conv. Threads split over 4-tile groups.
 // Params: B H W K OH OW padT padL x u out N bias(0 = none) act scratch
@@ -103,7 +160,7 @@ export function wino4_conv(p: usize, tid: i32, nt: i32): void {
   const x = <usize> p32(p, 8), u = <usize> p32(p, 9), out = <usize> p32(p, 10);
   const N = p32(p, 11), bias = <usize> p32(p, 12), act = p32(p, 13);
   const scratch = <usize> p32(p, 14) + <usize> tid * <usize> p32(p, 15);
-  const Np = roundUp(N, NR), Kp = roundUp(K, 4), K4 = K & ~3;
+  const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const tw = (OW + 3) >> 2, th = (OH + 3) >> 2;
   const T = B * th * tw;
   const r = splitRange(T, 4, tid, nt);
@@ -112,46 +169,13 @@ export function wino4_conv(p: usize, tid: i32, nt: i32): void {
   const mPos = <usize> TB4 * <usize> Np * 4;
   const vBuf = scratch;
   const mBuf = vBuf + 36 * vPos;
-  const tmp = mBuf + 36 * mPos; // 36 vectors
-  const patch = tmp + 576; // 36 vectors: a zero-padded partial channel group
-  const rs = <usize> W * <usize> K * 4, cs = <usize> K * 4;
+  const tmp = mBuf + 36 * mPos; // 72 vectors
+  const patch = tmp + 576;
   const orow = <usize> OW * <usize> N * 4, opx = <usize> N * 4;
-  const tail = K - K4;
-  const lanes = i32x4(-1, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, 0);
   const zero = f32x4.splat(0);
   for (let t0 = r0; t0 < r1; t0 += TB4) {
     const tb = min(TB4, r1 - t0);
-    for (let t = 0; t < tb; t++) {
-      const tile = t0 + t;
-      const tx = tile % tw, rest = tile / tw;
-      const ty = rest % th, b = rest / th;
-      const y0 = ty * 4 - padT, x0 = tx * 4 - padL;
-      let rows = 0, cols = 0;
-      for (let i = 0; i < 6; i++) {
-        if (y0 + i >= 0 && y0 + i < H) rows |= 1 << i;
-        if (x0 + i >= 0 && x0 + i < W) cols |= 1 << i;
-      }
-      const src = <usize> (<isize> x +
-        ((<isize> b * <isize> H + <isize> y0) * <isize> W + <isize> x0) *
-          <isize> K * 4);
-      const dst = vBuf + <usize> t * <usize> Kp * 4;
-      for (let c = 0; c < K4; c += 4) {
-        inputTile4(src + <usize> c * 4, rs, cs, rows, cols, dst + <usize> c * 4, vPos, tmp);
-      }
-      if (tail) {
-        for (let i = 0; i < 6; i++) {
-          for (let j = 0; j < 6; j++) {
-            const on = ((rows >> i) & (cols >> j) & 1) != 0;
-            const q = src + <usize> i * rs + <usize> j * cs + <usize> K4 * 4;
-            v128.store(
-              patch + <usize> ((i * 6 + j) * 16),
-              on ? v128.and(v128.load(q), lanes) : zero,
-            );
-          }
-        }
-        inputTile4(patch, 96, 16, 63, 63, dst + <usize> K4 * 4, vPos, tmp);
-      }
-    }
+    transformInputs4(x, H, W, K, padT, padL, tw, th, t0, tb, vBuf, vPos, tmp);
     positionGemms(36, tb, Kp, Np, vBuf, vPos, u, mBuf, mPos);
     for (let t = 0; t < tb; t++) {
       const tile = t0 + t;

@@ -88,6 +88,41 @@ function outer4x8(
   v128.store(c + 3 * ldc, c31, 16);
 }
 
+// dU[pos] += v[pos]ᵀ · g[pos] over the tb tiles of a block, for each of
+// `positions` positions: v[pos] is [tb][Kp], g[pos] is [tb][Np], dU[pos]
+// is [Kp][Np].
+export function accumulatePositions(
+  positions: i32,
+  tb: i32,
+  Kp: i32,
+  Np: i32,
+  v: usize,
+  vPos: usize,
+  g: usize,
+  gPos: usize,
+  dU: usize,
+): void {
+  const uPos = <usize> Kp * <usize> Np * 4;
+  for (let pos = 0; pos < positions; pos++) {
+    const a = v + <usize> pos * vPos;
+    const b = g + <usize> pos * gPos;
+    const c = dU + <usize> pos * uPos;
+    for (let k = 0; k < Kp; k += 4) {
+      for (let j = 0; j < Np; j += NR) {
+        outer4x8(
+          tb,
+          a + <usize> k * 4,
+          <usize> Kp * 4,
+          b + <usize> j * 4,
+          <usize> Np * 4,
+          c + (<usize> k * <usize> Np + <usize> j) * 4,
+          <usize> Np * 4,
+        );
+      }
+    }
+  }
+}
+
 // Filter gradient of a stride-1 3x3 convolution, phase 1: each thread sums
 // V ⊙ (A dy Aᵀ) over its output tiles into its own partial
 // dU[pos][K][Np] (the adjoint of wino_conv, position by position).
@@ -142,24 +177,7 @@ export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
         }
       }
     }
-    for (let pos = 0; pos < 16; pos++) {
-      const a = vBuf + <usize> pos * vPos;
-      const g = gBuf + <usize> pos * gPos;
-      const c = part + <usize> pos * uPos;
-      for (let k = 0; k < Kp; k += 4) {
-        for (let j = 0; j < Np; j += NR) {
-          outer4x8(
-            tb,
-            a + <usize> k * 4,
-            <usize> Kp * 4,
-            g + <usize> j * 4,
-            <usize> Np * 4,
-            c + (<usize> k * <usize> Np + <usize> j) * 4,
-            <usize> Np * 4,
-          );
-        }
-      }
-    }
+    accumulatePositions(16, tb, Kp, Np, vBuf, vPos, gBuf, gPos, part);
   }
 }
 

@@ -1,0 +1,165 @@
+// Winograd F(4x4, 3x3) filter gradient: the adjoint of winograd4.ts.
+// With M = U ⊙ V and y = Aᵀ M A over 6x6 transformed tiles, the gradient
+// of U is (A dy Aᵀ) ⊙ V summed over tiles, and dg = Gᵀ dU G. Summing a few
+// thousand tiles in float32 stays within about 3e-6 of a float64 reference.
+
+import { NR } from "./gemm";
+import { p32, splitRange } from "./params";
+import { roundUp } from "./winograd";
+import { ldm, transformInputs4 } from "./winograd4";
+import { accumulatePositions } from "./winograd_grad";
+
+// Output tiles per block: 36 positions x TB4G x (Kp + Np) floats of scratch.
+export const TB4G: i32 = 16;
+
+// A applied to four vectors along one axis (the adjoint of Aᵀ), written to
+// dst + i * s for i in 0..5.
+@inline
+function a6(q0: v128, q1: v128, q2: v128, q3: v128, dst: usize, s: usize): void {
+  const two = f32x4.splat(2), four = f32x4.splat(4), eight = f32x4.splat(8);
+  const e = f32x4.add(q0, q2), o = f32x4.add(q1, q3);
+  const e2 = f32x4.add(q0, f32x4.mul(q2, four));
+  const o2 = f32x4.add(f32x4.mul(q1, two), f32x4.mul(q3, eight));
+  v128.store(dst, q0);
+  v128.store(dst + s, f32x4.add(e, o));
+  v128.store(dst + 2 * s, f32x4.sub(e, o));
+  v128.store(dst + 3 * s, f32x4.add(e2, o2));
+  v128.store(dst + 4 * s, f32x4.sub(e2, o2));
+  v128.store(dst + 5 * s, q3);
+}
+
+// Gᵀ applied to six vectors along one axis, written to dst + i * s for i in
+// 0..2.
+@inline
+function gt3(u0: v128, u1: v128, u2: v128, u3: v128, u4: v128, u5: v128, dst: usize, s: usize): void {
+  const s12 = f32x4.add(u1, u2), d12 = f32x4.sub(u1, u2);
+  const s34 = f32x4.add(u3, u4), d34 = f32x4.sub(u3, u4);
+  const sixth = f32x4.splat(1.0 / 6.0);
+  v128.store(dst, f32x4.add(
+    f32x4.sub(f32x4.mul(u0, f32x4.splat(0.25)), f32x4.mul(s12, sixth)),
+    f32x4.mul(s34, f32x4.splat(1.0 / 24.0)),
+  ));
+  v128.store(dst + s, f32x4.sub(
+    f32x4.mul(d34, f32x4.splat(1.0 / 12.0)),
+    f32x4.mul(d12, sixth),
+  ));
+  v128.store(dst + 2 * s, f32x4.add(
+    f32x4.mul(f32x4.sub(s34, s12), sixth),
+    u5,
+  ));
+}
+
+// Phase 1: each thread sums V ⊙ (A dy Aᵀ) over its output tiles into its
+// own partial dU[36][Kp][Np]. Params as wino_filter_grad.
+export function wino4_filter_grad(p: usize, tid: i32, nt: i32): void {
+  const B = p32(p, 0), H = p32(p, 1), W = p32(p, 2), K = p32(p, 3);
+  const OH = p32(p, 4), OW = p32(p, 5), padT = p32(p, 6), padL = p32(p, 7);
+  const x = <usize> p32(p, 8), dy = <usize> p32(p, 9);
+  const N = p32(p, 11);
+  const scratch = <usize> p32(p, 12) + <usize> tid * <usize> p32(p, 13);
+  const Np = roundUp(N, NR), Kp = roundUp(K, 4);
+  const uPos = <usize> Kp * <usize> Np * 4;
+  const part = <usize> p32(p, 10) + <usize> tid * 36 * uPos;
+  memory.fill(part, 0, 36 * uPos);
+  const tw = (OW + 3) >> 2, th = (OH + 3) >> 2;
+  const T = B * th * tw;
+  const r = splitRange(T, 1, tid, nt);
+  const r0 = <i32> (r >> 32), r1 = <i32> r;
+  const vPos = <usize> TB4G * <usize> Kp * 4;
+  const gPos = <usize> TB4G * <usize> Np * 4;
+  const vBuf = scratch;
+  const gBuf = vBuf + 36 * vPos;
+  const tmp = gBuf + 36 * gPos; // 72 vectors
+  const drs = <usize> OW * <usize> N * 4, dcs = <usize> N * 4;
+  const zero = f32x4.splat(0);
+  for (let t0 = r0; t0 < r1; t0 += TB4G) {
+    const tb = min(TB4G, r1 - t0);
+    transformInputs4(x, H, W, K, padT, padL, tw, th, t0, tb, vBuf, vPos, tmp);
+    for (let t = 0; t < tb; t++) {
+      const tile = t0 + t;
+      const tx = tile % tw, rest = tile / tw;
+      const ty = rest % th, b = rest / th;
+      const oy = ty * 4, ox = tx * 4;
+      const nr = min(4, OH - oy), nc = min(4, OW - ox);
+      const src = dy + ((<usize> (b * OH + oy) * <usize> OW + <usize> ox) * <usize> N) * 4;
+      const dst = gBuf + <usize> t * <usize> Np * 4;
+      for (let n = 0; n < N; n += 4) {
+        // A dy down each dy column j into tmp[r][j], then along each row r.
+        for (let j = 0; j < 4; j++) {
+          const q = src + <usize> j * dcs + <usize> n * 4;
+          const on = j < nc;
+          a6(
+            ldm(q, on),
+            ldm(q + drs, on && nr > 1),
+            ldm(q + 2 * drs, on && nr > 2),
+            ldm(q + 3 * drs, on && nr > 3),
+            tmp + <usize> j * 16,
+            64,
+          );
+        }
+        for (let i = 0; i < 6; i++) {
+          const q = tmp + <usize> i * 64;
+          a6(
+            v128.load(q), v128.load(q, 16), v128.load(q, 32), v128.load(q, 48),
+            dst + <usize> (i * 6) * gPos + <usize> n * 4,
+            gPos,
+          );
+        }
+      }
+      for (let n = N; n < Np; n += 4) {
+        for (let pos = 0; pos < 36; pos++) {
+          v128.store(dst + <usize> n * 4 + <usize> pos * gPos, zero);
+        }
+      }
+    }
+    accumulatePositions(36, tb, Kp, Np, vBuf, vPos, gBuf, gPos, part);
+  }
+}
+
+// Phase 2: dW[ky][kx][k][n] = (Gᵀ (Σ_t partial_t) G)[ky][kx], split over k.
+// Uses the thread's scratch for 36 vectors. Params as wino_filter_grad.
+export function wino4_filter_grad_reduce(p: usize, tid: i32, nt: i32): void {
+  const K = p32(p, 3), N = p32(p, 11);
+  const partials = <usize> p32(p, 10);
+  const tmp = <usize> p32(p, 12) + <usize> tid * <usize> p32(p, 13);
+  const dW = <usize> p32(p, 14), parts = p32(p, 15);
+  const Np = roundUp(N, NR), Kp = roundUp(K, 4);
+  const uPos = <usize> Kp * <usize> Np * 4;
+  const tap = <usize> K * <usize> N * 4;
+  const per = (K + nt - 1) / nt;
+  const k0 = tid * per, k1 = min(K, k0 + per);
+  for (let k = k0; k < k1; k++) {
+    for (let n = 0; n < N; n += 4) {
+      const base = partials + (<usize> k * <usize> Np + <usize> n) * 4;
+      // Σ_t partial_t into tmp[pos].
+      for (let pos = 0; pos < 36; pos++) {
+        let acc = f32x4.splat(0);
+        for (let t = 0; t < parts; t++) {
+          acc = f32x4.add(acc, v128.load(base + (<usize> t * 36 + <usize> pos) * uPos));
+        }
+        v128.store(tmp + <usize> pos * 16, acc);
+      }
+      // Gᵀ U down each column c into tmp2[i][c], then along each row i.
+      const tmp2 = tmp + 576;
+      for (let c = 0; c < 6; c++) {
+        const q = tmp + <usize> c * 16;
+        gt3(
+          v128.load(q), v128.load(q, 96), v128.load(q, 192),
+          v128.load(q, 288), v128.load(q, 384), v128.load(q, 480),
+          tmp2 + <usize> c * 16,
+          96,
+        );
+      }
+      const out = dW + (<usize> k * <usize> N + <usize> n) * 4;
+      for (let i = 0; i < 3; i++) {
+        const q = tmp2 + <usize> i * 96;
+        gt3(
+          v128.load(q), v128.load(q, 16), v128.load(q, 32),
+          v128.load(q, 48), v128.load(q, 64), v128.load(q, 80),
+          out + <usize> (i * 3) * tap,
+          tap,
+        );
+      }
+    }
+  }
+}
