@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier, type Prediction } from "../serve/classifier.ts";
 import { ImageDecodeError } from "../serve/image_decode.ts";
-import { reportFailure, usageError, wholeFlag } from "./model_cli_errors.ts";
+import { reportFailure, runCli, usageError, wholeFlag } from "./cli_errors.ts";
 
 const USAGE = `usage: deno task classify --model DIR [options] IMAGE...
 
@@ -205,18 +205,13 @@ export async function main(
   args: string[],
   print: (line: string) => void = console.log,
 ): Promise<number> {
-  try {
-    const parsed = parseClassifyArgs(args);
-    if (parsed === "help") {
-      print(USAGE);
-      return 0;
-    }
-    return await run(parsed, print);
-  } catch (error) {
-    const code = reportFailure(error, "classify");
-    if (code === null) throw error;
-    return code;
-  }
+  return await runCli(args, {
+    usage: USAGE,
+    parse: parseClassifyArgs,
+    run: (parsed) => run(parsed, print),
+    failure: (error) => reportFailure(error, "classify"),
+    print,
+  });
 }
 
 if (import.meta.main) {

@@ -13,6 +13,7 @@ import { isClassNameLang } from "../data/classes.ts";
 import { countPerClass } from "../data/dataset.ts";
 import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
 import type { ImageSet } from "../data/format.ts";
+import { runCli, usageError } from "./cli_errors.ts";
 
 const USAGE = `usage: deno task data [options]
 
@@ -55,10 +56,6 @@ export function describeSet(
     return `  ${label} ${name}${pad} ${String(count).padStart(6)}`;
   });
   return `${name}: ${set.count} images\n${lines.join("\n")}\n`;
-}
-
-function usageError(message: string): DataError {
-  return new DataError("usage", message, "run with --help for the options");
 }
 
 function parse(args: string[]): LoadCifar10Options | "help" {
@@ -114,23 +111,23 @@ function parse(args: string[]): LoadCifar10Options | "help" {
 
 /** Runs the CLI with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  try {
-    const options = parse(args);
-    if (options === "help") {
-      console.log(USAGE);
+  return await runCli(args, {
+    usage: USAGE,
+    parse,
+    run: async (options) => {
+      const data = await loadCifar10(options);
+      console.log(`source: ${data.source.kind} ${data.source.path}`);
+      console.log(describeSet("train", data.train, data.classNames));
+      console.log(describeSet("test", data.test, data.classNames));
       return 0;
-    }
-    const data = await loadCifar10(options);
-    console.log(`source: ${data.source.kind} ${data.source.path}`);
-    console.log(describeSet("train", data.train, data.classNames));
-    console.log(describeSet("test", data.test, data.classNames));
-    return 0;
-  } catch (error) {
-    if (!(error instanceof DataError)) throw error;
-    console.error(`error: ${error.message}`);
-    console.error(`hint: ${error.hint}`);
-    return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
-  }
+    },
+    failure: (error) => {
+      if (!(error instanceof DataError)) return null;
+      console.error(`error: ${error.message}`);
+      console.error(`hint: ${error.hint}`);
+      return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
+    },
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -24,7 +24,7 @@ import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import type { History } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
-import { reportFailure, usageError, wholeFlag } from "./model_cli_errors.ts";
+import { reportFailure, runCli, usageError, wholeFlag } from "./cli_errors.ts";
 import { buildReportData } from "./train_report.ts";
 
 const USAGE = `usage: deno task evaluate --model DIR [options]
@@ -213,18 +213,12 @@ async function run(a: EvaluateArgs): Promise<number> {
 
 /** Runs the CLI with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  try {
-    const parsed = parseEvaluateArgs(args);
-    if (parsed === "help") {
-      console.log(USAGE);
-      return 0;
-    }
-    return await run(parsed);
-  } catch (error) {
-    const code = reportFailure(error, "evaluate");
-    if (code === null) throw error;
-    return code;
-  }
+  return await runCli(args, {
+    usage: USAGE,
+    parse: parseEvaluateArgs,
+    run,
+    failure: (error) => reportFailure(error, "evaluate"),
+  });
 }
 
 if (import.meta.main) {

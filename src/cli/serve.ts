@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier } from "../serve/classifier.ts";
 import { serveClassifier } from "../serve/server.ts";
-import { reportFailure, usageError, wholeFlag } from "./model_cli_errors.ts";
+import { reportFailure, runCli, usageError, wholeFlag } from "./cli_errors.ts";
 
 const USAGE = `usage: deno task serve --model DIR [options]
 
@@ -139,18 +139,12 @@ async function run(a: ServeArgs): Promise<number> {
 
 /** Runs the CLI with `args` and returns the exit code once the server stops. */
 export async function main(args: string[]): Promise<number> {
-  try {
-    const parsed = parseServeArgs(args);
-    if (parsed === "help") {
-      console.log(USAGE);
-      return 0;
-    }
-    return await run(parsed);
-  } catch (error) {
-    const code = reportFailure(error, "serve");
-    if (code === null) throw error;
-    return code;
-  }
+  return await runCli(args, {
+    usage: USAGE,
+    parse: parseServeArgs,
+    run,
+    failure: (error) => reportFailure(error, "serve"),
+  });
 }
 
 if (import.meta.main) {

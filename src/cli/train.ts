@@ -12,27 +12,29 @@
 
 import { parseArgs } from "node:util";
 import { loadCifar10 } from "../data/cifar10.ts";
-import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
+import { DataError } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/format.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
-import {
-  ModelFormatError,
-  saveModel,
-  writeFileAtomic,
-} from "../nn/model_io.ts";
+import { saveModel, writeFileAtomic } from "../nn/model_io.ts";
 import { writeReport } from "../report/write_report.ts";
-import { initRuntime, RuntimeError } from "../runtime/init.ts";
+import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
 import { buildReportData } from "./train_report.ts";
+import {
+  EXIT_UNAVAILABLE,
+  reportFailure,
+  runCli,
+  usageError,
+} from "./cli_errors.ts";
 
 /** Exit code when training diverged (NaN or infinite loss). */
 export const EXIT_DIVERGED = 5;
 /** Exit code when the requested backend cannot start (sysexits' EX_UNAVAILABLE). */
-export const EXIT_BACKEND = 69;
+export const EXIT_BACKEND = EXIT_UNAVAILABLE;
 
 const USAGE = `usage: deno task train [options]
 
@@ -76,10 +78,6 @@ export interface TrainArgs {
   report: boolean;
 }
 
-function usage(message: string): DataError {
-  return new DataError("usage", message, "run with --help for the options");
-}
-
 function number(
   v: string | undefined,
   flag: string,
@@ -89,7 +87,7 @@ function number(
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === "" || !check(n)) {
-    throw usage(`--${flag} must be ${want}, got ${v}`);
+    throw usageError(`--${flag} must be ${want}, got ${v}`);
   }
   return n;
 }
@@ -123,20 +121,20 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
       },
     });
   } catch (error) {
-    throw usage(error instanceof Error ? error.message : String(error));
+    throw usageError(error instanceof Error ? error.message : String(error));
   }
   const v = parsed.values;
   if (v.help) return "help";
   if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
-    throw usage(
+    throw usageError(
       `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
     );
   }
   if (v.lang !== "en" && v.lang !== "ja") {
-    throw usage(`--lang must be en or ja, got ${v.lang}`);
+    throw usageError(`--lang must be en or ja, got ${v.lang}`);
   }
   if (v.resume && v.out === undefined) {
-    throw usage(
+    throw usageError(
       "--resume needs --out DIR, the directory of the run to continue",
     );
   }
@@ -270,44 +268,25 @@ async function run(a: TrainArgs): Promise<void> {
 
 /** Runs the CLI with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  try {
-    const parsed = parseTrainArgs(args);
-    if (parsed === "help") {
-      console.log(USAGE);
+  return await runCli(args, {
+    usage: USAGE,
+    parse: parseTrainArgs,
+    run: async (parsed) => {
+      await run(parsed);
       return 0;
-    }
-    await run(parsed);
-    return 0;
-  } catch (error) {
-    if (error instanceof DataError) {
-      console.error(`error: ${error.message}\n  ${error.hint}`);
-      return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
-    }
-    if (error instanceof NonFiniteLossError) {
-      console.error(`error: ${error.message}`);
-      return EXIT_DIVERGED;
-    }
-    if (error instanceof CheckpointError || error instanceof ModelFormatError) {
-      console.error(`error: ${error.message}`);
-      return 2;
-    }
-    if (error instanceof RuntimeError) {
-      console.error(`error: ${error.message}`);
-      return EXIT_BACKEND;
-    }
-    if (
-      error instanceof Deno.errors.NotCapable ||
-      error instanceof Deno.errors.PermissionDenied
-    ) {
-      console.error(
-        `error: ${
-          (error as Error).message
-        }\n  run with the permissions of 'deno task train'`,
-      );
-      return 4;
-    }
-    throw error;
-  }
+    },
+    failure: (error) => {
+      if (error instanceof NonFiniteLossError) {
+        console.error(`error: ${error.message}`);
+        return EXIT_DIVERGED;
+      }
+      if (error instanceof CheckpointError) {
+        console.error(`error: ${error.message}`);
+        return 2;
+      }
+      return reportFailure(error, "train");
+    },
+  });
 }
 
 if (import.meta.main) {

@@ -1,7 +1,8 @@
 /**
- * Exit codes and messages shared by the model CLIs (`classify`, `serve`,
- * `evaluate`), following `train`'s conventions: 2 bad data or model, 3
- * network, 4 permission, 64 usage, 69 the backend or the port is unavailable.
+ * What every CLI shares: the body of `main()` ({@linkcode runCli}), usage
+ * errors, and exit codes with their messages: 2 bad data or model, 3
+ * network, 4 permission, 64 usage, 69 the backend or the port is
+ * unavailable.
  *
  * @module
  */
@@ -80,4 +81,32 @@ export function reportFailure(error: unknown, task: string): number | null {
     return 3;
   }
   return null;
+}
+
+/** One CLI, as {@linkcode runCli} drives it. */
+export interface Cli<A> {
+  usage: string;
+  /** The parsed arguments, or "help" for --help; throws usage errors. */
+  parse: (args: string[]) => A | "help";
+  /** Does the work; resolves to the exit code. */
+  run: (parsed: A) => Promise<number>;
+  /** Prints an expected failure and returns its exit code; null rethrows. */
+  failure: (error: unknown) => number | null;
+  print?: (line: string) => void;
+}
+
+/** The body of every CLI's `main()`: --help, the run, expected failures as exit codes. */
+export async function runCli<A>(args: string[], cli: Cli<A>): Promise<number> {
+  try {
+    const parsed = cli.parse(args);
+    if (parsed === "help") {
+      (cli.print ?? console.log)(cli.usage);
+      return 0;
+    }
+    return await cli.run(parsed);
+  } catch (error) {
+    const code = cli.failure(error);
+    if (code === null) throw error;
+    return code;
+  }
 }
