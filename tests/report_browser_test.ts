@@ -6,50 +6,19 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer from "puppeteer-core";
+import { chromiumAvailable, launchChromium } from "./_chromium.ts";
 import { writeReport } from "../src/report/mod.ts";
 import { syntheticReportData } from "./_report_fixture.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-
-function chromiumInstalled(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-const installed = chromiumInstalled();
-if (!installed) {
-  console.warn(
-    `report_browser_test: ${CHROMIUM} not found, so the browser test is skipped (install it with: apt-get install -y chromium)`,
-  );
-}
+const installed = chromiumAvailable("report_browser_test");
 
 Deno.test({
   name: "report.html renders offline in Chromium with every image loaded",
   ignore: !installed,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "simdnet_report_browser_" });
-    const profile = await Deno.makeTempDir({ prefix: "simdnet_chromium_" });
     const data = syntheticReportData(7);
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      pipe: true,
-      userDataDir: profile,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const { browser, close } = await launchChromium();
     try {
       for (const lang of ["en", "ja"] as const) {
         await writeReport(`${dir}/${lang}`, data, lang);
@@ -139,9 +108,8 @@ Deno.test({
         await page.close();
       }
     } finally {
-      await browser.close();
+      await close();
       await Deno.remove(dir, { recursive: true });
-      await Deno.remove(profile, { recursive: true });
     }
   },
 });

@@ -7,29 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer from "puppeteer-core";
+import { chromiumAvailable, launchChromium } from "./_chromium.ts";
 import { modelToArtifacts } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { serveClassifier } from "../src/serve/server.ts";
 import { pattern, png, tinyModel } from "./classify_fixtures.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-
-function chromiumInstalled(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-const installed = chromiumInstalled();
-if (!installed) {
-  console.warn(
-    `serve_browser_test: ${CHROMIUM} not found, so the browser test is skipped (install it with: apt-get install -y chromium)`,
-  );
-}
+const installed = chromiumAvailable("serve_browser_test");
 
 Deno.test({
   name:
@@ -37,7 +21,6 @@ Deno.test({
   ignore: !installed,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "simdnet_serve_browser_" });
-    const profile = await Deno.makeTempDir({ prefix: "simdnet_chromium_" });
     const { json, weights } = await modelToArtifacts(tinyModel(71));
     const classifier = await Classifier.fromBytes(json, weights, {
       backend: "cpu",
@@ -48,21 +31,7 @@ Deno.test({
       lang: "ja",
     });
     const url = `http://127.0.0.1:${service.addr.port}/`;
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      pipe: true,
-      userDataDir: profile,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const { browser, close } = await launchChromium();
     try {
       const image = png(pattern(48, 40, 3, 5), 48, 40, 3);
       const path = `${dir}/picture.png`;
@@ -142,11 +111,10 @@ Deno.test({
       );
       await page.close();
     } finally {
-      await browser.close();
+      await close();
       await service.server.shutdown();
       classifier.dispose();
       await Deno.remove(dir, { recursive: true });
-      await Deno.remove(profile, { recursive: true });
     }
   },
 });
