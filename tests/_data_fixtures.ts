@@ -4,7 +4,9 @@
  * mistake (say, swapped planes) cannot pass both sides unnoticed.
  */
 
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { DataError } from "../src/data/errors.ts";
 
 export const PLANE = 1024;
 export const IMAGE = 3072;
@@ -233,4 +235,24 @@ export function assertSameBytes(
       );
     }
   }
+}
+
+/**
+ * Asserts `error` is a DataError with `code` whose message or hint mentions
+ * each of `mentions`; returns it.
+ */
+export function assertDataError(
+  error: unknown,
+  code: string,
+  ...mentions: string[]
+): DataError {
+  assert.ok(error instanceof DataError, `expected a DataError, got ${error}`);
+  assert.equal(error.code, code, error.message);
+  for (const m of mentions) {
+    assert.ok(
+      `${error.message} ${error.hint}`.includes(m),
+      `"${error.message}" / "${error.hint}" should mention ${m}`,
+    );
+  }
+  return error;
 }

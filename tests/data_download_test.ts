@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadCifar10 } from "../src/data/cifar10.ts";
-import { DataError } from "../src/data/errors.ts";
 import {
+  assertDataError,
   caught,
   listTree,
   makeArchive,
@@ -10,21 +10,6 @@ import {
 } from "./_data_fixtures.ts";
 
 const quiet = { progress: false, useEnv: false } as const;
-
-function assertDataError(
-  error: unknown,
-  code: string,
-  ...mentions: string[]
-): void {
-  assert.ok(error instanceof DataError, `expected a DataError, got ${error}`);
-  assert.equal(error.code, code, error.message);
-  for (const m of mentions) {
-    assert.ok(
-      `${error.message} ${error.hint}`.includes(m),
-      `"${error.message}" / "${error.hint}" should mention ${m}`,
-    );
-  }
-}
 
 /** Serves `bytes` at /cifar-10-binary.tar.gz on 127.0.0.1, 404 elsewhere. */
 async function withServer(
