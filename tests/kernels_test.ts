@@ -285,9 +285,9 @@ Deno.test("FusedConv2D (bias, relu) matches cpu on random shapes", async () => {
   }
 });
 
-// Shapes that take the Winograd F(2x2, 3x3) path: 3x3, stride 1, output
+// Shapes that take the Winograd F(4x4, 3x3) path: 3x3, stride 1, output
 // channels in whole vectors, input channels any (a partial last vector),
-// odd and tiny sizes (partial 2x2 tiles, patches wider than the image).
+// odd and tiny sizes (partial 4x4 tiles, patches wider than the image).
 function winogradCases(): ConvCase[] {
   const out: ConvCase[] = [
     { b: 4, h: 32, w: 32, c: 32, o: 32, k: 3, s: 1, pad: "same" },

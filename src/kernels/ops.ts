@@ -113,18 +113,11 @@ export function conv2DBackpropFilter(
     outChannels,
   ], "float32");
   if (winogradFits(info)) {
-    // F(4x4, 3x3) (wasm/assembly/winograd4_grad.ts) when the output has
-    // whole 4x4 tiles to offer: blocks of 16 tiles, 36 positions.
-    const f4 = info.outHeight >= 4 && info.outWidth >= 4;
-    const positions = f4 ? 36 : 16;
+    // The adjoint of the Winograd forward pass (wasm/assembly/winograd_grad.ts).
     const np = Math.ceil(outChannels / 8) * 8;
     const kp = Math.ceil(inChannels / 4) * 4;
-    const [scratch, stride] = k.scratch(
-      f4
-        ? 36 * 16 * (kp + np) * 4 + 2 * 576
-        : winogradScratch(32, inChannels, np),
-    );
-    const partials = k.extra(k.threads * positions * kp * np * 4);
+    const [scratch, stride] = k.scratch(winogradScratch(16, kp, np));
+    const partials = k.extra(k.threads * 36 * kp * np * 4);
     const words = [
       info.batchSize,
       info.inHeight,
@@ -143,8 +136,8 @@ export function conv2DBackpropFilter(
       offset(b, out),
       k.threads,
     ];
-    k.run(f4 ? "wino4_filter_grad" : "wino_filter_grad", words);
-    k.run(f4 ? "wino4_filter_grad_reduce" : "wino_filter_grad_reduce", words);
+    k.run("wino_filter_grad", words);
+    k.run("wino_filter_grad_reduce", words);
     return out;
   }
   const [scratch, stride] = k.scratch(gemmScratchBytes(K));
@@ -432,13 +425,12 @@ export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
     info.outChannels % 4 === 0;
 }
 
-// Per-thread scratch of F(2x2, 3x3) (wasm/assembly/winograd*.ts): 16
-// positions x `tiles` (TB_CONV = 8 forward, TB_GRAD = 32 for the filter
-// gradient) of transformed
-// inputs (k channels, rounded up to 4) and products (np, a multiple of 8),
-// and 16 vectors for a last partial channel group.
-function winogradScratch(tiles: number, k: number, np: number): number {
-  return 16 * tiles * (Math.ceil(k / 4) * 4 + np) * 4 + 256;
+// Per-thread scratch of wasm/assembly/winograd*.ts: 36 positions x `tiles`
+// (TB_CONV = 8 forward, TB_GRAD = 16 for the filter gradient) of
+// transformed inputs (kp channels) and products (np), and 72 vectors of
+// transform temporaries.
+function winogradScratch(tiles: number, kp: number, np: number): number {
+  return 36 * tiles * (kp + np) * 4 + 72 * 16;
 }
 
 interface WinogradCall {
@@ -461,34 +453,17 @@ interface WinogradCall {
 }
 
 // Transforms the filter into packed panels (once per filter tensor), then
-// runs the tiled transform, GEMM and inverse transform: F(4x4, 3x3)
-// (wasm/assembly/winograd4.ts) when the output has whole 4x4 tiles to
-// offer, F(2x2, 3x3) (winograd_conv.ts) for smaller images.
+// runs the tiled transform, GEMM and inverse transform of Winograd F(4x4,
+// 3x3) (wasm/assembly/winograd_conv.ts).
 function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
-  const f4 = c.outH >= 4 && c.outW >= 4;
-  const positions = f4 ? 36 : 16;
   const np = Math.ceil(c.outC / 8) * 8;
   const kp = Math.ceil(c.inC / 4) * 4;
-  const [u, fresh] = k.derived(
-    c.w.dataId,
-    (c.flip ? 1 : 0) + (f4 ? 2 : 0),
-    positions * kp * np * 4,
-  );
+  const [u, fresh] = k.derived(c.w.dataId, c.flip ? 1 : 0, 36 * kp * np * 4);
   if (fresh) {
-    k.run("wino_filter", [
-      c.inC,
-      c.outC,
-      offset(b, c.w),
-      u,
-      c.flip ? 1 : 0,
-      f4 ? 6 : 4,
-    ]);
+    k.run("wino_filter", [c.inC, c.outC, offset(b, c.w), u, c.flip ? 1 : 0]);
   }
-  // Blocks of 8 tiles, and two 36-vector temporaries for F(4x4, 3x3).
-  const [scratch, stride] = k.scratch(
-    f4 ? 36 * 8 * (kp + np) * 4 + 2 * 576 : winogradScratch(8, c.inC, np),
-  );
-  k.run(f4 ? "wino4_conv" : "wino_conv", [
+  const [scratch, stride] = k.scratch(winogradScratch(8, kp, np));
+  k.run("wino_conv", [
     c.batch,
     c.inH,
     c.inW,

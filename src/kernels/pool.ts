@@ -30,10 +30,7 @@ export const KERNEL_NAMES = [
   "adam_update",
   "dropout_mask",
   "max_pool",
-  "wino4_conv",
   "relu_grad",
-  "wino4_filter_grad",
-  "wino4_filter_grad_reduce",
 ] as const;
 
 /** One kernel entry point. */

@@ -4,7 +4,7 @@
  * `BatchMatMul` (all transpose variants) than tfjs' scalar loops; threaded
  * `FusedConv2D`, `_FusedMatMul`, `MaxPool` and bias-gradient `Sum`, so that a training
  * step never wakes XNNPACK's spinning thread pool (3x3 stride-1 layers and
- * their gradients run as Winograd F(2x2, 3x3)); a zero-copy `Identity`; and
+ * their gradients run as Winograd F(4x4, 3x3)); a zero-copy `Identity`; and
  * simdnet's own fused Adam update, dropout masks and relu gradient
  * (src/kernels/custom_kernels.ts).
  *

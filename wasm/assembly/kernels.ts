@@ -11,11 +11,6 @@ import { p32, splitRange } from "./params";
 
 export { wino_filter } from "./winograd";
 export { wino_conv } from "./winograd_conv";
-export { wino4_conv } from "./winograd4";
-export {
-  wino4_filter_grad,
-  wino4_filter_grad_reduce,
-} from "./winograd4_grad";
 export { wino_filter_grad, wino_filter_grad_reduce } from "./winograd_grad";
 export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";

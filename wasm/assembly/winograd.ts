@@ -1,41 +1,25 @@
-// Winograd F(2x2, 3x3), shared parts: the filter and input transforms.
+// Winograd F(4x4, 3x3), shared parts: the filter and input transforms.
 //
-// F(2x2, 3x3) computes each 2x2 block of outputs of a stride-1 3x3
-// convolution with 16 multiplies per channel pair instead of 36:
+// F(4x4, 3x3) computes each 4x4 block of outputs of a stride-1 3x3
+// convolution with 36 multiplies per channel pair instead of 144, with
+// interpolation points 0, ±1, ±2, ∞:
 //
-//   Y = Aᵀ [ Σ_k (G g_k,n Gᵀ) ⊙ (Bᵀ d_k B) ] A
+//   Y = Aᵀ [ Σ_k (G g Gᵀ) ⊙ (Bᵀ d B) ] A,   d a 6x6 patch
 //
-// The transforms only add, subtract and halve, so results differ from a
-// direct convolution by a few ulps of the partial sums. The forward pass is
-// in winograd_conv.ts, the filter gradient in winograd_grad.ts; the input
-// gradient is a forward pass with the flipped, transposed filter.
+// The transforms scale by up to 8, so results differ from a direct
+// convolution by about 1e-6 of their magnitude (5e-6 per channel pair in a
+// float32 check). The forward pass is in winograd_conv.ts, the filter
+// gradient in winograd_grad.ts; the input gradient is a forward pass with
+// the flipped, transposed filter.
 
 import { NR } from "./gemm";
 import { p32 } from "./params";
-
-// Output tiles per block: a block needs 16 positions x TB x (Kp + Np) floats
-// of scratch, plus 16 vectors (see winogradScratch in src/kernels/ops.ts).
-// The forward pass keeps a block in L1 (measured at batch 256: 8 tiles beat
-// 16 and 32 by 5-10%); the filter gradient reduces over tiles, and longer
-// reductions amortise loading and storing its accumulators.
-export const TB_CONV: i32 = 8;
-export const TB_GRAD: i32 = 32;
 
 export function roundUp(n: i32, m: i32): i32 {
   return (n + m - 1) / m * m;
 }
 
-// G g for three taps (a, b, c) along one axis, written to dst + i * s:
-// four values for F(2x2, 3x3) (points 0, ±1, ∞), six for F(4x4, 3x3)
-// (points 0, ±1, ±2, ∞).
-@inline
-function g4(a: f32, b: f32, c: f32, dst: usize, s: usize): void {
-  store<f32>(dst, a);
-  store<f32>(dst + s, (a + b + c) * 0.5);
-  store<f32>(dst + 2 * s, (a - b + c) * 0.5);
-  store<f32>(dst + 3 * s, c);
-}
-
+// G g for three taps (a, b, c) along one axis, written to dst + i * s.
 @inline
 function g6(a: f32, b: f32, c: f32, dst: usize, s: usize): void {
   store<f32>(dst, a * 0.25);
@@ -46,17 +30,15 @@ function g6(a: f32, b: f32, c: f32, dst: usize, s: usize): void {
   store<f32>(dst + 5 * s, c);
 }
 
-// Filter transform U = G g Gᵀ into panels u[pos][n / NR][k][NR] for the
-// size x size positions of F(2x2, 3x3) (size 4) or F(4x4, 3x3) (size 6),
-// zero-padded in n up to Np and in k up to Kp (K rounded up to 4).
+// Filter transform U = G g Gᵀ into panels u[pos][n / NR][k][NR] for the 36
+// positions, zero-padded in n up to Np and in k up to Kp (K rounded up to 4).
 // flip = 0: g[ky][kx][k][n] = w[ky][kx][k][n] (w is [3][3][K][N]).
 // flip = 1: g[ky][kx][k][n] = w[2 - ky][2 - kx][n][k] (w is [3][3][N][K]),
 // the filter of the input gradient. Threads split over k.
-// Params: K N w u flip size.
+// Params: K N w u flip.
 export function wino_filter(p: usize, tid: i32, nt: i32): void {
   const K = p32(p, 0), N = p32(p, 1);
   const w = <usize> p32(p, 2), u = <usize> p32(p, 3), flip = p32(p, 4);
-  const size = p32(p, 5);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const ps = <usize> (Np / NR) * <usize> Kp * <usize> (NR * 4);
   const per = (Kp + nt - 1) / nt;
@@ -68,7 +50,7 @@ export function wino_filter(p: usize, tid: i32, nt: i32): void {
       const dst = u + <usize> (n / NR) * <usize> Kp * <usize> (NR * 4) +
         <usize> k * <usize> (NR * 4) + <usize> (n % NR) * 4;
       if (n >= N || k >= K) {
-        for (let pos = 0; pos < size * size; pos++) {
+        for (let pos = 0; pos < 36; pos++) {
           store<f32>(dst + <usize> pos * ps, 0);
         }
         continue;
@@ -83,99 +65,77 @@ export function wino_filter(p: usize, tid: i32, nt: i32): void {
         const a = load<f32>(<usize> (src + <isize> kx * s));
         const b = load<f32>(<usize> (src + <isize> (3 + kx) * s));
         const c = load<f32>(<usize> (src + <isize> (6 + kx) * s));
-        const col = dst + <usize> kx * ps;
-        if (size == 4) g4(a, b, c, col, 4 * ps);
-        else g6(a, b, c, col, 6 * ps);
+        g6(a, b, c, dst + <usize> kx * ps, 6 * ps);
       }
-      for (let r = 0; r < size; r++) {
-        const row = dst + <usize> (r * size) * ps;
-        const a = load<f32>(row), b = load<f32>(row + ps);
-        const c = load<f32>(row + 2 * ps);
-        if (size == 4) g4(a, b, c, row, ps);
-        else g6(a, b, c, row, ps);
+      for (let r = 0; r < 6; r++) {
+        const row = dst + <usize> (r * 6) * ps;
+        g6(load<f32>(row), load<f32>(row + ps), load<f32>(row + 2 * ps), row, ps);
       }
     }
   }
 }
 
+// Bᵀ applied to six vectors along one axis, written to dst + i * s.
 @inline
-export function ld(p: usize, on: bool): v128 {
+function bt6(
+  d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128,
+  dst: usize, s: usize,
+): void {
+  const two = f32x4.splat(2), four = f32x4.splat(4), five = f32x4.splat(5);
+  v128.store(dst, f32x4.add(f32x4.sub(f32x4.mul(d0, four), f32x4.mul(d2, five)), d4));
+  v128.store(dst + s, f32x4.sub(f32x4.add(d3, d4), f32x4.mul(f32x4.add(d1, d2), four)));
+  v128.store(dst + 2 * s, f32x4.add(f32x4.sub(d4, d3), f32x4.mul(f32x4.sub(d1, d2), four)));
+  const a = f32x4.sub(d4, d2), b = f32x4.mul(f32x4.sub(d3, d1), two);
+  v128.store(dst + 3 * s, f32x4.add(a, b));
+  v128.store(dst + 4 * s, f32x4.sub(a, b));
+  v128.store(dst + 5 * s, f32x4.add(f32x4.sub(f32x4.mul(d1, four), f32x4.mul(d3, five)), d5));
+}
+
+@inline
+export function ldm(p: usize, on: bool): v128 {
   return on ? v128.load(p) : f32x4.splat(0);
 }
 
-// V = Bᵀ d B for one 4x4 patch of four channels, written to v[pos * posStride].
-// `x` addresses patch pixel (0, 0), possibly outside the image; bit
-// (i * 4 + j) of `mask` is set when pixel (i, j) is inside.
+// V = Bᵀ d B for one 6x6 patch of four channels into v + pos * ps. `x`
+// addresses patch pixel (0, 0); bit i of rows (j of cols) is set when patch
+// row i (column j) is inside the image. tmp holds 36 vectors.
 @inline
-function inputTile(
-  x: usize,
-  rs: usize,
-  cs: usize,
-  mask: i32,
-  v: usize,
-  ps: usize,
+export function inputTile(
+  x: usize, rs: usize, cs: usize, rows: i32, cols: i32,
+  v: usize, ps: usize, tmp: usize,
 ): void {
-  // d B along each row i: (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
-  let d0 = ld(x, (mask & 1) != 0), d1 = ld(x + cs, (mask & 2) != 0);
-  let d2 = ld(x + 2 * cs, (mask & 4) != 0),
-    d3 = ld(x + 3 * cs, (mask & 8) != 0);
-  const e00 = f32x4.sub(d0, d2), e01 = f32x4.add(d1, d2);
-  const e02 = f32x4.sub(d2, d1), e03 = f32x4.sub(d1, d3);
-  x += rs;
-  d0 = ld(x, (mask & 16) != 0);
-  d1 = ld(x + cs, (mask & 32) != 0);
-  d2 = ld(x + 2 * cs, (mask & 64) != 0);
-  d3 = ld(x + 3 * cs, (mask & 128) != 0);
-  const e10 = f32x4.sub(d0, d2), e11 = f32x4.add(d1, d2);
-  const e12 = f32x4.sub(d2, d1), e13 = f32x4.sub(d1, d3);
-  x += rs;
-  d0 = ld(x, (mask & 256) != 0);
-  d1 = ld(x + cs, (mask & 512) != 0);
-  d2 = ld(x + 2 * cs, (mask & 1024) != 0);
-  d3 = ld(x + 3 * cs, (mask & 2048) != 0);
-  const e20 = f32x4.sub(d0, d2), e21 = f32x4.add(d1, d2);
-  const e22 = f32x4.sub(d2, d1), e23 = f32x4.sub(d1, d3);
-  x += rs;
-  d0 = ld(x, (mask & 4096) != 0);
-  d1 = ld(x + cs, (mask & 8192) != 0);
-  d2 = ld(x + 2 * cs, (mask & 16384) != 0);
-  d3 = ld(x + 3 * cs, (mask & 32768) != 0);
-  const e30 = f32x4.sub(d0, d2), e31 = f32x4.add(d1, d2);
-  const e32 = f32x4.sub(d2, d1), e33 = f32x4.sub(d1, d3);
-  // Bᵀ (d B) down each column c: (e0 - e2, e1 + e2, e2 - e1, e1 - e3).
-  v128.store(v, f32x4.sub(e00, e20));
-  v128.store(v + ps, f32x4.sub(e01, e21));
-  v128.store(v + 2 * ps, f32x4.sub(e02, e22));
-  v128.store(v + 3 * ps, f32x4.sub(e03, e23));
-  v128.store(v + 4 * ps, f32x4.add(e10, e20));
-  v128.store(v + 5 * ps, f32x4.add(e11, e21));
-  v128.store(v + 6 * ps, f32x4.add(e12, e22));
-  v128.store(v + 7 * ps, f32x4.add(e13, e23));
-  v128.store(v + 8 * ps, f32x4.sub(e20, e10));
-  v128.store(v + 9 * ps, f32x4.sub(e21, e11));
-  v128.store(v + 10 * ps, f32x4.sub(e22, e12));
-  v128.store(v + 11 * ps, f32x4.sub(e23, e13));
-  v128.store(v + 12 * ps, f32x4.sub(e10, e30));
-  v128.store(v + 13 * ps, f32x4.sub(e11, e31));
-  v128.store(v + 14 * ps, f32x4.sub(e12, e32));
-  v128.store(v + 15 * ps, f32x4.sub(e13, e33));
-}
-
-// The 4x4 mask of patch pixels inside the image, for a patch at (y0, x0).
-export function patchMask(y0: i32, x0: i32, H: i32, W: i32): i32 {
-  let cols = 0;
-  for (let j = 0; j < 4; j++) if (x0 + j >= 0 && x0 + j < W) cols |= 1 << j;
-  let mask = 0;
-  for (let i = 0; i < 4; i++) {
-    if (y0 + i >= 0 && y0 + i < H) mask |= cols << (i * 4);
+  for (let j = 0; j < 6; j++) {
+    const q = x + <usize> j * cs;
+    if (((cols >> j) & 1) == 0) {
+      bt6(f32x4.splat(0), f32x4.splat(0), f32x4.splat(0), f32x4.splat(0), f32x4.splat(0), f32x4.splat(0), tmp + <usize> j * 16, 96);
+      continue;
+    }
+    bt6(
+      ldm(q, (rows & 1) != 0),
+      ldm(q + rs, (rows & 2) != 0),
+      ldm(q + 2 * rs, (rows & 4) != 0),
+      ldm(q + 3 * rs, (rows & 8) != 0),
+      ldm(q + 4 * rs, (rows & 16) != 0),
+      ldm(q + 5 * rs, (rows & 32) != 0),
+      tmp + <usize> j * 16,
+      96,
+    );
   }
-  return mask;
+  for (let i = 0; i < 6; i++) {
+    const q = tmp + <usize> i * 96;
+    bt6(
+      v128.load(q), v128.load(q, 16), v128.load(q, 32),
+      v128.load(q, 48), v128.load(q, 64), v128.load(q, 80),
+      v + <usize> (i * 6) * ps,
+      ps,
+    );
+  }
 }
 
-// Transforms the input patches of output tiles [t0, t0 + tb) into
-// v[pos][t][Kp]. A last group of fewer than four channels is copied through
-// `tmp` (16 vectors) with the missing lanes zeroed, so the lane that belongs
-// to the next pixel never enters the sums.
+// Transforms the 6x6 input patches of output tiles [t0, t0 + tb) into
+// v[pos][t][Kp]. A last group of fewer than four channels goes through a
+// zero-padded copy, so the lane of the next pixel never enters the sums.
+// tmp holds 72 vectors.
 export function transformInputs(
   x: usize,
   H: i32,
@@ -191,40 +151,40 @@ export function transformInputs(
   vPos: usize,
   tmp: usize,
 ): void {
-  const Kp = roundUp(K, 4), K4 = K & ~3;
+  const Kp = roundUp(K, 4), K4 = K & ~3, tail = K - K4;
   const rs = <usize> W * <usize> K * 4, cs = <usize> K * 4;
-  const tail = K - K4;
-  const lanes = i32x4(
-    -1,
-    tail > 1 ? -1 : 0,
-    tail > 2 ? -1 : 0,
-    0,
-  );
+  const lanes = i32x4(-1, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, 0);
+  const patch = tmp + 576;
+  const zero = f32x4.splat(0);
   for (let t = 0; t < tb; t++) {
     const tile = t0 + t;
     const tx = tile % tw, rest = tile / tw;
     const ty = rest % th, b = rest / th;
-    const y0 = ty * 2 - padT, x0 = tx * 2 - padL;
-    const mask = patchMask(y0, x0, H, W);
+    const y0 = ty * 4 - padT, x0 = tx * 4 - padL;
+    let rows = 0, cols = 0;
+    for (let i = 0; i < 6; i++) {
+      if (y0 + i >= 0 && y0 + i < H) rows |= 1 << i;
+      if (x0 + i >= 0 && x0 + i < W) cols |= 1 << i;
+    }
     const src = <usize> (<isize> x +
       ((<isize> b * <isize> H + <isize> y0) * <isize> W + <isize> x0) *
         <isize> K * 4);
     const dst = v + <usize> t * <usize> Kp * 4;
     for (let c = 0; c < K4; c += 4) {
-      inputTile(src + <usize> c * 4, rs, cs, mask, dst + <usize> c * 4, vPos);
+      inputTile(src + <usize> c * 4, rs, cs, rows, cols, dst + <usize> c * 4, vPos, tmp);
     }
     if (tail) {
-      for (let i = 0; i < 4; i++) {
-        for (let j = 0; j < 4; j++) {
-          const bit = (mask >> (i * 4 + j)) & 1;
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 6; j++) {
+          const on = ((rows >> i) & (cols >> j) & 1) != 0;
           const q = src + <usize> i * rs + <usize> j * cs + <usize> K4 * 4;
           v128.store(
-            tmp + <usize> ((i * 4 + j) * 16),
-            bit ? v128.and(v128.load(q), lanes) : f32x4.splat(0),
+            patch + <usize> ((i * 6 + j) * 16),
+            on ? v128.and(v128.load(q), lanes) : zero,
           );
         }
       }
-      inputTile(tmp, 64, 16, 0xffff, dst + <usize> K4 * 4, vPos);
+      inputTile(patch, 96, 16, 63, 63, dst + <usize> K4 * 4, vPos, tmp);
     }
   }
 }
