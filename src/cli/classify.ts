@@ -9,11 +9,16 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier, type Prediction } from "../serve/classifier.ts";
 import { ImageDecodeError } from "../serve/image_decode.ts";
-import { reportFailure, runCli, usageError, wholeFlag } from "./cli_errors.ts";
+import {
+  parseFlags,
+  reportFailure,
+  runCli,
+  usageError,
+  wholeFlag,
+} from "./cli_errors.ts";
 
 const USAGE = `usage: deno task classify --model DIR [options] IMAGE...
 
@@ -46,26 +51,16 @@ export interface ClassifyArgs {
 
 /** Parses the command line; returns "help" for --help. */
 export function parseClassifyArgs(args: string[]): ClassifyArgs | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        model: { type: "string" },
-        top: { type: "string" },
-        json: { type: "boolean", default: false },
-        lang: { type: "string", default: "en" },
-        backend: { type: "string", default: "auto" },
-        threads: { type: "string" },
-        "batch-size": { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
+  const parsed = parseFlags(args, {
+    model: { type: "string" },
+    top: { type: "string" },
+    json: { type: "boolean", default: false },
+    lang: { type: "string", default: "en" },
+    backend: { type: "string", default: "auto" },
+    threads: { type: "string" },
+    "batch-size": { type: "string" },
+    help: { type: "boolean", default: false },
+  }, true);
   const v = parsed.values;
   if (v.help) return "help";
   if (v.model === undefined) {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
 import { ModelFormatError } from "../nn/model_io.ts";
 import { RuntimeError } from "../runtime/init.ts";
@@ -18,6 +19,22 @@ export const EXIT_UNAVAILABLE = 69;
 /** A usage error, answered with exit code 64 and a pointer to --help. */
 export function usageError(message: string): DataError {
   return new DataError("usage", message, "run with --help for the options");
+}
+
+/**
+ * `parseArgs` in strict mode over `args`; an unknown flag or a missing value
+ * becomes a usage error.
+ */
+export function parseFlags<O extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: O,
+  allowPositionals = false,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** Parses a whole-number flag value, or throws a usage error. */

@@ -7,13 +7,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { loadCifar10, type LoadCifar10Options } from "../data/cifar10.ts";
 import { isClassNameLang } from "../data/classes.ts";
 import { countPerClass } from "../data/dataset.ts";
 import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
 import type { ImageSet } from "../data/format.ts";
-import { runCli, usageError } from "./cli_errors.ts";
+import { parseFlags, runCli, usageError } from "./cli_errors.ts";
 
 const USAGE = `usage: deno task data [options]
 
@@ -59,27 +58,17 @@ export function describeSet(
 }
 
 function parse(args: string[]): LoadCifar10Options | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        data: { type: "string" },
-        archive: { type: "string" },
-        cache: { type: "string" },
-        url: { type: "string" },
-        md5: { type: "string" },
-        lang: { type: "string", default: "en" },
-        limit: { type: "string" },
-        "no-download": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
+  const parsed = parseFlags(args, {
+    data: { type: "string" },
+    archive: { type: "string" },
+    cache: { type: "string" },
+    url: { type: "string" },
+    md5: { type: "string" },
+    lang: { type: "string", default: "en" },
+    limit: { type: "string" },
+    "no-download": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   const v = parsed.values;
   if (v.help) return "help";
   if (!isClassNameLang(v.lang)) {

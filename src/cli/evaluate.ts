@@ -13,7 +13,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { loadCifar10 } from "../data/cifar10.ts";
 import { splitValidation } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
@@ -24,7 +23,13 @@ import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import type { History } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
-import { reportFailure, runCli, usageError, wholeFlag } from "./cli_errors.ts";
+import {
+  parseFlags,
+  reportFailure,
+  runCli,
+  usageError,
+  wholeFlag,
+} from "./cli_errors.ts";
 import { buildReportData } from "./train_report.ts";
 
 const USAGE = `usage: deno task evaluate --model DIR [options]
@@ -60,27 +65,17 @@ export interface EvaluateArgs {
 
 /** Parses the command line; returns "help" for --help. */
 export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: "string" },
-        data: { type: "string" },
-        out: { type: "string" },
-        lang: { type: "string", default: "en" },
-        "batch-size": { type: "string" },
-        limit: { type: "string" },
-        backend: { type: "string", default: "auto" },
-        threads: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
+  const parsed = parseFlags(args, {
+    model: { type: "string" },
+    data: { type: "string" },
+    out: { type: "string" },
+    lang: { type: "string", default: "en" },
+    "batch-size": { type: "string" },
+    limit: { type: "string" },
+    backend: { type: "string", default: "auto" },
+    threads: { type: "string" },
+    help: { type: "boolean", default: false },
+  });
   const v = parsed.values;
   if (v.help) return "help";
   if (v.model === undefined) {

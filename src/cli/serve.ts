@@ -11,11 +11,16 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier } from "../serve/classifier.ts";
 import { serveClassifier } from "../serve/server.ts";
-import { reportFailure, runCli, usageError, wholeFlag } from "./cli_errors.ts";
+import {
+  parseFlags,
+  reportFailure,
+  runCli,
+  usageError,
+  wholeFlag,
+} from "./cli_errors.ts";
 
 const USAGE = `usage: deno task serve --model DIR [options]
 
@@ -54,28 +59,18 @@ export interface ServeArgs {
 
 /** Parses the command line; returns "help" for --help. */
 export function parseServeArgs(args: string[]): ServeArgs | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string", default: "127.0.0.1" },
-        lang: { type: "string", default: "en" },
-        "max-body": { type: "string" },
-        queue: { type: "string" },
-        "max-batch": { type: "string" },
-        backend: { type: "string", default: "auto" },
-        threads: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
+  const parsed = parseFlags(args, {
+    model: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string", default: "127.0.0.1" },
+    lang: { type: "string", default: "en" },
+    "max-body": { type: "string" },
+    queue: { type: "string" },
+    "max-batch": { type: "string" },
+    backend: { type: "string", default: "auto" },
+    threads: { type: "string" },
+    help: { type: "boolean", default: false },
+  });
   const v = parsed.values;
   if (v.help) return "help";
   if (v.model === undefined) {

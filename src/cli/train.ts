@@ -10,7 +10,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { loadCifar10 } from "../data/cifar10.ts";
 import { DataError } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
@@ -26,6 +25,7 @@ import { fit, NonFiniteLossError } from "../train/fit.ts";
 import { buildReportData } from "./train_report.ts";
 import {
   EXIT_UNAVAILABLE,
+  parseFlags,
   reportFailure,
   runCli,
   usageError,
@@ -96,33 +96,23 @@ const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
 
 /** Parses the command line; returns "help" for --help. */
 export function parseTrainArgs(args: string[]): TrainArgs | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        epochs: { type: "string" },
-        "batch-size": { type: "string" },
-        lr: { type: "string" },
-        "no-augment": { type: "boolean", default: false },
-        "val-split": { type: "string" },
-        limit: { type: "string" },
-        seed: { type: "string" },
-        backend: { type: "string", default: "auto" },
-        threads: { type: "string" },
-        data: { type: "string" },
-        out: { type: "string" },
-        resume: { type: "boolean", default: false },
-        lang: { type: "string", default: "en" },
-        "no-report": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
+  const parsed = parseFlags(args, {
+    epochs: { type: "string" },
+    "batch-size": { type: "string" },
+    lr: { type: "string" },
+    "no-augment": { type: "boolean", default: false },
+    "val-split": { type: "string" },
+    limit: { type: "string" },
+    seed: { type: "string" },
+    backend: { type: "string", default: "auto" },
+    threads: { type: "string" },
+    data: { type: "string" },
+    out: { type: "string" },
+    resume: { type: "boolean", default: false },
+    lang: { type: "string", default: "en" },
+    "no-report": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   const v = parsed.values;
   if (v.help) return "help";
   if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
