@@ -10,7 +10,13 @@
  * @module
  */
 
-import { ARCHIVE_NAME, extractArchive, OFFICIAL_MD5 } from "./archive.ts";
+import {
+  ARCHIVE_NAME,
+  extractArchive,
+  OFFICIAL_MD5,
+  verifyArchive,
+} from "./archive.ts";
+import { cacheDirError, ensureCacheDir } from "./cache_dir.ts";
 import {
   type ClassNameLang,
   classNamesFor,
@@ -28,6 +34,7 @@ import {
 import {
   BATCHES_DIR,
   defaultCacheDir,
+  exists,
   findLayout,
   type Layout,
   readEnv,
@@ -182,16 +189,6 @@ async function sumRecords(paths: readonly string[]): Promise<number> {
   return total;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw fsError(error, "read", path);
-  }
-}
-
 /** Re-labels an error about a file in a temporary directory as one about `archive`. */
 function aboutArchive(error: unknown, tmp: string, archive: string): unknown {
   if (!(error instanceof DataError) || error.code === "permission") {
@@ -212,27 +209,36 @@ async function installArchive(
   ctx: Context,
   kind: "archive" | "download",
 ): Promise<Cifar10Data> {
+  let size: number | undefined;
+  try {
+    size = (await Deno.stat(archive)).size;
+  } catch {
+    size = undefined; // verifyArchive and extractArchive name a missing archive.
+  }
+  if (md5 !== null) {
+    // Before the cache is touched: a bad archive must leave nothing behind.
+    const progress = bar(ctx, "verify", size);
+    try {
+      await verifyArchive(archive, md5, (n) => progress.add(n));
+    } finally {
+      progress.finish();
+    }
+  }
   const target = `${cacheDir}/${BATCHES_DIR}`;
+  await ensureCacheDir(cacheDir);
+  await sweepStale(cacheDir);
   let tmp: string;
   try {
-    await Deno.mkdir(cacheDir, { recursive: true });
-    await sweepStale(cacheDir);
     tmp = await Deno.makeTempDir({ dir: cacheDir, prefix: ".extract-" });
   } catch (error) {
-    throw fsError(error, "write", cacheDir);
+    throw await cacheDirError(error, cacheDir);
   }
   try {
-    let size: number | undefined;
-    try {
-      size = (await Deno.stat(archive)).size;
-    } catch {
-      size = undefined; // extractArchive reports a missing archive clearly.
-    }
     const progress = bar(ctx, "extract", size);
     let found: string[];
     try {
       found = await extractArchive(archive, tmp, {
-        md5,
+        md5: null,
         onBytes: (n) => progress.add(n),
       });
     } finally {
@@ -357,11 +363,7 @@ export async function loadCifar10(
       { path: cacheDir },
     );
   }
-  try {
-    await Deno.mkdir(cacheDir, { recursive: true });
-  } catch (error) {
-    throw fsError(error, "write", cacheDir);
-  }
+  await ensureCacheDir(cacheDir);
   await sweepStale(cacheDir);
   // The bar is made once the server has told the size.
   const bars: { download?: Progress } = {};

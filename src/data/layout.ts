@@ -34,11 +34,28 @@ export interface Layout {
   meta: string | null;
 }
 
+/** Whether a stat error means "nothing there": ENOENT, or a parent that is a file (ENOTDIR). */
+export function isAbsent(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound ||
+    error instanceof Deno.errors.NotADirectory;
+}
+
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (isAbsent(error)) return false;
+    throw fsError(error, "read", path);
+  }
+}
+
+/** Whether anything exists at `path` (a file in the way counts as nothing). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (isAbsent(error)) return false;
     throw fsError(error, "read", path);
   }
 }
@@ -47,7 +64,7 @@ async function isDirectory(path: string): Promise<boolean | null> {
   try {
     return (await Deno.stat(path)).isDirectory;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
+    if (isAbsent(error)) return null;
     throw fsError(error, "read", path);
   }
 }
