@@ -31,7 +31,8 @@ async function runCli(
 
 function assertCleanError(run: Run, code: number, ...mentions: string[]): void {
   assert.equal(run.code, code, `exit code; stderr: ${run.stderr}`);
-  assert.match(run.stderr, /^error: .+\nhint: .+/m);
+  // One line: what went wrong, then "; " and how to fix it.
+  assert.match(run.stderr, /^error: [^\n]+; [^\n]+\n$/);
   assert.doesNotMatch(
     run.stderr,
     /^\s+at /m,

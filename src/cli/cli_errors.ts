@@ -8,7 +8,12 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
+import {
+  DataError,
+  EXIT_USAGE,
+  exitCodeFor,
+  parseRefusal,
+} from "../data/errors.ts";
 import { ModelFormatError } from "../nn/model_io.ts";
 import { RuntimeError } from "../runtime/init.ts";
 import { ImageDecodeError } from "../serve/image_decode.ts";
@@ -53,14 +58,18 @@ export function wholeFlag(
   return n;
 }
 
+/** One line on stderr: `error: <what went wrong>; <how to fix it>`. */
+export function printError(message: string, hint?: string): void {
+  console.error(`error: ${message}${hint ? `; ${hint}` : ""}`);
+}
+
 /**
- * The exit code for an expected failure, after printing it to stderr;
- * `null` for anything else (a bug, to be rethrown). `task` names the
- * `deno task` whose permissions a permission error should point to.
+ * The exit code for an expected failure, after printing it to stderr as
+ * one line; `null` for anything else (a bug, to be rethrown). `task` names
+ * the `deno task` whose permissions a permission error should point to.
  */
 export function reportFailure(error: unknown, task: string): number | null {
-  const say = (message: string, hint?: string) =>
-    console.error(`error: ${message}${hint ? `\n  ${hint}` : ""}`);
+  const say = printError;
   if (error instanceof DataError) {
     say(error.message, error.hint);
     return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
@@ -77,14 +86,20 @@ export function reportFailure(error: unknown, task: string): number | null {
     say(error.message, "pick another --port, or stop what uses this one");
     return EXIT_UNAVAILABLE;
   }
-  if (
-    error instanceof Deno.errors.NotCapable ||
-    error instanceof Deno.errors.PermissionDenied
-  ) {
+  if (error instanceof Deno.errors.NotCapable) {
+    const refused = parseRefusal(error);
     say(
-      (error as Error).message,
-      `run with the permissions of 'deno task ${task}', or add the flag named above`,
+      refused === null
+        ? error.message
+        : `no ${refused.kind} permission for ${refused.target}`,
+      `add ${
+        refused?.flag ?? "the flag named above"
+      } to the deno run flags ('deno task ${task}' has those in deno.json), or use a path they allow`,
     );
+    return 4;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    say(error.message, "make it accessible to this user, or use another path");
     return 4;
   }
   if (error instanceof Deno.errors.NotFound) {

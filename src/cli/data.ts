@@ -10,9 +10,8 @@
 import { loadCifar10, type LoadCifar10Options } from "../data/cifar10.ts";
 import { isClassNameLang } from "../data/classes.ts";
 import { countPerClass } from "../data/dataset.ts";
-import { DataError, EXIT_USAGE, exitCodeFor } from "../data/errors.ts";
 import type { ImageSet } from "../data/format.ts";
-import { parseFlags, runCli, usageError } from "./cli_errors.ts";
+import { parseFlags, reportFailure, runCli, usageError } from "./cli_errors.ts";
 
 const USAGE = `usage: deno task data [options]
 
@@ -110,12 +109,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(describeSet("test", data.test, data.classNames));
       return 0;
     },
-    failure: (error) => {
-      if (!(error instanceof DataError)) return null;
-      console.error(`error: ${error.message}`);
-      console.error(`hint: ${error.hint}`);
-      return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
-    },
+    failure: (error) => reportFailure(error, "data"),
   });
 }
 

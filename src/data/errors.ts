@@ -76,14 +76,40 @@ export function exitCodeFor(error: DataError): number {
 }
 
 function isPermissionError(error: unknown): boolean {
-  // NotCapable is Deno's sandbox (a missing --allow-* flag); PermissionDenied is the OS.
+  // NotCapable is Deno's sandbox (a missing --allow-* flag); PermissionDenied
+  // is the OS; a read-only file system has no error class of its own.
   return error instanceof Deno.errors.PermissionDenied ||
-    error instanceof Deno.errors.NotCapable;
+    error instanceof Deno.errors.NotCapable ||
+    (error as { code?: unknown } | null)?.code === "EROFS";
+}
+
+/** What a sandbox refusal (`Deno.errors.NotCapable`) asked for. */
+export interface Refusal {
+  /** `read`, `write`, `env`, `net`, ... or `all`. */
+  kind: string;
+  /** The path, variable or host refused. */
+  target: string;
+  /** The flag that grants it: `--allow-write=/x`, or `--allow-all`. */
+  flag: string;
+}
+
+/**
+ * Reads Deno's refusal message ('Requires write access to "/x", run again
+ * with the --allow-write flag'). Deno guards `/dev`, `/proc` and `/sys` as a
+ * whole ('Requires all access'), which only `--allow-all` grants.
+ */
+export function parseRefusal(error: Error): Refusal | null {
+  const m =
+    /Requires (\w+) access to "([^"]*)", run again with the (--allow-[\w-]+) flag/
+      .exec(error.message);
+  if (m === null) return null;
+  const [, kind = "", target = "", flag = ""] = m;
+  return { kind, target, flag: kind === "all" ? flag : `${flag}=${target}` };
 }
 
 /** The Deno flag that would grant `action` on `path`, for hints. */
-function flagFor(action: "read" | "write", path: string): string {
-  return `--allow-${action}=${path}`;
+function flagFor(action: "read" | "write", path: string, error: Error): string {
+  return parseRefusal(error)?.flag ?? `--allow-${action}=${path}`;
 }
 
 /**
@@ -100,7 +126,7 @@ export function fsError(
     return new DataError(
       "permission",
       `no permission to ${action} ${path}`,
-      `run Deno with ${flagFor(action, path)} (or a parent directory)`,
+      `run Deno with ${flagFor(action, path, error)} (or a parent directory)`,
       { path, cause: error },
     );
   }
@@ -118,6 +144,14 @@ export function fsError(
     return new DataError(
       "missing",
       `${path} does not exist`,
+      "check the path",
+      { path, cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new DataError(
+      "missing",
+      `${path} does not exist: a directory on its path is a file`,
       "check the path",
       { path, cause: error },
     );
