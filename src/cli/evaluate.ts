@@ -42,6 +42,8 @@ options:
   --model DIR        model directory (model.json + weights) or URL (required)
   --data DIR         a cifar-10-batches-bin directory; test_batch.bin alone
                      is enough (default: env CIFAR10_DIR, then the cache)
+  --archive PATH     cifar-10-binary.tar.gz to verify and extract into the cache
+                     when --data, CIFAR10_DIR and the cache have no data
   --out DIR          where the report goes (default: DIR/evaluation)
   --lang en|ja       language of the report and messages (default en)
   --batch-size N     images per forward pass (default 256)
@@ -55,6 +57,7 @@ options:
 export interface EvaluateArgs {
   model: string;
   data: string | undefined;
+  archive: string | undefined;
   out: string;
   lang: "en" | "ja";
   batchSize: number;
@@ -68,6 +71,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
   const parsed = parseFlags(args, {
     model: { type: "string" },
     data: { type: "string" },
+    archive: { type: "string" },
     out: { type: "string" },
     lang: { type: "string", default: "en" },
     "batch-size": { type: "string" },
@@ -95,6 +99,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
   return {
     model: v.model,
     data: v.data,
+    archive: v.archive,
     out: v.out ?? `${v.model.replace(/\/+$/, "")}/evaluation`,
     lang: v.lang,
     batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 256,
@@ -151,7 +156,12 @@ async function run(a: EvaluateArgs): Promise<number> {
   const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
   console.log(`backend: ${runtime.backend} (${runtime.reason})`);
   const model = await loadModel(a.model);
-  const data = await loadCifar10({ dir: a.data, limit: a.limit, lang: a.lang });
+  const data = await loadCifar10({
+    dir: a.data,
+    archive: a.archive,
+    limit: a.limit,
+    lang: a.lang,
+  });
   let evaluated: ImageSet;
   let what: "test" | "validation";
   if (data.test !== null) {

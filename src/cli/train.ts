@@ -53,6 +53,8 @@ options:
   --backend B        auto, wasm, webgpu or cpu (default auto)
   --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
   --data DIR         a cifar-10-batches-bin directory (default: env CIFAR10_DIR, then the cache)
+  --archive PATH     cifar-10-binary.tar.gz to verify and extract into the cache
+                     when --data, CIFAR10_DIR and the cache have no data
   --out DIR          output directory (default runs/<timestamp>)
   --resume           continue the run in --out from its checkpoint
   --lang en|ja       language of the report and messages (default en)
@@ -72,6 +74,7 @@ export interface TrainArgs {
   backend: BackendChoice;
   threads: number | undefined;
   data: string | undefined;
+  archive: string | undefined;
   out: string;
   resume: boolean;
   lang: "en" | "ja";
@@ -107,6 +110,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     backend: { type: "string", default: "auto" },
     threads: { type: "string" },
     data: { type: "string" },
+    archive: { type: "string" },
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     lang: { type: "string", default: "en" },
@@ -149,6 +153,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     backend: v.backend as BackendChoice,
     threads: number(v.threads, "threads", whole(1), "a whole number >= 1"),
     data: v.data,
+    archive: v.archive,
     out: v.out ?? `runs/${stamp}`,
     resume: v.resume,
     lang: v.lang,
@@ -169,7 +174,12 @@ const TEXT = {
 async function run(a: TrainArgs): Promise<void> {
   const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
   console.log(`backend: ${runtime.backend} (${runtime.reason})`);
-  const data = await loadCifar10({ dir: a.data, limit: a.limit, lang: a.lang });
+  const data = await loadCifar10({
+    dir: a.data,
+    archive: a.archive,
+    limit: a.limit,
+    lang: a.lang,
+  });
   if (data.train === null) {
     throw new DataError(
       "missing",
