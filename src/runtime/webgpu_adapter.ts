@@ -8,6 +8,7 @@
  * @module
  */
 
+import { quietGpu } from "./quiet_gpu.ts";
 import type { WebGpuInfo } from "./types.ts";
 
 /** The parts of a `GPUAdapter` we use; a real `GPUAdapter` satisfies it. */
@@ -114,12 +115,15 @@ export async function withTimeout<T>(
   }
 }
 
-/** `navigator.gpu`, or undefined where this Deno has no WebGPU. */
+/**
+ * `navigator.gpu`, or undefined where this Deno has no WebGPU. Its adapter
+ * requests run with Mesa silenced (see `quiet_gpu.ts`).
+ */
 export function defaultGpu(): GpuLike | undefined {
   // `navigator.gpu` is typed as always present, but it is absent in builds
   // or contexts without WebGPU.
   const nav = globalThis.navigator as { gpu?: GpuLike } | undefined;
-  return nav?.gpu ?? undefined;
+  return nav?.gpu ? quietGpu(nav.gpu) : undefined;
 }
 
 /** Text for errors when there is no `navigator.gpu` at all. */
