@@ -263,6 +263,9 @@ async function autoSelect(
       : "WASM SIMD, 1 thread";
     return wasmInfo(state, `${why}; ${how}`, gpu);
   } catch (err) {
+    // A sandbox refusal (reading the tfjs binary without --allow-read) is the
+    // user's to fix, not a reason to run 57x slower on the cpu backend.
+    if (err instanceof Deno.errors.NotCapable) throw err;
     await tf.setBackend("cpu");
     return {
       backend: "cpu",
