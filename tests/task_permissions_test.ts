@@ -228,3 +228,27 @@ async function assertServes(
     assert.doesNotMatch(err, /XDG_RUNTIME_DIR|error/, err);
   }
 }
+
+Deno.test("tasks: info without its read permission names the directory to allow (exit 4)", async () => {
+  await withHome(async (home) => {
+    const env = userEnv(home);
+    const args = taskArgs("info", env).filter((a) =>
+      !a.startsWith("--allow-read")
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [...args, "--backend", "wasm"],
+      cwd: ROOT,
+      clearEnv: true,
+      env,
+      stdin: "null",
+    }).output();
+    const run = {
+      code: out.code,
+      stdout: "",
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+    // Deno's own refusal names src/runtime/node_modules, the first place
+    // require.resolve looks; allowing only that would fail on the next one.
+    assertOneLine(run, 4, `--allow-read=${ROOT} `, "deno task info");
+  });
+});

@@ -6,7 +6,8 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { initRuntime, RuntimeError } from "../runtime/init.ts";
+import { initRuntime } from "../runtime/init.ts";
+import { reportFailure } from "./cli_errors.ts";
 import { probeWebGpu } from "../runtime/webgpu.ts";
 import type {
   BackendChoice,
@@ -85,10 +86,9 @@ if (import.meta.main) {
       values.json ? JSON.stringify(report, null, 2) : formatInfo(report),
     );
   } catch (err) {
-    if (err instanceof RuntimeError) {
-      console.error(`error: ${err.message}`);
-      Deno.exit(69);
-    }
-    throw err;
+    // One line and an exit code (69 backend, 4 permission), no stack trace.
+    const code = reportFailure(err, "info");
+    if (code === null) throw err;
+    Deno.exit(code);
   }
 }

@@ -117,6 +117,8 @@ async function startWasm(
     threads: useThreads ? threads : 1,
     simd,
     binary,
+  }).catch((error) => {
+    throw binary === undefined ? readRefusal(error) : error;
   });
   await activate(loaded);
   let kernels: HeapKernels | null = null;
@@ -139,6 +141,24 @@ async function startWasm(
   }
   wasmState = { loaded, kernels };
   return wasmState;
+}
+
+/**
+ * Finding the binary in node_modules makes `require.resolve` read
+ * `src/runtime/node_modules`, then `src/node_modules`, then `node_modules`,
+ * so Deno's refusal names the first, which is not the flag to add: name the
+ * directory that holds them all.
+ */
+function readRefusal(error: unknown): unknown {
+  const root = new URL("../../", import.meta.url);
+  if (!(error instanceof Deno.errors.NotCapable) || root.protocol !== "file:") {
+    return error;
+  }
+  const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
+  return new Deno.errors.NotCapable(
+    `Requires read access to "${dir}", run again with the --allow-read flag ` +
+      "(tfjs' WASM binary is in its node_modules; or pass wasmBinary)",
+  );
 }
 
 async function activate(loaded: LoadedTfjsWasm): Promise<void> {
