@@ -244,3 +244,23 @@ export async function extractArchive(
   if (feedError !== undefined) throw corrupt(archive, "gzip", feedError);
   return found;
 }
+
+/**
+ * Re-labels an error about a file extracted into the temporary directory
+ * `tmp` as one about `archive`, the file the user knows.
+ */
+export function aboutArchive(
+  error: unknown,
+  tmp: string,
+  archive: string,
+): unknown {
+  if (!(error instanceof DataError) || error.code === "permission") {
+    return error;
+  }
+  return new DataError(
+    error.code,
+    `${archive}: ${error.message.replaceAll(`${tmp}/`, "")}`,
+    `the archive does not hold valid CIFAR-10 batches: use the official ${ARCHIVE_NAME}`,
+    { path: archive, cause: error },
+  );
+}

@@ -11,6 +11,7 @@
  */
 
 import {
+  aboutArchive,
   ARCHIVE_NAME,
   extractArchive,
   OFFICIAL_MD5,
@@ -189,19 +190,6 @@ async function sumRecords(paths: readonly string[]): Promise<number> {
   return total;
 }
 
-/** Re-labels an error about a file in a temporary directory as one about `archive`. */
-function aboutArchive(error: unknown, tmp: string, archive: string): unknown {
-  if (!(error instanceof DataError) || error.code === "permission") {
-    return error;
-  }
-  return new DataError(
-    error.code,
-    `${archive}: ${error.message.replaceAll(`${tmp}/`, "")}`,
-    `the archive does not hold valid CIFAR-10 batches: use the official ${ARCHIVE_NAME}`,
-    { path: archive, cause: error },
-  );
-}
-
 async function installArchive(
   archive: string,
   md5: string | null,
@@ -363,6 +351,21 @@ export async function loadCifar10(
       { path: cacheDir },
     );
   }
+  return await download(url, md5, cacheDir, manualHint, ctx);
+}
+
+/**
+ * Streams `url` into a temporary file in the cache while hashing it, renames
+ * it to the archive name only once the md5 matched, then extracts it.
+ */
+async function download(
+  url: string,
+  md5: string | null,
+  cacheDir: string,
+  manualHint: string,
+  ctx: Context,
+): Promise<Cifar10Data> {
+  const leftArchive = `${cacheDir}/${ARCHIVE_NAME}`;
   await ensureCacheDir(cacheDir);
   await sweepStale(cacheDir);
   // The bar is made once the server has told the size.
@@ -371,7 +374,7 @@ export async function loadCifar10(
     await downloadFile(url, leftArchive, {
       md5,
       manualHint,
-      idleTimeoutMs: options.idleTimeoutMs,
+      idleTimeoutMs: ctx.options.idleTimeoutMs,
       onStart: (total) => {
         bars.download = bar(ctx, "download", total);
       },
