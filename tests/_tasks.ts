@@ -28,9 +28,17 @@ export function taskArgs(
   return words.slice(1);
 }
 
-/** Where Deno keeps its caches for this user (a temp HOME must not move it). */
+/**
+ * Where Deno keeps its caches for this user: a temporary HOME must not move
+ * it, or the child would fetch every npm package again.
+ */
 export const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  `${Deno.env.get("HOME")}/.cache/deno`;
+  JSON.parse(
+    new TextDecoder().decode(
+      new Deno.Command(Deno.execPath(), { args: ["info", "--json"] })
+        .outputSync().stdout,
+    ),
+  ).denoDir as string;
 
 /**
  * A user's environment on a headless machine: `home` as HOME, no
