@@ -24,6 +24,21 @@ export class ModelFormatError extends Error {
   }
 }
 
+/**
+ * A short, one-line rendering of a value from `model.json` for messages:
+ * JSON cut at 60 characters, since a hostile file may hold megabytes in
+ * one field or nest deeply enough to overflow `JSON.stringify`.
+ */
+export function describe(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? "a deeply nested array" : typeof value;
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
 /** The parts of a topology simdnet needs to rebuild the model. */
 export interface ParsedTopology {
   name: string;
@@ -45,7 +60,7 @@ function pair(v: unknown, what: string): [number, number] {
     !p.every((d) => Number.isInteger(d) && d >= 1)
   ) {
     throw new ModelFormatError(
-      `${what} must be two whole numbers >= 1, got ${JSON.stringify(v)}`,
+      `${what} must be two whole numbers >= 1, got ${describe(v)}`,
     );
   }
   return p as [number, number];
@@ -54,7 +69,7 @@ function pair(v: unknown, what: string): [number, number] {
 function count(v: unknown, what: string): number {
   if (!Number.isInteger(v) || (v as number) < 1) {
     throw new ModelFormatError(
-      `${what} must be a whole number >= 1, got ${JSON.stringify(v)}`,
+      `${what} must be a whole number >= 1, got ${describe(v)}`,
     );
   }
   return v as number;
@@ -64,7 +79,7 @@ function padding(v: unknown, what: string): "same" | "valid" {
   const p = v ?? "valid";
   if (p !== "same" && p !== "valid") {
     throw new ModelFormatError(
-      `${what} is ${JSON.stringify(v)}; simdnet runs "same" and "valid"`,
+      `${what} is ${describe(v)}; simdnet runs "same" and "valid"`,
     );
   }
   return p;
@@ -78,12 +93,21 @@ function activationName(v: unknown): unknown {
 }
 
 function layerFromConfig(className: string, c: Dict): Layer {
-  const name = String(c.name ?? "");
-  const where = `layer '${name}' (${className})`;
+  const name = c.name ?? "";
+  const kind = className.length > 60
+    ? `${className.slice(0, 57)}...`
+    : className;
+  if (typeof name !== "string" || name.length > 256) {
+    throw new ModelFormatError(
+      `a ${kind} layer has name ${describe(name)}; a layer name must be a ` +
+        `string of at most 256 characters`,
+    );
+  }
+  const where = `layer '${name}' (${kind})`;
   const unsupported = (what: string) =>
     new ModelFormatError(`${where} uses ${what}, which simdnet cannot run`);
   if (c.data_format != null && c.data_format !== "channels_last") {
-    throw unsupported(`data_format ${c.data_format}`);
+    throw unsupported(`data_format ${describe(c.data_format)}`);
   }
   switch (className) {
     case "Conv2D": {
@@ -100,7 +124,7 @@ function layerFromConfig(className: string, c: Dict): Layer {
       if (c.groups != null && c.groups !== 1) throw unsupported("groups");
       const activation = activationName(c.activation);
       if (activation !== "relu" && activation !== "linear") {
-        throw unsupported(`activation ${JSON.stringify(activation)}`);
+        throw unsupported(`activation ${describe(activation)}`);
       }
       return new Conv2D({
         name,
@@ -129,9 +153,7 @@ function layerFromConfig(className: string, c: Dict): Layer {
       const rate = c.rate;
       if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) {
         throw new ModelFormatError(
-          `${where} rate must be a number in [0, 1), got ${
-            JSON.stringify(rate)
-          }`,
+          `${where} rate must be a number in [0, 1), got ${describe(rate)}`,
         );
       }
       return new Dropout(rate, { name });
@@ -141,7 +163,7 @@ function layerFromConfig(className: string, c: Dict): Layer {
     case "Dense": {
       const a = activationName(c.activation);
       if (a !== "relu" && a !== "linear" && a !== "softmax") {
-        throw unsupported(`activation ${JSON.stringify(a)}`);
+        throw unsupported(`activation ${describe(a)}`);
       }
       return new Dense({
         name,
@@ -178,7 +200,7 @@ export function parseTopology(topology: unknown): ParsedTopology {
     ? topology.model_config
     : topology;
   if (!isDict(model) || model.class_name !== "Sequential") {
-    const kind = isDict(model) ? JSON.stringify(model.class_name) : "nothing";
+    const kind = isDict(model) ? describe(model.class_name) : "nothing";
     throw new ModelFormatError(
       `the topology is ${kind}, not a Keras Sequential model; simdnet loads ` +
         `Sequential models saved by simdnet, tfjs-layers or tensorflowjs_converter`,

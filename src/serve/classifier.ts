@@ -12,6 +12,7 @@ import {
   loadModelArtifacts,
   modelFromArtifacts,
   type ModelJsonInput,
+  type ModelLimits,
   type ModelSource,
 } from "../nn/model_io.ts";
 import type { Sequential } from "../nn/sequential.ts";
@@ -56,6 +57,8 @@ export interface ClassifierOptions extends InitOptions {
   batchSize?: number;
   /** Largest decoded image in pixels; default 40 million. */
   maxPixels?: number;
+  /** Bounds the model files must stay within (sizes, shards, parameters). */
+  limits?: ModelLimits;
 }
 
 /** Options of {@linkcode Classifier.classify}. */
@@ -174,10 +177,13 @@ export class Classifier {
     options: ClassifierOptions = {},
   ): Promise<Classifier> {
     // Files first: a wrong path fails before any runtime starts.
-    const { json, weights } = await loadModelArtifacts(source);
+    const { limits } = options;
+    const { json, weights, location } = await loadModelArtifacts(source, {
+      limits,
+    });
     const runtime = await ensureRuntime(options);
     return new Classifier(
-      modelFromArtifacts(json, weights),
+      modelFromArtifacts(json, weights, { limits, source: location }),
       runtime,
       options,
     );
@@ -194,9 +200,10 @@ export class Classifier {
     weights: Uint8Array | readonly Uint8Array[],
     options: ClassifierOptions = {},
   ): Promise<Classifier> {
+    // The runtime first: building the model allocates tensors on it.
     const runtime = await ensureRuntime(options);
     return new Classifier(
-      modelFromArtifacts(modelJson, weights),
+      modelFromArtifacts(modelJson, weights, { limits: options.limits }),
       runtime,
       options,
     );
