@@ -139,15 +139,23 @@ function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
+/** What {@linkcode plannedWeights} found: the weights and the largest activation. */
+export interface PlannedModel {
+  weights: PlannedWeight[];
+  /** The largest output of a layer (or the input), per image. */
+  largest: { what: string; shape: number[] };
+}
+
 /**
  * The weights the topology needs, computed from the layer configs without
- * creating any tensor, and the largest activation; throws when a layer
- * cannot run on its input or the model exceeds `limits`.
+ * creating any tensor; throws when a layer cannot run on its input. Sizes
+ * are only computed here, and held to the limits by {@linkcode planModel}
+ * after the manifest is matched.
  */
 export function plannedWeights(
   topology: ParsedTopology,
   limits: Required<ModelLimits>,
-): PlannedWeight[] {
+): PlannedModel {
   const { layers, inputShape } = topology;
   if (layers.length === 0 || layers.length > limits.maxLayers) {
     throw new ModelFormatError(
@@ -160,30 +168,31 @@ export function plannedWeights(
   } catch (error) {
     throw new ModelFormatError((error as Error).message);
   }
-  let shape: readonly number[] = inputShape;
-  const activation = (what: string) => {
-    if (sizeOf(shape) > limits.maxActivation) {
-      throw new ModelFormatError(
-        `${what} has ${sizeOf(shape)} values per image [${shape}], more ` +
-          `than the limit of ${limits.maxActivation}`,
-      );
-    }
-  };
-  activation("the input");
+  let shape: number[] = [...inputShape];
+  let largest = { what: "the input", shape };
   const weights: PlannedWeight[] = [];
   for (const layer of layers) {
     const plan = layerPlan(layer, shape);
     shape = plan.out;
-    activation(`the output of layer '${layer.name}'`);
+    if (sizeOf(shape) > sizeOf(largest.shape)) {
+      largest = { what: `the output of layer '${layer.name}'`, shape };
+    }
     weights.push(...plan.weights);
   }
-  return weights;
+  return { weights, largest };
 }
 
 function checkSize(
-  weights: readonly PlannedWeight[],
+  { weights, largest }: PlannedModel,
   limits: Required<ModelLimits>,
 ): void {
+  const values = sizeOf(largest.shape);
+  if (values > limits.maxActivation) {
+    throw new ModelFormatError(
+      `${largest.what} has ${values} values per image [${largest.shape}], ` +
+        `more than the limit of ${limits.maxActivation}`,
+    );
+  }
   const bytes = 4 * weights.reduce((n, w) => n + sizeOf(w.shape), 0);
   if (bytes > limits.maxWeightBytes) {
     const big = weights.reduce((a, b) =>
@@ -207,12 +216,12 @@ export function planModel(json: Dict, limits?: ModelLimits): ModelPlan {
   const bounds = withDefaults(limits);
   const groups = manifestGroups(json, "model.json");
   const topology = parseTopology(json.modelTopology);
-  const weights = plannedWeights(topology, bounds);
+  const planned = plannedWeights(topology, bounds);
   const { entries, totalBytes } = checkManifest(
-    weights,
+    planned.weights,
     groups.flatMap((g) => g.weights),
   );
-  checkSize(weights, bounds);
+  checkSize(planned, bounds);
   return {
     topology,
     entries,
