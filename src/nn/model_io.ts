@@ -203,6 +203,8 @@ export function modelFromArtifacts(
     // The values are replaced at once: skip drawing random ones.
     model = new Sequential(layers, { name, inputShape, init: zeros });
   } catch (error) {
+    // Layers built before the one that failed hold tensors: free them.
+    for (const w of layers.flatMap((l) => l.weights)) w.variable.dispose();
     throw new ModelFormatError(
       `${where}: the topology cannot be built: ${(error as Error).message}`,
     );
