@@ -126,6 +126,28 @@ Deno.test("model limits: a declared 4 GB layer fails in well under a second, wha
   }
 });
 
+Deno.test("model limits: shard sizes are compared with the manifest (stat) before any weight byte is read", async () => {
+  const { json, weights } = await tinyArtifacts();
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_model_limits_" });
+  try {
+    // 64 MiB declared, within the limits; the shard is a 96 MiB sparse
+    // file, so reading it would take 96 MiB of memory, and stat costs none.
+    const mid = structuredClone(json);
+    layersOf(mid)[4]!.config.units = 2 ** 16;
+    specsOf(mid)[2]!.shape = [256, 2 ** 16];
+    specsOf(mid)[3]!.shape = [2 ** 16];
+    await writeModel(dir, mid, weights);
+    await Deno.truncate(`${dir}/${WEIGHTS_FILE}`, 96 * 2 ** 20);
+    await failsFast(
+      () => loadModel(dir),
+      /the weight files hold 100663296 bytes but the manifest describes 67371456/,
+      "a sparse shard",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("model limits: an oversized model.json is not read past the limit, on disk or over http", async () => {
   const { json, weights } = await tinyArtifacts();
   const dir = await Deno.makeTempDir({ prefix: "simdnet_model_limits_" });
