@@ -8,6 +8,12 @@
  * checks every weight's name, shape, dtype and byte range against the
  * topology and names the one that is wrong.
  *
+ * Model files are untrusted input: weight paths are confined to the model's
+ * folder (`model_paths.ts`), `model.json` is checked against the limits and
+ * its own manifest before anything is allocated (`model_plan.ts`), and file
+ * sizes are compared with the manifest before any weight is read
+ * (`model_read.ts`). Every failure is one {@linkcode ModelFormatError} line.
+ *
  * @module
  */
 

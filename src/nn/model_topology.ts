@@ -92,6 +92,32 @@ function activationName(v: unknown): unknown {
   return v ?? "linear";
 }
 
+function conv2dFromConfig(
+  name: string,
+  c: Dict,
+  where: string,
+  unsupported: (what: string) => ModelFormatError,
+): Conv2D {
+  if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
+    throw unsupported("strides other than 1");
+  }
+  const dilation = pair(c.dilation_rate ?? 1, `${where} dilation_rate`);
+  if (dilation.some((s) => s !== 1)) throw unsupported("dilation");
+  if (c.groups != null && c.groups !== 1) throw unsupported("groups");
+  const activation = activationName(c.activation);
+  if (activation !== "relu" && activation !== "linear") {
+    throw unsupported(`activation ${describe(activation)}`);
+  }
+  return new Conv2D({
+    name,
+    filters: count(c.filters, `${where} filters`),
+    kernelSize: pair(c.kernel_size, `${where} kernel_size`),
+    padding: padding(c.padding, `${where} padding`),
+    activation,
+    useBias: c.use_bias !== false,
+  });
+}
+
 function layerFromConfig(className: string, c: Dict): Layer {
   const name = c.name ?? "";
   const kind = className.length > 60
@@ -110,31 +136,8 @@ function layerFromConfig(className: string, c: Dict): Layer {
     throw unsupported(`data_format ${describe(c.data_format)}`);
   }
   switch (className) {
-    case "Conv2D": {
-      if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
-        throw unsupported("strides other than 1");
-      }
-      if (
-        pair(c.dilation_rate ?? 1, `${where} dilation_rate`).some((s) =>
-          s !== 1
-        )
-      ) {
-        throw unsupported("dilation");
-      }
-      if (c.groups != null && c.groups !== 1) throw unsupported("groups");
-      const activation = activationName(c.activation);
-      if (activation !== "relu" && activation !== "linear") {
-        throw unsupported(`activation ${describe(activation)}`);
-      }
-      return new Conv2D({
-        name,
-        filters: count(c.filters, `${where} filters`),
-        kernelSize: pair(c.kernel_size, `${where} kernel_size`),
-        padding: padding(c.padding, `${where} padding`),
-        activation,
-        useBias: c.use_bias !== false,
-      });
-    }
+    case "Conv2D":
+      return conv2dFromConfig(name, c, where, unsupported);
     case "MaxPooling2D": {
       const pool = pair(c.pool_size ?? 2, `${where} pool_size`);
       const strides = c.strides == null
