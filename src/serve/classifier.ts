@@ -18,6 +18,7 @@ import {
 import type { Sequential } from "../nn/sequential.ts";
 import type { InitOptions } from "../runtime/init.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
+import { classifierModel } from "./classifier_model.ts";
 import { ensureRuntime } from "./classifier_runtime.ts";
 import { decodeImage, type Pixels } from "./image_decode.ts";
 import { pixelsToInput } from "./resize.ts";
@@ -183,7 +184,10 @@ export class Classifier {
     });
     const runtime = await ensureRuntime(options);
     return new Classifier(
-      modelFromArtifacts(json, weights, { limits, source: location }),
+      classifierModel(
+        modelFromArtifacts(json, weights, { limits, source: location }),
+        location,
+      ),
       runtime,
       options,
     );
@@ -203,7 +207,10 @@ export class Classifier {
     // The runtime first: building the model allocates tensors on it.
     const runtime = await ensureRuntime(options);
     return new Classifier(
-      modelFromArtifacts(modelJson, weights, { limits: options.limits }),
+      classifierModel(
+        modelFromArtifacts(modelJson, weights, { limits: options.limits }),
+        "model.json",
+      ),
       runtime,
       options,
     );
