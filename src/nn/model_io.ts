@@ -192,6 +192,15 @@ export function modelFromArtifacts(
   options: LoadOptions = {},
 ): Sequential {
   const where = options.source ?? "model.json";
+  const maxJson = withDefaults(options.limits).maxJsonBytes;
+  if (typeof json === "string" || json instanceof Uint8Array) {
+    // Bytes from a caller get the limit files get in loadModelArtifacts.
+    if (json.length > maxJson) {
+      throw new ModelFormatError(
+        `${where} is larger than the limit of ${maxJson} bytes`,
+      );
+    }
+  }
   const plan = inFile(
     where,
     () => planModel(parseModelJson(json, where), options.limits),

@@ -39,7 +39,11 @@ export interface ModelLimits {
   maxShards?: number;
   /** Most layers in the topology; default 1024. */
   maxLayers?: number;
-  /** Largest output of one layer for one image, in values; default 2^24. */
+  /**
+   * Largest input or layer output for one image, in values; default 2^22
+   * (16 MiB of float32; 224x224x64 fits). It bounds the memory of every
+   * forward pass, which the model file otherwise decides.
+   */
   maxActivation?: number;
 }
 
@@ -49,7 +53,7 @@ export const DEFAULT_LIMITS: Readonly<Required<ModelLimits>> = Object.freeze({
   maxWeightBytes: 512 * 2 ** 20,
   maxShards: 1024,
   maxLayers: 1024,
-  maxActivation: 2 ** 24,
+  maxActivation: 2 ** 22,
 });
 
 /** `limits` over the defaults. */
