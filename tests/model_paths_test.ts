@@ -209,3 +209,16 @@ Deno.test("model paths: a shard listed 300 times is refused before it is read at
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("model paths: sources that name no local file or an unsupported scheme fail with one line", async () => {
+  const cases: [string, RegExp][] = [
+    ["file://otherhost/x/model.json", /names no local file/],
+    ["file:///tmp/a%2fb/model.json", /names no local file/],
+    ["data:,{}", /cannot load a model from a data: URL/],
+    ["ftp://127.0.0.1/m/", /cannot load a model from a ftp: URL/],
+    ["http://[::1", /is not a valid URL/],
+  ];
+  for (const [source, message] of cases) {
+    await assertModelError(loadModel(source), message, source);
+  }
+});

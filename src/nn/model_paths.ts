@@ -48,6 +48,16 @@ export function locateModel(source: ModelSource): ModelLocation {
       const dir = url.pathname.endsWith("/") ? url : new URL(url.href + "/");
       url = new URL("model.json", dir);
     }
+    if (url.protocol === "file:") {
+      try {
+        // Throws for a remote host or an encoded "/": no local file.
+        fileURLToPath(url);
+      } catch {
+        throw new ModelFormatError(
+          `${url.href} names no local file; use a path or file:///...`,
+        );
+      }
+    }
     return { url, display: url.href, isUrl: true };
   }
   const display = text.endsWith(".json")
