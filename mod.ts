@@ -80,11 +80,14 @@ export { Flatten } from "./src/nn/flatten.ts";
 export { Dense } from "./src/nn/dense.ts";
 export type { ApplyContext, Layer, NamedWeight } from "./src/nn/layer.ts";
 export {
+  DEFAULT_LIMITS,
   loadModel,
   loadModelArtifacts,
+  type LoadOptions,
   ModelFormatError,
   modelFromArtifacts,
   type ModelJson,
+  type ModelLimits,
   type ModelSource,
   modelToArtifacts,
   saveModel,

@@ -334,7 +334,7 @@ Deno.test("model_io: missing files and unsafe shard paths are reported", async (
     await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(json));
     await assert.rejects(
       loadModel(dir),
-      /weight file path "\.\.\/\.\.\/etc\/passwd" in model\.json must be a file name relative to model\.json/,
+      /model\.json: weight file path "\.\.\/\.\.\/etc\/passwd" has an empty, '\.' or '\.\.' segment; weight paths must be file names inside the model's folder/,
     );
   } finally {
     model.dispose();

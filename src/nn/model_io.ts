@@ -8,20 +8,39 @@
  * checks every weight's name, shape, dtype and byte range against the
  * topology and names the one that is wrong.
  *
+ * Model files are untrusted input: weight paths are confined to the model's
+ * folder (`model_paths.ts`), `model.json` is checked against the limits and
+ * its own manifest before anything is allocated (`model_plan.ts`), and file
+ * sizes are compared with the manifest before any weight is read
+ * (`model_read.ts`). Every failure is one {@linkcode ModelFormatError} line.
+ *
  * @module
  */
 
 import { zeros } from "./initializers.ts";
 import {
+  checkByteCount,
   concatBytes,
   type Dict,
-  manifestGroups,
   type ModelJsonInput,
   parseModelJson,
   readWeights,
-  weightPaths,
 } from "./model_manifest.ts";
-import { ModelFormatError, parseTopology } from "./model_topology.ts";
+import {
+  displayUrl,
+  locateModel,
+  type ModelLocation,
+  type ModelSource,
+  resolveWeightUrls,
+} from "./model_paths.ts";
+import {
+  type ModelLimits,
+  type ModelPlan,
+  planModel,
+  withDefaults,
+} from "./model_plan.ts";
+import { type OpenedFile, openLocal, openRemote } from "./model_read.ts";
+import { ModelFormatError } from "./model_topology.ts";
 import { Sequential } from "./sequential.ts";
 
 export { ModelFormatError } from "./model_topology.ts";
@@ -31,6 +50,8 @@ export {
   parseModelJson,
   weightPaths,
 } from "./model_manifest.ts";
+export type { ModelSource } from "./model_paths.ts";
+export { DEFAULT_LIMITS, type ModelLimits } from "./model_plan.ts";
 
 /** File name of the single weight shard. */
 export const WEIGHTS_FILE = "group1-shard1of1.bin";
@@ -138,50 +159,85 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
   );
 }
 
+/** Options of the model loaders. */
+export interface LoadOptions {
+  /** Bounds the model files must stay within; see {@linkcode ModelLimits}. */
+  limits?: ModelLimits;
+  /** How messages name `model.json`; default `model.json`. */
+  source?: string;
+}
+
+/** Runs `fn`, naming the file `where` in any {@linkcode ModelFormatError}. */
+function inFile<T>(where: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ModelFormatError && !error.message.startsWith(where)) {
+      throw new ModelFormatError(`${where}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
 /**
  * Rebuilds a model from its `model.json` and weight bytes (the shards
- * joined in manifest order, or the list of shards). Every weight's name,
- * shape, dtype and byte range is checked against the topology; a
- * {@linkcode ModelFormatError} names the first one that is wrong.
+ * joined in manifest order, or the list of shards). The topology, the
+ * manifest and the byte count are checked against each other and the
+ * limits before any tensor is allocated; a {@linkcode ModelFormatError}
+ * names the first thing that is wrong.
  */
 export function modelFromArtifacts(
   json: ModelJsonInput,
   weights: Uint8Array | readonly Uint8Array[],
+  options: LoadOptions = {},
 ): Sequential {
-  const parsed = parseModelJson(json);
-  const groups = manifestGroups(parsed, "model.json");
-  const topology = parseTopology(parsed.modelTopology);
+  const where = options.source ?? "model.json";
+  const maxJson = withDefaults(options.limits).maxJsonBytes;
+  if (typeof json === "string" || json instanceof Uint8Array) {
+    // Bytes from a caller get the limit files get in loadModelArtifacts.
+    if (json.length > maxJson) {
+      throw new ModelFormatError(
+        `${where} is larger than the limit of ${maxJson} bytes`,
+      );
+    }
+  }
+  const plan = inFile(
+    where,
+    () => planModel(parseModelJson(json, where), options.limits),
+  );
+  const parts = weights instanceof Uint8Array ? [weights] : weights;
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  inFile(where, () => checkByteCount(plan.entries, length));
+  const values = inFile(
+    where,
+    () => readWeights(plan.entries, concatBytes(parts)),
+  );
+  const { layers, name, inputShape } = plan.topology;
   let model: Sequential;
   try {
-    model = new Sequential(topology.layers, {
-      name: topology.name,
-      inputShape: topology.inputShape,
-      // The values are replaced at once: skip drawing random ones.
-      init: zeros,
-    });
+    // The values are replaced at once: skip drawing random ones.
+    model = new Sequential(layers, { name, inputShape, init: zeros });
   } catch (error) {
+    // Layers built before the one that failed hold tensors: free them.
+    for (const w of layers.flatMap((l) => l.weights)) w.variable.dispose();
     throw new ModelFormatError(
-      `the topology cannot be built: ${(error as Error).message}`,
+      `${where}: the topology cannot be built: ${(error as Error).message}`,
     );
   }
-  const bytes = weights instanceof Uint8Array ? weights : concatBytes(weights);
   try {
-    model.setWeights(
-      readWeights(model, groups.flatMap((g) => g.weights), bytes),
-    );
+    model.setWeights(values);
   } catch (error) {
     model.dispose();
-    throw error instanceof ModelFormatError ? error : new ModelFormatError(
-      `the weights do not fit the topology: ${(error as Error).message}`,
+    throw new ModelFormatError(
+      `${where}: the weights do not fit the topology: ${
+        (error as Error).message
+      }`,
     );
   }
   return model;
 }
 
-/** Where a model is: a directory, a `model.json` path, or its URL. */
-export type ModelSource = string | URL;
-
-/** The raw files of a model, before they are checked. */
+/** The raw files of a model, checked against each other but not yet built. */
 export interface ModelArtifacts {
   json: Dict;
   weights: Uint8Array;
@@ -189,110 +245,112 @@ export interface ModelArtifacts {
   location: string;
 }
 
-function isUrlText(s: string): boolean {
-  // Two letters at least, so that a Windows drive (`C:`) stays a path.
-  return /^[a-zA-Z][a-zA-Z\d+.-]+:/.test(s);
-}
-
-async function fetchBytes(url: URL, what: string): Promise<Uint8Array> {
-  if (url.protocol === "file:") {
-    try {
-      return await Deno.readFile(url);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new ModelFormatError(`${what} ${url.href} does not exist`);
-      }
-      throw error;
-    }
-  }
-  const res = await fetch(url);
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new ModelFormatError(
-      `cannot load ${what} ${url.href}: HTTP ${res.status}`,
-    );
-  }
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-async function readPath(path: string, what: string): Promise<Uint8Array> {
+async function readModelJson(
+  loc: ModelLocation,
+  maxBytes: number,
+): Promise<{ json: Dict; url: URL; shown: string }> {
+  let file: OpenedFile;
   try {
-    return await Deno.readFile(path);
+    file = loc.url.protocol === "file:"
+      ? await openLocal(loc.url, "model", loc.display)
+      : await openRemote(loc.url, "model");
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new ModelFormatError(`${what} ${path} does not exist`);
+    if (
+      error instanceof ModelFormatError && loc.url.protocol === "file:" &&
+      / does not exist$/.test(error.message)
+    ) {
+      throw new ModelFormatError(
+        `no model at ${loc.display}; pass the --out directory of a training run`,
+      );
     }
     throw error;
   }
+  const bytes = await file.read(maxBytes);
+  const json = parseModelJson(bytes, file.shown);
+  return { json, url: file.url, shown: file.shown };
+}
+
+// On disk every size is known from stat, so the total is checked before any
+// byte is read. Over http each Content-Length is checked before its body is
+// read, and every body is cut off at what the manifest still expects.
+async function readShards(
+  urls: readonly URL[],
+  loc: ModelLocation,
+  modelUrl: URL,
+  plan: ModelPlan,
+  where: string,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  if (modelUrl.protocol === "file:") {
+    const files: OpenedFile[] = [];
+    for (const url of urls) {
+      files.push(
+        await openLocal(url, "weight file", displayUrl(url, loc), modelUrl),
+      );
+    }
+    const sizes = files.reduce((n, f) => n + (f.size ?? 0), 0);
+    inFile(where, () => checkByteCount(plan.entries, sizes));
+    for (const f of files) parts.push(await f.read(f.size ?? 0));
+    return concatBytes(parts);
+  }
+  let left = plan.totalBytes;
+  for (const url of urls) {
+    const file = await openRemote(url, "weight file");
+    if (file.size !== null && file.size > left) {
+      await file.cancel();
+      const seen = plan.totalBytes - left + file.size;
+      inFile(where, () => checkByteCount(plan.entries, seen));
+    }
+    const bytes = await file.read(left);
+    parts.push(bytes);
+    left -= bytes.length;
+  }
+  const joined = concatBytes(parts);
+  inFile(where, () => checkByteCount(plan.entries, joined.length));
+  return joined;
 }
 
 /**
  * Reads `model.json` and its weight files from a directory, a `model.json`
- * path, or a `file:`/`http(s):` URL (weight files are resolved next to
- * `model.json`). Paths and `file:` URLs need `--allow-read`, web URLs
- * `--allow-net`.
+ * path, or a `file:`/`http(s):` URL. Before any weight file is read,
+ * `model.json` is checked (topology against manifest, limits), every
+ * weight path is resolved and confined to the model's folder, and the
+ * files' sizes are compared with the manifest. Paths and `file:` URLs need
+ * `--allow-read`, web URLs `--allow-net`.
  */
 export async function loadModelArtifacts(
   source: ModelSource,
+  options: LoadOptions = {},
 ): Promise<ModelArtifacts> {
-  const text = String(source);
-  if (source instanceof URL || isUrlText(text)) {
-    let url = new URL(text);
-    if (!url.pathname.endsWith(".json")) {
-      url = new URL(
-        "model.json",
-        url.href.endsWith("/") ? url : new URL(url.href + "/"),
-      );
-    }
-    let jsonBytes: Uint8Array;
-    try {
-      jsonBytes = await fetchBytes(url, "model");
-    } catch (error) {
-      if (error instanceof ModelFormatError && url.protocol === "file:") {
-        throw new ModelFormatError(
-          `no model at ${url.href}; pass the --out directory of a training run`,
-        );
-      }
-      throw error;
-    }
-    const json = parseModelJson(jsonBytes, url.href);
-    const parts = await Promise.all(
-      weightPaths(json).map((p) => fetchBytes(new URL(p, url), "weight file")),
-    );
-    return { json, weights: concatBytes(parts), location: url.href };
-  }
-  const jsonPath = text.endsWith(".json")
-    ? text
-    : `${text.replace(/\/+$/, "")}/model.json`;
-  let jsonBytes: Uint8Array;
-  try {
-    jsonBytes = await Deno.readFile(jsonPath);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new ModelFormatError(
-        `no model at ${jsonPath}; pass the --out directory of a training run`,
-      );
-    }
-    throw error;
-  }
-  const json = parseModelJson(jsonBytes, jsonPath);
-  const base = jsonPath.slice(0, jsonPath.lastIndexOf("/") + 1);
-  const parts = await Promise.all(
-    weightPaths(json).map((p) => readPath(base + p, "weight file")),
+  const loc = locateModel(source);
+  const limits = withDefaults(options.limits);
+  const { json, url, shown } = await readModelJson(loc, limits.maxJsonBytes);
+  const plan = inFile(shown, () => planModel(json, limits));
+  const urls = inFile(
+    shown,
+    () => resolveWeightUrls(plan.paths, url, limits.maxShards),
   );
-  return { json, weights: concatBytes(parts), location: jsonPath };
+  const weights = await readShards(urls, loc, url, plan, shown);
+  return { json, weights, location: shown };
 }
 
 /**
  * Loads a model saved by {@linkcode saveModel}, tfjs-layers or the
- * tensorflowjs converter from a directory, a `model.json` path or a URL.
+ * tensorflowjs converter from a directory, a `model.json` path or a URL,
+ * with the checks of {@linkcode loadModelArtifacts}.
  *
  * @example
  * ```ts ignore
  * const model = await loadModel("runs/2025-01-01T00-00-00");
  * ```
  */
-export async function loadModel(source: ModelSource): Promise<Sequential> {
-  const { json, weights } = await loadModelArtifacts(source);
-  return modelFromArtifacts(json, weights);
+export async function loadModel(
+  source: ModelSource,
+  options: LoadOptions = {},
+): Promise<Sequential> {
+  const { json, weights, location } = await loadModelArtifacts(
+    source,
+    options,
+  );
+  return modelFromArtifacts(json, weights, { ...options, source: location });
 }

@@ -7,8 +7,10 @@
  */
 
 import type { ModelJson } from "./model_io.ts";
-import { ModelFormatError } from "./model_topology.ts";
-import type { Sequential, WeightValues } from "./sequential.ts";
+import { sizeOf } from "./layer.ts";
+import { resolveWeightUrl } from "./model_paths.ts";
+import { describe, ModelFormatError } from "./model_topology.ts";
+import type { WeightValues } from "./sequential.ts";
 
 /** `model.json` as an object, its text, or its bytes. */
 export type ModelJsonInput =
@@ -37,8 +39,12 @@ export function parseModelJson(
     try {
       value = JSON.parse(text);
     } catch (error) {
+      // V8 quotes the text around the error; keep the message one short line.
+      const why = (error as Error).message.replaceAll(/\s+/g, " ");
       throw new ModelFormatError(
-        `${where} is not valid JSON: ${(error as Error).message}`,
+        `${where} is not valid JSON: ${
+          why.length > 100 ? `${why.slice(0, 97)}...` : why
+        }`,
       );
     }
   }
@@ -50,7 +56,7 @@ export function parseModelJson(
   }
   if (value.format !== undefined && value.format !== "layers-model") {
     throw new ModelFormatError(
-      `${where} has format ${JSON.stringify(value.format)}, not "layers-model"`,
+      `${where} has format ${describe(value.format)}, not "layers-model"`,
     );
   }
   return value;
@@ -84,25 +90,17 @@ export function manifestGroups(json: Dict, where: string): ManifestGroup[] {
 }
 
 /**
- * The weight files `model.json` lists, in order. Only names relative to
- * `model.json` without `..` are accepted, so a model file cannot make the
- * loader read elsewhere.
+ * The weight files `model.json` lists, in order, each checked to be a
+ * file name inside the model's folder (see `model_paths.ts`), so a model
+ * file cannot make the loader read elsewhere.
  */
 export function weightPaths(json: ModelJsonInput): string[] {
   const paths = manifestGroups(parseModelJson(json), "model.json").flatMap((
     g,
   ) => g.paths);
-  for (const p of paths) {
-    if (
-      p === "" || p.startsWith("/") || /^[a-zA-Z][a-zA-Z\d+.-]*:/.test(p) ||
-      p.split(/[\\/]/).includes("..")
-    ) {
-      throw new ModelFormatError(
-        `weight file path ${JSON.stringify(p)} in model.json must be a file ` +
-          `name relative to model.json`,
-      );
-    }
-  }
+  // Any base works for the check: only the path's own text matters.
+  const base = new URL("file:///model/model.json");
+  for (const p of paths) resolveWeightUrl(p, base);
   return paths;
 }
 
@@ -135,48 +133,65 @@ function matchName(name: string, known: ReadonlyMap<string, unknown>): string {
   return name;
 }
 
+/** A manifest weight matched to the topology, with its byte range. */
+export interface ManifestEntry {
+  /** The topology's name for it. */
+  name: string;
+  shape: number[];
+  /** Byte range in the joined weight files. */
+  start: number;
+  end: number;
+}
+
+function specShape(spec: Dict, where: string): number[] {
+  if (spec.quantization != null) {
+    throw new ModelFormatError(
+      `${where} is quantized; simdnet loads float32 weights only ` +
+        `(convert without --quantize_*)`,
+    );
+  }
+  if (spec.dtype !== "float32") {
+    throw new ModelFormatError(
+      `${where} has dtype ${describe(spec.dtype)}; simdnet loads float32 ` +
+        `weights only`,
+    );
+  }
+  const shape = spec.shape;
+  if (
+    !Array.isArray(shape) || shape.length > 8 ||
+    !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+  ) {
+    throw new ModelFormatError(
+      `${where} has no valid shape (up to 8 whole sizes >= 0): ${
+        describe(shape)
+      }`,
+    );
+  }
+  return shape as number[];
+}
+
 /**
- * Reads the values of every weight of `model` from the joined shards, in
- * manifest order, checking each entry against the topology.
+ * Matches every manifest entry to a weight the topology needs (`planned`,
+ * from the layer configs), in manifest order: name, dtype, shape, no
+ * duplicates, nothing missing. Returns each entry's byte range and the
+ * total, so that sizes can be checked before any weight file is read.
  */
-export function readWeights(
-  model: Sequential,
+export function checkManifest(
+  planned: readonly { name: string; shape: number[] }[],
   specs: readonly Dict[],
-  bytes: Uint8Array,
-): WeightValues[] {
-  const wanted = new Map(model.weights.map((w) => [w.name, w.variable.shape]));
-  const list = [...wanted.keys()].join(", ");
+): { entries: ManifestEntry[]; totalBytes: number } {
+  const wanted = new Map(planned.map((w) => [w.name, w.shape]));
   const seen = new Set<string>();
-  const out: WeightValues[] = [];
+  const entries: ManifestEntry[] = [];
   let offset = 0;
   specs.forEach((spec, i) => {
     const raw = typeof spec.name === "string" ? spec.name : `#${i + 1}`;
-    const where = `weight '${raw}'`;
-    if (spec.quantization != null) {
-      throw new ModelFormatError(
-        `${where} is quantized; simdnet loads float32 weights only ` +
-          `(convert without --quantize_*)`,
-      );
-    }
-    if (spec.dtype !== "float32") {
-      throw new ModelFormatError(
-        `${where} has dtype ${
-          JSON.stringify(spec.dtype)
-        }; simdnet loads float32 weights only`,
-      );
-    }
-    const shape = spec.shape;
-    if (
-      !Array.isArray(shape) ||
-      !shape.every((d) => Number.isInteger(d) && d >= 0)
-    ) {
-      throw new ModelFormatError(
-        `${where} has no valid shape: ${JSON.stringify(shape)}`,
-      );
-    }
+    const where = `weight ${describe(raw).replaceAll('"', "'")}`;
+    const shape = specShape(spec, where);
     const name = matchName(raw, wanted);
     const want = wanted.get(name);
     if (want === undefined) {
+      const list = [...wanted.keys()].join(", ");
       throw new ModelFormatError(
         `${where} (manifest entry ${i + 1}) is not a weight of the ` +
           `topology, whose weights are: ${list}`,
@@ -192,24 +207,8 @@ export function readWeights(
           `needs [${want}]`,
       );
     }
-    const end = offset + 4 * shape.reduce((a, b) => a * b, 1);
-    if (end > bytes.length) {
-      throw new ModelFormatError(
-        `${where} needs bytes ${offset}..${end} but the weight files hold ` +
-          `only ${bytes.length} bytes: they are truncated or belong to another model`,
-      );
-    }
-    // A copy: the shard may be unaligned, and values must not alias it.
-    const values = new Float32Array(bytes.slice(offset, end).buffer);
-    const bad = values.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new ModelFormatError(
-        `${where} holds ${
-          values[bad]
-        } at index ${bad}: the weight file is corrupt`,
-      );
-    }
-    out.push({ name, shape: [...want], values });
+    const end = offset + 4 * sizeOf(shape);
+    entries.push({ name, shape: [...want], start: offset, end });
     offset = end;
   });
   const missing = [...wanted.keys()].filter((n) => !seen.has(n));
@@ -219,11 +218,55 @@ export function readWeights(
         `${missing.map((n) => `'${n}'`).join(", ")}, which the topology needs`,
     );
   }
-  if (offset !== bytes.length) {
+  return { entries, totalBytes: offset };
+}
+
+/**
+ * Throws unless the weight files, `length` bytes together, hold exactly
+ * the bytes the manifest describes, naming the first weight that does not
+ * fit. Needs only the length: it runs on file sizes before any read.
+ */
+export function checkByteCount(
+  entries: readonly ManifestEntry[],
+  length: number,
+): void {
+  const short = entries.find((e) => e.end > length);
+  if (short) {
     throw new ModelFormatError(
-      `the weight files hold ${bytes.length} bytes but the manifest describes ` +
-        `${offset}: they belong to another model or are corrupt`,
+      `weight '${short.name}' needs bytes ${short.start}..${short.end} but ` +
+        `the weight files hold only ${length} bytes: they are truncated or ` +
+        `belong to another model`,
     );
   }
-  return out;
+  const total = entries[entries.length - 1]?.end ?? 0;
+  if (total !== length) {
+    throw new ModelFormatError(
+      `the weight files hold ${length} bytes but the manifest describes ` +
+        `${total}: they belong to another model or are corrupt`,
+    );
+  }
+}
+
+/**
+ * Reads the values of every checked entry from the joined shards, which
+ * must already have passed {@linkcode checkByteCount}; refuses NaN and
+ * infinite values.
+ */
+export function readWeights(
+  entries: readonly ManifestEntry[],
+  bytes: Uint8Array,
+): WeightValues[] {
+  checkByteCount(entries, bytes.length);
+  return entries.map(({ name, shape, start, end }) => {
+    // A copy: the shard may be unaligned, and values must not alias it.
+    const values = new Float32Array(bytes.slice(start, end).buffer);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new ModelFormatError(
+        `weight '${name}' holds ${values[bad]} at index ${bad}: the weight ` +
+          `file is corrupt`,
+      );
+    }
+    return { name, shape, values };
+  });
 }

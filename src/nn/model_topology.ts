@@ -24,6 +24,21 @@ export class ModelFormatError extends Error {
   }
 }
 
+/**
+ * A short, one-line rendering of a value from `model.json` for messages:
+ * JSON cut at 60 characters, since a hostile file may hold megabytes in
+ * one field or nest deeply enough to overflow `JSON.stringify`.
+ */
+export function describe(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? "a deeply nested array" : typeof value;
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
 /** The parts of a topology simdnet needs to rebuild the model. */
 export interface ParsedTopology {
   name: string;
@@ -45,7 +60,7 @@ function pair(v: unknown, what: string): [number, number] {
     !p.every((d) => Number.isInteger(d) && d >= 1)
   ) {
     throw new ModelFormatError(
-      `${what} must be two whole numbers >= 1, got ${JSON.stringify(v)}`,
+      `${what} must be two whole numbers >= 1, got ${describe(v)}`,
     );
   }
   return p as [number, number];
@@ -54,7 +69,7 @@ function pair(v: unknown, what: string): [number, number] {
 function count(v: unknown, what: string): number {
   if (!Number.isInteger(v) || (v as number) < 1) {
     throw new ModelFormatError(
-      `${what} must be a whole number >= 1, got ${JSON.stringify(v)}`,
+      `${what} must be a whole number >= 1, got ${describe(v)}`,
     );
   }
   return v as number;
@@ -64,7 +79,7 @@ function padding(v: unknown, what: string): "same" | "valid" {
   const p = v ?? "valid";
   if (p !== "same" && p !== "valid") {
     throw new ModelFormatError(
-      `${what} is ${JSON.stringify(v)}; simdnet runs "same" and "valid"`,
+      `${what} is ${describe(v)}; simdnet runs "same" and "valid"`,
     );
   }
   return p;
@@ -77,40 +92,52 @@ function activationName(v: unknown): unknown {
   return v ?? "linear";
 }
 
+function conv2dFromConfig(
+  name: string,
+  c: Dict,
+  where: string,
+  unsupported: (what: string) => ModelFormatError,
+): Conv2D {
+  if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
+    throw unsupported("strides other than 1");
+  }
+  const dilation = pair(c.dilation_rate ?? 1, `${where} dilation_rate`);
+  if (dilation.some((s) => s !== 1)) throw unsupported("dilation");
+  if (c.groups != null && c.groups !== 1) throw unsupported("groups");
+  const activation = activationName(c.activation);
+  if (activation !== "relu" && activation !== "linear") {
+    throw unsupported(`activation ${describe(activation)}`);
+  }
+  return new Conv2D({
+    name,
+    filters: count(c.filters, `${where} filters`),
+    kernelSize: pair(c.kernel_size, `${where} kernel_size`),
+    padding: padding(c.padding, `${where} padding`),
+    activation,
+    useBias: c.use_bias !== false,
+  });
+}
+
 function layerFromConfig(className: string, c: Dict): Layer {
-  const name = String(c.name ?? "");
-  const where = `layer '${name}' (${className})`;
+  const name = c.name ?? "";
+  const kind = className.length > 60
+    ? `${className.slice(0, 57)}...`
+    : className;
+  if (typeof name !== "string" || name.length > 256) {
+    throw new ModelFormatError(
+      `a ${kind} layer has name ${describe(name)}; a layer name must be a ` +
+        `string of at most 256 characters`,
+    );
+  }
+  const where = `layer '${name}' (${kind})`;
   const unsupported = (what: string) =>
     new ModelFormatError(`${where} uses ${what}, which simdnet cannot run`);
   if (c.data_format != null && c.data_format !== "channels_last") {
-    throw unsupported(`data_format ${c.data_format}`);
+    throw unsupported(`data_format ${describe(c.data_format)}`);
   }
   switch (className) {
-    case "Conv2D": {
-      if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
-        throw unsupported("strides other than 1");
-      }
-      if (
-        pair(c.dilation_rate ?? 1, `${where} dilation_rate`).some((s) =>
-          s !== 1
-        )
-      ) {
-        throw unsupported("dilation");
-      }
-      if (c.groups != null && c.groups !== 1) throw unsupported("groups");
-      const activation = activationName(c.activation);
-      if (activation !== "relu" && activation !== "linear") {
-        throw unsupported(`activation ${JSON.stringify(activation)}`);
-      }
-      return new Conv2D({
-        name,
-        filters: count(c.filters, `${where} filters`),
-        kernelSize: pair(c.kernel_size, `${where} kernel_size`),
-        padding: padding(c.padding, `${where} padding`),
-        activation,
-        useBias: c.use_bias !== false,
-      });
-    }
+    case "Conv2D":
+      return conv2dFromConfig(name, c, where, unsupported);
     case "MaxPooling2D": {
       const pool = pair(c.pool_size ?? 2, `${where} pool_size`);
       const strides = c.strides == null
@@ -129,9 +156,7 @@ function layerFromConfig(className: string, c: Dict): Layer {
       const rate = c.rate;
       if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) {
         throw new ModelFormatError(
-          `${where} rate must be a number in [0, 1), got ${
-            JSON.stringify(rate)
-          }`,
+          `${where} rate must be a number in [0, 1), got ${describe(rate)}`,
         );
       }
       return new Dropout(rate, { name });
@@ -141,7 +166,7 @@ function layerFromConfig(className: string, c: Dict): Layer {
     case "Dense": {
       const a = activationName(c.activation);
       if (a !== "relu" && a !== "linear" && a !== "softmax") {
-        throw unsupported(`activation ${JSON.stringify(a)}`);
+        throw unsupported(`activation ${describe(a)}`);
       }
       return new Dense({
         name,
@@ -178,7 +203,7 @@ export function parseTopology(topology: unknown): ParsedTopology {
     ? topology.model_config
     : topology;
   if (!isDict(model) || model.class_name !== "Sequential") {
-    const kind = isDict(model) ? JSON.stringify(model.class_name) : "nothing";
+    const kind = isDict(model) ? describe(model.class_name) : "nothing";
     throw new ModelFormatError(
       `the topology is ${kind}, not a Keras Sequential model; simdnet loads ` +
         `Sequential models saved by simdnet, tfjs-layers or tensorflowjs_converter`,

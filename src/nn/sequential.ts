@@ -52,6 +52,31 @@ function snakeCase(className: string): string {
     .toLowerCase();
 }
 
+/**
+ * Names unnamed layers like Keras (`conv2d`, `conv2d_1`, ...) and checks
+ * that names are unique. Exported so that a model file can be checked
+ * against the names the model will have before it is built; naming twice
+ * changes nothing.
+ */
+export function nameLayers(layers: readonly Layer[]): void {
+  const counts = new Map<string, number>();
+  const names = new Set<string>();
+  for (const layer of layers) {
+    if (layer.name === "") {
+      const base = snakeCase(layer.className);
+      const n = counts.get(base) ?? 0;
+      counts.set(base, n + 1);
+      layer.name = n === 0 ? base : `${base}_${n}`;
+    }
+    if (names.has(layer.name)) {
+      throw new Error(
+        `two layers are named '${layer.name}'; names must be unique`,
+      );
+    }
+    names.add(layer.name);
+  }
+}
+
 /** A stack of layers applied in order. */
 export class Sequential {
   readonly name: string;
@@ -77,23 +102,10 @@ export class Sequential {
     this.name = options.name ?? "sequential";
     this.inputShape = [...inputShape];
     const init = options.init ?? glorotUniform(createRng(options.seed ?? 0));
-    const counts = new Map<string, number>();
-    const names = new Set<string>();
+    nameLayers(layers);
     const shapes: number[][] = [];
     let shape: number[] = this.inputShape;
     for (const layer of layers) {
-      if (layer.name === "") {
-        const base = snakeCase(layer.className);
-        const n = counts.get(base) ?? 0;
-        counts.set(base, n + 1);
-        layer.name = n === 0 ? base : `${base}_${n}`;
-      }
-      if (names.has(layer.name)) {
-        throw new Error(
-          `two layers are named '${layer.name}'; names must be unique`,
-        );
-      }
-      names.add(layer.name);
       shape = layer.build(shape, init);
       shapes.push(shape);
     }

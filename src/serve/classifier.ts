@@ -12,11 +12,13 @@ import {
   loadModelArtifacts,
   modelFromArtifacts,
   type ModelJsonInput,
+  type ModelLimits,
   type ModelSource,
 } from "../nn/model_io.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import type { InitOptions } from "../runtime/init.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
+import { classifierModel } from "./classifier_model.ts";
 import { ensureRuntime } from "./classifier_runtime.ts";
 import { decodeImage, type Pixels } from "./image_decode.ts";
 import { pixelsToInput } from "./resize.ts";
@@ -56,6 +58,8 @@ export interface ClassifierOptions extends InitOptions {
   batchSize?: number;
   /** Largest decoded image in pixels; default 40 million. */
   maxPixels?: number;
+  /** Bounds the model files must stay within (sizes, shards, parameters). */
+  limits?: ModelLimits;
 }
 
 /** Options of {@linkcode Classifier.classify}. */
@@ -174,10 +178,16 @@ export class Classifier {
     options: ClassifierOptions = {},
   ): Promise<Classifier> {
     // Files first: a wrong path fails before any runtime starts.
-    const { json, weights } = await loadModelArtifacts(source);
+    const { limits } = options;
+    const { json, weights, location } = await loadModelArtifacts(source, {
+      limits,
+    });
     const runtime = await ensureRuntime(options);
     return new Classifier(
-      modelFromArtifacts(json, weights),
+      classifierModel(
+        modelFromArtifacts(json, weights, { limits, source: location }),
+        location,
+      ),
       runtime,
       options,
     );
@@ -194,9 +204,13 @@ export class Classifier {
     weights: Uint8Array | readonly Uint8Array[],
     options: ClassifierOptions = {},
   ): Promise<Classifier> {
+    // The runtime first: building the model allocates tensors on it.
     const runtime = await ensureRuntime(options);
     return new Classifier(
-      modelFromArtifacts(modelJson, weights),
+      classifierModel(
+        modelFromArtifacts(modelJson, weights, { limits: options.limits }),
+        "model.json",
+      ),
       runtime,
       options,
     );

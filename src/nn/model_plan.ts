@@ -1,0 +1,235 @@
+/**
+ * Checking a parsed `model.json` before anything is allocated or read:
+ * each layer's weight shapes are computed from its config alone, matched
+ * against the manifest's declared names, dtypes and shapes, and held to
+ * global limits (layers, parameters, activation size, shards, bytes). A
+ * model that passes needs exactly {@linkcode ModelPlan.totalBytes} bytes of
+ * weights; a hostile one fails here, in microseconds, instead of after a
+ * multi-gigabyte build or read.
+ *
+ * @module
+ */
+
+import { Conv2D } from "./conv2d.ts";
+import { Dense } from "./dense.ts";
+import { Dropout } from "./dropout.ts";
+import { Flatten } from "./flatten.ts";
+import { type Layer, sizeOf } from "./layer.ts";
+import { MaxPooling2D } from "./max_pooling2d.ts";
+import {
+  checkManifest,
+  type Dict,
+  type ManifestEntry,
+  manifestGroups,
+} from "./model_manifest.ts";
+import {
+  ModelFormatError,
+  type ParsedTopology,
+  parseTopology,
+} from "./model_topology.ts";
+import { nameLayers } from "./sequential.ts";
+
+/** Bounds a model file must stay within; every field is optional. */
+export interface ModelLimits {
+  /** Largest `model.json` in bytes; default 16 MiB. */
+  maxJsonBytes?: number;
+  /** Largest total of weight bytes (float32: 4 per parameter); default 512 MiB. */
+  maxWeightBytes?: number;
+  /** Most weight files in the manifest; default 1024. */
+  maxShards?: number;
+  /** Most layers in the topology; default 1024. */
+  maxLayers?: number;
+  /**
+   * Largest input or layer output for one image, in values; default 2^22
+   * (16 MiB of float32; 224x224x64 fits). It bounds the memory of every
+   * forward pass, which the model file otherwise decides.
+   */
+  maxActivation?: number;
+}
+
+/** The limits used when none are given. */
+export const DEFAULT_LIMITS: Readonly<Required<ModelLimits>> = Object.freeze({
+  maxJsonBytes: 16 * 2 ** 20,
+  maxWeightBytes: 512 * 2 ** 20,
+  maxShards: 1024,
+  maxLayers: 1024,
+  maxActivation: 2 ** 22,
+});
+
+/** `limits` over the defaults. */
+export function withDefaults(limits?: ModelLimits): Required<ModelLimits> {
+  return { ...DEFAULT_LIMITS, ...limits };
+}
+
+/** A weight the topology needs, in build order. */
+export interface PlannedWeight {
+  name: string;
+  shape: number[];
+}
+
+/** What a checked `model.json` describes. */
+export interface ModelPlan {
+  /** The layers, named, not yet built. */
+  topology: ParsedTopology;
+  /** The manifest's weights in file order, with their byte ranges. */
+  entries: ManifestEntry[];
+  /** Bytes the weight files must hold together. */
+  totalBytes: number;
+  /** The weight file paths, in order, as the manifest lists them. */
+  paths: string[];
+}
+
+function layerPlan(
+  layer: Layer,
+  input: readonly number[],
+): { out: number[]; weights: PlannedWeight[] } {
+  const where = `layer '${layer.name}' (${layer.className})`;
+  const bias = (n: number, use: boolean) =>
+    use ? [{ name: `${layer.name}/bias`, shape: [n] }] : [];
+  const needRank = (rank: number, what: string) => {
+    if (input.length !== rank) {
+      throw new ModelFormatError(
+        `${where} needs inputs ${what}, but its input is [${input}]`,
+      );
+    }
+  };
+  if (layer instanceof Conv2D) {
+    needRank(3, "[height, width, channels]");
+    const [h = 0, w = 0, c = 0] = input;
+    const [kh, kw] = layer.kernelSize;
+    const f = layer.filters;
+    if (layer.padding === "valid" && (h < kh || w < kw)) {
+      throw new ModelFormatError(
+        `${where}: a ${kh}x${kw} 'valid' convolution cannot run on a ${h}x${w} input`,
+      );
+    }
+    const out = layer.padding === "same"
+      ? [h, w, f]
+      : [h - kh + 1, w - kw + 1, f];
+    const kernel = { name: `${layer.name}/kernel`, shape: [kh, kw, c, f] };
+    return { out, weights: [kernel, ...bias(f, layer.useBias)] };
+  }
+  if (layer instanceof Dense) {
+    needRank(1, "[features] (a Flatten layer before it)");
+    const kernel = {
+      name: `${layer.name}/kernel`,
+      shape: [input[0]!, layer.units],
+    };
+    return {
+      out: [layer.units],
+      weights: [kernel, ...bias(layer.units, layer.useBias)],
+    };
+  }
+  if (layer instanceof MaxPooling2D) {
+    needRank(3, "[height, width, channels]");
+    const [h = 0, w = 0, c = 0] = input;
+    const [ph, pw] = layer.poolSize;
+    if (layer.padding === "same") {
+      return { out: [Math.ceil(h / ph), Math.ceil(w / pw), c], weights: [] };
+    }
+    if (h < ph || w < pw) {
+      throw new ModelFormatError(
+        `${where}: a ${ph}x${pw} pool cannot run on a ${h}x${w} input`,
+      );
+    }
+    return { out: [Math.floor(h / ph), Math.floor(w / pw), c], weights: [] };
+  }
+  if (layer instanceof Flatten) return { out: [sizeOf(input)], weights: [] };
+  if (layer instanceof Dropout) return { out: [...input], weights: [] };
+  throw new ModelFormatError(`${where} cannot be checked before building`);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** What {@linkcode plannedWeights} found: the weights and the largest activation. */
+export interface PlannedModel {
+  weights: PlannedWeight[];
+  /** The largest output of a layer (or the input), per image. */
+  largest: { what: string; shape: number[] };
+}
+
+/**
+ * The weights the topology needs, computed from the layer configs without
+ * creating any tensor; throws when a layer cannot run on its input. Sizes
+ * are only computed here, and held to the limits by {@linkcode planModel}
+ * after the manifest is matched.
+ */
+export function plannedWeights(
+  topology: ParsedTopology,
+  limits: Required<ModelLimits>,
+): PlannedModel {
+  const { layers, inputShape } = topology;
+  if (layers.length === 0 || layers.length > limits.maxLayers) {
+    throw new ModelFormatError(
+      `the topology has ${layers.length} layers; simdnet loads 1 to ` +
+        `${limits.maxLayers}`,
+    );
+  }
+  try {
+    nameLayers(layers);
+  } catch (error) {
+    throw new ModelFormatError((error as Error).message);
+  }
+  let shape: number[] = [...inputShape];
+  let largest = { what: "the input", shape };
+  const weights: PlannedWeight[] = [];
+  for (const layer of layers) {
+    const plan = layerPlan(layer, shape);
+    shape = plan.out;
+    if (sizeOf(shape) > sizeOf(largest.shape)) {
+      largest = { what: `the output of layer '${layer.name}'`, shape };
+    }
+    weights.push(...plan.weights);
+  }
+  return { weights, largest };
+}
+
+function checkSize(
+  { weights, largest }: PlannedModel,
+  limits: Required<ModelLimits>,
+): void {
+  const values = sizeOf(largest.shape);
+  if (values > limits.maxActivation) {
+    throw new ModelFormatError(
+      `${largest.what} has ${values} values per image [${largest.shape}], ` +
+        `more than the limit of ${limits.maxActivation}`,
+    );
+  }
+  const bytes = 4 * weights.reduce((n, w) => n + sizeOf(w.shape), 0);
+  if (bytes > limits.maxWeightBytes) {
+    const big = weights.reduce((a, b) =>
+      sizeOf(b.shape) > sizeOf(a.shape) ? b : a
+    );
+    throw new ModelFormatError(
+      `the model has ${bytes / 4} parameters (${mib(bytes)}, the largest ` +
+        `'${big.name}' [${big.shape}]), more than the limit of ` +
+        `${mib(limits.maxWeightBytes)}`,
+    );
+  }
+}
+
+/**
+ * Checks a parsed `model.json`: the topology, the manifest against the
+ * shapes the topology implies, and the limits, in that order, so that a
+ * manifest that disagrees with the topology is named as such even when the
+ * topology alone would be too large. Allocates nothing but the plan.
+ */
+export function planModel(json: Dict, limits?: ModelLimits): ModelPlan {
+  const bounds = withDefaults(limits);
+  const groups = manifestGroups(json, "model.json");
+  const topology = parseTopology(json.modelTopology);
+  const planned = plannedWeights(topology, bounds);
+  const { entries, totalBytes } = checkManifest(
+    planned.weights,
+    groups.flatMap((g) => g.weights),
+  );
+  checkSize(planned, bounds);
+  return {
+    topology,
+    entries,
+    totalBytes,
+    paths: groups.flatMap((g) => g.paths),
+  };
+}

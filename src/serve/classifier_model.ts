@@ -1,0 +1,33 @@
+/**
+ * The check `Classifier.load` and `Classifier.fromBytes` make on a model
+ * read from files or bytes. A model file may describe any Sequential
+ * model; one that is no image classifier is a bad model file (exit 2 in
+ * the CLIs), not a caller's `RangeError`.
+ *
+ * @module
+ */
+
+import { ModelFormatError } from "../nn/model_io.ts";
+import type { Sequential } from "../nn/sequential.ts";
+
+/**
+ * `model`, checked to be an image classifier (RGB input, two classes or
+ * more); otherwise it is freed and a {@linkcode ModelFormatError} naming
+ * `where` is thrown.
+ */
+export function classifierModel(model: Sequential, where: string): Sequential {
+  const [, , c] = model.inputShape;
+  const [classes] = model.outputShape;
+  const problem = model.inputShape.length !== 3 || c !== 3
+    ? `its input is [${model.inputShape}], not RGB images [height, width, 3]`
+    : model.outputShape.length !== 1 || !classes || classes < 2
+    ? `its output is [${model.outputShape}], not [classes >= 2]`
+    : null;
+  if (problem !== null) {
+    model.dispose();
+    throw new ModelFormatError(
+      `${where}: the model is not an image classifier: ${problem}`,
+    );
+  }
+  return model;
+}
