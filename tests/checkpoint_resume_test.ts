@@ -79,6 +79,12 @@ Deno.test("resume: a damaged latest checkpoint falls back to the previous one, b
       checkpoint: ckpt,
       resume: true,
       onWarning: (line) => warnings.push(line),
+      onEpochEnd: async (epoch) => {
+        // The damaged latest is overwritten, never rotated into the
+        // previous checkpoint: the good one stays until a good one replaces it.
+        const prev = await loadCheckpoint(previousPath(ckpt));
+        assert.equal(prev.epoch, epoch === 2 ? 2 : 3);
+      },
     });
     assert.equal(warnings.length, 1);
     assert.match(
