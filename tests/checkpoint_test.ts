@@ -187,7 +187,11 @@ Deno.test("checkpoint: edited header fields are refused by the validator", () =>
   );
   const negative = payload.slice();
   new DataView(negative.buffer).setFloat32(negative.length - 4, -1, true);
-  assertRefused(frame(text, negative), "negative v", /negative second moment/);
+  assertRefused(
+    frame(text, negative),
+    "negative v",
+    /negative second moment at index/,
+  );
 });
 
 Deno.test("checkpoint: loading a missing file or a directory says what to do", async () => {

@@ -240,6 +240,23 @@ function readFrame(
 }
 
 /**
+ * Fails unless every value is finite and Adam's second moments (from
+ * `vStart` on) are not negative. One plain loop: `Array.prototype.some`
+ * with a closure took ~10x longer on 26 MB.
+ */
+function checkValues(
+  payload: Float32Array,
+  vStart: number,
+  fail: (why: string) => never,
+): void {
+  for (let i = 0; i < payload.length; i++) {
+    const x = payload[i]!;
+    if (x - x !== 0) fail(`non-finite value at payload index ${i}`);
+    if (x < 0 && i >= vStart) fail(`negative second moment at index ${i}`);
+  }
+}
+
+/**
  * Parses and validates a checkpoint; `path` only serves error messages.
  * Throws {@linkcode CheckpointError} (and nothing else) for any damage.
  */
@@ -260,17 +277,12 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): TrainState {
   }
   checkFields(h, fail);
   const tensors = checkTensors(h.tensors, payload.length, fail);
-  for (let i = 0; i < payload.length; i++) {
-    if (!Number.isFinite(payload[i]!)) {
-      fail(`non-finite value at payload index ${i}`);
-    }
-  }
+  checkValues(payload, tensors.find((e) => e.group === "v")!.offset, fail);
+  // Views into the one payload copy: Sequential.setWeights and
+  // Adam.setState copy them into tensors anyway.
   const groups: Record<Group, WeightValues[]> = { weight: [], m: [], v: [] };
   for (const e of tensors) {
-    const values = payload.slice(e.offset, e.offset + e.length);
-    if (e.group === "v" && values.some((x) => x < 0)) {
-      fail(`negative second moment in '${e.name}'`);
-    }
+    const values = payload.subarray(e.offset, e.offset + e.length);
     groups[e.group].push({ name: e.name, shape: e.shape, values });
   }
   const header = h as unknown as Header;
