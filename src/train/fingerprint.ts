@@ -49,3 +49,17 @@ export async function dataFingerprint(data: LabeledImages): Promise<string> {
     Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")
   }`;
 }
+
+/**
+ * The settings entries a checkpoint records about the data: `trainData`
+ * and `validationData` (null without validation data).
+ */
+export async function dataFingerprints(
+  train: LabeledImages,
+  validation: LabeledImages | null,
+): Promise<{ trainData: string; validationData: string | null }> {
+  return {
+    trainData: await dataFingerprint(train),
+    validationData: validation ? await dataFingerprint(validation) : null,
+  };
+}

@@ -37,7 +37,7 @@ import {
 } from "./checkpoint.ts";
 import { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
 import { classCount, evaluate, imageShape } from "./evaluate.ts";
-import { dataFingerprint } from "./fingerprint.ts";
+import { dataFingerprints } from "./fingerprint.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
 import { Progbar, type ProgressOutput, stdoutOutput } from "./progress.ts";
 import { restoreState, settingsMismatch } from "./resume.ts";
@@ -238,21 +238,21 @@ export async function fit(
     validationCount: validation?.count ?? 0,
     params: model.countParams(),
   };
-  const checkpoint = options.checkpoint ?? null;
-  if (checkpoint !== null) {
-    await cleanCheckpointTemps(checkpoint);
-    settings.trainData = await dataFingerprint(train);
-    settings.validationData = validation
-      ? await dataFingerprint(validation)
-      : null;
-  }
+  const checkpoint = options.checkpoint || null;
   let history = emptyHistory();
   let startEpoch = 0;
   let lastSaved: number | null = null;
+  // Where the weights of epoch `lastSaved` are: the previous checkpoint
+  // after a fallback, until the next save.
+  let keptIn = checkpoint;
   // Whether the file at `checkpoint` is known good, so that the next save
   // may rotate it into the previous checkpoint (never a damaged one).
   let latestGood = false;
   try {
+    if (checkpoint !== null) {
+      await cleanCheckpointTemps(checkpoint);
+      Object.assign(settings, await dataFingerprints(train, validation));
+    }
     if (options.resume) {
       const warn = options.onWarning ??
         ((line: string) => console.warn(`warning: ${line}`));
@@ -265,6 +265,7 @@ export async function fit(
       startEpoch = state.epoch;
       lastSaved = state.epoch;
       latestGood = found.latest;
+      keptIn = found.path;
       if (state.stoppedEarly) {
         if (verbose) {
           output.write(
@@ -303,9 +304,9 @@ export async function fit(
         );
         if (!Number.isFinite(step.loss)) {
           if (bar && output.isTTY) output.write("\n");
-          const kept = lastSaved === null || !options.checkpoint
+          const kept = lastSaved === null || keptIn === null
             ? "no checkpoint had been written yet"
-            : `the weights after epoch ${lastSaved} are kept in ${options.checkpoint}`;
+            : `the weights after epoch ${lastSaved} are kept in ${keptIn}`;
           throw new NonFiniteLossError(
             `loss became ${step.loss} at epoch ${epoch + 1}, step ${s + 1}; ` +
               `training stopped and ${kept}. Lower the learning rate ` +
@@ -315,7 +316,7 @@ export async function fit(
               `and retrain`,
             epoch,
             s,
-            lastSaved === null ? null : options.checkpoint ?? null,
+            lastSaved === null ? null : keptIn,
           );
         }
         lossSum += step.loss * indices.length;
@@ -348,7 +349,7 @@ export async function fit(
       }
       bar?.finish(Object.entries(logs) as Array<[string, number]>);
       const stop = early?.update(logs[early.monitor]!, epoch) ?? false;
-      if (options.checkpoint) {
+      if (checkpoint !== null) {
         const state: TrainState = {
           epoch: epoch + 1,
           stoppedEarly: stop,
@@ -359,11 +360,12 @@ export async function fit(
           weights: await model.getWeights(),
           optimizer: await optimizer.getState(),
         };
-        await saveCheckpoint(options.checkpoint, state, {
+        await saveCheckpoint(checkpoint, state, {
           keepPrevious: latestGood,
         });
         lastSaved = epoch + 1;
         latestGood = true;
+        keptIn = checkpoint;
       }
       await options.onEpochEnd?.(epoch, logs);
       if (stop) {
