@@ -12,7 +12,8 @@
 /** A temporary file of an atomic write: `.<name>.tmp-<pid>-<8 hex>`. */
 const TEMP = /^\.(.+)\.tmp-\d+-[0-9a-f]{8}$/;
 
-function split(path: string): { dir: string; base: string } {
+/** The directory part of `path` (with its slash; "" for a bare name) and its base name. */
+export function splitPath(path: string): { dir: string; base: string } {
   const slash = path.lastIndexOf("/");
   return slash >= 0
     ? { dir: path.slice(0, slash + 1), base: path.slice(slash + 1) }
@@ -32,7 +33,7 @@ export async function replaceFile(
   bytes: Uint8Array,
   backup?: string,
 ): Promise<void> {
-  const { dir, base } = split(path);
+  const { dir, base } = splitPath(path);
   const tmp = `${dir}.${base}.tmp-${Deno.pid}-${
     crypto.randomUUID().slice(0, 8)
   }`;
@@ -85,6 +86,3 @@ export async function removeStaleTemps(
   }
   return removed.sort();
 }
-
-/** The directory part of `path` ("" for a bare name) and its base name. */
-export { split as splitPath };

@@ -85,6 +85,7 @@ export async function loadCheckpoint(path: string): Promise<TrainState> {
 
 /** What {@linkcode resumeCheckpoint} found. */
 export interface Resumed {
+  /** The checkpoint's content. */
   state: TrainState;
   /** The file the state came from. */
   path: string;

@@ -35,9 +35,13 @@ const CRC_BYTES = 4;
 
 /** Metrics per epoch, as Keras' `history.history`. */
 export interface History {
+  /** Mean training loss of each epoch. */
   loss: number[];
+  /** Training accuracy of each epoch. */
   accuracy: number[];
+  /** Validation loss of each epoch (empty without validation data). */
   val_loss: number[];
+  /** Validation accuracy of each epoch (empty without validation data). */
   val_accuracy: number[];
 }
 
@@ -57,11 +61,15 @@ export interface TrainState {
   stoppedEarly: boolean;
   /** The trainer's random state after `epoch` epochs. */
   rngState: number;
+  /** Metrics of the `epoch` epochs completed. */
   history: History;
+  /** Early stopping's state, or null without early stopping. */
   earlyStopping: EarlyStoppingState | null;
   /** Settings that must match for an exact resume (batch size, data fingerprints, ...). */
   settings: Record<string, string | number | boolean | null>;
+  /** The model's weights, by Keras name. */
   weights: WeightValues[];
+  /** Adam's update count and moments, one per weight in the same order. */
   optimizer: { iterations: number; m: WeightValues[]; v: WeightValues[] };
 }
 
