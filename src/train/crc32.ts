@@ -3,16 +3,19 @@
  * of checkpoint files.
  *
  * Why CRC-32 and not SHA-256 via `crypto.subtle`: both cost about the same
- * on a seed-CNN checkpoint (26 MB: CRC-32 21 ms, SHA-256 19-20 ms warm but
- * ~100 ms on its first calls, AMD EPYC Zen 4, Deno 2.9.6), CRC-32 is
- * synchronous, so encoding and decoding stay synchronous, and it is
+ * on a seed-CNN checkpoint (26.0 MB, weights and Adam's two moments of
+ * 2,168,362 parameters: CRC-32 21.8 ms, SHA-256 23.1 ms, minimum of 9 runs,
+ * AMD EPYC Zen 4, 2 shared cores, Deno 2.9.6; SHA-256's first calls took
+ * ~100 ms), about 0.03% of a 70 s epoch. CRC-32 is synchronous, so encoding and decoding stay synchronous, and it is
  * guaranteed to detect every burst of up to 32 flipped bits and every odd
  * number of flips. A checkpoint is not a security boundary: the checksum
  * guards against accidental damage (truncation, bit rot, a half-copied
  * file), not against someone who edits the file and recomputes it.
  *
- * Slicing-by-8: eight table lookups per 8 input bytes instead of one per
- * byte, about 4x faster than the bytewise loop in V8.
+ * Slicing-by-8: eight independent table lookups per 8 input bytes instead
+ * of a dependent chain of eight; on 26 MB 75-82 ms against the bytewise
+ * loop's 171-207 ms, both measured with the 2 cores shared with other
+ * work (load 7.9), so about 2.3x.
  *
  * @module
  */
