@@ -177,9 +177,12 @@ Deno.test("resume: other data of the same size is refused, naming what differs",
 
 Deno.test("atomic writes: stale temporary files are cleaned, failed writes leave none", async () => {
   await withDir(async (dir) => {
+    // A new run also drops an earlier run's previous checkpoint, so that a
+    // later fallback cannot land in another run.
     const stale = [
       ".e.ckpt.tmp-4242-0123abcd",
       ".e.prev.ckpt.tmp-17-deadbeef",
+      "e.prev.ckpt",
     ];
     const kept = [".model.json.tmp-1-00000000", "notes.txt", ".e.ckpt.tmp"];
     for (const name of [...stale, ...kept]) {
