@@ -17,6 +17,7 @@ import {
 } from "../src/train/checkpoint.ts";
 import { fit, type FitOptions } from "../src/train/fit.ts";
 import { dataFingerprint } from "../src/train/fingerprint.ts";
+import { frame, unframe } from "./_ckpt_fixtures.ts";
 import {
   dispose,
   quadrants,
@@ -172,6 +173,31 @@ Deno.test("resume: other data of the same size is refused, naming what differs",
       );
     }
     assert.notEqual(await dataFingerprint(pixels), await dataFingerprint(data));
+  });
+});
+
+Deno.test("resume: a valid checkpoint of another model is refused in one line", async () => {
+  await withDir(async (dir) => {
+    const ckpt = `${dir}/m.ckpt`;
+    await train(1, { checkpoint: ckpt });
+    // Rename one weight everywhere and re-sign: every check of the format
+    // passes, only the model can tell.
+    const { header, payload } = unframe(await Deno.readFile(ckpt));
+    const text = JSON.stringify(header).replaceAll(
+      '"dense/kernel"',
+      '"dense_9/kernel"',
+    );
+    await Deno.writeFile(ckpt, frame(text, payload));
+    const error = await train(2, { checkpoint: ckpt, resume: true }).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(error instanceof CheckpointError, String(error));
+    assert.ok(!error.message.includes("\n"));
+    assert.match(
+      error.message,
+      /cannot resume from .*m\.ckpt: it does not fit this model \(.*dense\/kernel.*\); resume with the model it was trained with/,
+    );
   });
 });
 
