@@ -205,7 +205,7 @@ Deno.test("train: augmentation draws Keras' ranges", () => {
 
 Deno.test("train: checkpoints round-trip and corrupt ones are rejected clearly", async () => {
   const state = {
-    epoch: 3,
+    epoch: 2,
     stoppedEarly: false,
     rngState: 12345,
     history: {
@@ -239,7 +239,7 @@ Deno.test("train: checkpoints round-trip and corrupt ones are rejected clearly",
         new TextEncoder().encode("hello world, not a checkpoint"),
         "x.ckpt",
       ),
-    /x\.ckpt is not a usable simdnet checkpoint \(wrong magic bytes\)/,
+    /x\.ckpt is damaged \(not a simdnet checkpoint: wrong magic bytes\)/,
   );
   await assert.rejects(
     loadCheckpoint("/nonexistent/simdnet.ckpt"),

@@ -130,10 +130,15 @@ Deno.test("train: an interrupted and resumed run ends with identical weights", a
       (e: Error) =>
         e instanceof CheckpointError && /batchSize 16 -> 8/.test(e.message),
     );
-    // No temporary files are left behind.
+    // No temporary files are left behind; the epoch before is kept.
     const names = [];
     for await (const e of Deno.readDir(dir)) names.push(e.name);
-    assert.deepEqual(names.sort(), ["a.ckpt", "b.ckpt"]);
+    assert.deepEqual(names.sort(), [
+      "a.ckpt",
+      "a.prev.ckpt",
+      "b.ckpt",
+      "b.prev.ckpt",
+    ]);
     [straight, killed, resumed].forEach(dispose);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -11,7 +11,7 @@
  */
 
 import { loadCifar10 } from "../data/cifar10.ts";
-import { DataError } from "../data/errors.ts";
+import { DataError, EXIT_BAD_DATA } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/format.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
@@ -19,6 +19,7 @@ import { saveModel, writeFileAtomic } from "../nn/model_io.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
+import { removeStaleTemps } from "../train/atomic_write.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
@@ -207,6 +208,8 @@ async function run(a: TrainArgs): Promise<void> {
   const model = cifarCnn({ seed: a.seed });
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
+  // Temporary files of the checkpoint, model and history a killed run left.
+  await removeStaleTemps(a.out);
   const started = performance.now();
   const history = await fit(model, train, {
     epochs: a.epochs,
@@ -282,7 +285,7 @@ export async function main(args: string[]): Promise<number> {
       }
       if (error instanceof CheckpointError) {
         console.error(`error: ${error.message}`);
-        return 2;
+        return EXIT_BAD_DATA;
       }
       return reportFailure(error, "train");
     },

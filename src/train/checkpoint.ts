@@ -1,202 +1,67 @@
 /**
- * Training checkpoints: everything needed to continue a run exactly where
- * the last completed epoch left it (weights, Adam's moments and iteration
- * count, the trainer's random state, history, early-stopping state).
+ * Training checkpoints on disk: everything needed to continue a run exactly
+ * where the last completed epoch left it (weights, Adam's moments and
+ * iteration count, the trainer's random state, history, early-stopping
+ * state, the settings and data fingerprints it was trained with). The byte
+ * format, with its checksum and strict validation, is in
+ * checkpoint_format.ts.
  *
- * File layout (little-endian):
- *
- *     8 bytes   magic "SNCKPT01"
- *     4 bytes   uint32 n: length of the JSON header in bytes
- *     n bytes   UTF-8 JSON header, padded with spaces to a multiple of 4
- *     rest      float32 blob; the header gives each tensor's offset and length
- *
- * Files are written atomically: to a temporary file in the same directory,
- * synced, then renamed over the old checkpoint, so a run killed at any
- * moment leaves either the previous or the new checkpoint, never half of one.
+ * Two files: `checkpoint.ckpt`, the latest, and `checkpoint.prev.ckpt`, the
+ * one before. Each save writes a temporary file, syncs it, renames the
+ * latest to the previous and the temporary file to the latest, so a run
+ * killed at any moment leaves at least one complete checkpoint; resuming
+ * falls back to the previous one when the latest is missing or damaged.
  *
  * @module
  */
 
-import { writeFileAtomic } from "../nn/model_io.ts";
-import type { WeightValues } from "../nn/sequential.ts";
+import { removeStaleTemps, replaceFile, splitPath } from "./atomic_write.ts";
+import {
+  CheckpointError,
+  damaged,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type TrainState,
+} from "./checkpoint_format.ts";
 
-const MAGIC = "SNCKPT01";
+export {
+  CheckpointError,
+  type CheckpointProblem,
+  decodeCheckpoint,
+  type EarlyStoppingState,
+  encodeCheckpoint,
+  type History,
+  type TrainState,
+} from "./checkpoint_format.ts";
 
-/** Metrics per epoch, as Keras' `history.history`. */
-export interface History {
-  loss: number[];
-  accuracy: number[];
-  val_loss: number[];
-  val_accuracy: number[];
+/**
+ * The previous checkpoint's path for `path`: `run/checkpoint.ckpt` keeps
+ * `run/checkpoint.prev.ckpt`; a name without `.ckpt` gets `.prev`.
+ */
+export function previousPath(path: string): string {
+  return path.endsWith(".ckpt")
+    ? `${path.slice(0, -".ckpt".length)}.prev.ckpt`
+    : `${path}.prev`;
 }
 
-/** Early stopping's running state. */
-export interface EarlyStoppingState {
-  /** Best monitored value so far; `null` before the first epoch. */
-  best: number | null;
-  /** Epochs since the last improvement. */
-  wait: number;
-}
-
-/** What a checkpoint holds. */
-export interface TrainState {
-  /** Epochs completed. */
-  epoch: number;
-  /** Whether early stopping ended the run (it is then not continued). */
-  stoppedEarly: boolean;
-  /** The trainer's random state after `epoch` epochs. */
-  rngState: number;
-  history: History;
-  earlyStopping: EarlyStoppingState | null;
-  /** Settings that must match for an exact resume (batch size, data sizes, ...). */
-  settings: Record<string, string | number | boolean | null>;
-  weights: WeightValues[];
-  optimizer: { iterations: number; m: WeightValues[]; v: WeightValues[] };
-}
-
-/** A checkpoint that cannot be read, with the fix in the message. */
-export class CheckpointError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "CheckpointError";
-  }
-}
-
-interface TensorEntry {
-  group: "weight" | "m" | "v";
-  name: string;
-  shape: number[];
-  offset: number;
-  length: number;
-}
-
-/** The JSON header: the state without its tensors, plus their layout. */
-interface Header extends Omit<TrainState, "weights" | "optimizer"> {
-  format: string;
-  version: number;
-  iterations: number;
-  tensors: TensorEntry[];
-}
-
-/** Serialises `state` to the checkpoint format. */
-export function encodeCheckpoint(state: TrainState): Uint8Array {
-  const groups: Array<[TensorEntry["group"], WeightValues[]]> = [
-    ["weight", state.weights],
-    ["m", state.optimizer.m],
-    ["v", state.optimizer.v],
-  ];
-  const entries: TensorEntry[] = [];
-  let offset = 0;
-  for (const [group, list] of groups) {
-    for (const w of list) {
-      entries.push({
-        group,
-        name: w.name,
-        shape: w.shape,
-        offset,
-        length: w.values.length,
-      });
-      offset += w.values.length;
-    }
-  }
-  const { weights: _w, optimizer, ...rest } = state;
-  const header: Header = {
-    format: "simdnet-checkpoint",
-    version: 1,
-    ...rest,
-    iterations: optimizer.iterations,
-    tensors: entries,
-  };
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 4) * 4;
-  if (padded !== json.length) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(12 + json.length + offset * 4);
-  out.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(out.buffer).setUint32(8, json.length, true);
-  out.set(json, 12);
-  const blob = new Float32Array(out.buffer, 12 + json.length, offset);
-  let i = 0;
-  for (const [, list] of groups) {
-    for (const w of list) {
-      blob.set(w.values, entries[i]!.offset);
-      i++;
-    }
-  }
-  return out;
-}
-
-/** Parses a checkpoint; `path` only serves error messages. */
-export function decodeCheckpoint(bytes: Uint8Array, path: string): TrainState {
-  const bad = (why: string) =>
-    new CheckpointError(
-      `${path} is not a usable simdnet checkpoint (${why}); delete it or ` +
-        `train into a new --out directory without --resume`,
-    );
-  if (
-    bytes.length < 12 ||
-    new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC
-  ) {
-    throw bad("wrong magic bytes");
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getUint32(8, true);
-  if (12 + n > bytes.length || n % 4 !== 0) throw bad("truncated header");
-  let header: Header;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + n)));
-  } catch {
-    throw bad("corrupt header");
-  }
-  if (header?.format !== "simdnet-checkpoint" || header.version !== 1) {
-    throw bad(`unknown format or version ${header?.version}`);
-  }
-  if (!Number.isInteger(header.epoch) || !Array.isArray(header.tensors)) {
-    throw bad("incomplete header");
-  }
-  const floats = (bytes.length - 12 - n) / 4;
-  // Copy the blob: the source may not be 4-byte aligned.
-  const blob = new Float32Array(
-    bytes.slice(12 + n, 12 + n + floats * 4).buffer,
-  );
-  const groups: Record<TensorEntry["group"], WeightValues[]> = {
-    weight: [],
-    m: [],
-    v: [],
-  };
-  for (const e of header.tensors) {
-    if (e.offset + e.length > blob.length) throw bad("truncated tensor data");
-    groups[e.group].push({
-      name: e.name,
-      shape: e.shape,
-      values: blob.slice(e.offset, e.offset + e.length),
-    });
-  }
-  return {
-    epoch: header.epoch,
-    stoppedEarly: header.stoppedEarly,
-    rngState: header.rngState,
-    history: header.history,
-    earlyStopping: header.earlyStopping,
-    settings: header.settings,
-    weights: groups.weight,
-    optimizer: { iterations: header.iterations, m: groups.m, v: groups.v },
-  };
-}
-
-/** Saves a checkpoint atomically. */
+/**
+ * Saves a checkpoint atomically. With `keepPrevious`, the checkpoint now at
+ * `path` (which the caller knows to be good) becomes
+ * {@linkcode previousPath}; without it the previous file is left alone.
+ */
 export async function saveCheckpoint(
   path: string,
   state: TrainState,
+  options: { keepPrevious?: boolean } = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeCheckpoint(state));
+  const backup = options.keepPrevious ? previousPath(path) : undefined;
+  await replaceFile(path, encodeCheckpoint(state), backup);
 }
 
-/** Loads a checkpoint, with a clear error when it is missing or unusable. */
+/**
+ * Loads one checkpoint file. Throws {@linkcode CheckpointError} when it is
+ * missing (problem "missing"), damaged or of an old format.
+ */
 export async function loadCheckpoint(path: string): Promise<TrainState> {
   let bytes: Uint8Array;
   try {
@@ -206,9 +71,84 @@ export async function loadCheckpoint(path: string): Promise<TrainState> {
       throw new CheckpointError(
         `no checkpoint at ${path} to resume from; drop --resume to start a ` +
           `new run, or pass the --out directory of the run to continue`,
+        "missing",
+        "missing",
       );
+    }
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw damaged(path, "a directory, not a file");
     }
     throw error;
   }
   return decodeCheckpoint(bytes, path);
+}
+
+/** What {@linkcode resumeCheckpoint} found. */
+export interface Resumed {
+  /** The checkpoint's content. */
+  state: TrainState;
+  /** The file the state came from. */
+  path: string;
+  /** Whether that is the latest checkpoint (false after a fallback). */
+  latest: boolean;
+}
+
+/**
+ * Loads the latest checkpoint at `path`, or, when it is missing or
+ * unusable, the previous one, calling `warn` with one line that says so.
+ * Throws {@linkcode CheckpointError} when neither can be used.
+ */
+export async function resumeCheckpoint(
+  path: string,
+  warn: (line: string) => void,
+): Promise<Resumed> {
+  let first: CheckpointError;
+  try {
+    return { state: await loadCheckpoint(path), path, latest: true };
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    first = error;
+  }
+  const prev = previousPath(path);
+  let state: TrainState;
+  try {
+    state = await loadCheckpoint(prev);
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    if (error.problem === "missing") throw first;
+    if (first.problem === "missing") throw error;
+    throw new CheckpointError(
+      `${path} is unusable (${first.reason}) and so is the previous ` +
+        `checkpoint ${prev} (${error.reason}); start a new run without ` +
+        `--resume (or into a new --out)`,
+      "damaged",
+      first.reason,
+    );
+  }
+  const what = first.problem === "missing" ? "missing" : first.reason;
+  warn(
+    `${path} is unusable (${what}); resuming from the previous checkpoint ` +
+      `${prev} (epoch ${state.epoch})`,
+  );
+  return { state, path: prev, latest: false };
+}
+
+/**
+ * Removes what a killed run may have left next to the checkpoint at `path`:
+ * temporary files of the latest and previous checkpoints. Returns their
+ * names.
+ */
+export async function cleanCheckpointTemps(path: string): Promise<string[]> {
+  const { dir, base } = splitPath(path);
+  return await removeStaleTemps(dir, [
+    base,
+    splitPath(previousPath(path)).base,
+  ]);
+}
+
+/** Removes the previous checkpoint of `path` (a new run supersedes it). */
+export async function removePrevious(path: string): Promise<void> {
+  await Deno.remove(previousPath(path)).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
 }

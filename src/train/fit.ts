@@ -28,16 +28,19 @@ import {
   sliceImages,
 } from "./batch.ts";
 import {
-  CheckpointError,
+  cleanCheckpointTemps,
   type History,
-  loadCheckpoint,
+  removePrevious,
+  resumeCheckpoint,
   saveCheckpoint,
   type TrainState,
 } from "./checkpoint.ts";
 import { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
 import { classCount, evaluate, imageShape } from "./evaluate.ts";
+import { dataFingerprints } from "./fingerprint.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
 import { Progbar, type ProgressOutput, stdoutOutput } from "./progress.ts";
+import { restoreState, settingsMismatch } from "./resume.ts";
 import { TrainRng } from "./rng.ts";
 
 /** Metrics of one epoch (validation ones only with validation data). */
@@ -66,10 +69,18 @@ export interface FitOptions {
   augment?: boolean | AugmentOptions;
   /** Seed of the trainer's generator. Default 0. */
   seed?: number;
-  /** Checkpoint file, written atomically at each epoch end. */
+  /**
+   * Checkpoint file, written atomically at each epoch end; the one before
+   * is kept as `<name>.prev.ckpt` (see `previousPath`).
+   */
   checkpoint?: string;
-  /** Continue from `checkpoint` instead of starting over. */
+  /**
+   * Continue from `checkpoint` instead of starting over; falls back to the
+   * previous checkpoint when the latest is missing or damaged.
+   */
   resume?: boolean;
+  /** Where one-line warnings go (a resume fallback); default `console.warn`. */
+  onWarning?: (line: string) => void;
   /** Stop when a metric stops improving. */
   earlyStopping?: EarlyStoppingOptions;
   /** Called after each epoch (and its checkpoint). */
@@ -217,7 +228,7 @@ export async function fit(
   const optimizer = new Adam(model.weights, {
     learningRate: options.learningRate,
   });
-  const settings = {
+  const settings: Record<string, string | number | boolean | null> = {
     batchSize,
     shuffle,
     seed,
@@ -227,31 +238,34 @@ export async function fit(
     validationCount: validation?.count ?? 0,
     params: model.countParams(),
   };
+  const checkpoint = options.checkpoint || null;
   let history = emptyHistory();
   let startEpoch = 0;
   let lastSaved: number | null = null;
+  // Where the weights of epoch `lastSaved` are: the previous checkpoint
+  // after a fallback, until the next save.
+  let keptIn = checkpoint;
+  // Whether the file at `checkpoint` is known good, so that the next save
+  // may rotate it into the previous checkpoint (never a damaged one).
+  let latestGood = false;
   try {
+    if (checkpoint !== null) {
+      await cleanCheckpointTemps(checkpoint);
+      Object.assign(settings, await dataFingerprints(train, validation));
+    }
     if (options.resume) {
-      const state = await loadCheckpoint(options.checkpoint!);
-      const diff = Object.entries(settings)
-        .filter(([k, v]) => state.settings[k] !== v)
-        .map(([k, v]) =>
-          `${k} ${JSON.stringify(state.settings[k])} -> ${JSON.stringify(v)}`
-        );
-      if (diff.length > 0) {
-        throw new CheckpointError(
-          `cannot resume from ${options.checkpoint}: it was written with other ` +
-            `settings (${diff.join(", ")}); rerun with the same settings, or ` +
-            `start a new run without --resume`,
-        );
-      }
-      model.setWeights(state.weights);
-      optimizer.setState(state.optimizer);
-      rng.state = state.rngState;
+      const warn = options.onWarning ??
+        ((line: string) => console.warn(`warning: ${line}`));
+      const found = await resumeCheckpoint(checkpoint!, warn);
+      const { state } = found;
+      const mismatch = settingsMismatch(state.settings, settings, found.path);
+      if (mismatch) throw mismatch;
+      restoreState(state, found.path, { model, optimizer, rng, early });
       history = state.history;
-      if (early && state.earlyStopping) early.state = state.earlyStopping;
       startEpoch = state.epoch;
       lastSaved = state.epoch;
+      latestGood = found.latest;
+      keptIn = found.path;
       if (state.stoppedEarly) {
         if (verbose) {
           output.write(
@@ -260,6 +274,9 @@ export async function fit(
         }
         return history;
       }
+    } else if (checkpoint !== null) {
+      // A new run supersedes an earlier run's checkpoints in this place.
+      await removePrevious(checkpoint);
     }
 
     const n = train.count;
@@ -287,9 +304,9 @@ export async function fit(
         );
         if (!Number.isFinite(step.loss)) {
           if (bar && output.isTTY) output.write("\n");
-          const kept = lastSaved === null || !options.checkpoint
+          const kept = lastSaved === null || keptIn === null
             ? "no checkpoint had been written yet"
-            : `the weights after epoch ${lastSaved} are kept in ${options.checkpoint}`;
+            : `the weights after epoch ${lastSaved} are kept in ${keptIn}`;
           throw new NonFiniteLossError(
             `loss became ${step.loss} at epoch ${epoch + 1}, step ${s + 1}; ` +
               `training stopped and ${kept}. Lower the learning rate ` +
@@ -299,7 +316,7 @@ export async function fit(
               `and retrain`,
             epoch,
             s,
-            lastSaved === null ? null : options.checkpoint ?? null,
+            lastSaved === null ? null : keptIn,
           );
         }
         lossSum += step.loss * indices.length;
@@ -332,7 +349,7 @@ export async function fit(
       }
       bar?.finish(Object.entries(logs) as Array<[string, number]>);
       const stop = early?.update(logs[early.monitor]!, epoch) ?? false;
-      if (options.checkpoint) {
+      if (checkpoint !== null) {
         const state: TrainState = {
           epoch: epoch + 1,
           stoppedEarly: stop,
@@ -343,8 +360,12 @@ export async function fit(
           weights: await model.getWeights(),
           optimizer: await optimizer.getState(),
         };
-        await saveCheckpoint(options.checkpoint, state);
+        await saveCheckpoint(checkpoint, state, {
+          keepPrevious: latestGood,
+        });
         lastSaved = epoch + 1;
+        latestGood = true;
+        keptIn = checkpoint;
       }
       await options.onEpochEnd?.(epoch, logs);
       if (stop) {

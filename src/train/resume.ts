@@ -1,0 +1,106 @@
+/**
+ * Resuming `fit` from a checkpoint: the settings and data fingerprints the
+ * run was trained with must match (or the resumed run would not be the
+ * continuation of the saved one), and the saved tensors must fit the model.
+ * Every refusal is a {@linkcode CheckpointError} with one line naming what
+ * differs and the fix.
+ *
+ * @module
+ */
+
+import type { Sequential } from "../nn/sequential.ts";
+import type { Adam } from "./adam.ts";
+import { CheckpointError, type TrainState } from "./checkpoint.ts";
+import type { EarlyStopping } from "./early_stopping.ts";
+import type { TrainRng } from "./rng.ts";
+
+/** The settings a checkpoint records, as `fit` computes them. */
+export type FitSettings = Record<string, string | number | boolean | null>;
+
+/** Keys holding data fingerprints, and what they are called in messages. */
+const DATA_KEYS: Record<string, string> = {
+  trainData: "training data",
+  validationData: "validation data",
+};
+
+function short(v: unknown): string {
+  return typeof v === "string" && v.startsWith("sha256:")
+    ? `${v.slice(0, 19)}…`
+    : JSON.stringify(v ?? null);
+}
+
+/**
+ * The error for resuming with `current` settings from a checkpoint at
+ * `path` saved with `saved`, or null when they match. Epochs may differ: a
+ * resumed run may train for more epochs than the saved one meant to.
+ */
+export function settingsMismatch(
+  saved: FitSettings,
+  current: FitSettings,
+  path: string,
+): CheckpointError | null {
+  const keys = [...new Set([...Object.keys(current), ...Object.keys(saved)])];
+  const differ = keys.filter((k) => saved[k] !== current[k]);
+  if (differ.length === 0) return null;
+  const data = differ.filter((k) => k in DATA_KEYS);
+  const other = differ.filter((k) => !(k in DATA_KEYS));
+  const sameCount = saved.trainCount === current.trainCount &&
+    saved.validationCount === current.validationCount;
+  const parts = [
+    ...other.map((k) =>
+      `${k} ${JSON.stringify(saved[k] ?? null)} -> ${
+        JSON.stringify(current[k] ?? null)
+      }`
+    ),
+    ...data.map((k) =>
+      `${DATA_KEYS[k]} ${short(saved[k])} -> ${short(current[k])}${
+        sameCount ? " (same size, other images or labels)" : ""
+      }`
+    ),
+  ];
+  const fix = data.length > 0
+    ? "rerun with the settings and data it was trained with (same --data, " +
+      "--limit, --val-split)"
+    : "rerun with the same settings";
+  return new CheckpointError(
+    `cannot resume from ${path}: it was written with other ` +
+      `${other.length > 0 ? "settings" : "data"}${
+        other.length > 0 && data.length > 0 ? " and data" : ""
+      } (${parts.join("; ")}); ${fix}, or start a new run without --resume`,
+    "mismatch",
+    parts.join("; "),
+  );
+}
+
+/**
+ * Puts a checkpoint's state into the model, optimizer, generator and early
+ * stopping; a checkpoint of another model is refused.
+ */
+export function restoreState(
+  state: TrainState,
+  path: string,
+  into: {
+    model: Sequential;
+    optimizer: Adam;
+    rng: TrainRng;
+    early: EarlyStopping | null;
+  },
+): void {
+  try {
+    into.model.setWeights(state.weights);
+    into.optimizer.setState(state.optimizer);
+    into.rng.state = state.rngState;
+  } catch (error) {
+    throw new CheckpointError(
+      `cannot resume from ${path}: it does not fit this model (${
+        (error as Error).message
+      }); resume with the model it was trained with, or start a new run ` +
+        `without --resume`,
+      "mismatch",
+      (error as Error).message,
+    );
+  }
+  if (into.early && state.earlyStopping) {
+    into.early.state = state.earlyStopping;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Helpers of the checkpoint tests: a realistic state, re-framing an edited
+ * header with a valid checksum (to reach the validator past the CRC), and
+ * assertions that a file is refused with one line.
+ */
+
+import assert from "node:assert/strict";
+import {
+  CheckpointError,
+  decodeCheckpoint,
+  type TrainState,
+} from "../src/train/checkpoint.ts";
+import { crc32 } from "../src/train/crc32.ts";
+import { TrainRng } from "../src/train/rng.ts";
+
+/** A state with three tensors (conv kernel, bias, dense kernel) and 2 epochs. */
+export function sampleState(seed = 1): TrainState {
+  const rng = new TrainRng(seed);
+  const tensor = (name: string, shape: number[], positive = false) => {
+    const values = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(
+      () => positive ? rng.next() : rng.uniform(-1, 1),
+    );
+    return { name, shape, values };
+  };
+  const shapes: Array<[string, number[]]> = [
+    ["conv2d/kernel", [3, 3, 3, 8]],
+    ["conv2d/bias", [8]],
+    ["dense/kernel", [128, 4]],
+  ];
+  return {
+    epoch: 2,
+    stoppedEarly: false,
+    rngState: 0x89abcdef,
+    history: {
+      loss: [1.25, 0.5],
+      accuracy: [0.25, 0.75],
+      val_loss: [1.5, 0.75],
+      val_accuracy: [0.125, 0.5],
+    },
+    earlyStopping: { best: 0.75, wait: 0 },
+    settings: { batchSize: 16, augment: false, trainData: "sha256:00" },
+    weights: shapes.map(([n, s]) => tensor(n, s)),
+    optimizer: {
+      iterations: 40,
+      m: shapes.map(([n, s]) => tensor(n, s)),
+      v: shapes.map(([n, s]) => tensor(n, s, true)),
+    },
+  };
+}
+
+/** Splits a version-2 file into its header object and payload bytes. */
+export function unframe(bytes: Uint8Array): {
+  header: Record<string, unknown>;
+  payload: Uint8Array;
+} {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(8, true);
+  const text = new TextDecoder().decode(bytes.subarray(16, 16 + n));
+  return {
+    header: JSON.parse(text),
+    payload: bytes.slice(16 + n, bytes.length - 4),
+  };
+}
+
+/**
+ * Builds a version-2 file from header text and payload with correct length
+ * fields and CRC, as a careful hand edit would; `floats` overrides the
+ * announced payload size, `pad` pads the header to a multiple of 4.
+ */
+export function frame(
+  headerText: string,
+  payload: Uint8Array,
+  options: { floats?: number; pad?: boolean } = {},
+): Uint8Array {
+  const json = new TextEncoder().encode(headerText);
+  const n = options.pad === false
+    ? json.length
+    : Math.ceil(json.length / 4) * 4;
+  const out = new Uint8Array(16 + n + payload.length + 4);
+  const view = new DataView(out.buffer);
+  out.set(new TextEncoder().encode("SNCKPT02"));
+  view.setUint32(8, n, true);
+  view.setUint32(12, options.floats ?? payload.length / 4, true);
+  out.fill(0x20, 16, 16 + n);
+  out.set(json, 16);
+  out.set(payload, 16 + n);
+  view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+/**
+ * Asserts that decoding `bytes` throws a one-line {@linkcode CheckpointError}
+ * naming the file (and nothing else: no RangeError, no acceptance);
+ * `pattern` checks the reason. Returns the message.
+ */
+export function assertRefused(
+  bytes: Uint8Array,
+  what: string,
+  pattern?: RegExp,
+): string {
+  let error: unknown = null;
+  try {
+    decodeCheckpoint(bytes, "run/c.ckpt");
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error !== null, `${what}: accepted`);
+  assert.ok(
+    error instanceof CheckpointError,
+    `${what}: ${(error as Error)?.stack ?? error}`,
+  );
+  assert.ok(!error.message.includes("\n"), `${what}: ${error.message}`);
+  assert.match(error.message, /^run\/c\.ckpt /, what);
+  if (pattern) assert.match(error.message, pattern, what);
+  return error.message;
+}

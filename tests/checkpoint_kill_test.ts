@@ -1,0 +1,189 @@
+/**
+ * kill -9 at seeded random moments of a training process (tests/_ckpt_child.ts,
+ * `fit` with checkpoints on the `cpu` backend), then resume: the final
+ * weights equal an uninterrupted run's bit for bit, or, when the checkpoint
+ * was also damaged between kill and resume, the resume either falls back to
+ * the previous checkpoint (and is still bit-exact) or refuses with exit code
+ * 2 and one line; a damaged checkpoint is never silently accepted.
+ */
+
+import assert from "node:assert/strict";
+import { loadCheckpoint, previousPath } from "../src/train/checkpoint.ts";
+import { TrainRng } from "../src/train/rng.ts";
+
+const CHILD = new URL("./_ckpt_child.ts", import.meta.url).pathname;
+const EPOCHS = 6;
+
+interface Outcome {
+  code: number;
+  stderr: string;
+  killed: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
+/**
+ * Runs the child in `dir`; SIGKILLs it when `killWhen` (given whether the
+ * child is still running) resolves, unless it has exited by then.
+ */
+async function runChild(
+  dir: string,
+  killWhen?: (running: () => boolean) => Promise<void>,
+): Promise<Outcome> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write=/tmp",
+      CHILD,
+      dir,
+      `${EPOCHS}`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let running = true;
+  let killed = false;
+  const killer = killWhen?.(() => running).then(() => {
+    if (!running) return;
+    killed = true;
+    child.kill("SIGKILL");
+  });
+  const { code, stderr } = await child.output();
+  running = false;
+  await killer;
+  return { code, stderr: new TextDecoder().decode(stderr), killed };
+}
+
+/** Resolves once `path` exists (or the child has exited). */
+async function appears(path: string, running: () => boolean): Promise<void> {
+  while (running() && !(await exists(path))) await sleep(10);
+}
+
+async function finalWeights(dir: string): Promise<Uint8Array> {
+  return await Deno.readFile(`${dir}/final.bin`);
+}
+
+async function temps(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.includes(".tmp-")) names.push(e.name);
+  }
+  return names;
+}
+
+/** Damages `path` in one of four seeded ways; returns what was done. */
+async function damage(path: string, rng: TrainRng): Promise<string> {
+  const bytes = await Deno.readFile(path);
+  const kind = rng.int(4);
+  if (kind === 0) {
+    const cut = 1 + rng.int(6);
+    await Deno.writeFile(path, bytes.subarray(0, bytes.length - cut));
+    return `truncated by ${cut}`;
+  }
+  if (kind === 1) {
+    const at = rng.int(bytes.length);
+    bytes[at] = bytes[at]! ^ (1 << rng.int(8));
+    await Deno.writeFile(path, bytes);
+    return `bit flip at ${at}`;
+  }
+  if (kind === 2) {
+    await Deno.writeFile(path, new Uint8Array(8), { append: true });
+    return "8 bytes appended";
+  }
+  const at = rng.int(bytes.length - 64);
+  bytes.fill(0, at, at + 64);
+  await Deno.writeFile(path, bytes);
+  return `64 bytes zeroed at ${at}`;
+}
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+async function usable(path: string): Promise<boolean> {
+  return await loadCheckpoint(path).then(() => true, () => false);
+}
+
+function assertOneLineError(stderr: string, what: string): void {
+  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
+  assert.equal(errors.length, 1, `${what}: ${stderr}`);
+  assert.match(errors[0]!, /c\.ckpt/, what);
+  assert.doesNotMatch(stderr, /^\s+at /m, `${what}: a stack trace`);
+}
+
+Deno.test({
+  name: "kill -9: resumed runs end bit-identical or refuse with exit 2",
+  sanitizeResources: false,
+  fn: async (t) => {
+    const root = await Deno.makeTempDir({ prefix: "simdnet_kill_" });
+    try {
+      await Deno.mkdir(`${root}/ref`);
+      const started = performance.now();
+      const ref = await runChild(`${root}/ref`);
+      const span = performance.now() - started;
+      assert.equal(ref.code, 0, ref.stderr);
+      const expected = await finalWeights(`${root}/ref`);
+      const rng = new TrainRng(77);
+      const when = () => 200 + rng.int(Math.max(1, Math.round(span) - 200));
+      const after = (ms: number) => () => sleep(ms);
+
+      await t.step("three kills in a row, then a resume", async () => {
+        const dir = `${root}/chain`;
+        await Deno.mkdir(dir);
+        let kills = 0;
+        for (let k = 0; k < 3; k++) {
+          if ((await runChild(dir, after(when()))).killed) kills++;
+        }
+        assert.ok(kills >= 1, "every run ended before its kill");
+        const end = await runChild(dir);
+        assert.equal(end.code, 0, end.stderr);
+        assert.deepEqual(await finalWeights(dir), expected);
+        assert.deepEqual(await temps(dir), []);
+      });
+
+      await t.step("a kill, random damage, then a resume", async () => {
+        let fellBack = 0;
+        for (let round = 0; round < 4; round++) {
+          const dir = `${root}/damage${round}`;
+          await Deno.mkdir(dir);
+          // Odd rounds: a random moment. Even rounds: a random moment after
+          // two epochs, so that there is a previous checkpoint to fall back to.
+          const ckpt = `${dir}/c.ckpt`;
+          const extra = rng.int(300);
+          const wait = round % 2 ? when() : extra;
+          const kill = await runChild(
+            dir,
+            round % 2 ? after(wait) : async (running) => {
+              await appears(previousPath(ckpt), running);
+              await sleep(extra);
+            },
+          );
+          let what = `round ${round}, killed ${kill.killed} ${
+            round % 2 ? "at" : "after the 2nd epoch +"
+          } ${wait} ms`;
+          const damaged = await exists(ckpt);
+          if (damaged) what += `, ${await damage(ckpt, rng)}`;
+          const prevGood = await usable(previousPath(ckpt));
+          const end = await runChild(dir);
+          if (end.code === 0) {
+            assert.deepEqual(await finalWeights(dir), expected, what);
+            if (damaged) {
+              assert.match(end.stderr, /warning: .*c\.ckpt is unusable/, what);
+              fellBack++;
+            }
+          } else {
+            assert.equal(end.code, 2, `${what}: ${end.stderr}`);
+            assertOneLineError(end.stderr, what);
+            assert.ok(
+              damaged && !prevGood,
+              `${what}: refused with a good prev`,
+            );
+          }
+          assert.deepEqual(await temps(dir), [], what);
+        }
+        assert.ok(fellBack >= 1, "no round exercised the fallback");
+      });
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
