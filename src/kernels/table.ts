@@ -51,7 +51,7 @@ export const BLOCKS: readonly ParamBlock[] = [
 ];
 
 /** The tfjs kernel names the families implement. */
-export const KERNEL_NAMES: readonly string[] = KERNELS.flatMap((d) =>
+export const TFJS_KERNEL_NAMES: readonly string[] = KERNELS.flatMap((d) =>
   Object.keys(d.kernels)
 );
 
@@ -63,6 +63,6 @@ function checkUnique(what: string, names: readonly string[]): void {
   }
 }
 
-checkUnique("kernel", KERNEL_NAMES);
+checkUnique("kernel", TFJS_KERNEL_NAMES);
 checkUnique("entry point", ENTRY_NAMES);
 checkUnique("parameter block", BLOCKS.map((b) => b.name));

@@ -15,7 +15,7 @@ import { WinoConv } from "./blocks";
 import { roundUp, transformInputs } from "./winograd";
 
 // Output tiles per block; a block keeps 36 x TB_CONV x (Kp + Np) floats
-// and 72 vectors of scratch (see winogradScratch in src/kernels/ops.ts).
+// and 72 vectors of scratch (see winogradScratch in src/kernels/conv_winograd.ts).
 // Small blocks stay in L1 (8 tiles beat 16 and 32 by 5-10% at batch 256).
 export const TB_CONV: i32 = 8;
 
