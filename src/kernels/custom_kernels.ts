@@ -1,6 +1,7 @@
 /**
  * Names and attributes of simdnet's own kernels, which tfjs has no op for.
- * The wasm backend registers them (src/kernels/register.ts); callers check
+ * The wasm backend registers them (adam.ts, dropout.ts, relu_grad.ts here,
+ * through table.ts and register.ts); callers check
  * `tf.getKernel(name, tf.getBackend())` and fall back to tfjs ops elsewhere.
  *
  * @module

@@ -9,9 +9,14 @@
  */
 import { decodeBase64 } from "../../wasm/base64.ts";
 import * as binaries from "./kernel_binaries.ts";
-import type { KernelPool } from "./pool.ts";
-import type { KernelName } from "./pool.ts";
-import type { TfjsWasmModule } from "../runtime/wasm_backend.ts";
+import type { ThreadPool } from "./thread_pool.ts";
+import type { TfjsWasmModule } from "./tfjs_heap.ts";
+import {
+  type Entry,
+  type Fields,
+  PARAM_WORDS,
+  type ParamValues,
+} from "./params.ts";
 
 /** The kernel module variant that runs here. */
 export interface KernelVariant {
@@ -47,11 +52,13 @@ interface DerivedBuffer {
 
 /** The kernels bound to one tfjs heap. */
 export class HeapKernels {
-  readonly pool: KernelPool;
+  readonly pool: ThreadPool;
   readonly variant: KernelVariant;
   readonly #wasm: TfjsWasmModule;
   readonly #memory: WebAssembly.Memory;
   readonly #params: number;
+  #paramsI32: Int32Array;
+  #paramsF32: Float32Array;
   #scratch = 0;
   #scratchBytes = 0;
   #extra = 0;
@@ -62,14 +69,20 @@ export class HeapKernels {
   constructor(
     wasm: TfjsWasmModule,
     memory: WebAssembly.Memory,
-    pool: KernelPool,
+    pool: ThreadPool,
     variant: KernelVariant,
   ) {
     this.#wasm = wasm;
     this.#memory = memory;
     this.pool = pool;
     this.variant = variant;
-    this.#params = wasm._malloc(256);
+    this.#params = wasm._malloc(PARAM_WORDS * 4);
+    this.#paramsI32 = new Int32Array(memory.buffer, this.#params, PARAM_WORDS);
+    this.#paramsF32 = new Float32Array(
+      memory.buffer,
+      this.#params,
+      PARAM_WORDS,
+    );
   }
 
   /** Threads used per call. */
@@ -133,11 +146,20 @@ export class HeapKernels {
     return [(victim.ptr + 15) & ~15, true];
   }
 
-  /** Writes `words` as the parameter block and runs `name` on every thread. */
-  run(name: KernelName, words: number[]): void {
-    const view = new Int32Array(this.#memory.buffer, this.#params, 64);
-    for (let i = 0; i < words.length; i++) view[i] = words[i]!;
-    this.pool.run(name, this.#params);
+  /**
+   * Writes `values` as the parameter block of `entry` (throwing, before
+   * anything runs, unless they are exactly its declared fields) and runs the
+   * entry point on every thread.
+   */
+  run<F extends Fields>(entry: Entry<F>, values: ParamValues<F>): void {
+    // The heap grows by replacing its buffer: views follow it.
+    if (this.#paramsI32.buffer !== this.#memory.buffer) {
+      const buf = this.#memory.buffer;
+      this.#paramsI32 = new Int32Array(buf, this.#params, PARAM_WORDS);
+      this.#paramsF32 = new Float32Array(buf, this.#params, PARAM_WORDS);
+    }
+    entry.params.write(this.#paramsI32, this.#paramsF32, values);
+    this.pool.run(entry.name, this.#params);
   }
 
   /** Frees heap memory and stops worker threads. */
@@ -148,11 +170,4 @@ export class HeapKernels {
     this.#wasm._free(this.#params);
     this.pool.terminate();
   }
-}
-
-/** Bytes of per-thread scratch a GEMM with `kcCols`-wide B blocks needs. */
-export function gemmScratchBytes(bCols: number): number {
-  const MR = 4, NR = 8, KC = 256;
-  const cols = Math.ceil(bCols / NR) * NR;
-  return 128 + MR * KC * 4 + KC * cols * 4;
 }

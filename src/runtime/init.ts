@@ -16,8 +16,9 @@ import {
   type WasmSource,
 } from "./wasm_backend.ts";
 import { compileKernels, HeapKernels } from "../kernels/wasm_kernels.ts";
-import { KernelPool } from "../kernels/pool.ts";
+import { ThreadPool } from "../kernels/thread_pool.ts";
 import { registerWasmKernels } from "../kernels/register.ts";
+import { ENTRY_NAMES } from "../kernels/table.ts";
 import type {
   BackendChoice,
   RuntimeInfo,
@@ -126,10 +127,11 @@ async function startWasm(
     const variant = compileKernels(
       loaded.memory.buffer instanceof SharedArrayBuffer,
     );
-    const pool = await KernelPool.create(
+    const pool = await ThreadPool.create(
       variant.module,
       loaded.memory,
       loaded.threads,
+      ENTRY_NAMES,
     );
     kernels = new HeapKernels(loaded.module, loaded.memory, pool, variant);
     registerWasmKernels(kernels);

@@ -20,6 +20,9 @@ import threadedWorker from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-
 import plainFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js";
 import { createRequire } from "node:module";
 import { Worker as NodeWorker } from "node:worker_threads";
+import type { TfjsWasmModule } from "../kernels/tfjs_heap.ts";
+
+export type { TfjsWasmModule } from "../kernels/tfjs_heap.ts";
 
 /** The three tfjs WASM binaries, by their npm file names. */
 export type TfjsWasmBinaryName =
@@ -29,22 +32,6 @@ export type TfjsWasmBinaryName =
 
 /** Where a WASM binary comes from: its bytes, or a URL (file:, https:, data:). */
 export type WasmSource = Uint8Array | ArrayBuffer | URL | string;
-
-/** The emscripten module of tfjs-backend-wasm, as far as simdnet uses it. */
-export interface TfjsWasmModule {
-  wasmMemory?: WebAssembly.Memory;
-  HEAPU8: Uint8Array;
-  _malloc(bytes: number): number;
-  _free(ptr: number): void;
-  cwrap(
-    name: string,
-    ret: string | null,
-    args: string[],
-  ): (...a: number[]) => number;
-  asm?: Record<string, unknown>;
-  PThread?: { terminateAllThreads?(): void };
-  tfjs?: Record<string, (...a: number[]) => number>;
-}
 
 /** A started tfjs WASM module and how it was built. */
 export interface LoadedTfjsWasm {

@@ -9,16 +9,22 @@
 // operation rounds to f32 in the same order as the op-by-op version.
 
 import { f32At, p32 } from "./params";
+import { AdamUpdate } from "./blocks";
 
-// Params: n w g m v wOut mOut vOut alpha beta1 (1-beta1) beta2 (1-beta2)
-// epsilon, the last six as f32 bits.
+// Params: AdamUpdate.
 export function adam_update(p: usize, tid: i32, nt: i32): void {
-  const n = p32(p, 0);
-  const w = <usize> p32(p, 1), g = <usize> p32(p, 2);
-  const m = <usize> p32(p, 3), v = <usize> p32(p, 4);
-  const wo = <usize> p32(p, 5), mo = <usize> p32(p, 6), vo = <usize> p32(p, 7);
-  const alpha = f32At(p, 8), b1 = f32At(p, 9), c1 = f32At(p, 10);
-  const b2 = f32At(p, 11), c2 = f32At(p, 12), eps = f32At(p, 13);
+  const n = p32(p, AdamUpdate.n);
+  const w = <usize> p32(p, AdamUpdate.w), g = <usize> p32(p, AdamUpdate.g);
+  const m = <usize> p32(p, AdamUpdate.m), v = <usize> p32(p, AdamUpdate.v);
+  const wo = <usize> p32(p, AdamUpdate.wOut);
+  const mo = <usize> p32(p, AdamUpdate.mOut);
+  const vo = <usize> p32(p, AdamUpdate.vOut);
+  const alpha = f32At(p, AdamUpdate.alpha);
+  const b1 = f32At(p, AdamUpdate.beta1);
+  const c1 = f32At(p, AdamUpdate.oneMinusBeta1);
+  const b2 = f32At(p, AdamUpdate.beta2);
+  const c2 = f32At(p, AdamUpdate.oneMinusBeta2);
+  const eps = f32At(p, AdamUpdate.epsilon);
   // Shares of whole 64-byte lines, so threads never write the same line.
   const lines = (n + 15) >> 4;
   const per = lines / nt, extra = lines % nt;

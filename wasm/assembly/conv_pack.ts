@@ -8,27 +8,9 @@
 // the output gradient seen through zero-insertion.
 
 import { MR, NR } from "./gemm";
-
-// Geometry block, read from host memory (i32 words).
-@unmanaged
-export class Geom {
-  batch: i32; // images
-  imgH: i32; // gathered image
-  imgW: i32;
-  imgC: i32;
-  rowsH: i32; // patch grid (GEMM rows = batch * rowsH * rowsW)
-  rowsW: i32;
-  kh: i32;
-  kw: i32;
-  strideH: i32;
-  strideW: i32;
-  dilH: i32;
-  dilW: i32;
-  padT: i32;
-  padL: i32;
-  upH: i32;
-  upW: i32;
-}
+// The geometry words that start the convolution parameter blocks (declared
+// as GEOM in src/kernels/conv_gemm.ts).
+import { Geom } from "./blocks";
 
 // Byte offset of the image pixel for patch row r and tap (ky, kx), or -1 when
 // the tap falls in padding or between inserted zeros.

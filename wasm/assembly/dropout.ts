@@ -8,13 +8,14 @@
 // constants found by Chris Wellons' hash prospector).
 
 import { f32At, p32 } from "./params";
+import { DropoutMask } from "./blocks";
 
-// Params: n out seed rate(f32 bits) scale(f32 bits).
+// Params: DropoutMask.
 export function dropout_mask(p: usize, tid: i32, nt: i32): void {
-  const n = p32(p, 0);
-  const out = <usize> p32(p, 1);
-  const seed = p32(p, 2);
-  const rate = f32At(p, 3), scale = f32At(p, 4);
+  const n = p32(p, DropoutMask.n);
+  const out = <usize> p32(p, DropoutMask.out);
+  const seed = p32(p, DropoutMask.seed);
+  const rate = f32At(p, DropoutMask.rate), scale = f32At(p, DropoutMask.scale);
   const lines = (n + 15) >> 4;
   const per = lines / nt, extra = lines % nt;
   const l0 = tid * per + min(tid, extra);

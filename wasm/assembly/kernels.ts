@@ -1,13 +1,24 @@
 // simdnet's training kernels, entry points called by every thread of the pool.
 //
-// Each export takes (params, tid, nt): `params` points to an i32 parameter
-// block in the shared heap written by the host, `tid` is this thread's index
-// and `nt` the number of threads. A thread only ever writes its own share of
-// the output (or its own partial buffer), so no locks are needed.
+// Each export takes (params, tid, nt): `params` points to a parameter block
+// in the shared heap written by the host, `tid` is this thread's index and
+// `nt` the number of threads. Blocks are declared in src/kernels/<family>.ts
+// and their word offsets generated into ./blocks.ts. A thread only ever
+// writes its own share of the output (or its own partial buffer), so no
+// locks are needed.
 
 import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
-import { Geom, packAConv, packBConv } from "./conv_pack";
+import { packAConv, packBConv } from "./conv_pack";
 import { p32, splitRange } from "./params";
+import {
+  BiasAct,
+  ColSum,
+  ConvFilterGrad,
+  ConvGemm,
+  FlipFilter,
+  Geom,
+  MatMul,
+} from "./blocks";
 
 export { wino_filter } from "./winograd";
 export { wino_conv } from "./winograd_conv";
@@ -19,9 +30,10 @@ export { relu_grad } from "./relu_grad";
 
 const NC: i32 = 512;
 
-// Scratch of one thread: [tmp tile 128 B | A panel MR*KC | B block KC*NC].
-function scratchOf(p: usize, word: i32, tid: i32): usize {
-  return <usize> p32(p, word) + <usize> tid * <usize> p32(p, word + 1);
+// Scratch of one thread: [tmp tile 128 B | A panel MR*KC | B block KC*NC],
+// from the block's scratch base and per-thread stride words.
+function scratchOf(p: usize, base: i32, stride: i32, tid: i32): usize {
+  return <usize> p32(p, base) + <usize> tid * <usize> p32(p, stride);
 }
 
 
@@ -97,12 +109,11 @@ function gemmRange(
 }
 
 // Batched C = op(A) · op(B) with element strides, so every transpose variant
-// of BatchMatMul is one call. Params: M N K a rsA csA b rsB csB c ldc acc
-// batch bsA bsB bsC scratch scratchPerThread.
+// of BatchMatMul is one call. Params: MatMul.
 export function matmul(p: usize, tid: i32, nt: i32): void {
-  const M = p32(p, 0), N = p32(p, 1), K = p32(p, 2);
-  const batch = p32(p, 12);
-  const scratch = scratchOf(p, 16, tid);
+  const M = p32(p, MatMul.M), N = p32(p, MatMul.N), K = p32(p, MatMul.K);
+  const batch = p32(p, MatMul.batch);
+  const scratch = scratchOf(p, MatMul.scratch, MatMul.scratchStride, tid);
   // Split the larger output dimension; batches are shared out first when
   // there are enough of them.
   let bt0 = 0, bt1 = batch, m0 = 0, m1 = M, n0 = 0, n1 = N;
@@ -122,15 +133,15 @@ export function matmul(p: usize, tid: i32, nt: i32): void {
   for (let bt = bt0; bt < bt1; bt++) {
     gemmRange(
       K,
-      <usize> p32(p, 3) + <usize> bt * <usize> p32(p, 13) * 4,
-      p32(p, 4),
-      p32(p, 5),
-      <usize> p32(p, 6) + <usize> bt * <usize> p32(p, 14) * 4,
-      p32(p, 7),
-      p32(p, 8),
-      <usize> p32(p, 9) + <usize> bt * <usize> p32(p, 15) * 4,
-      p32(p, 10),
-      p32(p, 11) != 0,
+      <usize> p32(p, MatMul.a) + <usize> bt * <usize> p32(p, MatMul.bsA) * 4,
+      p32(p, MatMul.rsA),
+      p32(p, MatMul.csA),
+      <usize> p32(p, MatMul.b) + <usize> bt * <usize> p32(p, MatMul.bsB) * 4,
+      p32(p, MatMul.rsB),
+      p32(p, MatMul.csB),
+      <usize> p32(p, MatMul.c) + <usize> bt * <usize> p32(p, MatMul.bsC) * 4,
+      p32(p, MatMul.ldc),
+      p32(p, MatMul.acc) != 0,
       m0,
       m1,
       n0,
@@ -143,14 +154,14 @@ export function matmul(p: usize, tid: i32, nt: i32): void {
 // Implicit-GEMM convolution: out[rows, N] = patches(img)[rows, K] · w[K, N]
 // with w row-major. With up = stride it computes the input gradient from the
 // output gradient and a flipped filter (see flipFilter).
-// Params: geom(16) img w out N scratch scratchPerThread.
+// Params: ConvGemm.
 export function conv_gemm(p: usize, tid: i32, nt: i32): void {
   const g = changetype<Geom>(p);
-  const img = <usize> p32(p, 16),
-    w = <usize> p32(p, 17),
-    out = <usize> p32(p, 18);
-  const N = p32(p, 19);
-  const scratch = scratchOf(p, 20, tid);
+  const img = <usize> p32(p, ConvGemm.img),
+    w = <usize> p32(p, ConvGemm.w),
+    out = <usize> p32(p, ConvGemm.out);
+  const N = p32(p, ConvGemm.N);
+  const scratch = scratchOf(p, ConvGemm.scratch, ConvGemm.scratchStride, tid);
   const rows = g.batch * g.rowsH * g.rowsW;
   const K = g.kh * g.kw * g.imgC;
   const r = splitRange(rows, MR, tid, nt);
@@ -196,14 +207,21 @@ export function conv_gemm(p: usize, tid: i32, nt: i32): void {
 
 // Filter gradient, phase 1: each thread reduces its share of pixels into its
 // own partial dWᵀ[OC, K] = dyᵀ[OC, P] · patches(x)[P, K].
-// Params: geom(16) x dy partials OC scratch scratchPerThread.
+// Params: ConvFilterGrad.
 export function conv_filter_grad(p: usize, tid: i32, nt: i32): void {
   const g = changetype<Geom>(p);
-  const x = <usize> p32(p, 16), dy = <usize> p32(p, 17);
-  const OC = p32(p, 19);
+  const x = <usize> p32(p, ConvFilterGrad.x);
+  const dy = <usize> p32(p, ConvFilterGrad.dy);
+  const OC = p32(p, ConvFilterGrad.OC);
   const K = g.kh * g.kw * g.imgC;
-  const partial = <usize> p32(p, 18) + <usize> tid * <usize> (OC * K) * 4;
-  const scratch = scratchOf(p, 20, tid);
+  const partial = <usize> p32(p, ConvFilterGrad.partials) +
+    <usize> tid * <usize> (OC * K) * 4;
+  const scratch = scratchOf(
+    p,
+    ConvFilterGrad.scratch,
+    ConvFilterGrad.scratchStride,
+    tid,
+  );
   const rows = g.batch * g.rowsH * g.rowsW;
   memory.fill(partial, 0, <usize> (OC * K) * 4);
   const r = splitRange(rows, 1, tid, nt);
@@ -233,14 +251,14 @@ export function conv_filter_grad(p: usize, tid: i32, nt: i32): void {
 }
 
 // Filter gradient, phase 2: dW[k, oc] = Σ_t partial_t[oc, k], split over k.
-// Params: geom(16) x dy partials OC scratch scratchPerThread dW parts.
+// Params: ConvFilterGrad, as phase 1.
 export function conv_filter_reduce(p: usize, tid: i32, nt: i32): void {
   const g = changetype<Geom>(p);
-  const OC = p32(p, 19);
+  const OC = p32(p, ConvFilterGrad.OC);
   const K = g.kh * g.kw * g.imgC;
-  const partials = <usize> p32(p, 18);
-  const dW = <usize> p32(p, 22);
-  const parts = p32(p, 23);
+  const partials = <usize> p32(p, ConvFilterGrad.partials);
+  const dW = <usize> p32(p, ConvFilterGrad.dW);
+  const parts = p32(p, ConvFilterGrad.parts);
   const r = splitRange(K, 1, tid, nt);
   const k0 = <i32> (r >> 32), k1 = <i32> r;
   const partBytes = <usize> (OC * K) * 4;
@@ -258,10 +276,13 @@ export function conv_filter_reduce(p: usize, tid: i32, nt: i32): void {
 
 // wflip[(ky, kx, oc), ic] = w[KH-1-ky, KW-1-kx, ic, oc]: the filter that turns
 // the input gradient into a forward correlation of the output gradient.
-// Params: KH KW IC OC w wflip.
+// Params: FlipFilter.
 export function flip_filter(p: usize, tid: i32, nt: i32): void {
-  const KH = p32(p, 0), KW = p32(p, 1), IC = p32(p, 2), OC = p32(p, 3);
-  const w = <usize> p32(p, 4), wf = <usize> p32(p, 5);
+  const KH = p32(p, FlipFilter.KH);
+  const KW = p32(p, FlipFilter.KW);
+  const IC = p32(p, FlipFilter.IC);
+  const OC = p32(p, FlipFilter.OC);
+  const w = <usize> p32(p, FlipFilter.w), wf = <usize> p32(p, FlipFilter.wflip);
   const r = splitRange(KH * KW, 1, tid, nt);
   for (let tap = <i32> (r >> 32); tap < <i32> r; tap++) {
     const ky = tap / KW, kx = tap - (tap / KW) * KW;
@@ -280,10 +301,12 @@ export function flip_filter(p: usize, tid: i32, nt: i32): void {
 }
 
 // In-place epilogue of a fused layer: out[r, c] = act(out[r, c] + bias[c]).
-// act: 0 linear, 1 relu. Params: out rows cols bias(0 = none) act.
+// act: 0 linear, 1 relu; bias 0 = none. Params: BiasAct.
 export function bias_act(p: usize, tid: i32, nt: i32): void {
-  const out = <usize> p32(p, 0), rows = p32(p, 1), cols = p32(p, 2);
-  const bias = <usize> p32(p, 3), act = p32(p, 4);
+  const out = <usize> p32(p, BiasAct.out);
+  const rows = p32(p, BiasAct.rows);
+  const cols = p32(p, BiasAct.cols);
+  const bias = <usize> p32(p, BiasAct.bias), act = p32(p, BiasAct.act);
   const r = splitRange(rows, 1, tid, nt);
   const c4 = cols & ~3;
   const zero = f32x4.splat(0);
@@ -308,10 +331,12 @@ export function bias_act(p: usize, tid: i32, nt: i32): void {
 // layer: its output gradient summed over every axis but the last). Each
 // thread sums a slice of rows into its own partial; the caller's thread 0
 // adds the partials after the others finish (phase 2 below).
-// Params: x rows cols partials out parts.
+// Params: ColSum.
 export function col_sum(p: usize, tid: i32, nt: i32): void {
-  const x = <usize> p32(p, 0), rows = p32(p, 1), cols = p32(p, 2);
-  const part = <usize> p32(p, 3) + <usize> tid * <usize> cols * 4;
+  const x = <usize> p32(p, ColSum.x);
+  const rows = p32(p, ColSum.rows);
+  const cols = p32(p, ColSum.cols);
+  const part = <usize> p32(p, ColSum.partials) + <usize> tid * <usize> cols * 4;
   memory.fill(part, 0, <usize> cols * 4);
   const r = splitRange(rows, 1, tid, nt);
   const c4 = cols & ~3;
@@ -329,9 +354,12 @@ export function col_sum(p: usize, tid: i32, nt: i32): void {
 }
 
 // Phase 2 of col_sum: out[c] = Σ_t partial_t[c], split over columns.
+// Params: ColSum, as phase 1.
 export function col_sum_reduce(p: usize, tid: i32, nt: i32): void {
-  const cols = p32(p, 2), partials = <usize> p32(p, 3), out = <usize> p32(p, 4);
-  const parts = p32(p, 5);
+  const cols = p32(p, ColSum.cols);
+  const partials = <usize> p32(p, ColSum.partials);
+  const out = <usize> p32(p, ColSum.out);
+  const parts = p32(p, ColSum.parts);
   const r = splitRange(cols, 1, tid, nt);
   for (let c = <i32> (r >> 32); c < <i32> r; c++) {
     let s: f32 = 0;

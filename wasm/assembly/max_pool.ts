@@ -3,15 +3,22 @@
 // inside the image, as tfjs does.
 
 import { p32, splitRange } from "./params";
+import { MaxPool, MaxPoolGrad } from "./blocks";
 
-// Params: B H W C OH OW fh fw sh sw padT padL x out. Threads split over
+// Params: MaxPool. Threads split over
 // output rows (image, oy), so batch-1 inference uses every thread too.
 export function max_pool(p: usize, tid: i32, nt: i32): void {
-  const H = p32(p, 1), W = p32(p, 2), C = p32(p, 3);
-  const OH = p32(p, 4), OW = p32(p, 5), fh = p32(p, 6), fw = p32(p, 7);
-  const sh = p32(p, 8), sw = p32(p, 9), padT = p32(p, 10), padL = p32(p, 11);
-  const x = <usize> p32(p, 12), out = <usize> p32(p, 13);
-  const r = splitRange(p32(p, 0) * OH, 1, tid, nt);
+  const H = p32(p, MaxPool.H), W = p32(p, MaxPool.W), C = p32(p, MaxPool.C);
+  const OH = p32(p, MaxPool.OH);
+  const OW = p32(p, MaxPool.OW);
+  const fh = p32(p, MaxPool.fh);
+  const fw = p32(p, MaxPool.fw);
+  const sh = p32(p, MaxPool.sh);
+  const sw = p32(p, MaxPool.sw);
+  const padT = p32(p, MaxPool.padT);
+  const padL = p32(p, MaxPool.padL);
+  const x = <usize> p32(p, MaxPool.x), out = <usize> p32(p, MaxPool.out);
+  const r = splitRange(p32(p, MaxPool.B) * OH, 1, tid, nt);
   const c4 = C & ~3;
   const rowBytes = <usize> W * <usize> C * 4, px = <usize> C * 4;
   for (let row = <i32> (r >> 32); row < <i32> r; row++) {
@@ -49,15 +56,23 @@ export function max_pool(p: usize, tid: i32, nt: i32): void {
 // Max-pool gradient: routes each dy to the first maximum of its window in
 // row-major order (the tie rule of the tfjs reference), four channels at a
 // time. Threads split over images, so overlapping windows never race.
-// Params: B H W C OH OW fh fw sh sw padT padL x dy dx.
+// Params: MaxPoolGrad.
 export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
-  const H = p32(p, 1), W = p32(p, 2), C = p32(p, 3);
-  const OH = p32(p, 4), OW = p32(p, 5), fh = p32(p, 6), fw = p32(p, 7);
-  const sh = p32(p, 8), sw = p32(p, 9), padT = p32(p, 10), padL = p32(p, 11);
-  const x = <usize> p32(p, 12),
-    dy = <usize> p32(p, 13),
-    dx = <usize> p32(p, 14);
-  const r = splitRange(p32(p, 0), 1, tid, nt);
+  const H = p32(p, MaxPoolGrad.H);
+  const W = p32(p, MaxPoolGrad.W);
+  const C = p32(p, MaxPoolGrad.C);
+  const OH = p32(p, MaxPoolGrad.OH);
+  const OW = p32(p, MaxPoolGrad.OW);
+  const fh = p32(p, MaxPoolGrad.fh);
+  const fw = p32(p, MaxPoolGrad.fw);
+  const sh = p32(p, MaxPoolGrad.sh);
+  const sw = p32(p, MaxPoolGrad.sw);
+  const padT = p32(p, MaxPoolGrad.padT);
+  const padL = p32(p, MaxPoolGrad.padL);
+  const x = <usize> p32(p, MaxPoolGrad.x),
+    dy = <usize> p32(p, MaxPoolGrad.dy),
+    dx = <usize> p32(p, MaxPoolGrad.dx);
+  const r = splitRange(p32(p, MaxPoolGrad.B), 1, tid, nt);
   const b0 = <i32> (r >> 32), b1 = <i32> r;
   const imgBytes = <usize> (H * W * C) * 4;
   if (b1 > b0) {

@@ -3,11 +3,14 @@
 // one pass instead of tfjs' Step and Multiply.
 
 import { p32 } from "./params";
+import { ReluGrad } from "./blocks";
 
-// Params: n dy y dx. Threads take shares of whole 64-byte lines.
+// Params: ReluGrad. Threads take shares of whole 64-byte lines.
 export function relu_grad(p: usize, tid: i32, nt: i32): void {
-  const n = p32(p, 0);
-  const dy = <usize> p32(p, 1), y = <usize> p32(p, 2), dx = <usize> p32(p, 3);
+  const n = p32(p, ReluGrad.n);
+  const dy = <usize> p32(p, ReluGrad.dy);
+  const y = <usize> p32(p, ReluGrad.y);
+  const dx = <usize> p32(p, ReluGrad.dx);
   const lines = (n + 15) >> 4;
   const per = lines / nt, extra = lines % nt;
   const l0 = tid * per + min(tid, extra);

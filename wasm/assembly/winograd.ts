@@ -14,6 +14,7 @@
 
 import { NR } from "./gemm";
 import { p32 } from "./params";
+import { WinoFilter } from "./blocks";
 
 export function roundUp(n: i32, m: i32): i32 {
   return (n + m - 1) / m * m;
@@ -35,10 +36,12 @@ function g6(a: f32, b: f32, c: f32, dst: usize, s: usize): void {
 // flip = 0: g[ky][kx][k][n] = w[ky][kx][k][n] (w is [3][3][K][N]).
 // flip = 1: g[ky][kx][k][n] = w[2 - ky][2 - kx][n][k] (w is [3][3][N][K]),
 // the filter of the input gradient. Threads split over k.
-// Params: K N w u flip.
+// Params: WinoFilter.
 export function wino_filter(p: usize, tid: i32, nt: i32): void {
-  const K = p32(p, 0), N = p32(p, 1);
-  const w = <usize> p32(p, 2), u = <usize> p32(p, 3), flip = p32(p, 4);
+  const K = p32(p, WinoFilter.K), N = p32(p, WinoFilter.N);
+  const w = <usize> p32(p, WinoFilter.w);
+  const u = <usize> p32(p, WinoFilter.u);
+  const flip = p32(p, WinoFilter.flip);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const ps = <usize> (Np / NR) * <usize> Kp * <usize> (NR * 4);
   const per = (Kp + nt - 1) / nt;

@@ -11,10 +11,11 @@
 
 import { madd, NR } from "./gemm";
 import { p32, splitRange } from "./params";
+import { WinoConv } from "./blocks";
 import { roundUp, transformInputs } from "./winograd";
 
 // Output tiles per block; a block keeps 36 x TB_CONV x (Kp + Np) floats
-// and 72 vectors of scratch (see winogradScratch in src/kernels/ops.ts).
+// and 72 vectors of scratch (see winogradScratch in src/kernels/conv_winograd.ts).
 // Small blocks stay in L1 (8 tiles beat 16 and 32 by 5-10% at batch 256).
 export const TB_CONV: i32 = 8;
 
@@ -156,14 +157,24 @@ function at6(
 // filter u of wino_filter. x is [B, H, W, K], out [B, OH, OW, N]; output
 // pixel (oy, ox) reads inputs from (oy - padT, ox - padL). N is a multiple
 // of 4. Threads split over 4-tile groups.
-// Params: B H W K OH OW padT padL x u out N bias(0 = none) act scratch
-// scratchPerThread.
+// Params: WinoConv (bias 0 = none; act 0 linear, 1 relu).
 export function wino_conv(p: usize, tid: i32, nt: i32): void {
-  const B = p32(p, 0), H = p32(p, 1), W = p32(p, 2), K = p32(p, 3);
-  const OH = p32(p, 4), OW = p32(p, 5), padT = p32(p, 6), padL = p32(p, 7);
-  const x = <usize> p32(p, 8), u = <usize> p32(p, 9), out = <usize> p32(p, 10);
-  const N = p32(p, 11), bias = <usize> p32(p, 12), act = p32(p, 13);
-  const scratch = <usize> p32(p, 14) + <usize> tid * <usize> p32(p, 15);
+  const B = p32(p, WinoConv.B);
+  const H = p32(p, WinoConv.H);
+  const W = p32(p, WinoConv.W);
+  const K = p32(p, WinoConv.K);
+  const OH = p32(p, WinoConv.OH);
+  const OW = p32(p, WinoConv.OW);
+  const padT = p32(p, WinoConv.padT);
+  const padL = p32(p, WinoConv.padL);
+  const x = <usize> p32(p, WinoConv.x);
+  const u = <usize> p32(p, WinoConv.u);
+  const out = <usize> p32(p, WinoConv.out);
+  const N = p32(p, WinoConv.N);
+  const bias = <usize> p32(p, WinoConv.bias);
+  const act = p32(p, WinoConv.act);
+  const scratch = <usize> p32(p, WinoConv.scratch) +
+    <usize> tid * <usize> p32(p, WinoConv.scratchStride);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const tw = (OW + 3) >> 2, th = (OH + 3) >> 2;
   const T = B * th * tw;

@@ -5,6 +5,7 @@
 
 import { madd, NR } from "./gemm";
 import { p32, splitRange } from "./params";
+import { WinoFilterGrad } from "./blocks";
 import { ldm, roundUp, transformInputs } from "./winograd";
 
 // Output tiles per block: 36 positions x TB_GRAD x (Kp + Np) floats and 72
@@ -131,17 +132,25 @@ function gt3(u0: v128, u1: v128, u2: v128, u3: v128, u4: v128, u5: v128, dst: us
 // Phase 1: each thread sums V ⊙ (A dy Aᵀ) over its output tiles into its
 // own partial dU[36][Kp][Np] (the adjoint of wino_conv, position by
 // position).
-// Params: B H W K OH OW padT padL x dy partials N scratch scratchPerThread
-// dW parts.
+// Params: WinoFilterGrad.
 export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
-  const B = p32(p, 0), H = p32(p, 1), W = p32(p, 2), K = p32(p, 3);
-  const OH = p32(p, 4), OW = p32(p, 5), padT = p32(p, 6), padL = p32(p, 7);
-  const x = <usize> p32(p, 8), dy = <usize> p32(p, 9);
-  const N = p32(p, 11);
-  const scratch = <usize> p32(p, 12) + <usize> tid * <usize> p32(p, 13);
+  const B = p32(p, WinoFilterGrad.B);
+  const H = p32(p, WinoFilterGrad.H);
+  const W = p32(p, WinoFilterGrad.W);
+  const K = p32(p, WinoFilterGrad.K);
+  const OH = p32(p, WinoFilterGrad.OH);
+  const OW = p32(p, WinoFilterGrad.OW);
+  const padT = p32(p, WinoFilterGrad.padT);
+  const padL = p32(p, WinoFilterGrad.padL);
+  const x = <usize> p32(p, WinoFilterGrad.x);
+  const dy = <usize> p32(p, WinoFilterGrad.dy);
+  const N = p32(p, WinoFilterGrad.N);
+  const scratch = <usize> p32(p, WinoFilterGrad.scratch) +
+    <usize> tid * <usize> p32(p, WinoFilterGrad.scratchStride);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const uPos = <usize> Kp * <usize> Np * 4;
-  const part = <usize> p32(p, 10) + <usize> tid * 36 * uPos;
+  const part = <usize> p32(p, WinoFilterGrad.partials) +
+    <usize> tid * 36 * uPos;
   memory.fill(part, 0, 36 * uPos);
   const tw = (OW + 3) >> 2, th = (OH + 3) >> 2;
   const T = B * th * tw;
@@ -199,12 +208,15 @@ export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
 }
 
 // Phase 2: dW[ky][kx][k][n] = (Gᵀ (Σ_t partial_t) G)[ky][kx], split over k.
-// Uses the thread's scratch for 54 vectors. Params as wino_filter_grad.
+// Uses the thread's scratch for 54 vectors. Params: WinoFilterGrad, as
+// phase 1.
 export function wino_filter_grad_reduce(p: usize, tid: i32, nt: i32): void {
-  const K = p32(p, 3), N = p32(p, 11);
-  const partials = <usize> p32(p, 10);
-  const tmp = <usize> p32(p, 12) + <usize> tid * <usize> p32(p, 13);
-  const dW = <usize> p32(p, 14), parts = p32(p, 15);
+  const K = p32(p, WinoFilterGrad.K), N = p32(p, WinoFilterGrad.N);
+  const partials = <usize> p32(p, WinoFilterGrad.partials);
+  const tmp = <usize> p32(p, WinoFilterGrad.scratch) +
+    <usize> tid * <usize> p32(p, WinoFilterGrad.scratchStride);
+  const dW = <usize> p32(p, WinoFilterGrad.dW);
+  const parts = p32(p, WinoFilterGrad.parts);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const uPos = <usize> Kp * <usize> Np * 4;
   const tap = <usize> K * <usize> N * 4;

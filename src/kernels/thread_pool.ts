@@ -12,35 +12,11 @@
  */
 import { Worker } from "node:worker_threads";
 
-/** Names of the kernel entry points exported by `wasm/assembly/kernels.ts`. */
-export const KERNEL_NAMES = [
-  "matmul",
-  "conv_gemm",
-  "conv_filter_grad",
-  "conv_filter_reduce",
-  "flip_filter",
-  "maxpool_grad",
-  "bias_act",
-  "col_sum",
-  "col_sum_reduce",
-  "wino_filter",
-  "wino_conv",
-  "wino_filter_grad",
-  "wino_filter_grad_reduce",
-  "adam_update",
-  "dropout_mask",
-  "max_pool",
-  "relu_grad",
-] as const;
-
-/** One kernel entry point. */
-export type KernelName = typeof KERNEL_NAMES[number];
-
 type KernelFn = (params: number, tid: number, nt: number) => void;
 
 // Control words in a small SharedArrayBuffer, separate from the heap.
 const GEN = 0; // bumped for every job; workers wait on it
-const FN = 1; // index into KERNEL_NAMES
+const FN = 1; // index into the pool's entry point names
 const PARAMS = 2;
 const NT = 3;
 const DONE = 4; // workers that finished the current job
@@ -55,10 +31,9 @@ const SPIN = 20000;
 // Atomics.wait/notify: a message per job would cost more than small kernels.
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
-const names = ${JSON.stringify(KERNEL_NAMES)};
 parentPort.once("message", (d) => {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
-  const fns = names.map((n) => inst.exports[n]);
+  const fns = d.names.map((n) => inst.exports[n]);
   const c = new Int32Array(d.ctrl);
   const tid = d.tid;
   // Read the generation before saying ready, or a job posted in between
@@ -86,14 +61,24 @@ parentPort.once("message", (d) => {
 });
 `;
 
-/** Runs kernel calls over `threads` threads sharing one memory. */
-export class KernelPool {
+/**
+ * Runs kernel calls over `threads` threads sharing one memory (a thread
+ * pool; nothing to do with pooling layers).
+ */
+export class ThreadPool {
   readonly #fns: KernelFn[];
+  readonly #index: Map<string, number>;
   readonly #workers: Worker[];
   readonly #ctrl: Int32Array;
   #limit: number;
 
-  private constructor(fns: KernelFn[], workers: Worker[], ctrl: Int32Array) {
+  private constructor(
+    names: readonly string[],
+    fns: KernelFn[],
+    workers: Worker[],
+    ctrl: Int32Array,
+  ) {
+    this.#index = new Map(names.map((n, i) => [n, i]));
     this.#fns = fns;
     this.#workers = workers;
     this.#ctrl = ctrl;
@@ -101,16 +86,24 @@ export class KernelPool {
   }
 
   /**
-   * Instantiates `module` on `memory` here and in `threads - 1` workers.
-   * More than one thread needs a shared memory.
+   * Instantiates `module` on `memory` here and in `threads - 1` workers, to
+   * run the entry points `names` (exports of the module taking
+   * `(params, tid, nt)`). More than one thread needs a shared memory.
    */
   static async create(
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
     threads: number,
-  ): Promise<KernelPool> {
+    names: readonly string[],
+  ): Promise<ThreadPool> {
     const inst = new WebAssembly.Instance(module, { env: { memory } });
-    const fns = KERNEL_NAMES.map((n) => inst.exports[n] as KernelFn);
+    const fns = names.map((n) => {
+      const fn = inst.exports[n];
+      if (typeof fn !== "function") {
+        throw new Error(`simdnet: the kernel module exports no ${n}`);
+      }
+      return fn as KernelFn;
+    });
     const ctrl = new Int32Array(new SharedArrayBuffer(64));
     const workers: Worker[] = [];
     if (threads > 1) {
@@ -138,7 +131,7 @@ export class KernelPool {
               );
             }),
           );
-          w.postMessage({ module, memory, ctrl: ctrl.buffer, tid });
+          w.postMessage({ module, memory, ctrl: ctrl.buffer, tid, names });
         }
         await Promise.all(ready);
         for (const w of workers) w.unref();
@@ -147,7 +140,7 @@ export class KernelPool {
         throw err;
       }
     }
-    return new KernelPool(fns, workers, ctrl);
+    return new ThreadPool(names, fns, workers, ctrl);
   }
 
   /** Threads that share each call, the calling thread included. */
@@ -155,7 +148,7 @@ export class KernelPool {
     return this.#workers.length + 1;
   }
 
-  /** Threads each call uses by default (at most {@linkcode KernelPool.threads}). */
+  /** Threads each call uses by default (at most {@linkcode ThreadPool.threads}). */
   get limit(): number {
     return Math.min(this.#limit, this.threads);
   }
@@ -165,8 +158,11 @@ export class KernelPool {
   }
 
   /** Runs `name` with the parameter block at heap offset `params`, on every thread. */
-  run(name: KernelName, params: number, threads: number = this.limit): void {
-    const fn = KERNEL_NAMES.indexOf(name);
+  run(name: string, params: number, threads: number = this.limit): void {
+    const fn = this.#index.get(name);
+    if (fn === undefined) {
+      throw new Error(`simdnet: no kernel entry point ${name} in the pool`);
+    }
     const nt = Math.max(1, Math.min(threads, this.threads));
     const c = this.#ctrl;
     if (nt > 1) {

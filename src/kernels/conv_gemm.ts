@@ -1,0 +1,226 @@
+/**
+ * Convolutions as implicit GEMMs (wasm/assembly/kernels.ts, conv_pack.ts):
+ * patches are gathered straight into packed panels, no im2col matrix. Any
+ * filter size, stride and dilation; the forward pass, the input gradient
+ * (through zero insertion and a flipped filter) and the filter gradient
+ * (per-thread partials, then a reduction). `conv2d.ts` picks these or
+ * Winograd.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+import type { HeapKernels } from "./wasm_kernels.ts";
+import { type Backend, offset } from "./tfjs_heap.ts";
+import { entry, paramBlock, paramStruct } from "./params.ts";
+import type { KernelDecl } from "./decl.ts";
+import { biasAct, gemmScratchBytes } from "./matmul.ts";
+
+/**
+ * The 16-word geometry that starts the convolution blocks (class `Geom` of
+ * wasm/assembly/conv_pack.ts): patch row r = (b, ry, rx) reads image pixel
+ * pos = r * stride + k * dil - pad, where pos is a multiple of `up`.
+ */
+export const GEOM = paramStruct("Geom", {
+  /** Images. */
+  batch: "i32",
+  /** The image patches are gathered from. */
+  imgH: "i32",
+  imgW: "i32",
+  imgC: "i32",
+  /** The patch grid (GEMM rows = batch * rowsH * rowsW). */
+  rowsH: "i32",
+  rowsW: "i32",
+  kh: "i32",
+  kw: "i32",
+  strideH: "i32",
+  strideW: "i32",
+  dilH: "i32",
+  dilW: "i32",
+  padT: "i32",
+  padL: "i32",
+  /** Zero insertion (the stride of the input gradient); 1 forward. */
+  upH: "i32",
+  upW: "i32",
+});
+
+/** out[rows, N] = patches(img)[rows, K] · w[K, N]. */
+export const CONV_GEMM = entry(
+  "conv_gemm",
+  paramBlock("ConvGemm", {
+    ...GEOM.fields,
+    img: "ptr",
+    w: "ptr",
+    out: "ptr",
+    N: "i32",
+    scratch: "ptr",
+    scratchStride: "i32",
+  }),
+);
+
+const FILTER_GRAD = paramBlock("ConvFilterGrad", {
+  ...GEOM.fields,
+  x: "ptr",
+  dy: "ptr",
+  partials: "ptr",
+  OC: "i32",
+  scratch: "ptr",
+  scratchStride: "i32",
+  dW: "ptr",
+  /** Partials to add up (the threads of phase 1). */
+  parts: "i32",
+});
+
+/** Filter gradient, phase 1: per-thread partial dWᵀ = dyᵀ · patches(x). */
+export const CONV_FILTER_GRAD = entry("conv_filter_grad", FILTER_GRAD);
+/** Filter gradient, phase 2: dW = Σ partials, on the same block. */
+export const CONV_FILTER_REDUCE = entry("conv_filter_reduce", FILTER_GRAD);
+
+/** wflip[(ky, kx, oc), ic] = w[KH-1-ky, KW-1-kx, ic, oc]. */
+export const FLIP_FILTER = entry(
+  "flip_filter",
+  paramBlock("FlipFilter", {
+    KH: "i32",
+    KW: "i32",
+    IC: "i32",
+    OC: "i32",
+    w: "ptr",
+    wflip: "ptr",
+  }),
+);
+
+type Geom = { [K in keyof typeof GEOM.fields]: number };
+
+// The geometry of a forward convolution: patches of x, one per output pixel.
+function forwardGeom(info: tf.backend_util.Conv2DInfo): Geom {
+  return {
+    batch: info.batchSize,
+    imgH: info.inHeight,
+    imgW: info.inWidth,
+    imgC: info.inChannels,
+    rowsH: info.outHeight,
+    rowsW: info.outWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    dilH: info.dilationHeight,
+    dilW: info.dilationWidth,
+    padT: info.padInfo.top,
+    padL: info.padInfo.left,
+    upH: 1,
+    upW: 1,
+  };
+}
+
+/** out = act(conv2d(x, filter) + bias), act linear or relu. */
+export function gemmConv2D(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | null,
+  relu: boolean,
+  info: tf.backend_util.Conv2DInfo,
+  out: tf.TensorInfo,
+): void {
+  const { batchSize, outHeight, outWidth, outChannels } = info;
+  const [scratch, scratchStride] = k.scratch(
+    gemmScratchBytes(Math.min(outChannels, 512)),
+  );
+  k.run(CONV_GEMM, {
+    ...forwardGeom(info),
+    img: offset(b, x),
+    w: offset(b, filter),
+    out: offset(b, out),
+    N: outChannels,
+    scratch,
+    scratchStride,
+  });
+  biasAct(k, b, out, batchSize * outHeight * outWidth, outChannels, bias, relu);
+}
+
+/** dW = patches(x)ᵀ · dy, reduced over pixels in per-thread partials. */
+export function gemmFilterGrad(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  out: tf.TensorInfo,
+): void {
+  const { inChannels, outChannels } = info;
+  const K = info.filterHeight * info.filterWidth * inChannels;
+  const [scratch, scratchStride] = k.scratch(gemmScratchBytes(K));
+  const partials = k.extra(k.threads * outChannels * K * 4);
+  const params = {
+    ...forwardGeom(info),
+    x: offset(b, x),
+    dy: offset(b, dy),
+    partials,
+    OC: outChannels,
+    scratch,
+    scratchStride,
+    dW: offset(b, out),
+    parts: k.threads,
+  };
+  k.run(CONV_FILTER_GRAD, params);
+  k.run(CONV_FILTER_REDUCE, params);
+}
+
+/** dx = patches(dy seen through zero insertion) · flipped filter. */
+export function gemmInputGrad(
+  k: HeapKernels,
+  b: Backend,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  out: tf.TensorInfo,
+): void {
+  const { inChannels, outChannels } = info;
+  const kh = info.filterHeight, kw = info.filterWidth;
+  const wflip = k.extra(kh * kw * inChannels * outChannels * 4);
+  k.run(FLIP_FILTER, {
+    KH: kh,
+    KW: kw,
+    IC: inChannels,
+    OC: outChannels,
+    w: offset(b, filter),
+    wflip,
+  });
+  const [scratch, scratchStride] = k.scratch(
+    gemmScratchBytes(Math.min(inChannels, 512)),
+  );
+  k.run(CONV_GEMM, {
+    batch: info.batchSize,
+    imgH: info.outHeight,
+    imgW: info.outWidth,
+    imgC: outChannels,
+    rowsH: info.inHeight,
+    rowsW: info.inWidth,
+    kh,
+    kw,
+    strideH: 1,
+    strideW: 1,
+    dilH: 1,
+    dilW: 1,
+    padT: kh - 1 - info.padInfo.top,
+    padL: kw - 1 - info.padInfo.left,
+    upH: info.strideHeight,
+    upW: info.strideWidth,
+    img: offset(b, dy),
+    w: wflip,
+    out: offset(b, out),
+    N: inChannels,
+    scratch,
+    scratchStride,
+  });
+}
+
+/** Entry points only: the tfjs kernels are declared in `conv2d.ts`. */
+export const convGemmKernels: KernelDecl = {
+  family: "conv_gemm",
+  backend: "wasm",
+  kernels: {},
+  entries: [CONV_GEMM, CONV_FILTER_GRAD, CONV_FILTER_REDUCE, FLIP_FILTER],
+  structs: [GEOM],
+};

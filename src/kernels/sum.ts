@@ -1,0 +1,85 @@
+/**
+ * `Sum` over every axis but the last (a layer's bias gradient), threaded:
+ * per-thread column sums, then a reduction (wasm/assembly/kernels.ts).
+ * Other sums stay on tfjs' kernel.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { HeapKernels } from "./wasm_kernels.ts";
+import { type Backend, offset } from "./tfjs_heap.ts";
+import { entry, paramBlock } from "./params.ts";
+import { fallback, type KernelArgs, type KernelDecl } from "./decl.ts";
+
+const COL_SUM_BLOCK = paramBlock("ColSum", {
+  /** A row-major [rows, cols] matrix. */
+  x: "ptr",
+  rows: "i32",
+  cols: "i32",
+  partials: "ptr",
+  out: "ptr",
+  /** Partials to add up (the threads of phase 1). */
+  parts: "i32",
+});
+
+/** Phase 1: each thread's column sums of its rows into its partial. */
+export const COL_SUM = entry("col_sum", COL_SUM_BLOCK);
+/** Phase 2: out = Σ partials, on the same block. */
+export const COL_SUM_REDUCE = entry("col_sum_reduce", COL_SUM_BLOCK);
+
+/** Sums a float32 tensor over every axis but the last. */
+export function sumLeading(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  keepDims: boolean,
+): tf.TensorInfo {
+  const cols = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  const shape = keepDims
+    ? [...x.shape.slice(0, -1).map(() => 1), cols]
+    : [cols];
+  const out = b.makeOutput(shape, "float32");
+  const partials = k.extra(k.threads * cols * 4);
+  const params = {
+    x: offset(b, x),
+    rows,
+    cols,
+    partials,
+    out: offset(b, out),
+    parts: k.threads,
+  };
+  k.run(COL_SUM, params);
+  k.run(COL_SUM_REDUCE, params);
+  return out;
+}
+
+function sumKernel(
+  args: KernelArgs,
+  k: HeapKernels,
+  stock: tf.KernelFunc | null,
+) {
+  const { inputs, backend, attrs } = args;
+  const { x } = inputs as { x: tf.TensorInfo };
+  const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+  const rank = x.shape.length;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  const leading = rank >= 2 && axes.length === rank - 1 &&
+    axes.every((v, i) => v === i);
+  if (!leading || x.dtype !== "float32") {
+    return fallback(
+      stock,
+      "Sum",
+      "only sums over all leading axes are handled",
+    )(args);
+  }
+  return sumLeading(k, backend as Backend, x, keepDims);
+}
+
+/** The bias-gradient `Sum`, so a training step never wakes XNNPACK's pool. */
+export const sumKernels: KernelDecl = {
+  family: "sum",
+  backend: "wasm",
+  kernels: { [tf.Sum]: sumKernel },
+  entries: [COL_SUM, COL_SUM_REDUCE],
+};
