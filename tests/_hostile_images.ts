@@ -211,3 +211,79 @@ export function twoTrns(): Uint8Array {
     ["IEND", new Uint8Array(0)],
   ]);
 }
+
+/** Bits to bytes for JPEG entropy data, MSB first, 0xFF stuffed with 0x00. */
+class JpegBits {
+  bytes: number[] = [];
+  #acc = 0;
+  #n = 0;
+  put(value: number, n: number): void {
+    for (let i = n - 1; i >= 0; i--) {
+      this.#acc = (this.#acc << 1) | ((value >> i) & 1);
+      if (++this.#n === 8) this.#flush();
+    }
+  }
+  end(): number[] {
+    while (this.#n !== 0) this.put(1, 1); // pad with ones
+    const out = this.bytes;
+    this.bytes = [];
+    return out;
+  }
+  #flush(): void {
+    this.bytes.push(this.#acc);
+    if (this.#acc === 0xff) this.bytes.push(0);
+    this.#acc = 0;
+    this.#n = 0;
+  }
+}
+
+function segment(marker: number, body: number[]): number[] {
+  const n = body.length + 2;
+  return [0xff, marker, n >> 8, n & 255, ...body];
+}
+
+/**
+ * A grey progressive JPEG of `width x height` with a DC scan and then
+ * `scans` AC scans, each an end-of-band run over every block (15 bits per
+ * 32,767 blocks): jpeg-js still visits every block in every scan.
+ */
+export function progressiveBomb(
+  width: number,
+  height: number,
+  scans: number,
+): Uint8Array {
+  const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+  const out: number[] = [0xff, 0xd8];
+  // Loops, not spreads: the DC scan of a large image overflows the stack.
+  const append = (part: number[]) => {
+    for (const b of part) out.push(b);
+  };
+  out.push(...segment(0xdb, [0, ...new Array(64).fill(1)]));
+  out.push(
+    ...segment(0xc2, [
+      8,
+      height >> 8,
+      height & 255,
+      width >> 8,
+      width & 255,
+      1,
+      1,
+      0x11,
+      0,
+    ]),
+  );
+  // DC table 0 and AC table 0: one 1-bit code each (DC category 0; AC
+  // 0xE0, an end-of-band run of 2^14 + 14 extra bits).
+  const one = [1, ...new Array(15).fill(0)];
+  out.push(...segment(0xc4, [0x00, ...one, 0x00, 0x10, ...one, 0xe0]));
+  const bits = new JpegBits();
+  for (let b = 0; b < blocks; b++) bits.put(0, 1);
+  append(segment(0xda, [1, 1, 0x00, 0, 0, 0x00]));
+  append(bits.end());
+  for (let b = 0; b < blocks; b += 32767) bits.put(0x3fff, 15);
+  const ac = bits.end();
+  const header = segment(0xda, [1, 1, 0x00, 1, 63, 0x00]);
+  for (let s = 0; s < scans; s++) append(header), append(ac);
+  out.push(0xff, 0xd9);
+  return new Uint8Array(out);
+}
