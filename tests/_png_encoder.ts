@@ -5,7 +5,7 @@
  */
 
 import { deflateSync } from "node:zlib";
-import { TrainRng } from "../src/train/rng.ts";
+import type { TrainRng } from "../src/train/rng.ts";
 import { type Chunk, ihdr, pngFile } from "./_hostile_images.ts";
 
 /** Raw samples of an image, `samples` per pixel, at `depth` bits. */
