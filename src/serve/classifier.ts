@@ -226,19 +226,13 @@ export class Classifier {
     offset = 0,
   ): Float32Array {
     const [h, w] = this.inputShape;
-    if (input instanceof Uint8Array || input instanceof ArrayBuffer) {
-      // Decoded straight into the input: memory follows the model, not the file.
-      const options = { maxPixels: this.#maxPixels };
-      return decodeImageToInput(
-        new Uint8Array(input),
-        h,
-        w,
-        options,
-        out,
-        offset,
-      );
+    if (!(input instanceof Uint8Array || input instanceof ArrayBuffer)) {
+      return pixelsToInput(input, h, w, out, offset);
     }
-    return pixelsToInput(input, h, w, out, offset);
+    // Decoded straight into the input: memory follows the model, not the file.
+    const bytes = new Uint8Array(input),
+      options = { maxPixels: this.#maxPixels };
+    return decodeImageToInput(bytes, h, w, options, out, offset);
   }
 
   #tensorInput(t: tf.Tensor, batch = false): tf.Tensor4D {
