@@ -35,12 +35,16 @@ export interface JpegLimits {
 /**
  * Defaults. Encoders write 1 scan (baseline) or about 10 (libjpeg's and
  * mozjpeg's progressive scripts), so 64 leaves room for custom scripts.
- * The block bound is set from measurements of jpeg-js 0.4.4 on this 2-core
- * VM (see `tests/image_decode_test.ts`, "jpeg bound"): scans of end-of-band
- * runs cost about 28 ns per block visit and a baseline decode about 1.1 µs
- * per block (Huffman, IDCT, colour), so 12 million block visits take
- * about 0.35 s in the cheapest-per-byte hostile form; a 40 MP 4:2:0
- * baseline photo is 0.94 M blocks and stays well inside.
+ *
+ * The block bound, measured with jpeg-js 0.4.4 in fresh processes on this
+ * 2-core VM (load about 5; `tests/_hostile_images.ts` `progressiveBomb`):
+ * a 2048x2048 grey progressive file took 1.04 s with 1 scan, 1.13 s with
+ * 64 and 1.55 s with 256 scans of end-of-band runs (16.8 M block visits),
+ * so a visit costs about 30 ns and 12 M visits add at most about 0.36 s to
+ * what the image's pixels cost anyway. The attack files had 6,500 scans of
+ * 262,144 blocks (1.7 G visits, about a minute). A 40 MP 4:2:0 baseline
+ * photo is 0.94 M visits and a 10-scan progressive one about 9 M, so both
+ * stay accepted.
  */
 export const JPEG_DEFAULTS: JpegLimits = {
   maxPixels: 40_000_000,
