@@ -287,3 +287,26 @@ export function progressiveBomb(
   out.push(0xff, 0xd9);
   return new Uint8Array(out);
 }
+
+/**
+ * A valid `side x side` grey PNG of random (incompressible) pixels whose
+ * zlib stream is cut into one-byte IDAT chunks: 13 bytes of file per byte
+ * of data, each chunk a separate push to the inflater.
+ */
+export function tinyIdats(side = 600, seed = 1): Uint8Array {
+  const raw = new Uint8Array(side * (side + 1));
+  let x = seed;
+  for (let i = 0; i < raw.length; i++) {
+    x ^= x << 13; // xorshift32
+    x ^= x >>> 17;
+    x ^= x << 5;
+    raw[i] = i % (side + 1) === 0 ? 0 : x & 255;
+  }
+  const z = deflateSync(raw);
+  const chunks: Chunk[] = [["IHDR", ihdr(side, side, 8, 0)]];
+  for (let i = 0; i < z.length; i++) {
+    chunks.push(["IDAT", z.subarray(i, i + 1)]);
+  }
+  chunks.push(["IEND", new Uint8Array(0)]);
+  return pngFile(chunks);
+}

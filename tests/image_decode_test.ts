@@ -27,6 +27,7 @@ import {
   progressiveBomb,
   rgba16Big,
   tallThin,
+  tinyIdats,
   twoTrns,
   zeroBomb,
 } from "./_hostile_images.ts";
@@ -124,6 +125,17 @@ Deno.test("image decode: a 40 MP 16-bit RGBA PNG streams into the model input", 
     () => decodeImageToInput(file, 32, 32, { maxPixels: 1e6 }),
     /more than the limit of 1000000 pixels/,
   );
+});
+
+Deno.test("image decode: 360,000 one-byte IDAT chunks (4.7 MB) are gathered, not pushed one by one", () => {
+  const file = tinyIdats();
+  const t = performance.now();
+  const pixels = decodeImage(file);
+  const ms = performance.now() - t;
+  console.log(`${file.length} bytes of one-byte IDATs: ${ms.toFixed(0)} ms`);
+  assert.equal(pixels.width, 600);
+  // Pushed one by one they took 73 µs each (26 s); gathered, about 0.2 s.
+  assert.ok(ms < 5000, `${ms.toFixed(0)} ms`);
 });
 
 Deno.test("image decode: tall thin images stream row by row within the limits", () => {

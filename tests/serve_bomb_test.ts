@@ -19,6 +19,7 @@ import {
   progressiveBomb,
   rgba16Big,
   tallThin,
+  tinyIdats,
   twoTrns,
 } from "./_hostile_images.ts";
 
@@ -63,6 +64,7 @@ const BOMBS: [string, () => Uint8Array, string, number][] = [
   ["palette index out of range", paletteOutOfRange, "image/png", 400],
   ["palette at depth 16", palette16, "image/png", 400],
   ["two tRNS", twoTrns, "image/png", 400],
+  ["360,000 one-byte IDATs (valid image)", tinyIdats, "image/png", 200],
   [
     "JPEG 6,500 scans",
     () => progressiveBomb(4096, 4096, 6_500),
