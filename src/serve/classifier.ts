@@ -20,7 +20,7 @@ import type { InitOptions } from "../runtime/init.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
 import { classifierModel } from "./classifier_model.ts";
 import { ensureRuntime } from "./classifier_runtime.ts";
-import { decodeImage, type Pixels } from "./image_decode.ts";
+import { decodeImageToInput, type Pixels } from "./image_decode.ts";
 import { pixelsToInput } from "./resize.ts";
 
 export type { Pixels } from "./image_decode.ts";
@@ -240,10 +240,13 @@ export class Classifier {
     offset = 0,
   ): Float32Array {
     const [h, w] = this.inputShape;
-    const pixels = input instanceof Uint8Array || input instanceof ArrayBuffer
-      ? decodeImage(new Uint8Array(input), { maxPixels: this.#maxPixels })
-      : input;
-    return pixelsToInput(pixels, h, w, out, offset);
+    if (!(input instanceof Uint8Array || input instanceof ArrayBuffer)) {
+      return pixelsToInput(input, h, w, out, offset);
+    }
+    // Decoded straight into the input: memory follows the model, not the file.
+    const bytes = new Uint8Array(input),
+      options = { maxPixels: this.#maxPixels };
+    return decodeImageToInput(bytes, h, w, options, out, offset);
   }
 
   #tensorInput(t: tf.Tensor, batch = false): tf.Tensor4D {

@@ -1,13 +1,32 @@
 /**
- * Decoding PNG and JPEG files to 8-bit pixels with pure-JavaScript
- * libraries (`fast-png`, `jpeg-js`): no native code, no file or network
- * access, so decoding runs in `deno compile`d programs and edge isolates.
+ * Decoding PNG and JPEG files that a user or an attacker hands us, in pure
+ * TypeScript (no native code, no file or network access, so it runs in
+ * `deno compile`d programs and edge isolates), with limits checked before
+ * memory or time is spent:
+ *
+ * - PNG: simdnet's own streaming decoder (`png_decode.ts`, `png_chunks.ts`):
+ *   chunk order, lengths and CRCs checked, IHDR validated and the size
+ *   limits applied before anything is allocated, ancillary chunks capped
+ *   and never inflated, IDAT inflated a slice at a time and refused the
+ *   moment it exceeds what the header declares.
+ * - JPEG: the markers are walked first (`jpeg_guard.ts`: size, scans and
+ *   the block work they imply), then `jpeg-js` decodes with its memory cap.
+ *
+ * {@linkcode decodeImageToInput} feeds PNG rows straight into the model
+ * input's area-averaging accumulator, so memory follows the model's input
+ * size, not the image's.
  *
  * @module
  */
 
-import { convertIndexedToRgb, decode as decodePng } from "fast-png";
 import { decode as decodeJpeg } from "jpeg-js";
+import { ImageDecodeError } from "./image_errors.ts";
+import { JPEG_DEFAULTS, scanJpeg } from "./jpeg_guard.ts";
+import { PNG_DEFAULTS, type PngLimits } from "./png_chunks.ts";
+import { decodePngRows, type RowSink } from "./png_decode.ts";
+import { InputAccumulator, pixelsToInput } from "./resize.ts";
+
+export { ImageDecodeError } from "./image_errors.ts";
 
 /** 8-bit pixels in HWC order: 1 grey, 2 grey+alpha, 3 RGB or 4 RGBA channels. */
 export interface Pixels {
@@ -21,22 +40,22 @@ export interface Pixels {
 /** Image file formats that {@linkcode decodeImage} reads. */
 export type ImageFormat = "png" | "jpeg";
 
-/** An image that cannot be decoded; the message says why. */
-export class ImageDecodeError extends Error {
-  /** Creates the error. */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ImageDecodeError";
-  }
-}
-
-/** Options of {@linkcode decodeImage}. */
+/** Options of {@linkcode decodeImage}; every limit is checked before decoding. */
 export interface DecodeOptions {
   /**
    * Largest image accepted, in pixels; default 40 million. Checked before
    * any pixel memory is allocated, so a small file cannot ask for gigabytes.
    */
   maxPixels?: number;
+  /** Largest width or height; default 65,535 (JPEG's own limit). */
+  maxDimension?: number;
+  /** Most JPEG scans; default 64 (encoders write 1 to about 10). */
+  maxJpegScans?: number;
+  /**
+   * Most 8x8 blocks a JPEG's scans decode in all (blocks x scans); default
+   * 12 million, at most about 0.36 s of scan work in jpeg-js here.
+   */
+  maxJpegBlockScans?: number;
 }
 
 /** The default of {@linkcode DecodeOptions.maxPixels}. */
@@ -53,78 +72,47 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
   return null;
 }
 
-function checkSize(width: number, height: number, maxPixels: number): void {
-  if (!(width >= 1 && height >= 1)) {
-    throw new ImageDecodeError(`the image has no pixels (${width}x${height})`);
-  }
-  if (width * height > maxPixels) {
-    throw new ImageDecodeError(
-      `the image is ${width}x${height}, more than the limit of ${maxPixels} pixels`,
-    );
-  }
+function pngLimits(options: DecodeOptions): PngLimits {
+  return {
+    ...PNG_DEFAULTS,
+    maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+    maxDimension: options.maxDimension ?? PNG_DEFAULTS.maxDimension,
+  };
 }
 
-// Samples narrower than a byte are packed MSB first, each row starting on a
-// fresh byte; scale them to 0..255.
-function unpackBits(
-  data: Uint8Array,
-  width: number,
-  height: number,
-  channels: number,
-  depth: number,
-): Uint8Array {
-  const perRow = Math.ceil((width * channels * depth) / 8);
-  const max = (1 << depth) - 1;
-  const out = new Uint8Array(width * height * channels);
-  for (let y = 0; y < height; y++) {
-    for (let i = 0; i < width * channels; i++) {
-      const bit = i * depth;
-      const byte = data[y * perRow + (bit >> 3)] ?? 0;
-      const v = (byte >> (8 - depth - (bit & 7))) & max;
-      out[y * width * channels + i] = Math.round((v * 255) / max);
+/** Keeps every row: the whole image (what `decodeImage` returns). */
+class FullImage implements RowSink {
+  pixels: Pixels = { data: new Uint8Array(0), width: 0, height: 0 };
+  #channels = 1;
+
+  begin(width: number, height: number, channels: 1 | 2 | 3 | 4): void {
+    const data = new Uint8Array(width * height * channels);
+    this.pixels = { data, width, height, channels };
+    this.#channels = channels;
+  }
+
+  row(y: number, x0: number, dx: number, n: number, data: Uint8Array): void {
+    const ch = this.#channels, out = this.pixels.data;
+    const base = (y * this.pixels.width + x0) * ch;
+    if (dx === 1) {
+      out.set(data.subarray(0, n * ch), base);
+      return;
+    }
+    for (let k = 0; k < n; k++) {
+      for (let c = 0; c < ch; c++) {
+        out[base + k * dx * ch + c] = data[k * ch + c]!;
+      }
     }
   }
-  return out;
 }
 
-function pngPixels(bytes: Uint8Array, maxPixels: number): Pixels {
-  // IHDR (big-endian width and height) sits at a fixed offset right after
-  // the signature: check the size before the decoder allocates anything.
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 24) {
-    throw new ImageDecodeError("the PNG file is truncated (no header)");
-  }
-  checkSize(view.getUint32(16), view.getUint32(20), maxPixels);
-  let png;
-  try {
-    png = decodePng(bytes, { checkCrc: true });
-  } catch (error) {
-    throw new ImageDecodeError(
-      `the PNG file cannot be decoded: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  const { width, height, depth } = png;
-  if (png.palette) {
-    const data = convertIndexedToRgb(png);
-    const channels = png.palette[0]?.length === 4 ? 4 : 3;
-    return { data, width, height, channels };
-  }
-  const channels = png.channels as 1 | 2 | 3 | 4;
-  let data: Uint8Array | Uint8ClampedArray;
-  if (depth === 16) {
-    const wide = png.data as Uint16Array;
-    data = new Uint8Array(wide.length);
-    for (let i = 0; i < wide.length; i++) data[i] = wide[i]! >> 8;
-  } else if (depth < 8) {
-    data = unpackBits(png.data as Uint8Array, width, height, channels, depth);
-  } else {
-    data = png.data as Uint8Array;
-  }
-  return { data, width, height, channels };
-}
-
-function jpegPixels(bytes: Uint8Array, maxPixels: number): Pixels {
+function jpegPixels(bytes: Uint8Array, options: DecodeOptions): Pixels {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  scanJpeg(bytes, {
+    maxPixels,
+    maxScans: options.maxJpegScans ?? JPEG_DEFAULTS.maxScans,
+    maxBlockScans: options.maxJpegBlockScans ?? JPEG_DEFAULTS.maxBlockScans,
+  });
   let image;
   try {
     image = decodeJpeg(bytes, {
@@ -135,12 +123,11 @@ function jpegPixels(bytes: Uint8Array, maxPixels: number): Pixels {
       maxMemoryUsageInMB: Math.max(64, Math.ceil((maxPixels * 32) / 1e6)),
     });
   } catch (error) {
-    throw new ImageDecodeError(
-      `the JPEG file cannot be decoded: ${(error as Error).message}`,
-      { cause: error },
-    );
+    const why = String((error as Error)?.message ?? error).split("\n")[0];
+    throw new ImageDecodeError(`the JPEG file cannot be decoded: ${why}`, {
+      cause: error,
+    });
   }
-  checkSize(image.width, image.height, maxPixels);
   return {
     data: image.data,
     width: image.width,
@@ -149,10 +136,24 @@ function jpegPixels(bytes: Uint8Array, maxPixels: number): Pixels {
   };
 }
 
+function formatOf(bytes: Uint8Array): ImageFormat {
+  if (bytes.length === 0) {
+    throw new ImageDecodeError("the image is empty (0 bytes)");
+  }
+  const format = sniffImageFormat(bytes);
+  if (!format) {
+    throw new ImageDecodeError(
+      "the data is neither a PNG nor a JPEG file (unknown signature)",
+    );
+  }
+  return format;
+}
+
 /**
- * Decodes a PNG (any bit depth, grey, grey+alpha, RGB, RGBA or palette) or a
- * baseline/progressive JPEG (grey, YCbCr or CMYK; returned as RGB) to 8-bit
- * pixels. Throws an {@linkcode ImageDecodeError} for anything else.
+ * Decodes a PNG (any bit depth, grey, grey+alpha, RGB, RGBA or palette,
+ * interlaced or not) or a baseline/progressive JPEG (grey, YCbCr or CMYK;
+ * returned as RGB) to 8-bit pixels. Throws an {@linkcode ImageDecodeError}
+ * for anything else or anything above the limits of `options`.
  *
  * @example
  * ```ts
@@ -166,18 +167,39 @@ export function decodeImage(
   bytes: Uint8Array,
   options: DecodeOptions = {},
 ): Pixels {
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (bytes.length === 0) {
-    throw new ImageDecodeError("the image is empty (0 bytes)");
+  if (formatOf(bytes) === "jpeg") return jpegPixels(bytes, options);
+  const sink = new FullImage();
+  decodePngRows(bytes, pngLimits(options), sink);
+  return sink.pixels;
+}
+
+/**
+ * Decodes an image file straight into the model input `height x width x 3`
+ * float32 in [0, 1] (as `pixelsToInput` resizes), written into `out` at
+ * `offset`. PNG rows are accumulated as they are decoded, so memory does
+ * not grow with the image; JPEGs are decoded whole (within the limits).
+ */
+export function decodeImageToInput(
+  bytes: Uint8Array,
+  height: number,
+  width: number,
+  options: DecodeOptions = {},
+  out: Float32Array = new Float32Array(height * width * 3),
+  offset = 0,
+): Float32Array {
+  if (offset + height * width * 3 > out.length) {
+    throw new RangeError("the output buffer is too small for the image");
   }
-  switch (sniffImageFormat(bytes)) {
-    case "png":
-      return pngPixels(bytes, maxPixels);
-    case "jpeg":
-      return jpegPixels(bytes, maxPixels);
-    default:
-      throw new ImageDecodeError(
-        "the data is neither a PNG nor a JPEG file (unknown signature)",
-      );
+  if (formatOf(bytes) === "jpeg") {
+    return pixelsToInput(
+      jpegPixels(bytes, options),
+      height,
+      width,
+      out,
+      offset,
+    );
   }
+  const sink = new InputAccumulator(height, width);
+  decodePngRows(bytes, pngLimits(options), sink);
+  return sink.finish(out, offset);
 }
