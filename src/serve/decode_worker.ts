@@ -1,0 +1,54 @@
+/**
+ * The decode worker of {@linkcode DecodePool}: turns PNG/JPEG bytes into
+ * the model input off the main thread. It runs the same two steps as
+ * `Classifier.preprocess` (`decodeImage`, then `pixelsToInput`); a test
+ * checks both give identical values.
+ *
+ * @module
+ */
+
+import { decodeImage, ImageDecodeError } from "./image_decode.ts";
+import { pixelsToInput } from "./resize.ts";
+
+/** A job sent to the worker. */
+export interface DecodeJob {
+  id: number;
+  bytes: Uint8Array;
+  height: number;
+  width: number;
+  maxPixels: number;
+}
+
+/** The worker's answer: the input, or why the bytes are no usable image. */
+export type DecodeReply =
+  | { id: number; ok: true; input: Float32Array }
+  | { id: number; ok: false; badImage: boolean; message: string };
+
+/** Runs one job; exported for the in-thread path and the tests. */
+export function runDecodeJob(job: DecodeJob): DecodeReply {
+  try {
+    const pixels = decodeImage(job.bytes, { maxPixels: job.maxPixels });
+    const input = pixelsToInput(pixels, job.height, job.width);
+    return { id: job.id, ok: true, input };
+  } catch (error) {
+    const badImage = error instanceof ImageDecodeError ||
+      error instanceof RangeError;
+    const message = error instanceof Error ? error.message : String(error);
+    return { id: job.id, ok: false, badImage, message };
+  }
+}
+
+// Only when loaded as a worker: the module is also imported by the tests.
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<DecodeJob>) => void) | null;
+  postMessage?: (message: unknown, transfer: Transferable[]) => void;
+  WorkerGlobalScope?: unknown;
+};
+if (scope.WorkerGlobalScope !== undefined && scope.postMessage) {
+  const post = scope.postMessage.bind(globalThis);
+  scope.onmessage = (event) => {
+    const reply = runDecodeJob(event.data);
+    // Transfer the result: a 32x32x3 input is small, but larger models are not.
+    post(reply, reply.ok ? [reply.input.buffer as ArrayBuffer] : []);
+  };
+}
