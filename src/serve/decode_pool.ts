@@ -8,7 +8,6 @@
  */
 
 import type { DecodeJob, DecodeReply } from "./decode_worker.ts";
-import { ImageDecodeError } from "./image_decode.ts";
 
 /** An image the decoder rejects (answered with 400). */
 export class BadImageError extends Error {
@@ -96,10 +95,9 @@ export class DecodePool {
       try {
         return Promise.resolve(this.#options.inThread(bytes));
       } catch (error) {
-        const bad = error instanceof ImageDecodeError ||
-          error instanceof RangeError;
+        // As in the worker: what the decoders throw is about the bytes.
         return Promise.reject(
-          bad ? new BadImageError(error.message) : error,
+          error instanceof Error ? new BadImageError(error.message) : error,
         );
       }
     }
@@ -137,8 +135,7 @@ export class DecodePool {
       slot.job = null;
       const reply = event.data;
       if (reply.ok) job.resolve(reply.input);
-      else if (reply.badImage) job.reject(new BadImageError(reply.message));
-      else job.reject(new Error(reply.message));
+      else job.reject(new BadImageError(reply.message));
       this.#dispatch();
     };
     worker.onerror = (event) => {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { decodeImage, ImageDecodeError } from "./image_decode.ts";
+import { decodeImage } from "./image_decode.ts";
 import { pixelsToInput } from "./resize.ts";
 
 /** A job sent to the worker. */
@@ -22,7 +22,7 @@ export interface DecodeJob {
 /** The worker's answer: the input, or why the bytes are no usable image. */
 export type DecodeReply =
   | { id: number; ok: true; input: Float32Array }
-  | { id: number; ok: false; badImage: boolean; message: string };
+  | { id: number; ok: false; message: string };
 
 /** Runs one job; exported for the in-thread path and the tests. */
 export function runDecodeJob(job: DecodeJob): DecodeReply {
@@ -31,10 +31,10 @@ export function runDecodeJob(job: DecodeJob): DecodeReply {
     const input = pixelsToInput(pixels, job.height, job.width);
     return { id: job.id, ok: true, input };
   } catch (error) {
-    const badImage = error instanceof ImageDecodeError ||
-      error instanceof RangeError;
+    // Anything the decoders throw comes from the bytes they were given
+    // (fast-png throws a plain Error for a palette index out of range).
     const message = error instanceof Error ? error.message : String(error);
-    return { id: job.id, ok: false, badImage, message };
+    return { id: job.id, ok: false, message };
   }
 }
 

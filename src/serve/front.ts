@@ -92,12 +92,20 @@ export class ConnectionFront {
     return true;
   }
 
-  /** Called when the handler answered; restarts the timer when idle. */
-  end(port: number): void {
+  /**
+   * Called when the handler answered; restarts the timer when idle. With
+   * `close` (the answer says `connection: close`) the connection is closed
+   * half a second later: hyper sends such an answer but, measured, keeps
+   * the connection open while the client still owes body bytes.
+   */
+  end(port: number, close = false): void {
     const relay = this.#byPort.get(port);
     if (!relay) return;
     relay.active = Math.max(0, relay.active - 1);
-    if (relay.active === 0) this.#arm(relay);
+    if (close) {
+      clearTimeout(relay.timer);
+      relay.timer = setTimeout(() => this.#drop(relay), 500);
+    } else if (relay.active === 0) this.#arm(relay);
   }
 
   /** Stops accepting and closes every connection. */
@@ -125,16 +133,30 @@ export class ConnectionFront {
     }
   }
 
-  #refuse(client: Deno.Conn): void {
+  // The request is read (briefly) before the 503 is written: closing a
+  // socket with unread data sends a reset, which can destroy the answer.
+  async #refuse(client: Deno.Conn): Promise<void> {
     const peer = client.remoteAddr as Deno.NetAddr;
     this.#options.log(
-      `refused ${peer.hostname}:${peer.port}: ${this.#options.maxConnections} connections are open`,
+      `refused ${peer.hostname}:${peer.port}: ` +
+        `${this.#options.maxConnections} connections are open`,
     );
-    client.write(REFUSED).catch(() => {}).finally(() => {
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
       try {
         client.close();
       } catch { /* gone */ }
-    });
+    };
+    // At most one second for a refused client, whatever it sends or not.
+    const timer = setTimeout(close, 1000);
+    try {
+      await client.read(new Uint8Array(16 * 1024));
+      await client.write(REFUSED);
+    } catch { /* gone, or closed by the timer */ }
+    clearTimeout(timer);
+    close();
   }
 
   #arm(relay: Relay): void {

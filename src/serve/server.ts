@@ -98,10 +98,13 @@ export function serveClassifier(
         connection: "close",
       });
     }
+    let close = true;
     try {
-      return await service.handler(request);
+      const response = await service.handler(request);
+      close = response.headers.get("connection") === "close";
+      return response;
     } finally {
-      front.end(port);
+      front.end(port, close);
     }
   });
   const front = late.front = new ConnectionFront(listener, inner.addr, {
