@@ -53,6 +53,7 @@ interface Job {
 
 interface Slot {
   worker: Worker;
+  ready: boolean;
   job: (Job & { id: number; timer: ReturnType<typeof setTimeout> }) | null;
 }
 
@@ -72,7 +73,8 @@ export class DecodePool {
   readonly #waiting: Job[] = [];
   #nextId = 1;
   #closed = false;
-  /** Decodes started, timed out, and workers replaced. */
+  #failedStarts = 0;
+  /** Decodes started (in a worker or in-thread), timed out, and workers replaced. */
   readonly stats = { decodes: 0, timeouts: 0, replaced: 0 };
 
   /** Starts the workers (none when `workers` is 0 or `Worker` is missing). */
@@ -87,11 +89,16 @@ export class DecodePool {
     return this.#slots.length;
   }
 
+  /** Workers loaded and able to take a job. */
+  get readyWorkers(): number {
+    return this.#slots.filter((s) => s.ready).length;
+  }
+
   /** The model input of one image; rejects with {@linkcode BadImageError} or {@linkcode DecodeTimeoutError}. */
   decode(bytes: Uint8Array): Promise<Float32Array> {
     if (this.#closed) return Promise.reject(new Error("the pool is closed"));
-    this.stats.decodes++;
     if (this.#slots.length === 0) {
+      this.stats.decodes++;
       try {
         return Promise.resolve(this.#options.inThread(bytes));
       } catch (error) {
@@ -127,19 +134,25 @@ export class DecodePool {
     const worker = new Worker(new URL("./decode_worker.ts", import.meta.url), {
       type: "module",
     });
-    const slot: Slot = { worker, job: null };
-    worker.onmessage = (event: MessageEvent<DecodeReply>) => {
+    const slot: Slot = { worker, ready: false, job: null };
+    worker.onmessage = (event: MessageEvent<DecodeReply | { ready: true }>) => {
+      const reply = event.data;
+      if ("ready" in reply) {
+        slot.ready = true;
+        this.#failedStarts = 0;
+        return this.#dispatch();
+      }
       const job = slot.job;
-      if (!job || event.data.id !== job.id) return;
+      if (!job || reply.id !== job.id) return;
       clearTimeout(job.timer);
       slot.job = null;
-      const reply = event.data;
       if (reply.ok) job.resolve(reply.input);
       else job.reject(new BadImageError(reply.message));
       this.#dispatch();
     };
     worker.onerror = (event) => {
       event.preventDefault();
+      if (!slot.ready) this.#failedStarts++;
       this.#replace(
         slot,
         new Error(`the decode worker failed: ${event.message}`),
@@ -156,16 +169,28 @@ export class DecodePool {
     const index = this.#slots.indexOf(slot);
     if (index < 0) return;
     this.stats.replaced++;
-    this.#slots[index] = this.#spawn();
+    if (this.#failedStarts >= 3) {
+      // Workers that cannot even load would be restarted forever: decode
+      // in-thread from now on, as where Worker is missing.
+      this.#slots.splice(index, 1);
+    } else {
+      this.#slots[index] = this.#spawn();
+    }
     job?.reject(error);
+    if (this.#slots.length === 0) {
+      for (const waiting of this.#waiting.splice(0)) {
+        this.decode(waiting.bytes).then(waiting.resolve, waiting.reject);
+      }
+    }
     this.#dispatch();
   }
 
   #dispatch(): void {
     for (const slot of this.#slots) {
-      if (slot.job || this.#waiting.length === 0) continue;
+      if (!slot.ready || slot.job || this.#waiting.length === 0) continue;
       const job = this.#waiting.shift()!;
       const id = this.#nextId++;
+      this.stats.decodes++;
       const timer = setTimeout(() => {
         this.stats.timeouts++;
         this.#replace(slot, new DecodeTimeoutError(this.#options.budgetMs));
