@@ -108,6 +108,13 @@ Deno.test("limits: a connection that stalls in its header is closed after the he
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(ok.status, 200);
     await ok.body?.cancel();
+    const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).json();
+    assert.equal(m.limits.headerTimeouts, 1);
+    assert.equal(m.limits.refusedConnections, 0);
+    const prom = await (await fetch(
+      `http://127.0.0.1:${port}/metrics?format=prometheus`,
+    )).text();
+    assert.match(prom, /^simdnet_limit\{name="headerTimeouts"\} 1$/m);
   });
 });
 
@@ -219,6 +226,9 @@ Deno.test("limits: a client that drops mid-request makes one log line and no sta
       assert.doesNotMatch(log[0]!, /\n|\bat /);
       assert.equal(service.buffered.used, 0);
       assert.equal((await postImage(port)).status, 200);
+      const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).json();
+      assert.equal(m.limits.droppedClients, 1);
+      assert.equal(m.limits.inFlight, 0);
     });
   } finally {
     console.error = error;

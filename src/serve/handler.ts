@@ -60,6 +60,8 @@ export interface ClassifyServiceOptions {
   onError?: (error: unknown) => void;
   /** One line per dropped, refused or timed-out client; default `console.warn`. */
   log?: (line: string) => void;
+  /** More values for the `limits` of `/metrics` (the server adds its front's). */
+  limitMetrics?: () => Record<string, number>;
 }
 
 /** A request handler with its metrics, queue and decoders. */
@@ -180,6 +182,7 @@ export function createClassifyHandler(
     inThread: (bytes) => classifier.preprocess(bytes),
   });
   let inFlight = 0;
+  let dropped = 0;
 
   async function classify(request: Request, url: URL): Promise<Response> {
     const topK = topKOf(url, classes);
@@ -271,6 +274,13 @@ export function createClassifyHandler(
       limit: queue.limit,
       batches: queue.stats.batches,
       meanBatch: queue.stats.items / Math.max(1, queue.stats.batches),
+    }, {
+      droppedClients: dropped,
+      decodeTimeouts: decoder.stats.timeouts,
+      decodeWorkers: decoder.workers,
+      inFlight,
+      bufferedBytes: limits.budget.used,
+      ...options.limitMetrics?.(),
     });
     const prom = url.searchParams.get("format") === "prometheus" ||
       (request.headers.get("accept") ?? "").includes("text/plain");
@@ -290,6 +300,7 @@ export function createClassifyHandler(
     } catch (error) {
       if (error instanceof ClientGoneError) {
         // Nobody to answer; one line, no stack: a dropped client is no bug.
+        dropped++;
         log(`dropped ${request.method} ${url.pathname}: ${error.message}`);
         response = json(499, { error: error.message });
       } else {

@@ -77,14 +77,22 @@ export function serveClassifier(
   classifier: ClassifierEngine,
   options: ServeOptions = {},
 ): RunningService {
-  const service = createClassifyHandler(classifier, options);
+  // The handler needs the front, which needs the inner server's port.
+  const late: { front?: ConnectionFront } = {};
+  const service = createClassifyHandler(classifier, {
+    ...options,
+    limitMetrics: () => ({
+      openConnections: late.front?.open ?? 0,
+      refusedConnections: late.front?.stats.refused ?? 0,
+      headerTimeouts: late.front?.stats.headerTimeouts ?? 0,
+      ...options.limitMetrics?.(),
+    }),
+  });
   const log = options.log ?? ((line) => console.warn(line));
   const listener = Deno.listen({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 8080,
   });
-  // The handler needs the front, which needs the inner server's port.
-  const late: { front?: ConnectionFront } = {};
   const inner = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
