@@ -12,7 +12,7 @@ import { Classifier } from "../src/serve/classifier.ts";
 import { DecodePool } from "../src/serve/decode_pool.ts";
 import { runDecodeJob } from "../src/serve/decode_worker.ts";
 import { DEFAULT_MAX_PIXELS } from "../src/serve/image_decode.ts";
-import { serveClassifier } from "../src/serve/server.ts";
+import { createClassifyHandler, serveClassifier } from "../src/serve/server.ts";
 import { jpeg, pattern, png, tinyModel } from "./classify_fixtures.ts";
 
 const { json, weights } = await modelToArtifacts(tinyModel(47));
@@ -129,5 +129,30 @@ Deno.test("decode: the worker's input equals Classifier.preprocess, bad bytes fa
     assert.equal(pool.stats.decodes, images.length + 1);
   } finally {
     pool.close();
+  }
+});
+
+Deno.test("decode: without Worker (as in edge isolates) the handler decodes in-thread", async () => {
+  const saved = globalThis.Worker;
+  Reflect.deleteProperty(globalThis, "Worker");
+  try {
+    const service = createClassifyHandler(classifier, { decodeWorkers: 2 });
+    assert.equal(service.decoder.workers, 0);
+    const picture = png(pattern(20, 10, 3, 4), 20, 10, 3);
+    const res = await service.handler(
+      new Request("http://localhost/classify", {
+        method: "POST",
+        body: picture,
+        headers: { "content-type": "image/png" },
+      }),
+    );
+    assert.equal(res.status, 200);
+    const want = await classifier.classify(picture);
+    const got = (await res.json()).predictions as { index: number }[];
+    assert.deepEqual(got.map((p) => p.index), want.map((p) => p.index));
+    assert.equal(service.decoder.stats.decodes, 1);
+    service.close();
+  } finally {
+    globalThis.Worker = saved;
   }
 });

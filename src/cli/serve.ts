@@ -2,7 +2,10 @@
  * `deno task serve --model DIR [--port 8080] [--host 127.0.0.1]`: the
  * classification service (`POST /classify`, the page at `/`, `/healthz`,
  * `/metrics`). Binds 127.0.0.1 unless `--host` says otherwise. Stops
- * cleanly on SIGINT or SIGTERM.
+ * cleanly on SIGINT or SIGTERM. Every limit of `ServeOptions` (connections,
+ * header and body timeouts, requests in flight, bytes buffered, files per
+ * form, queue, decode workers and budget) has a flag; `--help` lists the
+ * defaults.
  *
  * Exit codes: 0 stopped by a signal; 2 a bad model; 3 network (model URL);
  * 4 permission (e.g. `--host` outside the task's `--allow-net`); 64 usage;
