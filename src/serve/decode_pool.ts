@@ -36,8 +36,9 @@ export interface DecodePoolOptions {
   workers: number;
   /** Most milliseconds one image may take in a worker. */
   budgetMs: number;
-  /** Model input height and width. */
+  /** Model input height. */
   height: number;
+  /** Model input width. */
   width: number;
   /** Largest decoded image in pixels. */
   maxPixels: number;

@@ -12,10 +12,15 @@ import { pixelsToInput } from "./resize.ts";
 
 /** A job sent to the worker. */
 export interface DecodeJob {
+  /** Matches the reply to the job. */
   id: number;
+  /** PNG or JPEG file bytes. */
   bytes: Uint8Array;
+  /** Model input height. */
   height: number;
+  /** Model input width. */
   width: number;
+  /** Largest decoded image in pixels. */
   maxPixels: number;
 }
 

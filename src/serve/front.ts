@@ -60,6 +60,7 @@ export class ConnectionFront {
   readonly #relays = new Set<Relay>();
   /** Connections refused at the cap and closed at the header timeout. */
   readonly stats = { refused: 0, headerTimeouts: 0 };
+  /** Resolves when the front stopped accepting. */
   readonly done: Promise<void>;
 
   /** Starts accepting on `listener`, relaying to `inner`. */

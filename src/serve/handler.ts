@@ -66,9 +66,13 @@ export interface ClassifyServiceOptions {
 
 /** A request handler with its metrics, queue and decoders. */
 export interface ClassifyService {
+  /** Answers one request; never throws (unexpected errors become 500). */
   handler: (request: Request) => Promise<Response>;
+  /** Counters and latencies shown by `/metrics`. */
   metrics: ServerMetrics;
+  /** The inference queue. */
   queue: BatchQueue<Float32Array, Float32Array>;
+  /** The decode workers (or the in-thread decoder). */
   decoder: DecodePool;
   /** `POST /classify` requests in flight now. */
   inFlight: () => number;

@@ -77,6 +77,7 @@ export interface BodyLimits {
 
 /** A body read so far and the budget it holds. */
 export interface BodyRead {
+  /** The body. */
   bytes: Uint8Array<ArrayBuffer>;
   /** Bytes taken from the budget (give them back when the request ends). */
   held: number;

@@ -54,6 +54,7 @@ export interface ServiceServer {
 
 /** A running service. */
 export interface RunningService extends ClassifyService {
+  /** Stop it with `shutdown()`; `finished` resolves once stopped. */
   server: ServiceServer;
   /** The bound address (with the real port when 0 was asked). */
   addr: Deno.NetAddr;

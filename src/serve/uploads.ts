@@ -19,12 +19,15 @@ export const ACCEPTED_TYPES: readonly string[] = [
 export interface Upload {
   /** The form's file name; `null` for a raw body. */
   name: string | null;
+  /** The file's bytes. */
   bytes: Uint8Array;
 }
 
 /** The images of a request and the budget bytes its body holds. */
 export interface Uploads {
+  /** The images, in form order. */
   files: Upload[];
+  /** Bytes taken from the budget; give them back when the request ends. */
   held: number;
 }
 

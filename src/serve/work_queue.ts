@@ -33,7 +33,9 @@ interface Waiting<T, R> {
 
 /** Runs submitted items in batches; rejects new items when `limit` wait. */
 export class BatchQueue<T, R> {
+  /** Most items per batch. */
   readonly maxBatch: number;
+  /** Most items waiting, counting places held by {@linkcode reserve}. */
   readonly limit: number;
   readonly #run: (items: T[]) => Promise<R[]>;
   #waiting: Waiting<T, R>[] = [];
