@@ -151,3 +151,16 @@ export async function paletteIndexOutOfRangePng(): Promise<Uint8Array> {
   }
   return out;
 }
+
+/** A JPEG of noise: its many coefficients make it slow to decode. */
+export function noiseJpeg(side: number): Uint8Array<ArrayBuffer> {
+  const data = new Uint8Array(side * side * 4);
+  let s = 12345;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = s >>> 24;
+  }
+  return new Uint8Array(
+    encodeJpegFile({ data, width: side, height: side }, 90).data,
+  );
+}

@@ -6,32 +6,24 @@
  */
 
 import assert from "node:assert/strict";
-import { encode as encodeJpeg } from "jpeg-js";
 import { modelToArtifacts } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { DecodePool } from "../src/serve/decode_pool.ts";
 import { runDecodeJob } from "../src/serve/decode_worker.ts";
 import { DEFAULT_MAX_PIXELS } from "../src/serve/image_decode.ts";
 import { createClassifyHandler, serveClassifier } from "../src/serve/server.ts";
-import { jpeg, pattern, png, tinyModel } from "./classify_fixtures.ts";
+import {
+  jpeg,
+  noiseJpeg,
+  pattern,
+  png,
+  tinyModel,
+} from "./classify_fixtures.ts";
 
 const { json, weights } = await modelToArtifacts(tinyModel(47));
 const classifier = await Classifier.fromBytes(json, weights, {
   backend: "cpu",
 });
-
-/** A JPEG of noise: its many coefficients make it slow to decode. */
-function noiseJpeg(side: number): Uint8Array<ArrayBuffer> {
-  const data = new Uint8Array(side * side * 4);
-  let s = 12345;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    data[i] = s >>> 24;
-  }
-  return new Uint8Array(
-    encodeJpeg({ data, width: side, height: side }, 90).data,
-  );
-}
 
 async function until(what: string, test: () => boolean): Promise<void> {
   // Long: under `deno test` a worker type-checks its modules as it loads.

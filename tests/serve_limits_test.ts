@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { modelToArtifacts } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { serveClassifier, type ServeOptions } from "../src/serve/server.ts";
-import { pattern, png, tinyModel } from "./classify_fixtures.ts";
+import { noiseJpeg, pattern, png, tinyModel } from "./classify_fixtures.ts";
 
 const { json, weights } = await modelToArtifacts(tinyModel(43));
 const classifier = await Classifier.fromBytes(json, weights, {
@@ -81,8 +81,12 @@ async function readUntilClosed(
   return { text, closed, ms: performance.now() - started };
 }
 
-async function until(what: string, test: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !test(); i++) {
+async function until(
+  what: string,
+  test: () => boolean,
+  tries = 500,
+): Promise<void> {
+  for (let i = 0; i < tries && !test(); i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.ok(test(), `timed out waiting for ${what}`);
@@ -280,5 +284,39 @@ Deno.test("limits: a form with more files than the queue takes gets 503 before a
     assert.equal(ok.status, 200);
     assert.equal((await ok.json()).results.length, 2);
     assert.equal(service.decoder.stats.decodes, 2);
+  });
+});
+
+Deno.test("limits: a client that leaves while its image decodes makes one log line", async () => {
+  const photo = noiseJpeg(1000); // about half a second to decode
+  await withServer({ decodeWorkers: 1 }, async (port, service, log) => {
+    // Under `deno test` the worker type-checks as it loads: give it time.
+    await until(
+      "the worker to load",
+      () => service.decoder.readyWorkers === 1,
+      3000,
+    );
+    const conn = await send(
+      port,
+      "POST /classify HTTP/1.1\r\nHost: x\r\ncontent-type: image/jpeg\r\n" +
+        `content-length: ${photo.length}\r\n\r\n`,
+    );
+    let at = 0;
+    while (at < photo.length) at += await conn.write(photo.subarray(at));
+    await until(
+      "the decode to start",
+      () => service.decoder.stats.decodes === 1,
+    );
+    conn.close();
+    await until("a log line", () => log.length > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(log.length, 1, log.join("\n"));
+    assert.match(
+      log[0]!,
+      /^dropped POST \/classify: the client went away before its answer \(200 after \d+ ms\)$/,
+    );
+    const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).json();
+    assert.equal(m.limits.droppedBeforeAnswer, 1);
+    assert.equal((await postImage(port)).status, 200);
   });
 });

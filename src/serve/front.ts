@@ -97,16 +97,22 @@ export class ConnectionFront {
    * Called when the handler answered; restarts the timer when idle. With
    * `close` (the answer says `connection: close`) the connection is closed
    * half a second later: hyper sends such an answer but, measured, keeps
-   * the connection open while the client still owes body bytes.
+   * the connection open while the client still owes body bytes. Returns
+   * true when the client had gone before the answer.
    */
-  end(port: number, close = false): void {
+  end(port: number, close = false): boolean {
     const relay = this.#byPort.get(port);
-    if (!relay) return;
+    if (!relay) return false;
     relay.active = Math.max(0, relay.active - 1);
+    if (relay.closed) {
+      if (relay.active === 0) this.#byPort.delete(port);
+      return true;
+    }
     if (close) {
       clearTimeout(relay.timer);
       relay.timer = setTimeout(() => this.#drop(relay), 500);
     } else if (relay.active === 0) this.#arm(relay);
+    return false;
   }
 
   /** Stops accepting and closes every connection. */
@@ -195,7 +201,8 @@ export class ConnectionFront {
       this.#byPort.set(port, relay);
       // Either side ending ends both: hyper closes on a half-closed read.
       await Promise.race([pipe(client, upstream), pipe(upstream, client)]);
-      this.#byPort.delete(port);
+      // With a request still in the handler, end() says the client left.
+      if (relay.active === 0) this.#byPort.delete(port);
     } catch {
       // A reset or refused socket: the handler logs a dropped request.
     }

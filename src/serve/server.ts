@@ -80,12 +80,14 @@ export function serveClassifier(
 ): RunningService {
   // The handler needs the front, which needs the inner server's port.
   const late: { front?: ConnectionFront } = {};
+  let droppedBeforeAnswer = 0;
   const service = createClassifyHandler(classifier, {
     ...options,
     limitMetrics: () => ({
       openConnections: late.front?.open ?? 0,
       refusedConnections: late.front?.stats.refused ?? 0,
       headerTimeouts: late.front?.stats.headerTimeouts ?? 0,
+      droppedBeforeAnswer: droppedBeforeAnswer,
       ...options.limitMetrics?.(),
     }),
   });
@@ -107,14 +109,20 @@ export function serveClassifier(
         connection: "close",
       });
     }
-    let close = true;
-    try {
-      const response = await service.handler(request);
-      close = response.headers.get("connection") === "close";
-      return response;
-    } finally {
-      front.end(port, close);
+    const started = performance.now();
+    const response = await service.handler(request); // never throws
+    const close = response.headers.get("connection") === "close";
+    // 499: the handler saw the client go while reading its body, and said so.
+    if (front.end(port, close) && response.status !== 499) {
+      droppedBeforeAnswer++;
+      const path = new URL(request.url).pathname;
+      const ms = (performance.now() - started).toFixed(0);
+      log(
+        `dropped ${request.method} ${path}: the client went away before ` +
+          `its answer (${response.status} after ${ms} ms)`,
+      );
     }
+    return response;
   });
   const front = late.front = new ConnectionFront(listener, inner.addr, {
     maxConnections: options.maxConnections ?? 256,
