@@ -17,13 +17,14 @@ import {
 import { DEFAULT_MAX_PIXELS } from "./image_decode.ts";
 import { classifierPage } from "./page.ts";
 import {
+  type BodyLimits,
   ByteBudget,
   ClientGoneError,
   HttpError,
   json,
 } from "./request_limits.ts";
 import { prometheusText, ServerMetrics } from "./server_metrics.ts";
-import { readUploads } from "./uploads.ts";
+import { readUploads, type Upload } from "./uploads.ts";
 import { BatchQueue, QueueFullError } from "./work_queue.ts";
 
 /** The parts of a {@linkcode Classifier} the service uses. */
@@ -159,6 +160,183 @@ function inferenceQueue(
   });
 }
 
+/** What a request needs: the limits and parts of one service. */
+class Service {
+  readonly metrics = new ServerMetrics();
+  readonly queue: BatchQueue<Float32Array, Float32Array>;
+  readonly decoder: DecodePool;
+  readonly limits: BodyLimits;
+  inFlight = 0;
+  dropped = 0;
+  readonly #log: (line: string) => void;
+  readonly #onError: (error: unknown) => void;
+
+  constructor(
+    readonly classifier: ClassifierEngine,
+    readonly options: ClassifyServiceOptions,
+  ) {
+    this.#onError = options.onError ?? ((e) => console.error(e));
+    this.#log = options.log ?? ((line) => console.warn(line));
+    this.limits = {
+      maxBytes: options.maxBodyBytes ?? 5 * 1024 * 1024,
+      timeoutMs: options.bodyTimeoutMs ?? 30_000,
+      budget: new ByteBudget(options.maxBufferedBytes ?? 64 * 1024 * 1024),
+    };
+    const [h, w] = classifier.inputShape;
+    this.queue = inferenceQueue(classifier, options);
+    this.decoder = new DecodePool({
+      workers: workersAvailable()
+        ? options.decodeWorkers ?? defaultDecodeWorkers()
+        : 0,
+      budgetMs: options.decodeBudgetMs ?? 10_000,
+      height: h,
+      width: w,
+      maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+      inThread: (bytes) => classifier.preprocess(bytes),
+    });
+  }
+
+  /** Class probabilities of each file, decoded first, then queued. */
+  async #infer(files: Upload[]): Promise<Float32Array[]> {
+    // Places in the queue are held before any decode, and given back at the end.
+    if (!this.queue.reserve(files.length)) {
+      throw new QueueFullError(this.queue.limit);
+    }
+    let unused = files.length;
+    try {
+      // Every decode settles before any image is queued: a bad file fails
+      // the request without inference work, and no place is used late.
+      const decoded = await Promise.allSettled(
+        files.map((f) => this.decoder.decode(f.bytes)),
+      );
+      const inputs = decoded.map((d, i) => {
+        if (d.status === "fulfilled") return d.value;
+        const name = files[i]!.name;
+        if (name !== null && d.reason instanceof Error) {
+          d.reason.message += ` (${name})`;
+        }
+        throw d.reason;
+      });
+      return await Promise.all(inputs.map((x) => {
+        unused--;
+        return this.queue.submit(x, true);
+      }));
+    } finally {
+      this.queue.release(unused);
+    }
+  }
+
+  async #classify(request: Request, url: URL): Promise<Response> {
+    const topK = topKOf(url, this.classifier.classes);
+    const maxFiles = this.options.maxFiles ?? 16;
+    const { files, held } = await readUploads(request, this.limits, maxFiles);
+    try {
+      const probs = await this.#infer(files);
+      this.metrics.images += probs.length;
+      const results = probs.map((p, i) => ({
+        name: files[i]!.name,
+        predictions: this.classifier.top(p, 0, topK) as Prediction[],
+      }));
+      return json(200, { predictions: results[0]!.predictions, results });
+    } finally {
+      this.limits.budget.give(held);
+    }
+  }
+
+  async #admitted(request: Request, url: URL): Promise<Response> {
+    const maxInFlight = this.options.maxInFlight ?? 64;
+    if (this.inFlight >= maxInFlight) {
+      await request.body?.cancel().catch(() => {});
+      return json(503, {
+        error: `${maxInFlight} requests are in flight; retry shortly`,
+      }, { "retry-after": "1", connection: "close" });
+    }
+    this.inFlight++;
+    try {
+      return await this.#classify(request, url);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  #route(request: Request, url: URL): Promise<Response> | Response {
+    const only = (method: string, run: () => Promise<Response> | Response) =>
+      request.method === method ? run() : json(405, {
+        error: `${url.pathname} takes ${method} only`,
+      }, { allow: method });
+    switch (url.pathname) {
+      case "/classify":
+        return only("POST", () => this.#admitted(request, url));
+      case "/":
+      case "/index.html":
+        return only("GET", () => page(this.options.lang ?? "en"));
+      case "/healthz":
+        return only("GET", () =>
+          json(200, {
+            status: "ok",
+            backend: this.classifier.runtime.backend,
+            inputShape: this.classifier.inputShape,
+            classes: this.classifier.classes,
+          }));
+      case "/metrics":
+        return only("GET", () => this.#metricsResponse(request, url));
+      default:
+        return json(404, { error: `no route ${url.pathname}` });
+    }
+  }
+
+  #metricsResponse(request: Request, url: URL): Response {
+    const { queue, decoder } = this;
+    const snap = this.metrics.snapshot({
+      waiting: queue.waiting,
+      running: queue.running,
+      limit: queue.limit,
+      batches: queue.stats.batches,
+      meanBatch: queue.stats.items / Math.max(1, queue.stats.batches),
+    }, {
+      droppedClients: this.dropped,
+      decodeTimeouts: decoder.stats.timeouts,
+      decodeWorkers: decoder.workers,
+      inFlight: this.inFlight,
+      bufferedBytes: this.limits.budget.used,
+      ...this.options.limitMetrics?.(),
+    });
+    const prom = url.searchParams.get("format") === "prometheus" ||
+      (request.headers.get("accept") ?? "").includes("text/plain");
+    return prom
+      ? new Response(prometheusText(snap), {
+        headers: { "content-type": "text/plain; version=0.0.4" },
+      })
+      : json(200, snap);
+  }
+
+  /** Answers one request; never throws. */
+  async handle(request: Request): Promise<Response> {
+    const started = performance.now();
+    const url = new URL(request.url);
+    let response: Response;
+    try {
+      response = await this.#route(request, url);
+    } catch (error) {
+      if (error instanceof ClientGoneError) {
+        // Nobody to answer; one line, no stack: a dropped client is no bug.
+        this.dropped++;
+        this.#log(
+          `dropped ${request.method} ${url.pathname}: ${error.message}`,
+        );
+        response = json(499, { error: error.message });
+      } else {
+        response = errorResponse(error, this.#onError);
+      }
+    }
+    this.metrics.count(response.status);
+    if (url.pathname === "/classify") {
+      this.metrics.latency(performance.now() - started);
+    }
+    return response;
+  }
+}
+
 /**
  * Builds the service's request handler around a classifier. Images are
  * decoded and resized in a {@linkcode DecodePool} (off the main thread where
@@ -170,170 +348,14 @@ export function createClassifyHandler(
   classifier: ClassifierEngine,
   options: ClassifyServiceOptions = {},
 ): ClassifyService {
-  const lang = options.lang ?? "en";
-  const onError = options.onError ?? ((e) => console.error(e));
-  const log = options.log ?? ((line) => console.warn(line));
-  const maxInFlight = options.maxInFlight ?? 64;
-  const maxFiles = options.maxFiles ?? 16;
-  const limits = {
-    maxBytes: options.maxBodyBytes ?? 5 * 1024 * 1024,
-    timeoutMs: options.bodyTimeoutMs ?? 30_000,
-    budget: new ByteBudget(options.maxBufferedBytes ?? 64 * 1024 * 1024),
-  };
-  const [h, w] = classifier.inputShape;
-  const classes = classifier.classes;
-  const metrics = new ServerMetrics();
-  const queue = inferenceQueue(classifier, options);
-  const decoder = new DecodePool({
-    workers: workersAvailable()
-      ? options.decodeWorkers ?? defaultDecodeWorkers()
-      : 0,
-    budgetMs: options.decodeBudgetMs ?? 10_000,
-    height: h,
-    width: w,
-    maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
-    inThread: (bytes) => classifier.preprocess(bytes),
-  });
-  let inFlight = 0;
-  let dropped = 0;
-
-  async function classify(request: Request, url: URL): Promise<Response> {
-    const topK = topKOf(url, classes);
-    const { files, held } = await readUploads(request, limits, maxFiles);
-    // Places in the queue are held before any decode, and given back at the end.
-    if (!queue.reserve(files.length)) {
-      limits.budget.give(held);
-      throw new QueueFullError(queue.limit);
-    }
-    let unused = files.length;
-    try {
-      // Every decode settles before any image is queued: a bad file fails
-      // the request without inference work, and no place is used late.
-      const decoded = await Promise.allSettled(
-        files.map((f) => decoder.decode(f.bytes)),
-      );
-      decoded.forEach((d, i) => {
-        if (d.status === "fulfilled") return;
-        const name = files[i]!.name;
-        if (name !== null && d.reason instanceof Error) {
-          d.reason.message += ` (${name})`;
-        }
-        throw d.reason;
-      });
-      const probs = await Promise.all(decoded.map((d) => {
-        unused--;
-        return queue.submit(
-          (d as PromiseFulfilledResult<Float32Array>).value,
-          true,
-        );
-      }));
-      metrics.images += probs.length;
-      const results = probs.map((p, i) => ({
-        name: files[i]!.name,
-        predictions: classifier.top(p, 0, topK) as Prediction[],
-      }));
-      return json(200, { predictions: results[0]!.predictions, results });
-    } finally {
-      queue.release(unused);
-      limits.budget.give(held);
-    }
-  }
-
-  async function admitted(request: Request, url: URL): Promise<Response> {
-    if (inFlight >= maxInFlight) {
-      await request.body?.cancel().catch(() => {});
-      return json(503, {
-        error: `${maxInFlight} requests are in flight; retry shortly`,
-      }, { "retry-after": "1", connection: "close" });
-    }
-    inFlight++;
-    try {
-      return await classify(request, url);
-    } finally {
-      inFlight--;
-    }
-  }
-
-  function route(request: Request, url: URL): Promise<Response> | Response {
-    const only = (method: string, run: () => Promise<Response> | Response) =>
-      request.method === method ? run() : json(405, {
-        error: `${url.pathname} takes ${method} only`,
-      }, { allow: method });
-    switch (url.pathname) {
-      case "/classify":
-        return only("POST", () => admitted(request, url));
-      case "/":
-      case "/index.html":
-        return only("GET", () => page(lang));
-      case "/healthz":
-        return only("GET", () =>
-          json(200, {
-            status: "ok",
-            backend: classifier.runtime.backend,
-            inputShape: classifier.inputShape,
-            classes,
-          }));
-      case "/metrics":
-        return only("GET", () => metricsResponse(request, url));
-      default:
-        return json(404, { error: `no route ${url.pathname}` });
-    }
-  }
-
-  function metricsResponse(request: Request, url: URL): Response {
-    const snap = metrics.snapshot({
-      waiting: queue.waiting,
-      running: queue.running,
-      limit: queue.limit,
-      batches: queue.stats.batches,
-      meanBatch: queue.stats.items / Math.max(1, queue.stats.batches),
-    }, {
-      droppedClients: dropped,
-      decodeTimeouts: decoder.stats.timeouts,
-      decodeWorkers: decoder.workers,
-      inFlight,
-      bufferedBytes: limits.budget.used,
-      ...options.limitMetrics?.(),
-    });
-    const prom = url.searchParams.get("format") === "prometheus" ||
-      (request.headers.get("accept") ?? "").includes("text/plain");
-    return prom
-      ? new Response(prometheusText(snap), {
-        headers: { "content-type": "text/plain; version=0.0.4" },
-      })
-      : json(200, snap);
-  }
-
-  async function handler(request: Request): Promise<Response> {
-    const started = performance.now();
-    const url = new URL(request.url);
-    let response: Response;
-    try {
-      response = await route(request, url);
-    } catch (error) {
-      if (error instanceof ClientGoneError) {
-        // Nobody to answer; one line, no stack: a dropped client is no bug.
-        dropped++;
-        log(`dropped ${request.method} ${url.pathname}: ${error.message}`);
-        response = json(499, { error: error.message });
-      } else {
-        response = errorResponse(error, onError);
-      }
-    }
-    metrics.count(response.status);
-    if (url.pathname === "/classify") {
-      metrics.latency(performance.now() - started);
-    }
-    return response;
-  }
-
+  const service = new Service(classifier, options);
   return {
-    handler,
-    metrics,
-    queue,
-    decoder,
-    inFlight: () => inFlight,
-    buffered: limits.budget,
-    close: () => decoder.close(),
+    handler: (request) => service.handle(request),
+    metrics: service.metrics,
+    queue: service.queue,
+    decoder: service.decoder,
+    inFlight: () => service.inFlight,
+    buffered: service.limits.budget,
+    close: () => service.decoder.close(),
   };
 }
