@@ -82,7 +82,13 @@ export class DecodePool {
   constructor(options: DecodePoolOptions) {
     this.#options = options;
     const n = workersAvailable() ? options.workers : 0;
-    for (let i = 0; i < n; i++) this.#slots.push(this.#spawn());
+    try {
+      for (let i = 0; i < n; i++) this.#slots.push(this.#spawn());
+    } catch {
+      // A Worker that cannot be made at all (a sandbox that forbids it):
+      // decode in-thread, as where Worker is missing.
+      for (const slot of this.#slots.splice(0)) slot.worker.terminate();
+    }
   }
 
   /** Workers running (0: decodes run on the calling thread). */
@@ -170,12 +176,18 @@ export class DecodePool {
     const index = this.#slots.indexOf(slot);
     if (index < 0) return;
     this.stats.replaced++;
-    if (this.#failedStarts >= 3) {
+    let next: Slot | null = null;
+    if (this.#failedStarts < 3) {
+      try {
+        next = this.#spawn();
+      } catch { /* as below */ }
+    }
+    if (next === null) {
       // Workers that cannot even load would be restarted forever: decode
       // in-thread from now on, as where Worker is missing.
       this.#slots.splice(index, 1);
     } else {
-      this.#slots[index] = this.#spawn();
+      this.#slots[index] = next;
     }
     job?.reject(error);
     if (this.#slots.length === 0) {
