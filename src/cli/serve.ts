@@ -37,7 +37,9 @@ Serves a saved model over HTTP:
 options:
   --model DIR          model directory, model.json path or URL (required)
   --port N             port (default 8080; 0 picks a free one)
-  --host ADDR          address to bind (default 127.0.0.1, this machine only)
+  --host ADDR          address to bind (default 127.0.0.1, this machine only);
+                       another address needs --allow-net for it and for
+                       127.0.0.1, where the server behind the front listens
   --lang en|ja         language of the page (default en)
   --max-body BYTES     largest request body (default 5242880, 5 MB): 413 above
   --queue N            most images waiting for inference (default 64): 503 above
