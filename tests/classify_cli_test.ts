@@ -11,7 +11,13 @@ import { encodeRecords } from "../src/data/format.ts";
 import { saveModel } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { TrainRng } from "../src/train/rng.ts";
-import { jpeg, pattern, png, tinyModel } from "./classify_fixtures.ts";
+import {
+  jpeg,
+  paletteIndexOutOfRangePng,
+  pattern,
+  png,
+  tinyModel,
+} from "./classify_fixtures.ts";
 
 async function withModel(
   run: (dir: string, model: string) => Promise<void>,
@@ -74,6 +80,64 @@ Deno.test("classify cli: a table, JSON and Japanese labels of the top classes", 
     );
     assert.match(lines[0]!, /^画像\s+1位\s+2位\s+3位/);
     assert.ok(lines[0]!.includes(want[1]![0]!.labelJa));
+  });
+});
+
+Deno.test("classify cli: a folder with one bad image classifies the others, one line for the bad one, exit 2", async () => {
+  await withModel(async (dir, modelDir) => {
+    const files = [`${dir}/a.png`, `${dir}/b.jpg`, `${dir}/c.png`];
+    await Deno.writeFile(files[0]!, png(pattern(20, 20, 3, 1), 20, 20, 3));
+    await Deno.writeFile(files[1]!, jpeg(pattern(30, 20, 3, 2), 30, 20));
+    await Deno.writeFile(files[2]!, png(pattern(9, 9, 1, 3), 9, 9, 1));
+    const bad = `${dir}/palette.png`;
+    await Deno.writeFile(bad, await paletteIndexOutOfRangePng());
+    const images = [files[0]!, bad, files[1]!, files[2]!];
+    const base = ["--model", modelDir, "--backend", "cpu"];
+    const stderr: string[] = [];
+    const { error } = console;
+    console.error = (...a: unknown[]) => stderr.push(a.join(" "));
+    try {
+      const text: string[] = [];
+      assert.equal(
+        await classifyMain([...base, ...images], (l) => text.push(l)),
+        2,
+      );
+      const rows = text.join("\n").split("\n");
+      assert.equal(rows.length, 5); // header + 4 images
+      for (const f of files) {
+        assert.match(
+          rows.find((r) => r.startsWith(f))!,
+          /\d+\.\d%\s+\S+ \d+\.\d%/,
+        );
+      }
+      assert.match(rows[2]!, /^.*palette\.png\s+error: .*palette/i);
+      assert.equal(stderr.length, 1);
+      assert.match(stderr[0]!, /^error: .*palette\.png: .*palette color$/);
+
+      stderr.length = 0;
+      const out: string[] = [];
+      const code = await classifyMain(
+        [...base, "--json", ...images],
+        (l) => out.push(l),
+      );
+      assert.equal(code, 2);
+      const parsed = JSON.parse(out.join("\n")) as {
+        file: string;
+        predictions?: unknown[];
+        error?: string;
+      }[];
+      assert.deepEqual(parsed.map((r) => r.file), images);
+      assert.deepEqual(parsed.map((r) => r.predictions?.length), [
+        3,
+        undefined,
+        3,
+        3,
+      ]);
+      assert.match(parsed[1]!.error!, /Incorrect index of palette color/);
+      assert.equal(stderr.length, 1);
+    } finally {
+      console.error = error;
+    }
   });
 });
 

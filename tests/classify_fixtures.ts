@@ -98,3 +98,69 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
   return d;
 }
+
+function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+/**
+ * A well-formed 4x4 palette PNG (valid CRCs and zlib stream) whose pixels
+ * all use index 7 of a one-colour palette: a file that only fails while
+ * its pixels are converted (fast-png throws a plain `Error` there).
+ */
+export async function paletteIndexOutOfRangePng(): Promise<Uint8Array> {
+  const ihdr = new Uint8Array(13);
+  const view = new DataView(ihdr.buffer);
+  view.setUint32(0, 4);
+  view.setUint32(4, 4);
+  ihdr.set([8, 3, 0, 0, 0], 8); // depth 8, colour type 3 (palette)
+  const rows = new Uint8Array(4 * 5);
+  for (let y = 0; y < 4; y++) rows.fill(7, y * 5 + 1, y * 5 + 5);
+  const zlib = new Uint8Array(
+    await new Response(
+      new Blob([rows]).stream().pipeThrough(new CompressionStream("deflate")),
+    ).arrayBuffer(),
+  );
+  const parts = [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", ihdr),
+    pngChunk("PLTE", new Uint8Array([255, 0, 0])),
+    pngChunk("IDAT", zlib),
+    pngChunk("IEND", new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A JPEG of noise: its many coefficients make it slow to decode. */
+export function noiseJpeg(side: number): Uint8Array<ArrayBuffer> {
+  const data = new Uint8Array(side * side * 4);
+  let s = 12345;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = s >>> 24;
+  }
+  return new Uint8Array(
+    encodeJpegFile({ data, width: side, height: side }, 90).data,
+  );
+}

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { parseServeArgs } from "../src/cli/serve.ts";
 import { saveModel } from "../src/nn/model_io.ts";
 import { pattern, png, tinyModel } from "./classify_fixtures.ts";
 
@@ -133,4 +134,61 @@ Deno.test("serve cli: an address outside --allow-net exits 4, a taken port 69", 
       taken.close();
     }
   });
+});
+
+Deno.test("serve cli: every limit has a flag and a documented default", () => {
+  const defaults = parseServeArgs(["--model", "m"]);
+  assert.notEqual(defaults, "help");
+  if (defaults === "help") return;
+  assert.deepEqual({
+    maxBody: defaults.maxBody,
+    maxFiles: defaults.maxFiles,
+    maxConnections: defaults.maxConnections,
+    maxInFlight: defaults.maxInFlight,
+    maxBuffered: defaults.maxBuffered,
+    headerTimeout: defaults.headerTimeout,
+    bodyTimeout: defaults.bodyTimeout,
+    decodeWorkers: defaults.decodeWorkers,
+    decodeBudget: defaults.decodeBudget,
+  }, {
+    maxBody: 5 * 1024 * 1024,
+    maxFiles: 16,
+    maxConnections: 256,
+    maxInFlight: 64,
+    maxBuffered: 64 * 1024 * 1024,
+    headerTimeout: 10_000,
+    bodyTimeout: 30_000,
+    decodeWorkers: undefined, // cores, at most 4
+    decodeBudget: 10_000,
+  });
+  const set = parseServeArgs([
+    "--model=m",
+    "--max-files=2",
+    "--max-connections=3",
+    "--max-in-flight=4",
+    "--max-buffered=5000",
+    "--header-timeout=600",
+    "--body-timeout=700",
+    "--decode-workers=0",
+    "--decode-budget=800",
+  ]);
+  assert.notEqual(set, "help");
+  if (set === "help") return;
+  assert.deepEqual(
+    [
+      set.maxFiles,
+      set.maxConnections,
+      set.maxInFlight,
+      set.maxBuffered,
+      set.headerTimeout,
+      set.bodyTimeout,
+      set.decodeWorkers,
+      set.decodeBudget,
+    ],
+    [2, 3, 4, 5000, 600, 700, 0, 800],
+  );
+  assert.throws(
+    () => parseServeArgs(["--model=m", "--header-timeout=0"]),
+    /--header-timeout must be a whole number >= 1/,
+  );
 });

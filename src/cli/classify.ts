@@ -147,6 +147,26 @@ export function formatTable(
   ).join("\n");
 }
 
+// Why one file failed, in one line. Any error reading or decoding one
+// file is that file's: fast-png, for one, throws a plain Error for a
+// palette index out of range, and that must not cost the other files.
+// Permission errors stay fatal: they concern the run, not the file.
+function fileError(error: unknown): string {
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    throw error;
+  }
+  if (error instanceof Deno.errors.NotFound) return "no such file";
+  const message = error instanceof Error ? error.message : String(error);
+  const line = message.split("\n")[0]!;
+  return error instanceof ImageDecodeError ||
+      error instanceof Deno.errors.IsADirectory
+    ? line
+    : `the image cannot be decoded: ${line}`;
+}
+
 async function run(
   a: ClassifyArgs,
   print: (line: string) => void,
@@ -167,14 +187,7 @@ async function run(
       classifier.preprocess(await Deno.readFile(file), x, good.length * size);
       good.push(results.length);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        result.error = "no such file";
-      } else if (
-        error instanceof ImageDecodeError ||
-        error instanceof Deno.errors.IsADirectory
-      ) {
-        result.error = error.message;
-      } else throw error;
+      result.error = fileError(error);
     }
     results.push(result);
   }

@@ -2,7 +2,10 @@
  * `deno task serve --model DIR [--port 8080] [--host 127.0.0.1]`: the
  * classification service (`POST /classify`, the page at `/`, `/healthz`,
  * `/metrics`). Binds 127.0.0.1 unless `--host` says otherwise. Stops
- * cleanly on SIGINT or SIGTERM.
+ * cleanly on SIGINT or SIGTERM. Every limit of `ServeOptions` (connections,
+ * header and body timeouts, requests in flight, bytes buffered, files per
+ * form, queue, decode workers and budget) has a flag; `--help` lists the
+ * defaults.
  *
  * Exit codes: 0 stopped by a signal; 2 a bad model; 3 network (model URL);
  * 4 permission (e.g. `--host` outside the task's `--allow-net`); 64 usage;
@@ -34,11 +37,24 @@ Serves a saved model over HTTP:
 options:
   --model DIR          model directory, model.json path or URL (required)
   --port N             port (default 8080; 0 picks a free one)
-  --host ADDR          address to bind (default 127.0.0.1, this machine only)
+  --host ADDR          address to bind (default 127.0.0.1, this machine only);
+                       another address needs --allow-net for it and for
+                       127.0.0.1, where the server behind the front listens
   --lang en|ja         language of the page (default en)
   --max-body BYTES     largest request body (default 5242880, 5 MB): 413 above
   --queue N            most images waiting for inference (default 64): 503 above
   --max-batch N        most images per forward pass (default 32)
+  --max-files N        most files in one multipart request (default 16): 413
+  --max-connections N  most open connections (default 256): 503 and closed
+  --max-in-flight N    most POST /classify requests at once (default 64): 503
+  --max-buffered BYTES most upload bytes held at once, all requests together
+                       (default 67108864, 64 MB): 503 above
+  --header-timeout MS  a request header must arrive within MS of connecting
+                       or of the last answer (default 10000): else closed
+  --body-timeout MS    a whole body must arrive within MS (default 30000): 408
+  --decode-workers N   image decode workers (default: cores, at most 4; 0
+                       decodes on the main thread, without a time budget)
+  --decode-budget MS   most time to decode one image (default 10000): 422
   --backend B          auto, wasm, webgpu or cpu (default auto)
   --threads N          WASM threads (default: all cores, or env SIMDNET_THREADS)
   --help               show this text
@@ -53,6 +69,14 @@ export interface ServeArgs {
   maxBody: number;
   queue: number;
   maxBatch: number;
+  maxFiles: number;
+  maxConnections: number;
+  maxInFlight: number;
+  maxBuffered: number;
+  headerTimeout: number;
+  bodyTimeout: number;
+  decodeWorkers: number | undefined;
+  decodeBudget: number;
   backend: BackendChoice;
   threads: number | undefined;
 }
@@ -67,6 +91,14 @@ export function parseServeArgs(args: string[]): ServeArgs | "help" {
     "max-body": { type: "string" },
     queue: { type: "string" },
     "max-batch": { type: "string" },
+    "max-files": { type: "string" },
+    "max-connections": { type: "string" },
+    "max-in-flight": { type: "string" },
+    "max-buffered": { type: "string" },
+    "header-timeout": { type: "string" },
+    "body-timeout": { type: "string" },
+    "decode-workers": { type: "string" },
+    "decode-budget": { type: "string" },
     backend: { type: "string", default: "auto" },
     threads: { type: "string" },
     help: { type: "boolean", default: false },
@@ -94,6 +126,17 @@ export function parseServeArgs(args: string[]): ServeArgs | "help" {
     maxBody: wholeFlag(v["max-body"], "max-body", 1) ?? 5 * 1024 * 1024,
     queue: wholeFlag(v.queue, "queue", 1) ?? 64,
     maxBatch: wholeFlag(v["max-batch"], "max-batch", 1) ?? 32,
+    maxFiles: wholeFlag(v["max-files"], "max-files", 1) ?? 16,
+    maxConnections: wholeFlag(v["max-connections"], "max-connections", 1) ??
+      256,
+    maxInFlight: wholeFlag(v["max-in-flight"], "max-in-flight", 1) ?? 64,
+    maxBuffered: wholeFlag(v["max-buffered"], "max-buffered", 1) ??
+      64 * 1024 * 1024,
+    headerTimeout: wholeFlag(v["header-timeout"], "header-timeout", 1) ??
+      10_000,
+    bodyTimeout: wholeFlag(v["body-timeout"], "body-timeout", 1) ?? 30_000,
+    decodeWorkers: wholeFlag(v["decode-workers"], "decode-workers", 0),
+    decodeBudget: wholeFlag(v["decode-budget"], "decode-budget", 1) ?? 10_000,
     backend: v.backend as BackendChoice,
     threads: wholeFlag(v.threads, "threads", 1),
   };
@@ -114,6 +157,14 @@ async function run(a: ServeArgs): Promise<number> {
     maxBodyBytes: a.maxBody,
     queueLimit: a.queue,
     maxBatch: a.maxBatch,
+    maxFiles: a.maxFiles,
+    maxConnections: a.maxConnections,
+    maxInFlight: a.maxInFlight,
+    maxBufferedBytes: a.maxBuffered,
+    headerTimeoutMs: a.headerTimeout,
+    bodyTimeoutMs: a.bodyTimeout,
+    decodeWorkers: a.decodeWorkers,
+    decodeBudgetMs: a.decodeBudget,
     signal: stop.signal,
     onListen: (addr) => {
       const host = addr.hostname.includes(":")

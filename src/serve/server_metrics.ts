@@ -31,6 +31,13 @@ export interface MetricsSnapshot {
     batches: number;
     meanBatch: number;
   };
+  /**
+   * The hardening limits at work: counters of refusals and timeouts and
+   * gauges of what is held now (e.g. `refusedConnections`,
+   * `headerTimeouts`, `decodeTimeouts`, `droppedClients`, `bufferedBytes`,
+   * `inFlight`, `openConnections`).
+   */
+  limits: Record<string, number>;
   /** Resident set size of the process in bytes. */
   rssBytes: number;
 }
@@ -82,7 +89,10 @@ export class ServerMetrics {
   }
 
   /** The current values; `queue` comes from the work queue. */
-  snapshot(queue: MetricsSnapshot["queue"]): MetricsSnapshot {
+  snapshot(
+    queue: MetricsSnapshot["queue"],
+    limits: Record<string, number> = {},
+  ): MetricsSnapshot {
     return {
       uptimeSeconds: (performance.now() - this.#started) / 1000,
       requests: this.requests,
@@ -93,6 +103,7 @@ export class ServerMetrics {
       images: this.images,
       latencyMs: this.percentiles(),
       queue,
+      limits,
       rssBytes: Deno.memoryUsage().rss,
     };
   }
@@ -121,6 +132,11 @@ export function prometheusText(m: MetricsSnapshot): string {
     "# HELP simdnet_queue_waiting Images waiting for inference.",
     "# TYPE simdnet_queue_waiting gauge",
     `simdnet_queue_waiting ${m.queue.waiting}`,
+    "# HELP simdnet_limit Hardening limits: refusals and timeouts so far, bytes and requests held now.",
+    "# TYPE simdnet_limit gauge",
+    ...Object.entries(m.limits).map(([name, n]) =>
+      `simdnet_limit{name="${name}"} ${n}`
+    ),
     "# HELP simdnet_resident_memory_bytes Resident set size.",
     "# TYPE simdnet_resident_memory_bytes gauge",
     `simdnet_resident_memory_bytes ${m.rssBytes}`,

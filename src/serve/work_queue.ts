@@ -33,10 +33,13 @@ interface Waiting<T, R> {
 
 /** Runs submitted items in batches; rejects new items when `limit` wait. */
 export class BatchQueue<T, R> {
+  /** Most items per batch. */
   readonly maxBatch: number;
+  /** Most items waiting, counting places held by {@linkcode reserve}. */
   readonly limit: number;
   readonly #run: (items: T[]) => Promise<R[]>;
   #waiting: Waiting<T, R>[] = [];
+  #reserved = 0;
   #running = 0;
   #scheduled = false;
   #batches = 0;
@@ -69,12 +72,38 @@ export class BatchQueue<T, R> {
     return { batches: this.#batches, items: this.#items };
   }
 
+  /** Places held by {@linkcode reserve} and not yet used or released. */
+  get reserved(): number {
+    return this.#reserved;
+  }
+
+  /**
+   * Holds `n` places for items still being prepared, so that a request
+   * with many images is refused before any work rather than after it.
+   * False (nothing held) when waiting items and held places would pass
+   * `limit`. Each place is used by `submit(item, true)` or given back with
+   * {@linkcode release}.
+   */
+  reserve(n: number): boolean {
+    if (this.#waiting.length + this.#reserved + n > this.limit) return false;
+    this.#reserved += n;
+    return true;
+  }
+
+  /** Gives back `n` places held by {@linkcode reserve}. */
+  release(n: number): void {
+    this.#reserved = Math.max(0, this.#reserved - n);
+  }
+
   /**
    * Queues `item` and resolves with its result once its batch has run.
-   * Throws a {@linkcode QueueFullError} at once when `limit` items wait.
+   * Throws a {@linkcode QueueFullError} at once when `limit` items wait
+   * (counting held places), unless `reserved` uses a place held before.
    */
-  submit(item: T): Promise<R> {
-    if (this.#waiting.length >= this.limit) {
+  submit(item: T, reserved = false): Promise<R> {
+    if (reserved && this.#reserved > 0) {
+      this.#reserved--;
+    } else if (this.#waiting.length + this.#reserved >= this.limit) {
       return Promise.reject(new QueueFullError(this.limit));
     }
     const done = new Promise<R>((resolve, reject) => {
