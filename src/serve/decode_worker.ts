@@ -1,14 +1,14 @@
 /**
  * The decode worker of {@linkcode DecodePool}: turns PNG/JPEG bytes into
- * the model input off the main thread. It runs the same two steps as
- * `Classifier.preprocess` (`decodeImage`, then `pixelsToInput`); a test
- * checks both give identical values.
+ * the model input off the main thread. It calls the same function as
+ * `Classifier.preprocess` (`decodeImageToInput`, which streams PNG rows into
+ * the model input so memory does not grow with the image); a test checks
+ * both give identical values.
  *
  * @module
  */
 
-import { decodeImage } from "./image_decode.ts";
-import { pixelsToInput } from "./resize.ts";
+import { decodeImageToInput } from "./image_decode.ts";
 
 /** A job sent to the worker. */
 export interface DecodeJob {
@@ -32,12 +32,12 @@ export type DecodeReply =
 /** Runs one job; exported for the in-thread path and the tests. */
 export function runDecodeJob(job: DecodeJob): DecodeReply {
   try {
-    const pixels = decodeImage(job.bytes, { maxPixels: job.maxPixels });
-    const input = pixelsToInput(pixels, job.height, job.width);
+    const input = decodeImageToInput(job.bytes, job.height, job.width, {
+      maxPixels: job.maxPixels,
+    });
     return { id: job.id, ok: true, input };
   } catch (error) {
-    // Anything the decoders throw comes from the bytes they were given
-    // (fast-png throws a plain Error for a palette index out of range).
+    // Anything the decoders throw comes from the bytes they were given.
     const message = error instanceof Error ? error.message : String(error);
     return { id: job.id, ok: false, message };
   }
