@@ -112,7 +112,10 @@ Deno.test("classify cli: a folder with one bad image classifies the others, one 
       }
       assert.match(rows[2]!, /^.*palette\.png\s+error: .*palette/i);
       assert.equal(stderr.length, 1);
-      assert.match(stderr[0]!, /^error: .*palette\.png: .*palette color$/);
+      assert.match(
+        stderr[0]!,
+        /^error: .*palette\.png: .*palette index 7 is out of range/,
+      );
 
       stderr.length = 0;
       const out: string[] = [];
@@ -133,7 +136,7 @@ Deno.test("classify cli: a folder with one bad image classifies the others, one 
         3,
         3,
       ]);
-      assert.match(parsed[1]!.error!, /Incorrect index of palette color/);
+      assert.match(parsed[1]!.error!, /palette index 7 is out of range/);
       assert.equal(stderr.length, 1);
     } finally {
       console.error = error;
