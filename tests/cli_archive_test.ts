@@ -128,7 +128,7 @@ Deno.test("archive flag: data --archive with its md5 fills the cache, then reads
     } finally {
       console.log = log;
     }
-    assert.ok(lines[0]?.startsWith("source: archive "), lines[0]);
+    assert.ok(lines[0]?.startsWith("source: archive "), lines[0] ?? "");
     assert.ok(lines.some((l) => l.startsWith("source: cache ")), lines.join());
   });
 });

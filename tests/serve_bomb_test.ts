@@ -37,7 +37,7 @@ async function peakRss(pid: number): Promise<number> {
 }
 
 async function waitForPort(
-  stream: ReadableStream<Uint8Array>,
+  stream: ReadableStream<Uint8Array<ArrayBuffer>>,
 ): Promise<string> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
