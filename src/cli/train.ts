@@ -23,18 +23,15 @@ import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
 import { buildReportData } from "./train_report.ts";
+import { EXIT_BAD_DATA, EXIT_DIVERGED } from "./exit_codes.ts";
 import {
-  EXIT_UNAVAILABLE,
+  numberFlag,
   parseFlags,
-  reportFailure,
-  runCli,
-  usageError,
-} from "./cli_errors.ts";
-
-/** Exit code when training diverged (NaN or infinite loss). */
-export const EXIT_DIVERGED = 5;
-/** Exit code when the requested backend cannot start (sysexits' EX_UNAVAILABLE). */
-export const EXIT_BACKEND = EXIT_UNAVAILABLE;
+  RUNTIME_OPTIONS,
+  runtimeFlags,
+} from "./flags.ts";
+import { printError, reportFailure, runCli } from "./run_cli.ts";
+import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task train [options]
 
@@ -81,20 +78,7 @@ export interface TrainArgs {
   report: boolean;
 }
 
-function number(
-  v: string | undefined,
-  flag: string,
-  check: (n: number) => boolean,
-  want: string,
-): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !check(n)) {
-    throw usageError(`--${flag} must be ${want}, got ${v}`);
-  }
-  return n;
-}
-
+const number = numberFlag;
 const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
 
 /** Parses the command line; returns "help" for --help. */
@@ -107,28 +91,19 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     "val-split": { type: "string" },
     limit: { type: "string" },
     seed: { type: "string" },
-    backend: { type: "string", default: "auto" },
-    threads: { type: "string" },
+    ...RUNTIME_OPTIONS,
     data: { type: "string" },
     archive: { type: "string" },
     out: { type: "string" },
     resume: { type: "boolean", default: false },
-    lang: { type: "string", default: "en" },
     "no-report": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
   if (v.help) return "help";
-  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
-    throw usageError(
-      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
-    );
-  }
-  if (v.lang !== "en" && v.lang !== "ja") {
-    throw usageError(`--lang must be en or ja, got ${v.lang}`);
-  }
+  const runtime = runtimeFlags(v);
   if (v.resume && v.out === undefined) {
-    throw usageError(
+    throw new UsageError(
       "--resume needs --out DIR, the directory of the run to continue",
     );
   }
@@ -150,13 +125,13 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
         null,
     limit: number(v.limit, "limit", whole(1), "a whole number >= 1"),
     seed: number(v.seed, "seed", whole(0), "a whole number >= 0") ?? 42,
-    backend: v.backend as BackendChoice,
-    threads: number(v.threads, "threads", whole(1), "a whole number >= 1"),
+    backend: runtime.backend,
+    threads: runtime.threads,
     data: v.data,
     archive: v.archive,
     out: v.out ?? `runs/${stamp}`,
     resume: v.resume,
-    lang: v.lang,
+    lang: runtime.lang,
     report: !v["no-report"],
   };
 }
@@ -277,12 +252,12 @@ export async function main(args: string[]): Promise<number> {
     },
     failure: (error) => {
       if (error instanceof NonFiniteLossError) {
-        console.error(`error: ${error.message}`);
+        printError(error.message);
         return EXIT_DIVERGED;
       }
       if (error instanceof CheckpointError) {
-        console.error(`error: ${error.message}`);
-        return 2;
+        printError(error.message);
+        return EXIT_BAD_DATA;
       }
       return reportFailure(error, "train");
     },

@@ -1,5 +1,11 @@
+/**
+ * Every {@linkcode BackendChoice}, in the order help texts list them; the
+ * CLIs validate `--backend` against it.
+ */
+export const BACKEND_CHOICES = ["auto", "wasm", "webgpu", "cpu"] as const;
+
 /** Which tensor backend to run on. `auto` picks the fastest that works here. */
-export type BackendChoice = "auto" | "wasm" | "webgpu" | "cpu";
+export type BackendChoice = typeof BACKEND_CHOICES[number];
 
 /** Options for {@linkcode initRuntime}. */
 export interface RuntimeOptions {
