@@ -18,6 +18,7 @@ import { splitValidation } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import type { ImageSet } from "../data/format.ts";
 import { loadModel } from "../nn/model_io.ts";
+import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
@@ -31,7 +32,6 @@ import {
 } from "./flags.ts";
 import { reportFailure, runCli } from "./run_cli.ts";
 import { UsageError } from "./usage.ts";
-import { buildReportData } from "./train_report.ts";
 
 const USAGE = `usage: deno task evaluate --model DIR [options]
 

@@ -16,13 +16,13 @@ import { splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/format.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { saveModel, writeFileAtomic } from "../nn/model_io.ts";
+import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
-import { buildReportData } from "./train_report.ts";
 import { EXIT_BAD_DATA, EXIT_DIVERGED } from "./exit_codes.ts";
 import {
   numberFlag,
@@ -205,8 +205,6 @@ async function run(a: TrainArgs): Promise<void> {
   console.log(`\n${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
   console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
 
-  // Report hook: writeReport(outDir, data, lang) from ../report/, fed by
-  // buildReportData (./train_report.ts).
   if (a.report) {
     const settings = {
       epochs: a.epochs,
