@@ -10,6 +10,7 @@
 import { loadCifar10, type LoadCifar10Options } from "../data/cifar10.ts";
 import { countPerClass } from "../data/dataset.ts";
 import type { ImageSet } from "../data/format.ts";
+import { EXIT_OK } from "./exit_codes.ts";
 import { langFlag, parseFlags, wholeFlag } from "./flags.ts";
 import { reportFailure, runCli } from "./run_cli.ts";
 import { UsageError } from "./usage.ts";
@@ -100,7 +101,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`source: ${data.source.kind} ${data.source.path}`);
       console.log(describeSet("train", data.train, data.classNames));
       console.log(describeSet("test", data.test, data.classNames));
-      return 0;
+      return EXIT_OK;
     },
     failure: (error) => reportFailure(error, "data"),
   });

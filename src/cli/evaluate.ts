@@ -24,6 +24,7 @@ import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import type { History } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
+import { EXIT_OK } from "./exit_codes.ts";
 import {
   parseFlags,
   RUNTIME_OPTIONS,
@@ -207,7 +208,7 @@ async function run(a: EvaluateArgs): Promise<number> {
   await writeReport(a.out, report, a.lang);
   model.dispose();
   console.log(`wrote ${a.out}/report.html, ${a.out}/metrics.json`);
-  return 0;
+  return EXIT_OK;
 }
 
 /** Runs the CLI with `args` and returns the exit code. */

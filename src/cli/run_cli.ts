@@ -13,6 +13,7 @@ import { ImageDecodeError } from "../serve/image_decode.ts";
 import {
   EXIT_BAD_DATA,
   EXIT_NETWORK,
+  EXIT_OK,
   EXIT_PERMISSION,
   EXIT_UNAVAILABLE,
   EXIT_USAGE,
@@ -99,7 +100,7 @@ export async function runCli<A>(args: string[], cli: Cli<A>): Promise<number> {
     const parsed = cli.parse(args);
     if (parsed === "help") {
       (cli.print ?? console.log)(cli.usage);
-      return 0;
+      return EXIT_OK;
     }
     return await cli.run(parsed);
   } catch (error) {

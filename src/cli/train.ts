@@ -23,7 +23,7 @@ import type { BackendChoice } from "../runtime/types.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
-import { EXIT_BAD_DATA, EXIT_DIVERGED } from "./exit_codes.ts";
+import { EXIT_BAD_DATA, EXIT_DIVERGED, EXIT_OK } from "./exit_codes.ts";
 import {
   numberFlag,
   parseFlags,
@@ -246,7 +246,7 @@ export async function main(args: string[]): Promise<number> {
     parse: parseTrainArgs,
     run: async (parsed) => {
       await run(parsed);
-      return 0;
+      return EXIT_OK;
     },
     failure: (error) => {
       if (error instanceof NonFiniteLossError) {
