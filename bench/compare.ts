@@ -180,7 +180,8 @@ async function fullPlan(
 }
 
 const SYSTEMS = ["simdnet", "pytorch", "onnxruntime-web", "onnxruntime-node"];
-const BACKENDS = ["wasm", "cpu", "webgpu"];
+// Table order within a system, which is not BACKEND_CHOICES' order.
+const BACKEND_ORDER = ["wasm", "cpu", "webgpu"];
 
 /** Rows in table order: task, threads, system, backend. */
 function sortRows(rows: readonly BenchRow[]): BenchRow[] {
@@ -188,7 +189,7 @@ function sortRows(rows: readonly BenchRow[]): BenchRow[] {
     TASKS.indexOf(a.task) - TASKS.indexOf(b.task) ||
     a.threads - b.threads ||
     SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system) ||
-    BACKENDS.indexOf(a.backend) - BACKENDS.indexOf(b.backend)
+    BACKEND_ORDER.indexOf(a.backend) - BACKEND_ORDER.indexOf(b.backend)
   );
 }
 

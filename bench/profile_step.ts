@@ -16,14 +16,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { cifarCnn } from "../src/nn/cifar_cnn.ts";
 import { initRuntime } from "../src/runtime/init.ts";
-import type { BackendChoice } from "../src/runtime/types.ts";
+import { BACKEND_CHOICES, type BackendChoice } from "../src/runtime/types.ts";
 import { fit } from "../src/train/fit.ts";
 import { EXIT_OK } from "../src/cli/exit_codes.ts";
 import { backendFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
 
 // `auto` would make the profile's backend a matter of luck.
-const BACKENDS: readonly BackendChoice[] = ["wasm", "cpu", "webgpu"];
+const BACKENDS = BACKEND_CHOICES.filter((b) => b !== "auto");
 
 const USAGE =
   `usage: deno task bench:profile [--threads N] [--steps N] [--augment] [--backend ${
