@@ -29,6 +29,7 @@ import {
   parseFlags,
   RUNTIME_OPTIONS,
   runtimeFlags,
+  wholeFlag,
 } from "./flags.ts";
 import { printError, reportFailure, runCli } from "./run_cli.ts";
 import { UsageError } from "./usage.ts";
@@ -78,9 +79,6 @@ export interface TrainArgs {
   report: boolean;
 }
 
-const number = numberFlag;
-const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
-
 /** Parses the command line; returns "help" for --help. */
 export function parseTrainArgs(args: string[]): TrainArgs | "help" {
   const parsed = parseFlags(args, {
@@ -112,19 +110,23 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     "",
   );
   return {
-    epochs: number(v.epochs, "epochs", whole(1), "a whole number >= 1") ?? 5,
-    batchSize:
-      number(v["batch-size"], "batch-size", whole(1), "a whole number >= 1") ??
-        64,
-    lr:
-      number(v.lr, "lr", (n) => n > 0 && Number.isFinite(n), "a number > 0") ??
-        0.001,
+    epochs: wholeFlag(v.epochs, "epochs", 1) ?? 5,
+    batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 64,
+    lr: numberFlag(
+      v.lr,
+      "lr",
+      (n) => n > 0 && Number.isFinite(n),
+      "a number > 0",
+    ) ?? 0.001,
     augment: !v["no-augment"],
-    valSplit:
-      number(v["val-split"], "val-split", (n) => n > 0 && n < 1, "in (0, 1)") ??
-        null,
-    limit: number(v.limit, "limit", whole(1), "a whole number >= 1"),
-    seed: number(v.seed, "seed", whole(0), "a whole number >= 0") ?? 42,
+    valSplit: numberFlag(
+      v["val-split"],
+      "val-split",
+      (n) => n > 0 && n < 1,
+      "in (0, 1)",
+    ) ?? null,
+    limit: wholeFlag(v.limit, "limit", 1),
+    seed: wholeFlag(v.seed, "seed", 0) ?? 42,
     backend: runtime.backend,
     threads: runtime.threads,
     data: v.data,
