@@ -52,6 +52,7 @@ export {
   runtimeInfo,
   setKernelThreads,
 } from "./src/runtime/init.ts";
+export { BACKEND_CHOICES } from "./src/runtime/types.ts";
 export type {
   BackendChoice,
   RuntimeInfo,
@@ -63,6 +64,16 @@ export { probeWebGpu, startWebGpu, stopWebGpu } from "./src/runtime/webgpu.ts";
 
 // Data.
 export * from "./src/data/mod.ts";
+// The CLIs' exit codes (bad data 2, network 3, permission 4, usage 64, …).
+export {
+  EXIT_BAD_DATA,
+  EXIT_DIVERGED,
+  EXIT_NETWORK,
+  EXIT_PERMISSION,
+  EXIT_UNAVAILABLE,
+  EXIT_USAGE,
+  exitCodeFor,
+} from "./src/cli/exit_codes.ts";
 export { createRng, type Rng } from "./src/util/random.ts";
 
 // Layers and the seed model.

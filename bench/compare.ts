@@ -8,12 +8,14 @@
  * WebAssembly, node: native CPU) inference of the same model and weights,
  * all interleaved in one run (bench/_harness.ts). Prints a markdown table
  * and the project's targets, or with `--json` an array of
- * {@linkcode BenchRow}s.
+ * {@linkcode BenchRow}s. `bench/step.ts` runs the training rows alone
+ * through {@linkcode runCompare}.
+ *
+ * Exit codes: 0 ok; 1 nothing was measured; 64 usage.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   label,
   type Measurement,
@@ -22,8 +24,11 @@ import {
 } from "./_harness.ts";
 import { machineLine } from "./_machine.ts";
 import { type BenchRow, TASKS } from "./_protocol.ts";
-import { findPythonTorch } from "./_pytorch.ts";
+import { findPythonTorch, type PythonTorch } from "./_pytorch.ts";
 import { probeWebGpu } from "../src/runtime/webgpu.ts";
+import { EXIT_NO_ROWS, EXIT_OK } from "../src/cli/exit_codes.ts";
+import { numberFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
+import { reportFailure, runCli } from "../src/cli/run_cli.ts";
 import { formatTable, targetLines } from "./_table.ts";
 import {
   ortWorker,
@@ -41,27 +46,47 @@ const USAGE =
   --no-cpu              leave out the tfjs cpu backend (about a minute of the run)
   --allow-software-gpu  include a software WebGPU adapter (llvmpipe, SwiftShader)`;
 
-const { values: args } = parseArgs({
-  options: {
+/** What to measure and how to print it. */
+export interface CompareOptions {
+  json: boolean;
+  /** Interleaved rounds; each row is the median. */
+  rounds: number;
+  /** Time each adaptive row aims at per round. */
+  seconds: number;
+  /** Include the tfjs `cpu` backend. */
+  cpu: boolean;
+  /** Include a software WebGPU adapter. */
+  allowSoftwareGpu: boolean;
+  /**
+   * Only training steps of simdnet wasm and PyTorch (`bench:step`), with
+   * this warm-up and, if given, a fixed number of timed steps per round.
+   */
+  trainOnly?: { warmup: number; steps?: number };
+}
+
+/** Parses `bench:compare`'s command line; "help" for --help. */
+export function parseCompareArgs(args: string[]): CompareOptions | "help" {
+  const { values } = parseFlags(args, {
     json: { type: "boolean", default: false },
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "1.5" },
     "no-cpu": { type: "boolean", default: false },
     "allow-software-gpu": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (args.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-const rounds = Number(args.rounds);
-const seconds = Number(args.seconds);
-if (!Number.isInteger(rounds) || rounds < 1 || !(seconds > 0)) {
-  console.error(
-    `--rounds must be a whole number >= 1 and --seconds > 0\n\n${USAGE}`,
-  );
-  Deno.exit(2);
+  });
+  if (values.help) return "help";
+  return {
+    json: values.json,
+    rounds: wholeFlag(values.rounds, "rounds", 1)!,
+    seconds: numberFlag(
+      values.seconds,
+      "seconds",
+      (n) => n > 0 && Number.isFinite(n),
+      "a number > 0",
+    )!,
+    cpu: !values["no-cpu"],
+    allowSoftwareGpu: values["allow-software-gpu"],
+  };
 }
 
 const log = (line: string) => console.error(line);
@@ -82,87 +107,154 @@ function inference(worker: WorkerSpec): Measurement[] {
   return allTasks(worker).filter((m) => m.task !== "train");
 }
 
-const torch = await findPythonTorch();
-if (!torch) {
-  log(
-    "PyTorch skipped: no python3 here can `import torch` (apt-get install python3-torch)",
-  );
+/** Training steps alone: simdnet wasm and PyTorch at each thread count. */
+function trainingPlan(
+  torch: PythonTorch | null,
+  train: { warmup: number; steps?: number },
+): Measurement[] {
+  const measurements: Measurement[] = [];
+  for (const threads of threadCounts()) {
+    const workers = [simdnetWorker("wasm", threads)];
+    if (torch) workers.push(pytorchWorker(torch.python, threads));
+    for (const worker of workers) {
+      measurements.push({
+        worker,
+        task: "train",
+        batch: TRAIN_BATCH,
+        ...train,
+      });
+    }
+  }
+  return measurements;
 }
 
-const measurements: Measurement[] = [];
-for (const threads of threadCounts()) {
-  measurements.push(...allTasks(simdnetWorker("wasm", threads)));
-  if (torch) {
-    measurements.push(...allTasks(pytorchWorker(torch.python, threads)));
+/** Every system and task, plus the cpu backend and WebGPU when asked and present. */
+async function fullPlan(
+  torch: PythonTorch | null,
+  o: CompareOptions,
+): Promise<Measurement[]> {
+  const measurements: Measurement[] = [];
+  for (const threads of threadCounts()) {
+    measurements.push(...allTasks(simdnetWorker("wasm", threads)));
+    if (torch) {
+      measurements.push(...allTasks(pytorchWorker(torch.python, threads)));
+    }
+    measurements.push(...inference(ortWorker("web", threads)));
+    measurements.push(...inference(ortWorker("node", threads)));
   }
-  measurements.push(...inference(ortWorker("web", threads)));
-  measurements.push(...inference(ortWorker("node", threads)));
-}
-if (!args["no-cpu"]) {
-  // About 11 s per training step and 10 s per batch of 256: one round,
-  // one step, which is plenty to place it.
-  for (const m of allTasks(simdnetWorker("cpu", 1), true)) {
-    measurements.push(m.task === "latency" ? m : { ...m, steps: 1, rounds: 1 });
+  if (o.cpu) {
+    // About 11 s per training step and 10 s per batch of 256: one round,
+    // one step, which is plenty to place it.
+    for (const m of allTasks(simdnetWorker("cpu", 1), true)) {
+      measurements.push(
+        m.task === "latency" ? m : { ...m, steps: 1, rounds: 1 },
+      );
+    }
   }
-}
-const gpu = await probeWebGpu();
-if (!gpu.available) {
-  log(`simdnet webgpu skipped: no WebGPU adapter (${gpu.reason})`);
-} else if (gpu.software && !args["allow-software-gpu"]) {
-  log(
-    `simdnet webgpu skipped: the only WebGPU adapter ("${gpu.description}") is software; ` +
-      `pass --allow-software-gpu to include it`,
-  );
-} else {
-  // A software adapter (llvmpipe) computes on every core, and as slowly as
-  // the cpu backend: one round of one step for training and batches.
-  const all = threadCounts().at(-1)!;
-  const worker = simdnetWorker("webgpu", gpu.software ? all : 1, gpu.software);
-  for (const m of allTasks(worker, gpu.software)) {
-    measurements.push(
-      gpu.software && m.task !== "latency" ? { ...m, steps: 1, rounds: 1 } : m,
+  const gpu = await probeWebGpu();
+  if (!gpu.available) {
+    log(`simdnet webgpu skipped: no WebGPU adapter (${gpu.reason})`);
+  } else if (gpu.software && !o.allowSoftwareGpu) {
+    log(
+      `simdnet webgpu skipped: the only WebGPU adapter ("${gpu.description}") is software; ` +
+        `pass --allow-software-gpu to include it`,
     );
+  } else {
+    // A software adapter (llvmpipe) computes on every core, and as slowly as
+    // the cpu backend: one round of one step for training and batches.
+    const all = threadCounts().at(-1)!;
+    const worker = simdnetWorker(
+      "webgpu",
+      gpu.software ? all : 1,
+      gpu.software,
+    );
+    for (const m of allTasks(worker, gpu.software)) {
+      measurements.push(
+        gpu.software && m.task !== "latency"
+          ? { ...m, steps: 1, rounds: 1 }
+          : m,
+      );
+    }
   }
+  return measurements;
 }
-
-const machine = machineLine(); // the load before the run
-const { rows, skipped } = await runInterleaved(measurements, {
-  rounds,
-  targetSeconds: seconds,
-  log,
-});
 
 const SYSTEMS = ["simdnet", "pytorch", "onnxruntime-web", "onnxruntime-node"];
-const BACKENDS = ["wasm", "cpu", "webgpu"];
-const sorted: BenchRow[] = [...rows].sort((a, b) =>
-  TASKS.indexOf(a.task) - TASKS.indexOf(b.task) ||
-  a.threads - b.threads ||
-  SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system) ||
-  BACKENDS.indexOf(a.backend) - BACKENDS.indexOf(b.backend)
-);
-if (args.json) {
-  console.log(JSON.stringify(sorted, null, 2));
-} else {
-  console.log(
-    `Seed CNN: training batch ${TRAIN_BATCH}, inference batch ${INFER_BATCH}, latency batch 1; ` +
-      `median of ${rounds} interleaved rounds`,
+// Table order within a system, which is not BACKEND_CHOICES' order.
+const BACKEND_ORDER = ["wasm", "cpu", "webgpu"];
+
+/** Rows in table order: task, threads, system, backend. */
+function sortRows(rows: readonly BenchRow[]): BenchRow[] {
+  return [...rows].sort((a, b) =>
+    TASKS.indexOf(a.task) - TASKS.indexOf(b.task) ||
+    a.threads - b.threads ||
+    SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system) ||
+    BACKEND_ORDER.indexOf(a.backend) - BACKEND_ORDER.indexOf(b.backend)
   );
-  console.log(machine + (torch ? `, PyTorch ${torch.version}` : ""));
-  console.log();
-  console.log(formatTable(sorted));
-  console.log();
-  console.log(
-    "GFLOP/s counts 53.16 MFLOP per image forward and 3x that per training image; " +
-      "'vs simdnet' is images/s over simdnet wasm's at the same threads and task.",
-  );
-  const targets = targetLines(sorted);
-  if (targets.length) {
-    console.log(`\nTargets:\n${targets.map((t) => `- ${t}`).join("\n")}`);
-  }
-  for (const s of skipped) {
-    console.log(
-      `\nskipped ${label(s)}${s.task ? ` ${s.task}` : ""}: ${s.reason}`,
+}
+
+/**
+ * Runs the measurements `o` asks for, interleaved, and prints the table
+ * (or JSON); resolves to the exit code: {@linkcode EXIT_NO_ROWS} when
+ * nothing could be measured.
+ */
+export async function runCompare(o: CompareOptions): Promise<number> {
+  const torch = await findPythonTorch();
+  if (!torch) {
+    log(
+      "PyTorch skipped: no python3 here can `import torch` (apt-get install python3-torch)",
     );
   }
+  const measurements = o.trainOnly
+    ? trainingPlan(torch, o.trainOnly)
+    : await fullPlan(torch, o);
+  const machine = machineLine(); // the load before the run
+  const { rows, skipped } = await runInterleaved(measurements, {
+    rounds: o.rounds,
+    targetSeconds: o.seconds,
+    log,
+  });
+  const sorted = sortRows(rows);
+  if (o.json) {
+    console.log(JSON.stringify(sorted, null, 2));
+  } else {
+    console.log(
+      o.trainOnly
+        ? `Training steps, batch ${TRAIN_BATCH}, median of ${o.rounds} interleaved rounds`
+        : `Seed CNN: training batch ${TRAIN_BATCH}, inference batch ${INFER_BATCH}, latency batch 1; ` +
+          `median of ${o.rounds} interleaved rounds`,
+    );
+    console.log(machine + (torch ? `, PyTorch ${torch.version}` : ""));
+    console.log();
+    console.log(formatTable(sorted));
+    if (!o.trainOnly) {
+      console.log();
+      console.log(
+        "GFLOP/s counts 53.16 MFLOP per image forward and 3x that per training image; " +
+          "'vs simdnet' is images/s over simdnet wasm's at the same threads and task.",
+      );
+    }
+    const targets = targetLines(sorted);
+    if (targets.length) {
+      console.log(`\nTargets:\n${targets.map((t) => `- ${t}`).join("\n")}`);
+    }
+    for (const s of skipped) {
+      console.log(
+        `\nskipped ${label(s)}${s.task ? ` ${s.task}` : ""}: ${s.reason}`,
+      );
+    }
+  }
+  return sorted.length === 0 ? EXIT_NO_ROWS : EXIT_OK;
 }
-if (sorted.length === 0) Deno.exit(1);
+
+/** Runs `bench:compare` with `args`; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  return await runCli(args, {
+    usage: USAGE,
+    parse: parseCompareArgs,
+    run: runCompare,
+    failure: (error) => reportFailure(error, "bench:compare"),
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

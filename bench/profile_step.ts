@@ -8,121 +8,166 @@
  * synchronous on wasm and cpu, so the times are exact there; on webgpu they
  * only count command recording.
  *
+ * Exit codes: 0 ok; 64 usage; 69 the backend cannot start.
+ *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { cifarCnn } from "../src/nn/cifar_cnn.ts";
 import { initRuntime } from "../src/runtime/init.ts";
+import { BACKEND_CHOICES, type BackendChoice } from "../src/runtime/types.ts";
 import { fit } from "../src/train/fit.ts";
+import { EXIT_OK } from "../src/cli/exit_codes.ts";
+import { backendFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
+import { reportFailure, runCli } from "../src/cli/run_cli.ts";
+
+// `auto` would make the profile's backend a matter of luck.
+const BACKENDS = BACKEND_CHOICES.filter((b) => b !== "auto");
 
 const USAGE =
-  `usage: deno task bench:profile [--threads N] [--steps N] [--augment] [--backend wasm|cpu|webgpu]`;
+  `usage: deno task bench:profile [--threads N] [--steps N] [--augment] [--backend ${
+    BACKENDS.join("|")
+  }]`;
 
-const { values: args } = parseArgs({
-  options: {
+/** What `bench:profile` measures. */
+export interface ProfileOptions {
+  backend: BackendChoice;
+  threads: number | undefined;
+  /** Timed training steps (after two untimed ones). */
+  steps: number;
+  augment: boolean;
+}
+
+/** Parses `bench:profile`'s command line; "help" for --help. */
+export function parseProfileArgs(args: string[]): ProfileOptions | "help" {
+  const { values } = parseFlags(args, {
     threads: { type: "string" },
     steps: { type: "string", default: "20" },
     augment: { type: "boolean", default: false },
     backend: { type: "string", default: "wasm" },
     help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (args.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-const steps = Number(args.steps);
-if (!Number.isInteger(steps) || steps < 1) {
-  console.error(
-    `--steps must be a whole number >= 1, got ${args.steps}\n${USAGE}`,
-  );
-  Deno.exit(2);
-}
-const backend = args.backend;
-if (backend !== "wasm" && backend !== "cpu" && backend !== "webgpu") {
-  console.error(
-    `--backend must be wasm, cpu or webgpu, got ${backend}\n${USAGE}`,
-  );
-  Deno.exit(2);
-}
-
-const info = await initRuntime({
-  backend,
-  threads: args.threads === undefined ? undefined : Number(args.threads),
-  allowSoftwareGpu: backend === "webgpu",
-});
-
-// [total ms, calls] by "kernel shape".
-const times = new Map<string, [number, number]>();
-let recording = false;
-for (const k of tf.getKernelsForBackend(info.backend)) {
-  const run = k.kernelFunc;
-  tf.unregisterKernel(k.kernelName, info.backend);
-  tf.registerKernel({
-    ...k,
-    kernelFunc: (a) => {
-      if (!recording) return run(a);
-      const t0 = performance.now();
-      const out = run(a);
-      const dt = performance.now() - t0;
-      const first = Object.values(a.inputs)[0] as tf.TensorInfo | undefined;
-      const key = `${k.kernelName} ${first?.shape.join("x") ?? ""}`;
-      const e = times.get(key) ?? [0, 0];
-      e[0] += dt;
-      e[1]++;
-      times.set(key, e);
-      return out;
-    },
   });
+  if (values.help) return "help";
+  return {
+    backend: backendFlag(values.backend, BACKENDS),
+    threads: wholeFlag(values.threads, "threads", 1),
+    steps: wholeFlag(values.steps, "steps", 1)!,
+    augment: values.augment,
+  };
+}
+
+/** Kernel timings: [total ms, calls] by "kernel shape", while `recording`. */
+interface KernelTimes {
+  times: Map<string, [number, number]>;
+  recording: boolean;
+}
+
+/** Wraps every kernel of `backend` with a timer that records into the result. */
+function instrumentKernels(backend: string): KernelTimes {
+  const state: KernelTimes = { times: new Map(), recording: false };
+  for (const k of tf.getKernelsForBackend(backend)) {
+    const run = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, backend);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (a) => {
+        if (!state.recording) return run(a);
+        const t0 = performance.now();
+        const out = run(a);
+        const dt = performance.now() - t0;
+        const first = Object.values(a.inputs)[0] as tf.TensorInfo | undefined;
+        const key = `${k.kernelName} ${first?.shape.join("x") ?? ""}`;
+        const e = state.times.get(key) ?? [0, 0];
+        e[0] += dt;
+        e[1]++;
+        state.times.set(key, e);
+        return out;
+      },
+    });
+  }
+  return state;
 }
 
 const BATCH = 64;
-// Two untimed steps first: compilation and heap growth.
-const count = (steps + 2) * BATCH;
-let noise = 7;
-const images = new Uint8Array(count * 3072).map(() => {
-  noise = (Math.imul(noise, 1103515245) + 12345) >>> 0;
-  return noise >>> 24;
-});
-const labels = new Uint8Array(count).map((_, i) => i % 10);
-let start = 0, end = 0;
-await fit(cifarCnn({ seed: 0 }), { images, labels, count }, {
-  epochs: 1,
-  batchSize: BATCH,
-  shuffle: false,
-  verbose: 0,
-  augment: args.augment,
-  onBatchEnd: (step) => {
-    if (step === 1) {
-      recording = true;
-      start = performance.now();
-    }
-    end = performance.now();
-  },
-});
 
-const perStep = (end - start) / steps;
-const rows = [...times]
-  .map(([key, [ms, calls]]) => ({ key, ms: ms / steps, calls: calls / steps }))
-  .sort((a, b) => b.ms - a.ms);
-const inKernels = rows.reduce((s, r) => s + r.ms, 0);
-console.log(
-  `Training step, batch ${BATCH}${args.augment ? ", augmented" : ""}: ` +
-    `${info.backend}, ${info.threads} thread(s), mean of ${steps} steps\n`,
-);
-console.log("| ms/step | calls | kernel and first input shape |");
-console.log("|--------:|------:|------------------------------|");
-for (const r of rows) {
-  if (r.ms < 0.05) continue;
-  console.log(
-    `| ${r.ms.toFixed(2).padStart(7)} | ${
-      r.calls.toFixed(0).padStart(5)
-    } | ${r.key} |`,
-  );
+/** Trains `steps` + 2 steps on noise; returns the ms of the timed steps. */
+async function trainSteps(
+  o: ProfileOptions,
+  kernels: KernelTimes,
+): Promise<number> {
+  // Two untimed steps first: compilation and heap growth.
+  const count = (o.steps + 2) * BATCH;
+  let noise = 7;
+  const images = new Uint8Array(count * 3072).map(() => {
+    noise = (Math.imul(noise, 1103515245) + 12345) >>> 0;
+    return noise >>> 24;
+  });
+  const labels = new Uint8Array(count).map((_, i) => i % 10);
+  let start = 0, end = 0;
+  await fit(cifarCnn({ seed: 0 }), { images, labels, count }, {
+    epochs: 1,
+    batchSize: BATCH,
+    shuffle: false,
+    verbose: 0,
+    augment: o.augment,
+    onBatchEnd: (step) => {
+      if (step === 1) {
+        kernels.recording = true;
+        start = performance.now();
+      }
+      end = performance.now();
+    },
+  });
+  return end - start;
 }
-console.log(
-  `\nstep ${perStep.toFixed(1)} ms: kernels ${inKernels.toFixed(1)} ms, ` +
-    `the rest ${(perStep - inKernels).toFixed(1)} ms`,
-);
+
+/** Profiles training steps as `o` says and prints the table. */
+export async function runProfile(o: ProfileOptions): Promise<number> {
+  const info = await initRuntime({
+    backend: o.backend,
+    threads: o.threads,
+    allowSoftwareGpu: o.backend === "webgpu",
+  });
+  const kernels = instrumentKernels(info.backend);
+  const perStep = (await trainSteps(o, kernels)) / o.steps;
+  const rows = [...kernels.times]
+    .map(([key, [ms, calls]]) => ({
+      key,
+      ms: ms / o.steps,
+      calls: calls / o.steps,
+    }))
+    .sort((a, b) => b.ms - a.ms);
+  const inKernels = rows.reduce((s, r) => s + r.ms, 0);
+  console.log(
+    `Training step, batch ${BATCH}${o.augment ? ", augmented" : ""}: ` +
+      `${info.backend}, ${info.threads} thread(s), mean of ${o.steps} steps\n`,
+  );
+  console.log("| ms/step | calls | kernel and first input shape |");
+  console.log("|--------:|------:|------------------------------|");
+  for (const r of rows) {
+    if (r.ms < 0.05) continue;
+    console.log(
+      `| ${r.ms.toFixed(2).padStart(7)} | ${
+        r.calls.toFixed(0).padStart(5)
+      } | ${r.key} |`,
+    );
+  }
+  console.log(
+    `\nstep ${perStep.toFixed(1)} ms: kernels ${inKernels.toFixed(1)} ms, ` +
+      `the rest ${(perStep - inKernels).toFixed(1)} ms`,
+  );
+  return EXIT_OK;
+}
+
+/** Runs `bench:profile` with `args`; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  return await runCli(args, {
+    usage: USAGE,
+    parse: parseProfileArgs,
+    run: runProfile,
+    failure: (error) => reportFailure(error, "bench:profile"),
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { modelToArtifacts } from "../src/nn/model_io.ts";
-import { toBase64 } from "../src/report/png.ts";
+import { encodeBase64 } from "../src/util/base64.ts";
 import { packageWasmUrl } from "../src/runtime/wasm_backend.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { pattern, png, tinyModel } from "./classify_fixtures.ts";
@@ -49,9 +49,9 @@ function script(
 import { Classifier } from ${JSON.stringify(CLASSIFIER)};
 const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 const json = ${JSON.stringify(JSON.stringify(artifacts.json))};
-const weights = bytes("${toBase64(artifacts.weights)}");
-const wasmBinary = bytes("${toBase64(wasm)}");
-const image = bytes("${toBase64(image)}");
+const weights = bytes("${encodeBase64(artifacts.weights)}");
+const wasmBinary = bytes("${encodeBase64(wasm)}");
+const image = bytes("${encodeBase64(image)}");
 const classifier = await Classifier.fromBytes(json, weights, {
   backend: "wasm", wasmBinary, ${
     threads === undefined ? "" : `threads: ${threads}`

@@ -17,7 +17,7 @@ import {
   createProgress,
   type ProgressSink,
   renderProgress,
-} from "../src/cli/progress.ts";
+} from "../src/util/progress.ts";
 import { assertSameBytes, IMAGE, makeFixture } from "./_data_fixtures.ts";
 
 function throwsCode(fn: () => unknown, code: string): void {

@@ -1,13 +1,13 @@
 /**
  * Hardening of the archive and cache paths: a tampered archive writes
  * nothing, and a cache that cannot be created says which directory and how
- * to choose another, with the exit code of the table in cli_errors.ts.
+ * to choose another, with the exit code of the table in src/cli/exit_codes.ts.
  */
 
 import assert from "node:assert/strict";
 import { extractArchive } from "../src/data/archive.ts";
 import { loadCifar10 } from "../src/data/cifar10.ts";
-import { exitCodeFor } from "../src/data/errors.ts";
+import { exitCodeFor } from "../src/cli/exit_codes.ts";
 import {
   assertDataError,
   caught,

@@ -8,8 +8,8 @@ import {
   diagnose,
   formatClassificationReport,
 } from "../src/metrics/mod.ts";
-import { formatFixed, rjust } from "../src/metrics/_python_format.ts";
-import { numpyMean, numpySum } from "../src/metrics/_numpy_sum.ts";
+import { formatFixed, rjust } from "../src/util/python_format.ts";
+import { numpyMean, numpySum } from "../src/util/numpy_sum.ts";
 
 /** Expands a confusion matrix back into label arrays. */
 function labelsFrom(matrix: number[][]): { yTrue: number[]; yPred: number[] } {

@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { loadModel } from "../src/nn/model_io.ts";
-import { EXIT_DIVERGED, main, parseTrainArgs } from "../src/cli/train.ts";
+import { EXIT_DIVERGED } from "../src/cli/exit_codes.ts";
+import { main, parseTrainArgs } from "../src/cli/train.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { TrainRng } from "../src/train/rng.ts";
 

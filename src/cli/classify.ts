@@ -14,11 +14,12 @@ import { Classifier, type Prediction } from "../serve/classifier.ts";
 import { ImageDecodeError } from "../serve/image_decode.ts";
 import {
   parseFlags,
-  reportFailure,
-  runCli,
-  usageError,
+  RUNTIME_OPTIONS,
+  runtimeFlags,
   wholeFlag,
-} from "./cli_errors.ts";
+} from "./flags.ts";
+import { reportFailure, runCli } from "./run_cli.ts";
+import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task classify --model DIR [options] IMAGE...
 
@@ -55,36 +56,29 @@ export function parseClassifyArgs(args: string[]): ClassifyArgs | "help" {
     model: { type: "string" },
     top: { type: "string" },
     json: { type: "boolean", default: false },
-    lang: { type: "string", default: "en" },
-    backend: { type: "string", default: "auto" },
-    threads: { type: "string" },
+    ...RUNTIME_OPTIONS,
     "batch-size": { type: "string" },
     help: { type: "boolean", default: false },
   }, true);
   const v = parsed.values;
   if (v.help) return "help";
   if (v.model === undefined) {
-    throw usageError("--model DIR is required: the directory of a saved model");
-  }
-  if (parsed.positionals.length === 0) {
-    throw usageError("name at least one image file to classify");
-  }
-  if (v.lang !== "en" && v.lang !== "ja") {
-    throw usageError(`--lang must be en or ja, got ${v.lang}`);
-  }
-  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
-    throw usageError(
-      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
+    throw new UsageError(
+      "--model DIR is required: the directory of a saved model",
     );
   }
+  if (parsed.positionals.length === 0) {
+    throw new UsageError("name at least one image file to classify");
+  }
+  const runtime = runtimeFlags(v);
   return {
     model: v.model,
     images: parsed.positionals,
     top: wholeFlag(v.top, "top", 1) ?? 3,
     json: v.json,
-    lang: v.lang,
-    backend: v.backend as BackendChoice,
-    threads: wholeFlag(v.threads, "threads", 1),
+    lang: runtime.lang,
+    backend: runtime.backend,
+    threads: runtime.threads,
     batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 256,
   };
 }

@@ -8,10 +8,12 @@
  */
 
 import { loadCifar10, type LoadCifar10Options } from "../data/cifar10.ts";
-import { isClassNameLang } from "../data/classes.ts";
 import { countPerClass } from "../data/dataset.ts";
 import type { ImageSet } from "../data/format.ts";
-import { parseFlags, reportFailure, runCli, usageError } from "./cli_errors.ts";
+import { EXIT_OK } from "./exit_codes.ts";
+import { langFlag, parseFlags, wholeFlag } from "./flags.ts";
+import { reportFailure, runCli } from "./run_cli.ts";
+import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task data [options]
 
@@ -70,11 +72,8 @@ function parse(args: string[]): LoadCifar10Options | "help" {
   });
   const v = parsed.values;
   if (v.help) return "help";
-  if (!isClassNameLang(v.lang)) {
-    throw usageError(`--lang must be en or ja, got ${v.lang}`);
-  }
   const options: LoadCifar10Options = {
-    lang: v.lang,
+    lang: langFlag(v.lang),
     download: !v["no-download"],
   };
   if (v.data !== undefined) options.dir = v.data;
@@ -83,17 +82,12 @@ function parse(args: string[]): LoadCifar10Options | "help" {
   if (v.url !== undefined) options.url = v.url;
   if (v.md5 !== undefined) {
     if (v.md5 !== "none" && !/^[0-9a-fA-F]{32}$/.test(v.md5)) {
-      throw usageError(`--md5 must be 32 hex digits or none, got ${v.md5}`);
+      throw new UsageError(`--md5 must be 32 hex digits or none, got ${v.md5}`);
     }
     options.md5 = v.md5 === "none" ? null : v.md5;
   }
-  if (v.limit !== undefined) {
-    const n = Number(v.limit);
-    if (!Number.isInteger(n) || n < 1) {
-      throw usageError(`--limit must be a whole number >= 1, got ${v.limit}`);
-    }
-    options.limit = n;
-  }
+  const limit = wholeFlag(v.limit, "limit", 1);
+  if (limit !== undefined) options.limit = limit;
   return options;
 }
 
@@ -107,7 +101,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`source: ${data.source.kind} ${data.source.path}`);
       console.log(describeSet("train", data.train, data.classNames));
       console.log(describeSet("test", data.test, data.classNames));
-      return 0;
+      return EXIT_OK;
     },
     failure: (error) => reportFailure(error, "data"),
   });

@@ -18,19 +18,21 @@ import { splitValidation } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import type { ImageSet } from "../data/format.ts";
 import { loadModel } from "../nn/model_io.ts";
+import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import type { History } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
+import { EXIT_OK } from "./exit_codes.ts";
 import {
   parseFlags,
-  reportFailure,
-  runCli,
-  usageError,
+  RUNTIME_OPTIONS,
+  runtimeFlags,
   wholeFlag,
-} from "./cli_errors.ts";
-import { buildReportData } from "./train_report.ts";
+} from "./flags.ts";
+import { reportFailure, runCli } from "./run_cli.ts";
+import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task evaluate --model DIR [options]
 
@@ -73,39 +75,32 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
     data: { type: "string" },
     archive: { type: "string" },
     out: { type: "string" },
-    lang: { type: "string", default: "en" },
     "batch-size": { type: "string" },
     limit: { type: "string" },
-    backend: { type: "string", default: "auto" },
-    threads: { type: "string" },
+    ...RUNTIME_OPTIONS,
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
   if (v.help) return "help";
   if (v.model === undefined) {
-    throw usageError("--model DIR is required: the directory of a saved model");
-  }
-  if (v.lang !== "en" && v.lang !== "ja") {
-    throw usageError(`--lang must be en or ja, got ${v.lang}`);
-  }
-  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
-    throw usageError(
-      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
+    throw new UsageError(
+      "--model DIR is required: the directory of a saved model",
     );
   }
+  const runtime = runtimeFlags(v);
   if (v.out === undefined && /^[a-z][a-z\d+.-]+:/i.test(v.model)) {
-    throw usageError("--out DIR is required when --model is a URL");
+    throw new UsageError("--out DIR is required when --model is a URL");
   }
   return {
     model: v.model,
     data: v.data,
     archive: v.archive,
     out: v.out ?? `${v.model.replace(/\/+$/, "")}/evaluation`,
-    lang: v.lang,
+    lang: runtime.lang,
     batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 256,
     limit: wholeFlag(v.limit, "limit", 1),
-    backend: v.backend as BackendChoice,
-    threads: wholeFlag(v.threads, "threads", 1),
+    backend: runtime.backend,
+    threads: runtime.threads,
   };
 }
 
@@ -213,7 +208,7 @@ async function run(a: EvaluateArgs): Promise<number> {
   await writeReport(a.out, report, a.lang);
   model.dispose();
   console.log(`wrote ${a.out}/report.html, ${a.out}/metrics.json`);
-  return 0;
+  return EXIT_OK;
 }
 
 /** Runs the CLI with `args` and returns the exit code. */

@@ -2,18 +2,23 @@
  * `deno task info [--backend B] [--threads N] [--json]`: what simdnet runs on
  * here and why.
  *
+ * Exit codes: 0 ok; 4 permission; 64 usage; 69 the requested backend cannot
+ * start.
+ *
  * @module
  */
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { initRuntime } from "../runtime/init.ts";
-import { reportFailure } from "./cli_errors.ts";
 import { probeWebGpu } from "../runtime/webgpu.ts";
-import type {
-  BackendChoice,
-  RuntimeInfo,
-  WebGpuInfo,
+import {
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type RuntimeInfo,
+  type WebGpuInfo,
 } from "../runtime/types.ts";
+import { EXIT_OK } from "./exit_codes.ts";
+import { backendFlag, parseFlags, wholeFlag } from "./flags.ts";
+import { reportFailure, runCli } from "./run_cli.ts";
 
 /** Everything `info --json` prints. */
 export interface InfoReport extends RuntimeInfo {
@@ -60,35 +65,40 @@ export function formatInfo(r: InfoReport): string {
   ].join("\n");
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      backend: { type: "string", default: "auto" },
-      threads: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+const USAGE = `usage: deno task info [--backend ${
+  BACKEND_CHOICES.join("|")
+}] [--threads N] [--json]`;
+
+/** Runs `deno task info` with `args`, printing with `print`; returns the exit code. */
+export async function main(
+  args: string[],
+  print: (line: string) => void = console.log,
+): Promise<number> {
+  return await runCli(args, {
+    usage: USAGE,
+    parse: (args) => {
+      const { values } = parseFlags(args, {
+        backend: { type: "string", default: "auto" },
+        threads: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      });
+      if (values.help) return "help";
+      return {
+        backend: backendFlag(values.backend),
+        threads: wholeFlag(values.threads, "threads", 1),
+        json: values.json,
+      };
     },
-  });
-  if (values.help) {
-    console.log(
-      "usage: deno task info [--backend auto|wasm|webgpu|cpu] [--threads N] [--json]",
-    );
-    Deno.exit(0);
-  }
-  try {
-    const report = await gatherInfo({
-      backend: values.backend as BackendChoice,
-      threads: values.threads === undefined
-        ? undefined
-        : Number(values.threads),
-    });
-    console.log(
-      values.json ? JSON.stringify(report, null, 2) : formatInfo(report),
-    );
-  } catch (err) {
+    run: async ({ json, ...options }) => {
+      const report = await gatherInfo(options);
+      print(json ? JSON.stringify(report, null, 2) : formatInfo(report));
+      return EXIT_OK;
+    },
     // One line and an exit code (69 backend, 4 permission), no stack trace.
-    const code = reportFailure(err, "info");
-    if (code === null) throw err;
-    Deno.exit(code);
-  }
+    failure: (error) => reportFailure(error, "info"),
+    print,
+  });
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -19,11 +19,12 @@ import { Classifier } from "../serve/classifier.ts";
 import { serveClassifier } from "../serve/server.ts";
 import {
   parseFlags,
-  reportFailure,
-  runCli,
-  usageError,
+  RUNTIME_OPTIONS,
+  runtimeFlags,
   wholeFlag,
-} from "./cli_errors.ts";
+} from "./flags.ts";
+import { reportFailure, runCli } from "./run_cli.ts";
+import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task serve --model DIR [options]
 
@@ -87,7 +88,6 @@ export function parseServeArgs(args: string[]): ServeArgs | "help" {
     model: { type: "string" },
     port: { type: "string" },
     host: { type: "string", default: "127.0.0.1" },
-    lang: { type: "string", default: "en" },
     "max-body": { type: "string" },
     queue: { type: "string" },
     "max-batch": { type: "string" },
@@ -99,30 +99,24 @@ export function parseServeArgs(args: string[]): ServeArgs | "help" {
     "body-timeout": { type: "string" },
     "decode-workers": { type: "string" },
     "decode-budget": { type: "string" },
-    backend: { type: "string", default: "auto" },
-    threads: { type: "string" },
+    ...RUNTIME_OPTIONS,
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
   if (v.help) return "help";
   if (v.model === undefined) {
-    throw usageError("--model DIR is required: the directory of a saved model");
-  }
-  if (v.lang !== "en" && v.lang !== "ja") {
-    throw usageError(`--lang must be en or ja, got ${v.lang}`);
-  }
-  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
-    throw usageError(
-      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
+    throw new UsageError(
+      "--model DIR is required: the directory of a saved model",
     );
   }
+  const runtime = runtimeFlags(v);
   const port = wholeFlag(v.port, "port", 0) ?? 8080;
-  if (port > 65535) throw usageError(`--port must be at most 65535`);
+  if (port > 65535) throw new UsageError(`--port must be at most 65535`);
   return {
     model: v.model,
     port,
     host: v.host,
-    lang: v.lang,
+    lang: runtime.lang,
     maxBody: wholeFlag(v["max-body"], "max-body", 1) ?? 5 * 1024 * 1024,
     queue: wholeFlag(v.queue, "queue", 1) ?? 64,
     maxBatch: wholeFlag(v["max-batch"], "max-batch", 1) ?? 32,
@@ -137,8 +131,8 @@ export function parseServeArgs(args: string[]): ServeArgs | "help" {
     bodyTimeout: wholeFlag(v["body-timeout"], "body-timeout", 1) ?? 30_000,
     decodeWorkers: wholeFlag(v["decode-workers"], "decode-workers", 0),
     decodeBudget: wholeFlag(v["decode-budget"], "decode-budget", 1) ?? 10_000,
-    backend: v.backend as BackendChoice,
-    threads: wholeFlag(v.threads, "threads", 1),
+    backend: runtime.backend,
+    threads: runtime.threads,
   };
 }
 

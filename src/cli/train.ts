@@ -11,11 +11,12 @@
  */
 
 import { loadCifar10 } from "../data/cifar10.ts";
-import { DataError, EXIT_BAD_DATA } from "../data/errors.ts";
+import { DataError } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/format.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { saveModel, writeFileAtomic } from "../nn/model_io.ts";
+import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
@@ -23,19 +24,16 @@ import { removeStaleTemps } from "../train/atomic_write.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
-import { buildReportData } from "./train_report.ts";
+import { EXIT_BAD_DATA, EXIT_DIVERGED, EXIT_OK } from "./exit_codes.ts";
 import {
-  EXIT_UNAVAILABLE,
+  numberFlag,
   parseFlags,
-  reportFailure,
-  runCli,
-  usageError,
-} from "./cli_errors.ts";
-
-/** Exit code when training diverged (NaN or infinite loss). */
-export const EXIT_DIVERGED = 5;
-/** Exit code when the requested backend cannot start (sysexits' EX_UNAVAILABLE). */
-export const EXIT_BACKEND = EXIT_UNAVAILABLE;
+  RUNTIME_OPTIONS,
+  runtimeFlags,
+  wholeFlag,
+} from "./flags.ts";
+import { printError, reportFailure, runCli } from "./run_cli.ts";
+import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task train [options]
 
@@ -82,22 +80,6 @@ export interface TrainArgs {
   report: boolean;
 }
 
-function number(
-  v: string | undefined,
-  flag: string,
-  check: (n: number) => boolean,
-  want: string,
-): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !check(n)) {
-    throw usageError(`--${flag} must be ${want}, got ${v}`);
-  }
-  return n;
-}
-
-const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
-
 /** Parses the command line; returns "help" for --help. */
 export function parseTrainArgs(args: string[]): TrainArgs | "help" {
   const parsed = parseFlags(args, {
@@ -108,28 +90,19 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     "val-split": { type: "string" },
     limit: { type: "string" },
     seed: { type: "string" },
-    backend: { type: "string", default: "auto" },
-    threads: { type: "string" },
+    ...RUNTIME_OPTIONS,
     data: { type: "string" },
     archive: { type: "string" },
     out: { type: "string" },
     resume: { type: "boolean", default: false },
-    lang: { type: "string", default: "en" },
     "no-report": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
   if (v.help) return "help";
-  if (!["auto", "wasm", "webgpu", "cpu"].includes(v.backend)) {
-    throw usageError(
-      `--backend must be auto, wasm, webgpu or cpu, got ${v.backend}`,
-    );
-  }
-  if (v.lang !== "en" && v.lang !== "ja") {
-    throw usageError(`--lang must be en or ja, got ${v.lang}`);
-  }
+  const runtime = runtimeFlags(v);
   if (v.resume && v.out === undefined) {
-    throw usageError(
+    throw new UsageError(
       "--resume needs --out DIR, the directory of the run to continue",
     );
   }
@@ -138,26 +111,30 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     "",
   );
   return {
-    epochs: number(v.epochs, "epochs", whole(1), "a whole number >= 1") ?? 5,
-    batchSize:
-      number(v["batch-size"], "batch-size", whole(1), "a whole number >= 1") ??
-        64,
-    lr:
-      number(v.lr, "lr", (n) => n > 0 && Number.isFinite(n), "a number > 0") ??
-        0.001,
+    epochs: wholeFlag(v.epochs, "epochs", 1) ?? 5,
+    batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 64,
+    lr: numberFlag(
+      v.lr,
+      "lr",
+      (n) => n > 0 && Number.isFinite(n),
+      "a number > 0",
+    ) ?? 0.001,
     augment: !v["no-augment"],
-    valSplit:
-      number(v["val-split"], "val-split", (n) => n > 0 && n < 1, "in (0, 1)") ??
-        null,
-    limit: number(v.limit, "limit", whole(1), "a whole number >= 1"),
-    seed: number(v.seed, "seed", whole(0), "a whole number >= 0") ?? 42,
-    backend: v.backend as BackendChoice,
-    threads: number(v.threads, "threads", whole(1), "a whole number >= 1"),
+    valSplit: numberFlag(
+      v["val-split"],
+      "val-split",
+      (n) => n > 0 && n < 1,
+      "in (0, 1)",
+    ) ?? null,
+    limit: wholeFlag(v.limit, "limit", 1),
+    seed: wholeFlag(v.seed, "seed", 0) ?? 42,
+    backend: runtime.backend,
+    threads: runtime.threads,
     data: v.data,
     archive: v.archive,
     out: v.out ?? `runs/${stamp}`,
     resume: v.resume,
-    lang: v.lang,
+    lang: runtime.lang,
     report: !v["no-report"],
   };
 }
@@ -233,8 +210,6 @@ async function run(a: TrainArgs): Promise<void> {
   console.log(`\n${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
   console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
 
-  // Report hook: writeReport(outDir, data, lang) from ../report/, fed by
-  // buildReportData (./train_report.ts).
   if (a.report) {
     const settings = {
       epochs: a.epochs,
@@ -276,15 +251,15 @@ export async function main(args: string[]): Promise<number> {
     parse: parseTrainArgs,
     run: async (parsed) => {
       await run(parsed);
-      return 0;
+      return EXIT_OK;
     },
     failure: (error) => {
       if (error instanceof NonFiniteLossError) {
-        console.error(`error: ${error.message}`);
+        printError(error.message);
         return EXIT_DIVERGED;
       }
       if (error instanceof CheckpointError) {
-        console.error(`error: ${error.message}`);
+        printError(error.message);
         return EXIT_BAD_DATA;
       }
       return reportFailure(error, "train");

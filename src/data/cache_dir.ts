@@ -2,7 +2,7 @@
  * Creating the cache directory, with one-line errors that name it and say how
  * to choose another when the file system refuses.
  *
- * Exit codes follow `src/cli/cli_errors.ts`: a refused write (Deno's sandbox,
+ * Exit codes follow `src/cli/exit_codes.ts`: a refused write (Deno's sandbox,
  * EACCES, EPERM, a read-only file system, or a pseudo file system such as
  * `/proc` where `mkdir -p` answers ENOENT) is `permission` (4); a regular file
  * where a directory must be is `format` (2), as for `--data` pointing at a file.

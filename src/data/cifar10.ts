@@ -43,7 +43,7 @@ import {
   TEST_FILE,
   TRAIN_FILES,
 } from "./layout.ts";
-import { createProgress, type Progress } from "../cli/progress.ts";
+import { createProgress, type Progress } from "../util/progress.ts";
 
 /** The official download address. */
 export const OFFICIAL_URL =

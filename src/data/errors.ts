@@ -5,7 +5,8 @@
  */
 
 /**
- * What went wrong, coarse enough for a CLI to pick an exit code:
+ * What went wrong, coarse enough for a CLI to pick an exit code
+ * (`exitCodeFor` in `src/cli/exit_codes.ts`):
  * - `missing`: a file or directory is not there.
  * - `format`: a file has the wrong size or shape (e.g. not a multiple of 3073 bytes).
  * - `label`: a record has a label above 9.
@@ -49,29 +50,6 @@ export class DataError extends Error {
     this.code = code;
     this.hint = hint;
     if (options?.path !== undefined) this.path = options.path;
-  }
-}
-
-/** Exit code for bad or missing data (also checksum and corruption). */
-export const EXIT_BAD_DATA = 2;
-/** Exit code for network failures. */
-export const EXIT_NETWORK = 3;
-/** Exit code for refused reads or writes. */
-export const EXIT_PERMISSION = 4;
-/** Exit code for invalid command-line usage (sysexits' EX_USAGE). */
-export const EXIT_USAGE = 64;
-
-/** The process exit code a CLI should use for a {@linkcode DataError}. */
-export function exitCodeFor(error: DataError): number {
-  switch (error.code) {
-    case "network":
-      return EXIT_NETWORK;
-    case "permission":
-      return EXIT_PERMISSION;
-    case "usage":
-      return EXIT_USAGE;
-    default:
-      return EXIT_BAD_DATA;
   }
 }
 

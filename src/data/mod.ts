@@ -38,14 +38,7 @@ export {
 export type { SplitOptions, ValidationSplit } from "./dataset.ts";
 export { downloadFile } from "./download.ts";
 export type { DownloadOptions } from "./download.ts";
-export {
-  DataError,
-  EXIT_BAD_DATA,
-  EXIT_NETWORK,
-  EXIT_PERMISSION,
-  EXIT_USAGE,
-  exitCodeFor,
-} from "./errors.ts";
+export { DataError } from "./errors.ts";
 export type { DataErrorCode } from "./errors.ts";
 export {
   CHANNELS,

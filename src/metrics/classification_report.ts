@@ -5,7 +5,7 @@
  * @module
  */
 
-import { numpyMean, numpySum } from "./_numpy_sum.ts";
+import { numpyMean, numpySum } from "../util/numpy_sum.ts";
 import { confusionMatrix } from "./confusion_matrix.ts";
 
 /** Scores of one class or one average row of a classification report. */

@@ -8,7 +8,7 @@ import type {
   ClassificationReport,
   ClassScores,
 } from "./classification_report.ts";
-import { codePointLength, formatFixed, rjust } from "./_python_format.ts";
+import { codePointLength, formatFixed, rjust } from "../util/python_format.ts";
 
 const HEADERS = ["precision", "recall", "f1-score", "support"];
 /** scikit-learn sizes the name column to fit at least its longest summary heading. */

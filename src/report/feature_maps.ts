@@ -5,7 +5,7 @@
  * @module
  */
 
-import { numpySum } from "../metrics/_numpy_sum.ts";
+import { numpySum } from "../util/numpy_sum.ts";
 import { colormapIndex, VIRIDIS } from "./colormap.ts";
 import { tileImages, upscaleNearest } from "./image_grid.ts";
 import type { FeatureLayer, Raster } from "./types.ts";

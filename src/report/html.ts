@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatFixed } from "../metrics/_python_format.ts";
+import { formatFixed } from "../util/python_format.ts";
 import { type PreparedReport, prepareReport } from "./prepare.ts";
 import type { RasterTile } from "./prepare.ts";
 import { escapeXml as esc, FONT_STACK } from "./svg.ts";

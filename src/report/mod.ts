@@ -7,6 +7,7 @@
  */
 
 export { buildReport } from "./html.ts";
+export { buildReportData, type ReportRun } from "./build_report_data.ts";
 export { writeReport } from "./write_report.ts";
 export { CIFAR10_CLASS_NAMES } from "./i18n.ts";
 export type {

@@ -6,6 +6,7 @@
  */
 
 import { encode } from "fast-png";
+import { encodeBase64 } from "../util/base64.ts";
 import type { Raster } from "./types.ts";
 
 function checkRaster(image: Raster): void {
@@ -44,17 +45,7 @@ export function encodePng(image: Raster): Uint8Array {
   });
 }
 
-/** Standard base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  // btoa takes a binary string; build it in chunks to stay within argument limits.
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
 /** A `data:image/png;base64,…` URI of PNG bytes, for inlining in HTML or SVG. */
 export function pngDataUri(png: Uint8Array): string {
-  return "data:image/png;base64," + toBase64(png);
+  return "data:image/png;base64," + encodeBase64(png);
 }

@@ -32,7 +32,7 @@
  * @module
  */
 
-import type { GpuAdapterLike, GpuLike } from "./webgpu_adapter.ts";
+import type { GpuAdapterLike, GpuLike } from "./types.ts";
 
 /** What is set during a request, when unset (or empty) and permitted. */
 export const QUIET_GPU_ENV: Readonly<Record<string, string>> = Object.freeze({

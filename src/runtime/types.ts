@@ -1,5 +1,11 @@
+/**
+ * Every {@linkcode BackendChoice}, in the order help texts list them; the
+ * CLIs validate `--backend` against it.
+ */
+export const BACKEND_CHOICES = ["auto", "wasm", "webgpu", "cpu"] as const;
+
 /** Which tensor backend to run on. `auto` picks the fastest that works here. */
-export type BackendChoice = "auto" | "wasm" | "webgpu" | "cpu";
+export type BackendChoice = typeof BACKEND_CHOICES[number];
 
 /** Options for {@linkcode initRuntime}. */
 export interface RuntimeOptions {
@@ -28,4 +34,27 @@ export interface RuntimeInfo {
   relaxedSimd: boolean;
   threads: number;
   webgpu: WebGpuInfo;
+}
+
+// The WebGPU shapes live here, beside WebGpuInfo, so that quiet_gpu.ts and
+// webgpu_adapter.ts need not import each other.
+
+/** The parts of a `GPUAdapter` we use; a real `GPUAdapter` satisfies it. */
+export interface GpuAdapterLike {
+  readonly features: { has(name: string): boolean };
+  readonly limits: GPUSupportedLimits;
+  /** Current spelling; Deno 2.x has it. */
+  readonly info?: GPUAdapterInfo;
+  /** Older spelling of `info.isFallbackAdapter`, still found in some runtimes. */
+  readonly isFallbackAdapter?: boolean;
+  /** Older way to get `info`, before it became an attribute. */
+  requestAdapterInfo?(): Promise<GPUAdapterInfo>;
+  requestDevice(descriptor?: GPUDeviceDescriptor): Promise<GPUDevice>;
+}
+
+/** The parts of `navigator.gpu` we use; tests pass fakes of this shape. */
+export interface GpuLike {
+  requestAdapter(
+    options?: GPURequestAdapterOptions,
+  ): Promise<GpuAdapterLike | null>;
 }

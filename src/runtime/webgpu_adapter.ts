@@ -9,27 +9,9 @@
  */
 
 import { quietGpu } from "./quiet_gpu.ts";
-import type { WebGpuInfo } from "./types.ts";
+import type { GpuAdapterLike, GpuLike, WebGpuInfo } from "./types.ts";
 
-/** The parts of a `GPUAdapter` we use; a real `GPUAdapter` satisfies it. */
-export interface GpuAdapterLike {
-  readonly features: { has(name: string): boolean };
-  readonly limits: GPUSupportedLimits;
-  /** Current spelling; Deno 2.x has it. */
-  readonly info?: GPUAdapterInfo;
-  /** Older spelling of `info.isFallbackAdapter`, still found in some runtimes. */
-  readonly isFallbackAdapter?: boolean;
-  /** Older way to get `info`, before it became an attribute. */
-  requestAdapterInfo?(): Promise<GPUAdapterInfo>;
-  requestDevice(descriptor?: GPUDeviceDescriptor): Promise<GPUDevice>;
-}
-
-/** The parts of `navigator.gpu` we use; tests pass fakes of this shape. */
-export interface GpuLike {
-  requestAdapter(
-    options?: GPURequestAdapterOptions,
-  ): Promise<GpuAdapterLike | null>;
-}
+export type { GpuAdapterLike, GpuLike } from "./types.ts";
 
 /** Adapter fields that may name the driver; any of them can reveal a CPU rasterizer. */
 export interface AdapterDescription {

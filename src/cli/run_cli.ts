@@ -1,62 +1,25 @@
 /**
- * What every CLI shares: the body of `main()` ({@linkcode runCli}), usage
- * errors, and exit codes with their messages: 2 bad data or model, 3
- * network, 4 permission, 64 usage, 69 the backend or the port is
- * unavailable.
+ * The body of every CLI's `main()` ({@linkcode runCli}): `--help`, the run,
+ * and expected failures printed as one line and turned into the exit codes
+ * of `./exit_codes.ts`.
  *
  * @module
  */
 
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import {
-  DataError,
-  EXIT_USAGE,
-  exitCodeFor,
-  parseRefusal,
-} from "../data/errors.ts";
+import { DataError, parseRefusal } from "../data/errors.ts";
 import { ModelFormatError } from "../nn/model_io.ts";
 import { RuntimeError } from "../runtime/init.ts";
 import { ImageDecodeError } from "../serve/image_decode.ts";
-
-/** Exit code when the backend cannot start or the port is taken (EX_UNAVAILABLE). */
-export const EXIT_UNAVAILABLE = 69;
-
-/** A usage error, answered with exit code 64 and a pointer to --help. */
-export function usageError(message: string): DataError {
-  return new DataError("usage", message, "run with --help for the options");
-}
-
-/**
- * `parseArgs` in strict mode over `args`; an unknown flag or a missing value
- * becomes a usage error.
- */
-export function parseFlags<O extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: O,
-  allowPositionals = false,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
-}
-
-/** Parses a whole-number flag value, or throws a usage error. */
-export function wholeFlag(
-  value: string | undefined,
-  flag: string,
-  min: number,
-): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw usageError(
-      `--${flag} must be a whole number >= ${min}, got ${value}`,
-    );
-  }
-  return n;
-}
+import {
+  EXIT_BAD_DATA,
+  EXIT_NETWORK,
+  EXIT_OK,
+  EXIT_PERMISSION,
+  EXIT_UNAVAILABLE,
+  EXIT_USAGE,
+  exitCodeFor,
+} from "./exit_codes.ts";
+import { UsageError } from "./usage.ts";
 
 /** One line on stderr: `error: <what went wrong>; <how to fix it>`. */
 export function printError(message: string, hint?: string): void {
@@ -70,13 +33,17 @@ export function printError(message: string, hint?: string): void {
  */
 export function reportFailure(error: unknown, task: string): number | null {
   const say = printError;
+  if (error instanceof UsageError) {
+    say(error.message, error.hint);
+    return EXIT_USAGE;
+  }
   if (error instanceof DataError) {
     say(error.message, error.hint);
-    return error.code === "usage" ? EXIT_USAGE : exitCodeFor(error);
+    return exitCodeFor(error);
   }
   if (error instanceof ModelFormatError || error instanceof ImageDecodeError) {
     say(error.message);
-    return 2;
+    return EXIT_BAD_DATA;
   }
   if (error instanceof RuntimeError) {
     say(error.message);
@@ -96,21 +63,21 @@ export function reportFailure(error: unknown, task: string): number | null {
         refused?.flag ?? "the flag named above"
       } to the deno run flags ('deno task ${task}' has those in deno.json), or use a path they allow`,
     );
-    return 4;
+    return EXIT_PERMISSION;
   }
   if (error instanceof Deno.errors.PermissionDenied) {
     say(error.message, "make it accessible to this user, or use another path");
-    return 4;
+    return EXIT_PERMISSION;
   }
   if (error instanceof Deno.errors.NotFound) {
     say((error as Error).message, "check the path");
-    return 2;
+    return EXIT_BAD_DATA;
   }
   if (
     error instanceof TypeError && /fetch|network|connect/i.test(error.message)
   ) {
     say(error.message, "check the model URL and the network");
-    return 3;
+    return EXIT_NETWORK;
   }
   return null;
 }
@@ -133,7 +100,7 @@ export async function runCli<A>(args: string[], cli: Cli<A>): Promise<number> {
     const parsed = cli.parse(args);
     if (parsed === "help") {
       (cli.print ?? console.log)(cli.usage);
-      return 0;
+      return EXIT_OK;
     }
     return await cli.run(parsed);
   } catch (error) {

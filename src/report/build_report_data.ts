@@ -1,7 +1,8 @@
 /**
- * Builds the report data of a training run (the seed notebook's outputs:
+ * Builds the report data of a trained model (the seed notebook's outputs:
  * sample grid, learning curves, predictions, confusion matrix, feature maps)
- * for `writeReport` from src/report.
+ * for `writeReport` (`./write_report.ts`). `train` and `evaluate` both use
+ * it, and so can any program holding a model and a data set.
  *
  * @module
  */
@@ -9,14 +10,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageSet } from "../data/format.ts";
 import type { Sequential } from "../nn/sequential.ts";
-import type { ReportData } from "../report/types.ts";
-import { CIFAR10_CLASS_NAMES } from "../report/i18n.ts";
+import type { ReportData } from "./types.ts";
+import { CIFAR10_CLASS_NAMES } from "./i18n.ts";
 import type { History } from "../train/checkpoint.ts";
 import { predictImages } from "../train/evaluate.ts";
 import { TrainRng } from "../train/rng.ts";
 
-/** What a finished run hands to the report. */
-export interface RunResult {
+/** A model and what it was trained and evaluated on: what the report shows. */
+export interface ReportRun {
   model: Sequential;
   history: History;
   train: ImageSet;
@@ -25,8 +26,11 @@ export interface RunResult {
   evaluation: { loss: number; accuracy: number };
   /** Whether `evaluated` is the test set or a validation split; default "test". */
   evaluatedOn?: "test" | "validation";
+  /** The run's settings, shown as a table (e.g. epochs, batch size, backend). */
   settings: Record<string, string | number | boolean>;
+  /** Images per forward pass while predicting. */
   batchSize: number;
+  /** Seed that picks the 15 prediction samples. */
   seed: number;
 }
 
@@ -42,8 +46,37 @@ function argmaxRows(probs: Float32Array, classes: number): Int32Array {
   return out;
 }
 
-/** Gathers everything the report shows, running inference in batches. */
-export async function buildReportData(run: RunResult): Promise<ReportData> {
+/**
+ * Gathers everything the report shows, running inference in batches; hand
+ * the result to `writeReport` (which may change `title` or drop
+ * `trainSamples` first).
+ *
+ * @example
+ * ```ts
+ * import { cifarCnn, evaluate, initRuntime } from "../../mod.ts";
+ * import { buildReportData } from "./build_report_data.ts";
+ *
+ * await initRuntime({ backend: "cpu" });
+ * const model = cifarCnn({ seed: 1 });
+ * const count = 4;
+ * const images = new Uint8Array(count * 32 * 32 * 3).map((_, i) => i % 251);
+ * const set = { images, labels: Uint8Array.from([0, 1, 2, 3]), count };
+ * const report = await buildReportData({
+ *   model,
+ *   history: { loss: [], accuracy: [], val_loss: [], val_accuracy: [] },
+ *   train: set,
+ *   evaluated: set,
+ *   evaluation: await evaluate(model, set, count),
+ *   settings: { epochs: 0 },
+ *   batchSize: count,
+ *   seed: 42,
+ * });
+ * console.log(report.yPred.length); // 4
+ * // await writeReport("runs/example", report, "en");
+ * model.dispose();
+ * ```
+ */
+export async function buildReportData(run: ReportRun): Promise<ReportData> {
   const { model, evaluated, train } = run;
   const [h, w, c] = model.inputShape as [number, number, number];
   const size = h * w * c;
