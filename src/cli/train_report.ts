@@ -13,7 +13,7 @@ import type { ReportData } from "../report/types.ts";
 import { CIFAR10_CLASS_NAMES } from "../report/i18n.ts";
 import type { History } from "../train/checkpoint.ts";
 import { predictImages } from "../train/evaluate.ts";
-import { TrainRng } from "../train/rng.ts";
+import { Rng } from "../util/random.ts";
 
 /** What a finished run hands to the report. */
 export interface RunResult {
@@ -54,7 +54,7 @@ export async function buildReportData(run: RunResult): Promise<ReportData> {
   );
 
   // The notebook shows 15 random test images with their predictions.
-  const rng = new TrainRng(run.seed);
+  const rng = new Rng(run.seed);
   const picks = Array.from(
     { length: Math.min(15, evaluated.count) },
     () => rng.int(evaluated.count),

@@ -4,7 +4,7 @@
  * early stopping and resumable checkpoints.
  *
  * Reproducibility: everything random (shuffle order, augmentation, dropout
- * masks) is drawn, in a fixed order, from one {@linkcode TrainRng} whose
+ * masks) is drawn, in a fixed order, from one {@linkcode Rng} whose
  * state is saved at each epoch end, so a run resumed from a checkpoint ends
  * with the same weights as an uninterrupted run on the same backend.
  *
@@ -41,7 +41,7 @@ import { dataFingerprints } from "./fingerprint.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
 import { Progbar, type ProgressOutput, stdoutOutput } from "./progress.ts";
 import { restoreState, settingsMismatch } from "./resume.ts";
-import { TrainRng } from "./rng.ts";
+import { Rng } from "../util/random.ts";
 
 /** Metrics of one epoch (validation ones only with validation data). */
 export interface EpochLogs {
@@ -131,7 +131,7 @@ async function trainStep(
   model: Sequential,
   optimizer: Adam,
   batch: () => { x: tf.Tensor4D; y: tf.Tensor2D; labels: tf.Tensor1D },
-  rng: TrainRng,
+  rng: Rng,
   augment: AugmentOptions | null,
 ): Promise<Step> {
   const vars = model.trainableVariables;
@@ -224,7 +224,7 @@ export async function fit(
     throw new Error("resume needs the checkpoint path to continue from");
   }
 
-  const rng = new TrainRng(seed);
+  const rng = new Rng(seed);
   const optimizer = new Adam(model.weights, {
     learningRate: options.learningRate,
   });
