@@ -10,7 +10,7 @@
 import { loadCifar10, type LoadCifar10Options } from "../data/cifar10.ts";
 import { isClassNameLang } from "../data/classes.ts";
 import { countPerClass } from "../data/dataset.ts";
-import type { ImageSet } from "../data/format.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import { parseFlags, reportFailure, runCli, usageError } from "./cli_errors.ts";
 
 const USAGE = `usage: deno task data [options]

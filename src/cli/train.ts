@@ -13,7 +13,7 @@
 import { loadCifar10 } from "../data/cifar10.ts";
 import { DataError, EXIT_BAD_DATA } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
-import type { ImageSet } from "../data/format.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { saveModel, writeFileAtomic } from "../nn/model_io.ts";
 import { writeReport } from "../report/write_report.ts";

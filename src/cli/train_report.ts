@@ -7,7 +7,8 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { ImageSet } from "../data/format.ts";
+import { toFloatBatch } from "../data/batch.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import type { ReportData } from "../report/types.ts";
 import { CIFAR10_CLASS_NAMES } from "../report/i18n.ts";
@@ -70,9 +71,7 @@ export async function buildReportData(run: RunResult): Promise<ReportData> {
   // ... and the feature maps of test image 12.
   const index = Math.min(12, evaluated.count - 1);
   const input = evaluated.images.slice(index * size, (index + 1) * size);
-  const x = tf.tidy(() =>
-    tf.div(tf.tensor4d(Float32Array.from(input), [1, h, w, c]), 255)
-  );
+  const x = tf.tensor4d(toFloatBatch(evaluated, [index]), [1, h, w, c]);
   const maps = model.activations(x);
   const layers = await Promise.all(maps.map(async (m) => {
     const [, mh, mw, mc] = m.output.shape as [number, number, number, number];

@@ -12,6 +12,8 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { checkValidationSplit, splitValidation } from "../data/dataset.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import { registerGradients } from "../runtime/gradients.ts";
 import { Adam } from "./adam.ts";
@@ -21,12 +23,7 @@ import {
   augmentSettings,
   SEED_AUGMENTATION,
 } from "./augment.ts";
-import {
-  batchTensors,
-  checkImages,
-  type LabeledImages,
-  sliceImages,
-} from "./batch.ts";
+import { batchTensors, checkImages } from "./batch.ts";
 import {
   cleanCheckpointTemps,
   type History,
@@ -62,7 +59,7 @@ export interface FitOptions {
   /** Adam's learning rate. Default 0.001. */
   learningRate?: number;
   /** Validation set; takes precedence over `validationSplit`, as in Keras. */
-  validationData?: LabeledImages | null;
+  validationData?: ImageSet | null;
   /** Hold out the last fraction of `data` for validation (Keras semantics). */
   validationSplit?: number;
   /** `true` for the seed's augmentation, or Keras-style settings. Default false. */
@@ -171,7 +168,7 @@ async function trainStep(
  */
 export async function fit(
   model: Sequential,
-  data: LabeledImages,
+  data: ImageSet,
   options: FitOptions = {},
 ): Promise<History> {
   registerGradients();
@@ -193,21 +190,10 @@ export async function fit(
   let train = data;
   let validation = options.validationData ?? null;
   const split = options.validationSplit ?? 0;
-  if (!(split >= 0 && split < 1)) {
-    throw new RangeError(
-      `validationSplit must be in [0, 1), got ${split}; e.g. 0.1`,
-    );
-  }
+  checkValidationSplit(split);
   if (validation === null && split > 0) {
-    const at = Math.floor(data.count * (1 - split));
-    if (at === 0 || at === data.count) {
-      throw new RangeError(
-        `${data.count} images cannot be split with validationSplit ${split}: ` +
-          `one part would be empty; use more images or another split`,
-      );
-    }
-    train = sliceImages(data, 0, at);
-    validation = sliceImages(data, at, data.count);
+    // Keras semantics: the last fraction, as views.
+    ({ train, validation } = splitValidation(data, { validationSplit: split }));
   }
   checkImages(train, shape, classes, "training data");
   if (validation) checkImages(validation, shape, classes, "validation data");
@@ -298,7 +284,7 @@ export async function fit(
         const step = await trainStep(
           model,
           optimizer,
-          () => batchTensors(train, indices, shape, classes),
+          () => batchTensors(train, indices, classes),
           rng,
           augment,
         );
