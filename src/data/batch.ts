@@ -161,9 +161,9 @@ export interface Batch {
 /**
  * Yields float batches of `data` (any image shape, see
  * {@linkcode toFloatBatch}), reusing two buffers: use or copy `x` and `y`
- * before asking for the next. tfjs' `cpu` backend keeps the array a tensor
- * is made from, so give it `x.slice()` there; the wasm and WebGPU backends
- * copy on creation.
+ * before asking for the next. A tensor made from them may keep the array
+ * itself (tfjs' `cpu` backend does), so make one that outlives its batch
+ * from `x.slice()`.
  *
  * @example
  * ```ts
