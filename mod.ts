@@ -16,7 +16,8 @@
  * const count = 8;
  * const images = new Uint8Array(count * 32 * 32 * 3).map((_, i) => i % 251);
  * const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
- * const history = await fit(model, { images, labels, count }, {
+ * const data = { images, labels, count, shape: [32, 32, 3] as const };
+ * const history = await fit(model, data, {
  *   epochs: 1,
  *   batchSize: 8,
  *   augment: false,
@@ -74,7 +75,7 @@ export {
   EXIT_USAGE,
   exitCodeFor,
 } from "./src/cli/exit_codes.ts";
-export { createRng, type Rng } from "./src/util/random.ts";
+export { createRng, Rng, type RngState } from "./src/util/random.ts";
 
 // Layers and the seed model.
 export { cifarCnn, type CifarCnnOptions } from "./src/nn/cifar_cnn.ts";
@@ -141,7 +142,6 @@ export {
   EarlyStopping,
   type EarlyStoppingOptions,
 } from "./src/train/early_stopping.ts";
-export type { LabeledImages } from "./src/train/batch.ts";
 
 // Metrics and the report.
 export * from "./src/metrics/mod.ts";

@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { cifarCnn } from "../src/nn/cifar_cnn.ts";
 import { initRuntime, type RuntimeInfo } from "../src/runtime/init.ts";
 import { probeWebGpu } from "../src/runtime/webgpu.ts";
-import type { LabeledImages } from "../src/train/batch.ts";
+import type { ImageSet } from "../src/data/image_set.ts";
 import { fit } from "../src/train/fit.ts";
 import {
   measureOnce,
@@ -80,19 +80,21 @@ function noiseBytes(n: number): Uint8Array {
   return out;
 }
 
-let trainData: LabeledImages | null = null;
-function trainImages(count: number): LabeledImages {
+let trainData: ImageSet | null = null;
+function trainImages(count: number): ImageSet {
   if (!trainData || trainData.count < count) {
     trainData = {
       images: noiseBytes(count * IMAGE),
       labels: noiseBytes(count).map((v) => v % 10),
       count,
+      shape: [32, 32, 3],
     };
   }
   return {
     images: trainData.images.subarray(0, count * IMAGE),
     labels: trainData.labels.subarray(0, count),
     count,
+    shape: [32, 32, 3],
   };
 }
 

@@ -105,7 +105,8 @@ async function trainSteps(
   });
   const labels = new Uint8Array(count).map((_, i) => i % 10);
   let start = 0, end = 0;
-  await fit(cifarCnn({ seed: 0 }), { images, labels, count }, {
+  const data = { images, labels, count, shape: [32, 32, 3] as const };
+  await fit(cifarCnn({ seed: 0 }), data, {
     epochs: 1,
     batchSize: BATCH,
     shuffle: false,

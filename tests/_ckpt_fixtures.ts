@@ -11,11 +11,11 @@ import {
   type TrainState,
 } from "../src/train/checkpoint.ts";
 import { crc32 } from "../src/train/crc32.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 
 /** A state with three tensors (conv kernel, bias, dense kernel) and 2 epochs. */
 export function sampleState(seed = 1): TrainState {
-  const rng = new TrainRng(seed);
+  const rng = new Rng(seed);
   const tensor = (name: string, shape: number[], positive = false) => {
     const values = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(
       () => positive ? rng.next() : rng.uniform(-1, 1),
@@ -30,7 +30,7 @@ export function sampleState(seed = 1): TrainState {
   return {
     epoch: 2,
     stoppedEarly: false,
-    rngState: 0x89abcdef,
+    rngState: [0x89abcdef, 1, 0, 0xffffffff],
     history: {
       loss: [1.25, 0.5],
       accuracy: [0.25, 0.75],
@@ -48,7 +48,7 @@ export function sampleState(seed = 1): TrainState {
   };
 }
 
-/** Splits a version-2 file into its header object and payload bytes. */
+/** Splits a version-3 file into its header object and payload bytes. */
 export function unframe(bytes: Uint8Array): {
   header: Record<string, unknown>;
   payload: Uint8Array;
@@ -63,7 +63,7 @@ export function unframe(bytes: Uint8Array): {
 }
 
 /**
- * Builds a version-2 file from header text and payload with correct length
+ * Builds a version-3 file from header text and payload with correct length
  * fields and CRC, as a careful hand edit would; `floats` overrides the
  * announced payload size, `pad` pads the header to a multiple of 4.
  */
@@ -78,7 +78,7 @@ export function frame(
     : Math.ceil(json.length / 4) * 4;
   const out = new Uint8Array(16 + n + payload.length + 4);
   const view = new DataView(out.buffer);
-  out.set(new TextEncoder().encode("SNCKPT02"));
+  out.set(new TextEncoder().encode("SNCKPT03"));
   view.setUint32(8, n, true);
   view.setUint32(12, options.floats ?? payload.length / 4, true);
   out.fill(0x20, 16, 16 + n);

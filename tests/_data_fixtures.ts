@@ -17,6 +17,7 @@ export interface Fixture {
   images: Uint8Array;
   labels: Uint8Array;
   count: number;
+  shape: [32, 32, 3];
 }
 
 /** `count` images whose pixels depend on (salt, index, position). */
@@ -33,7 +34,7 @@ export function makeFixture(count: number, salt: number): Fixture {
       images[i * IMAGE + k] = (h >>> 24) & 255;
     }
   }
-  return { images, labels, count };
+  return { images, labels, count, shape: [32, 32, 3] };
 }
 
 /** The official binary layout: label, then R, G and B planes of 32x32. */
@@ -62,7 +63,7 @@ export function concat(sets: Fixture[]): Fixture {
     labels.set(s.labels, at);
     at += s.count;
   }
-  return { images, labels, count };
+  return { images, labels, count, shape: [32, 32, 3] };
 }
 
 /** Five small training batches (2..6 records) and a test batch of 4. */

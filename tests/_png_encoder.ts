@@ -5,7 +5,7 @@
  */
 
 import { deflateSync } from "node:zlib";
-import type { TrainRng } from "../src/train/rng.ts";
+import type { Rng } from "../src/util/random.ts";
 import { type Chunk, ihdr, pngFile } from "./_hostile_images.ts";
 
 /** Raw samples of an image, `samples` per pixel, at `depth` bits. */
@@ -144,7 +144,7 @@ export function expected(
 
 /** A random image of this shape (palette of `2^depth` or fewer entries). */
 export function randomImage(
-  rng: TrainRng,
+  rng: Rng,
   width: number,
   height: number,
   depth: number,

@@ -8,16 +8,16 @@ import { Dense } from "../src/nn/dense.ts";
 import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { Sequential } from "../src/nn/sequential.ts";
-import type { LabeledImages } from "../src/train/batch.ts";
+import type { ImageSet } from "../src/data/image_set.ts";
 import type { ProgressOutput } from "../src/train/progress.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 
 /**
  * A learnable toy task: 8x8 RGB noise with a bright 3x3 square in one
  * quadrant; the quadrant is the class.
  */
-export function quadrants(n: number, seed: number): LabeledImages {
-  const rng = new TrainRng(seed);
+export function quadrants(n: number, seed: number): ImageSet {
+  const rng = new Rng(seed);
   const images = new Uint8Array(n * 8 * 8 * 3);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -34,7 +34,7 @@ export function quadrants(n: number, seed: number): LabeledImages {
       }
     }
   }
-  return { images, labels, count: n };
+  return { images, labels, count: n, shape: [8, 8, 3] };
 }
 
 export function smallModel(seed: number): Sequential {
@@ -52,11 +52,11 @@ export function smallModel(seed: number): Sequential {
 }
 
 /** CIFAR-shaped toy data: 8x8 images, ten classes, random pixels. */
-export function randomImages(n: number, seed: number): LabeledImages {
-  const rng = new TrainRng(seed);
+export function randomImages(n: number, seed: number): ImageSet {
+  const rng = new Rng(seed);
   const images = new Uint8Array(n * 192).map(() => rng.int(256));
   const labels = new Uint8Array(n).map(() => rng.int(10));
-  return { images, labels, count: n };
+  return { images, labels, count: n, shape: [8, 8, 3] };
 }
 
 export const quiet = { verbose: 0 } as const;

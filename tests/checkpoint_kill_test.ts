@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { loadCheckpoint, previousPath } from "../src/train/checkpoint.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 
 const CHILD = new URL("./_ckpt_child.ts", import.meta.url).pathname;
 const EPOCHS = 6;
@@ -73,7 +73,7 @@ async function temps(dir: string): Promise<string[]> {
 }
 
 /** Damages `path` in one of four seeded ways; returns what was done. */
-async function damage(path: string, rng: TrainRng): Promise<string> {
+async function damage(path: string, rng: Rng): Promise<string> {
   const bytes = await Deno.readFile(path);
   const kind = rng.int(4);
   if (kind === 0) {
@@ -122,7 +122,7 @@ Deno.test({
       const span = performance.now() - started;
       assert.equal(ref.code, 0, ref.stderr);
       const expected = await finalWeights(`${root}/ref`);
-      const rng = new TrainRng(77);
+      const rng = new Rng(77);
       const when = () => 200 + rng.int(Math.max(1, Math.round(span) - 200));
       const after = (ms: number) => () => sleep(ms);
 

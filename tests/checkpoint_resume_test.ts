@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
 import { registerGradients } from "../src/runtime/gradients.ts";
-import { removeStaleTemps, replaceFile } from "../src/train/atomic_write.ts";
+import { removeStaleTemps, writeFileAtomic } from "../src/util/atomic_write.ts";
 import {
   CheckpointError,
   loadCheckpoint,
@@ -226,7 +226,7 @@ Deno.test("atomic writes: stale temporary files are cleaned, failed writes leave
 
     // A write whose final rename fails removes its temporary file.
     await Deno.mkdir(`${dir}/busy/inner`, { recursive: true });
-    await assert.rejects(replaceFile(`${dir}/busy`, new Uint8Array(8)));
+    await assert.rejects(writeFileAtomic(`${dir}/busy`, new Uint8Array(8)));
     assert.deepEqual(await names(), [
       ".e.ckpt.tmp",
       "busy",

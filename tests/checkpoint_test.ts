@@ -12,7 +12,7 @@ import {
   loadCheckpoint,
 } from "../src/train/checkpoint.ts";
 import { crc32 } from "../src/train/crc32.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 import {
   assertRefused,
   frame,
@@ -50,7 +50,7 @@ Deno.test("checkpoint: truncation by 1-6 bytes and 8 extra bytes are refused", (
 });
 
 Deno.test("checkpoint: bit flips anywhere are refused (seeded, 600 offsets)", () => {
-  const rng = new TrainRng(2026);
+  const rng = new Rng(2026);
   const regions: Array<[string, number, number]> = [
     ["prefix", 0, 16],
     ["header", 16, headerEnd],
@@ -77,6 +77,14 @@ Deno.test("checkpoint: old and unknown versions are refused clearly", () => {
   const v1 = good.slice();
   v1.set(new TextEncoder().encode("SNCKPT01"));
   assertRefused(v1, "version 1", /version-1 checkpoint, from an older simdnet/);
+  // Version 2 held one uint32 of the former SplitMix32 generator.
+  const v2 = good.slice();
+  v2.set(new TextEncoder().encode("SNCKPT02"));
+  assertRefused(
+    v2,
+    "version 2",
+    /version-2 checkpoint, from an older simdnet whose random generator/,
+  );
   const v9 = good.slice();
   v9.set(new TextEncoder().encode("SNCKPT09"));
   assertRefused(v9, "version 9", /from a newer simdnet/);
@@ -98,6 +106,10 @@ const EDITS: Edit[] = [
   ["epoch 3 for 2 history entries", (h) => (h.epoch = 3), /history\.loss/],
   ["rngState 2^32", (h) => (h.rngState = 2 ** 32), /rngState/],
   ["rngState -1", (h) => (h.rngState = -1), /rngState/],
+  ["rngState one uint32", (h) => (h.rngState = 12345), /rngState/],
+  ["rngState of 3", (h) => h.rngState.pop(), /rngState/],
+  ["rngState 2^32 inside", (h) => (h.rngState[2] = 2 ** 32), /rngState/],
+  ["rngState all zero", (h) => (h.rngState = [0, 0, 0, 0]), /rngState/],
   ["stoppedEarly 'no'", (h) => (h.stoppedEarly = "no"), /stoppedEarly/],
   ["iterations -1", (h) => (h.iterations = -1), /iterations/],
   ["iterations null", (h) => (h.iterations = null), /iterations/],
@@ -114,7 +126,7 @@ const EDITS: Edit[] = [
   ],
   ["settings list", (h) => (h.settings = []), /settings/],
   ["extra field", (h) => (h.comment = "hi"), /unexpected field 'comment'/],
-  ["version 3", (h) => (h.version = 3), /format/],
+  ["version 2 in a v3 file", (h) => (h.version = 2), /format/],
   ["other format", (h) => (h.format = "keras"), /format/],
   ["tensors missing", (h) => delete h.tensors, /'tensors' missing/],
   ["tensors object", (h) => (h.tensors = {}), /tensors is not a list/],

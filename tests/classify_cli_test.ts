@@ -10,7 +10,7 @@ import { main as evaluateMain } from "../src/cli/evaluate.ts";
 import { encodeRecords } from "../src/data/format.ts";
 import { saveModel } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 import {
   jpeg,
   paletteIndexOutOfRangePng,
@@ -184,7 +184,7 @@ Deno.test("classify cli: bad images, models and flags exit non-zero", async () =
 
 /** `n` random records in the CIFAR-10 binary format. */
 function batchFile(n: number, seed: number): Uint8Array {
-  const rng = new TrainRng(seed);
+  const rng = new Rng(seed);
   const images = new Uint8Array(n * 3072).map(() => rng.int(256));
   const labels = new Uint8Array(n).map(() => rng.int(10));
   return encodeRecords({ images, labels, count: n });

@@ -13,7 +13,7 @@ import { Dropout } from "../src/nn/dropout.ts";
 import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { Sequential } from "../src/nn/sequential.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 
 /**
  * A 10-class model on 32x32 RGB with every layer type of the seed CNN, small
@@ -41,7 +41,7 @@ export function pattern(
   channels: number,
   seed: number,
 ): Uint8Array {
-  const rng = new TrainRng(seed);
+  const rng = new Rng(seed);
   const out = new Uint8Array(width * height * channels);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -125,19 +125,25 @@ Deno.test("limit and gather", () => {
 Deno.test("toFloatBatch gives value/255 as float32, in index order, reusing a buffer", () => {
   const data = makeFixture(4, 4);
   const out = new Float32Array(3 * IMAGE);
-  const batch = toFloatBatch(data.images, [3, 1], out);
+  const batch = toFloatBatch(data, [3, 1], out);
   assert.equal(batch.length, 2 * IMAGE);
   assert.equal(batch.buffer, out.buffer);
   for (const k of [0, 1, 2, 1000, IMAGE - 1]) {
     assert.equal(batch[k], Math.fround(data.images[3 * IMAGE + k]! / 255));
     assert.equal(batch[IMAGE + k], Math.fround(data.images[IMAGE + k]! / 255));
   }
-  const extremes = toFloatBatch(new Uint8Array(IMAGE).fill(255), [0]);
+  const one = (images: Uint8Array) => ({
+    images,
+    labels: new Uint8Array(1),
+    count: 1,
+    shape: [32, 32, 3] as const,
+  });
+  const extremes = toFloatBatch(one(new Uint8Array(IMAGE).fill(255)), [0]);
   assert.equal(extremes[0], 1);
-  assert.equal(toFloatBatch(new Uint8Array(IMAGE), [0])[5], 0);
-  throwsCode(() => toFloatBatch(data.images, [4]), "usage");
+  assert.equal(toFloatBatch(one(new Uint8Array(IMAGE)), [0])[5], 0);
+  throwsCode(() => toFloatBatch(data, [4]), "usage");
   throwsCode(
-    () => toFloatBatch(data.images, [0, 1], new Float32Array(IMAGE)),
+    () => toFloatBatch(data, [0, 1], new Float32Array(IMAGE)),
     "usage",
   );
 });

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { loadCifar10 } from "../src/data/cifar10.ts";
-import { countPerClass } from "../src/data/dataset.ts";
+import { toFloatBatch } from "../src/data/batch.ts";
+import { countPerClass, splitValidation } from "../src/data/dataset.ts";
 
 const dir = Deno.env.get("CIFAR10_DIR");
 
@@ -35,5 +36,16 @@ Deno.test({
     assert.equal(train.labels[0], 6);
     assert.equal(data.classNames[6], "frog");
     if (data.test !== null) assert.equal(data.test.count, 10_000);
+    // The loader's sets carry CIFAR's shape; the train command's split and
+    // the converter work on them directly.
+    assert.deepEqual(train.shape, [32, 32, 3]);
+    const split = splitValidation(train, { validationSplit: 0.1 });
+    assert.deepEqual([split.train.count, split.validation.count], [
+      45_000,
+      5_000,
+    ]);
+    const x = toFloatBatch(split.validation, [4_999]);
+    assert.equal(x.length, 3072);
+    assert.equal(x[3071], Math.fround(train.images[50_000 * 3072 - 1]! / 255));
   },
 });

@@ -10,7 +10,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
 import { registerGradients } from "../src/runtime/gradients.ts";
 import { filterGradByConv } from "../src/runtime/gradients_nn.ts";
-import { TrainRng as Random } from "../src/train/rng.ts";
+import { Rng as Random } from "../src/util/random.ts";
 
 await tf.setBackend("cpu");
 registerGradients();

@@ -13,7 +13,7 @@ import {
   ImageDecodeError,
 } from "../src/serve/image_decode.ts";
 import { pixelsToInput } from "../src/serve/resize.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 import { jpeg, maxDiff, pattern, png } from "./classify_fixtures.ts";
 import {
   chunkBeforeIhdr,
@@ -145,7 +145,7 @@ Deno.test("image decode: tall thin images stream row by row within the limits", 
 });
 
 Deno.test("image decode: every PNG depth, colour type and interlace decodes exactly", () => {
-  const rng = new TrainRng(7);
+  const rng = new Rng(7);
   const cases: [number, number][] = [
     [0, 1],
     [0, 2],
@@ -203,7 +203,7 @@ Deno.test("image decode: files written by fast-png decode as fast-png reads them
 });
 
 Deno.test("image decode: streaming resize equals the previous whole-image resize", () => {
-  const rng = new TrainRng(11);
+  const rng = new Rng(11);
   for (let k = 0; k < 60; k++) {
     const w = 1 + rng.int(k % 3 === 0 ? 20 : 300),
       h = 1 + rng.int(k % 4 === 0 ? 20 : 300);

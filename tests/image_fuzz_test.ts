@@ -14,7 +14,7 @@ import {
   ImageDecodeError,
 } from "../src/serve/image_decode.ts";
 import { crc32 } from "../src/serve/png_chunks.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 import { jpeg, pattern } from "./classify_fixtures.ts";
 import { progressiveBomb } from "./_hostile_images.ts";
 import { encodeRaw, randomImage } from "./_png_encoder.ts";
@@ -25,7 +25,7 @@ const BUDGET_MS = 25_000;
 // Small limits keep a mutated header from asking for a large, slow image.
 const OPTIONS = { maxPixels: 1_000_000, maxDimension: 4096 };
 
-function pngSeeds(rng: TrainRng): Uint8Array[] {
+function pngSeeds(rng: Rng): Uint8Array[] {
   const shapes: [number, number][] = [
     [0, 1],
     [0, 8],
@@ -84,7 +84,7 @@ function splice(a: Uint8Array, at: number, insert: Uint8Array, remove = 0) {
 }
 
 /** One random mutation; `units` are chunk or segment start offsets. */
-function mutate(rng: TrainRng, seed: Uint8Array, units: number[]): Uint8Array {
+function mutate(rng: Rng, seed: Uint8Array, units: number[]): Uint8Array {
   let f = seed.slice();
   const at = rng.int(f.length);
   const unit = () => units[rng.int(units.length)]!;
@@ -136,7 +136,7 @@ function jpegUnits(file: Uint8Array): number[] {
 }
 
 Deno.test("image fuzz: mutated PNG and JPEG files decode or throw ImageDecodeError", () => {
-  const rng = new TrainRng(20261202);
+  const rng = new Rng(20261202);
   const pngs = pngSeeds(rng), jpegs = jpegSeeds();
   const start = performance.now();
   let slowest = { ms: 0, what: "" }, done = 0, ok = 0;

@@ -135,7 +135,8 @@ Deno.test("auto: a WebGPU start that fails falls back to wasm, and training stil
     (i * 31) % 256
   );
   const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
-  const history = await fit(cifarCnn({ seed: 3 }), { images, labels, count }, {
+  const data = { images, labels, count, shape: [32, 32, 3] as const };
+  const history = await fit(cifarCnn({ seed: 3 }), data, {
     epochs: 1,
     batchSize: 8,
     augment: false,

@@ -8,7 +8,7 @@ import { loadModel } from "../src/nn/model_io.ts";
 import { EXIT_DIVERGED } from "../src/cli/exit_codes.ts";
 import { main, parseTrainArgs } from "../src/cli/train.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 
 /** Writes `perFile` random records into each training batch and the test batch. */
 async function fakeCifar(
@@ -16,7 +16,7 @@ async function fakeCifar(
   perFile: number,
   test: number,
 ): Promise<void> {
-  const rng = new TrainRng(1);
+  const rng = new Rng(1);
   const records = (n: number) => {
     const out = new Uint8Array(n * 3073);
     for (let i = 0; i < n; i++) {

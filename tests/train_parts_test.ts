@@ -29,7 +29,7 @@ import {
   formatValue,
   Progbar,
 } from "../src/train/progress.ts";
-import { TrainRng } from "../src/train/rng.ts";
+import { Rng } from "../src/util/random.ts";
 import { capture, dispose, weightsOf } from "./_train_fixtures.ts";
 
 await tf.setBackend("cpu");
@@ -183,7 +183,7 @@ Deno.test("train: augmentation fills with the nearest edge pixel", () => {
 });
 
 Deno.test("train: augmentation draws Keras' ranges", () => {
-  const rng = new TrainRng(3);
+  const rng = new Rng(3);
   const draws = Array.from(
     { length: 4000 },
     () => randomTransformParams(rng, 32, 32),
@@ -207,7 +207,7 @@ Deno.test("train: checkpoints round-trip and corrupt ones are rejected clearly",
   const state = {
     epoch: 2,
     stoppedEarly: false,
-    rngState: 12345,
+    rngState: [12345, 0, 0, 1] as [number, number, number, number],
     history: {
       loss: [1, 0.5],
       accuracy: [0.1, 0.2],

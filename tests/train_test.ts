@@ -255,6 +255,7 @@ Deno.test("train: validationSplit holds out the last fraction, like Keras", asyn
         images: data.images.subarray(30 * 192),
         labels: data.labels.subarray(30),
         count: 10,
+        shape: [8, 8, 3],
       }, 8);
     },
   });

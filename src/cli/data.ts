@@ -9,7 +9,7 @@
 
 import { loadCifar10, type LoadCifar10Options } from "../data/cifar10.ts";
 import { countPerClass } from "../data/dataset.ts";
-import type { ImageSet } from "../data/format.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { langFlag, parseFlags, wholeFlag } from "./flags.ts";
 import { reportFailure, runCli } from "./run_cli.ts";

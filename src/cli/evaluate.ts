@@ -16,7 +16,7 @@
 import { loadCifar10 } from "../data/cifar10.ts";
 import { splitValidation } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
-import type { ImageSet } from "../data/format.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import { loadModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";

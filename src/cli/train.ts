@@ -13,14 +13,14 @@
 import { loadCifar10 } from "../data/cifar10.ts";
 import { DataError } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
-import type { ImageSet } from "../data/format.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
-import { saveModel, writeFileAtomic } from "../nn/model_io.ts";
+import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
-import { removeStaleTemps } from "../train/atomic_write.ts";
+import { removeStaleTemps, writeFileAtomic } from "../util/atomic_write.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";

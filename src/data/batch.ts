@@ -1,14 +1,17 @@
 /**
  * Per-batch conversion: uint8 pixels to float32 in [0, 1] and labels to
  * one-hot rows. Done per batch because the whole training set as float32
- * would take 600 MB instead of 150 MB.
+ * would take 600 MB instead of 150 MB. This is the one converter: the
+ * trainer, evaluation and the report all build their inputs with
+ * {@linkcode toFloatBatch}.
  *
  * @module
  */
 
 import { DataError } from "./errors.ts";
-import { IMAGE_BYTES, type ImageSet, NUM_CLASSES } from "./format.ts";
-import { createRng, type Rng } from "../util/random.ts";
+import { NUM_CLASSES } from "./format.ts";
+import { checkImageSet, imageBytes, type ImageSet } from "./image_set.ts";
+import { Rng } from "../util/random.ts";
 
 // Multiplying by a reciprocal differs from x / 255 in the last bit for some
 // values; a table gives exactly Keras' `astype('float32') / 255.0`.
@@ -45,28 +48,41 @@ function checkIndex(index: number, count: number, what: string): void {
 }
 
 /**
- * Converts the images at `indices` (HWC uint8, 3072 bytes each) into one
- * float32 array of `indices.length x 32 x 32 x 3` values in [0, 1]. Pass
+ * Converts the images of `data` at `indices` into one float32 array of
+ * `indices.length x height x width x channels` values (NHWC, the layout of
+ * `tf.tensor4d(x, [n, ...data.shape])`), each `byte / 255` as float32,
+ * exactly Keras' `astype('float32') / 255.0`. Any image shape works. Pass
  * `out` to reuse a buffer across batches; when it is longer than needed, a
  * view of its start is returned.
+ *
+ * @example
+ * ```ts
+ * import { toFloatBatch } from "./batch.ts";
+ *
+ * const data = {
+ *   images: Uint8Array.of(0, 51, 255, 102), // two 1x2 grey images
+ *   labels: Uint8Array.of(0, 1),
+ *   count: 2,
+ *   shape: [1, 2, 1] as const,
+ * };
+ * console.log(toFloatBatch(data, [1, 0])); // [1, 0.4, 0, 0.2] as float32
+ * ```
  */
 export function toFloatBatch(
-  images: Uint8Array,
+  data: ImageSet,
   indices: ArrayLike<number>,
   out?: Float32Array,
 ): Float32Array {
-  const count = Math.floor(images.length / IMAGE_BYTES);
-  const result = outputBuffer(
-    out,
-    indices.length * IMAGE_BYTES,
-    "toFloatBatch",
-  );
+  checkImageSet(data, "toFloatBatch");
+  const size = imageBytes(data.shape);
+  const images = data.images;
+  const result = outputBuffer(out, indices.length * size, "toFloatBatch");
   for (let i = 0; i < indices.length; i++) {
     const index = indices[i]!;
-    checkIndex(index, count, "toFloatBatch");
-    const src = index * IMAGE_BYTES;
-    const dst = i * IMAGE_BYTES;
-    for (let k = 0; k < IMAGE_BYTES; k++) {
+    checkIndex(index, data.count, "toFloatBatch");
+    const src = index * size;
+    const dst = i * size;
+    for (let k = 0; k < size; k++) {
       result[dst + k] = TO_UNIT[images[src + k]!]!;
     }
   }
@@ -120,6 +136,8 @@ export function oneHotBatch(
 export interface BatchOptions {
   /** Images per batch; the last batch may be smaller. */
   batchSize: number;
+  /** Length of the one-hot rows. Default 10 (CIFAR-10). */
+  numClasses?: number;
   /** Visit images in a seeded random order. Default false. */
   shuffle?: boolean;
   /** Seed for the order. Default 0. */
@@ -130,9 +148,9 @@ export interface BatchOptions {
 
 /** One batch from {@linkcode iterateBatches}. */
 export interface Batch {
-  /** `size x 32 x 32 x 3` floats in [0, 1]. Overwritten by the next batch. */
+  /** `size x height x width x channels` floats in [0, 1]. Overwritten by the next batch. */
   x: Float32Array;
-  /** `size x 10` one-hot rows. Overwritten by the next batch. */
+  /** `size x numClasses` one-hot rows. Overwritten by the next batch. */
   y: Float32Array;
   /** The images' indices in the set. */
   indices: Uint32Array;
@@ -141,8 +159,26 @@ export interface Batch {
 }
 
 /**
- * Yields float batches of `data`, reusing two buffers: copy `x` and `y` (or
- * hand them to a tensor constructor, which copies) before asking for the next.
+ * Yields float batches of `data` (any image shape, see
+ * {@linkcode toFloatBatch}), reusing two buffers: use or copy `x` and `y`
+ * before asking for the next. A tensor made from them may keep the array
+ * itself (tfjs' `cpu` backend does), so make one that outlives its batch
+ * from `x.slice()`.
+ *
+ * @example
+ * ```ts
+ * import { iterateBatches } from "./batch.ts";
+ *
+ * const data = {
+ *   images: new Uint8Array(10 * 24 * 20).fill(255),
+ *   labels: new Uint8Array(10),
+ *   count: 10,
+ *   shape: [24, 20, 1] as const,
+ * };
+ * for (const b of iterateBatches(data, { batchSize: 4, shuffle: true, seed: 1 })) {
+ *   console.log(b.size, b.x.length); // 4 1920, 4 1920, then 2 960
+ * }
+ * ```
  */
 export function* iterateBatches(
   data: ImageSet,
@@ -156,9 +192,11 @@ export function* iterateBatches(
       "pass e.g. batchSize 64",
     );
   }
+  checkImageSet(data, "iterateBatches");
+  const classes = options.numClasses ?? NUM_CLASSES;
   let order: Uint32Array;
   if (options.shuffle) {
-    order = (options.rng ?? createRng(options.seed ?? 0)).permutation(
+    order = (options.rng ?? new Rng(options.seed ?? 0)).permutation(
       data.count,
     );
   } else {
@@ -166,16 +204,16 @@ export function* iterateBatches(
     for (let i = 0; i < data.count; i++) order[i] = i;
   }
   const size = Math.min(batchSize, data.count);
-  const x = new Float32Array(size * IMAGE_BYTES);
-  const y = new Float32Array(size * NUM_CLASSES);
+  const x = new Float32Array(size * imageBytes(data.shape));
+  const y = new Float32Array(size * classes);
   for (let start = 0; start < data.count; start += batchSize) {
     const indices = order.subarray(
       start,
       Math.min(start + batchSize, data.count),
     );
     yield {
-      x: toFloatBatch(data.images, indices, x),
-      y: oneHotBatch(data.labels, indices, NUM_CLASSES, y),
+      x: toFloatBatch(data, indices, x),
+      y: oneHotBatch(data.labels, indices, classes, y),
       indices,
       size: indices.length,
     };

@@ -26,12 +26,8 @@ import {
 } from "./classes.ts";
 import { downloadFile } from "./download.ts";
 import { DataError, fsError } from "./errors.ts";
-import {
-  countRecords,
-  type ImageSet,
-  readBatchFiles,
-  RECORD_BYTES,
-} from "./format.ts";
+import { countRecords, readBatchFiles, RECORD_BYTES } from "./format.ts";
+import type { ImageSet } from "./image_set.ts";
 import {
   BATCHES_DIR,
   defaultCacheDir,
@@ -283,8 +279,8 @@ function checkOptions(options: LoadCifar10Options): void {
 
 /**
  * Loads CIFAR-10 like `keras.datasets.cifar10.load_data()`: images stay
- * uint8 HWC (150 MB for the training set); convert per batch with
- * `toFloatBatch`. Throws a {@linkcode DataError} with a hint for every
+ * uint8 HWC in an {@linkcode ImageSet} of shape [32, 32, 3] (150 MB for the
+ * training set); convert per batch with `toFloatBatch`. Throws a {@linkcode DataError} with a hint for every
  * expected failure.
  *
  * @example

@@ -7,8 +7,8 @@
  */
 
 import { DataError } from "./errors.ts";
-import { IMAGE_BYTES, type ImageSet } from "./format.ts";
-import { createRng, type Rng } from "../util/random.ts";
+import { checkImageSet, imageBytes, type ImageSet } from "./image_set.ts";
+import { Rng } from "../util/random.ts";
 
 /** Options for {@linkcode splitValidation}. */
 export interface SplitOptions {
@@ -30,27 +30,17 @@ export interface ValidationSplit {
   validation: ImageSet;
 }
 
-function checkSet(data: ImageSet, what: string): void {
-  if (
-    !Number.isInteger(data.count) || data.count < 0 ||
-    data.labels.length < data.count ||
-    data.images.length < data.count * IMAGE_BYTES
-  ) {
-    throw new DataError(
-      "usage",
-      `${what}: the image set is inconsistent (count ${data.count}, ${data.labels.length} labels, ` +
-        `${data.images.length} pixel bytes)`,
-      `images must hold count x ${IMAGE_BYTES} bytes and labels count bytes`,
-    );
-  }
-}
-
-/** A view of images `start` (inclusive) to `end` (exclusive); no copy. */
+/**
+ * A view of images `start` (inclusive) to `end` (exclusive), of the same
+ * shape; no copy.
+ */
 export function sliceSet(data: ImageSet, start: number, end: number): ImageSet {
+  const size = imageBytes(data.shape);
   return {
-    images: data.images.subarray(start * IMAGE_BYTES, end * IMAGE_BYTES),
+    images: data.images.subarray(start * size, end * size),
     labels: data.labels.subarray(start, end),
     count: end - start,
+    shape: data.shape,
   };
 }
 
@@ -59,7 +49,7 @@ export function sliceSet(data: ImageSet, start: number, end: number): ImageSet {
  * For quick runs on a small part of the data.
  */
 export function limit(data: ImageSet, n: number): ImageSet {
-  checkSet(data, "limit");
+  checkImageSet(data, "limit");
   if (!Number.isInteger(n) || n < 0) {
     throw new DataError(
       "usage",
@@ -72,12 +62,14 @@ export function limit(data: ImageSet, n: number): ImageSet {
 
 /** A new image set holding copies of the images at `indices`, in that order. */
 export function gather(data: ImageSet, indices: ArrayLike<number>): ImageSet {
-  checkSet(data, "gather");
+  checkImageSet(data, "gather");
+  const size = imageBytes(data.shape);
   const count = indices.length;
   const out: ImageSet = {
-    images: new Uint8Array(count * IMAGE_BYTES),
+    images: new Uint8Array(count * size),
     labels: new Uint8Array(count),
     count,
+    shape: data.shape,
   };
   for (let i = 0; i < count; i++) {
     const j = indices[i]!;
@@ -89,27 +81,16 @@ export function gather(data: ImageSet, indices: ArrayLike<number>): ImageSet {
       );
     }
     out.labels[i] = data.labels[j]!;
-    out.images.set(
-      data.images.subarray(j * IMAGE_BYTES, (j + 1) * IMAGE_BYTES),
-      i * IMAGE_BYTES,
-    );
+    out.images.set(data.images.subarray(j * size, (j + 1) * size), i * size);
   }
   return out;
 }
 
 /**
- * Splits off a validation set. Without `shuffle` this is Keras'
- * `validation_split`: training keeps the first `floor(count * (1 -
- * validationSplit))` images and validation the rest, both as views.
- * With `shuffle`, the records are first permuted with a seeded generator and
- * both parts are copies, so the source may be dropped afterwards.
+ * Throws a {@linkcode DataError} ("usage") unless `validationSplit` is a
+ * fraction in [0, 1).
  */
-export function splitValidation(
-  data: ImageSet,
-  options: SplitOptions,
-): ValidationSplit {
-  checkSet(data, "splitValidation");
-  const { validationSplit } = options;
+export function checkValidationSplit(validationSplit: number): void {
   if (!(validationSplit >= 0 && validationSplit < 1)) {
     throw new DataError(
       "usage",
@@ -117,6 +98,37 @@ export function splitValidation(
       "pass a fraction such as 0.1 to hold out the last 10% for validation",
     );
   }
+}
+
+/**
+ * Splits off a validation set. Without `shuffle` this is Keras'
+ * `validation_split`: training keeps the first `floor(count * (1 -
+ * validationSplit))` images and validation the rest, both as views.
+ * With `shuffle`, the records are first permuted with a seeded generator and
+ * both parts are copies, so the source may be dropped afterwards. `fit`,
+ * the train and evaluate commands all split with this function.
+ *
+ * @example
+ * ```ts
+ * import { splitValidation } from "./dataset.ts";
+ *
+ * const data = {
+ *   images: new Uint8Array(10 * 4),
+ *   labels: new Uint8Array(10),
+ *   count: 10,
+ *   shape: [2, 2, 1] as const,
+ * };
+ * const { train, validation } = splitValidation(data, { validationSplit: 0.2 });
+ * console.log(train.count, validation.count); // 8 2: images 8 and 9 validate
+ * ```
+ */
+export function splitValidation(
+  data: ImageSet,
+  options: SplitOptions,
+): ValidationSplit {
+  checkImageSet(data, "splitValidation");
+  const { validationSplit } = options;
+  checkValidationSplit(validationSplit);
   const splitAt = Math.floor(data.count * (1 - validationSplit));
   if (validationSplit > 0 && (splitAt === 0 || splitAt === data.count)) {
     throw new DataError(
@@ -131,7 +143,7 @@ export function splitValidation(
       validation: sliceSet(data, splitAt, data.count),
     };
   }
-  const order = (options.rng ?? createRng(options.seed ?? 0)).permutation(
+  const order = (options.rng ?? new Rng(options.seed ?? 0)).permutation(
     data.count,
   );
   return {

@@ -7,6 +7,7 @@
  */
 
 import { DataError, fsError } from "./errors.ts";
+import { CIFAR10_SHAPE, type ImageSet } from "./image_set.ts";
 
 /** Image height and width in pixels. */
 export const IMAGE_SIZE = 32;
@@ -23,15 +24,8 @@ const PLANE = IMAGE_SIZE * IMAGE_SIZE;
 // 1024 records is 3 MB: large enough for fast reads, small enough to be cheap.
 const CHUNK_RECORDS = 1024;
 
-/** A set of images with their labels. */
-export interface ImageSet {
-  /** `count` images, each 32 x 32 x 3 bytes in HWC order (row, column, RGB). */
-  images: Uint8Array;
-  /** `count` labels, each 0..9. */
-  labels: Uint8Array;
-  /** Number of images. */
-  count: number;
-}
+/** Images and labels of CIFAR-10 records (always 32 x 32 x 3, HWC). */
+type Records = Pick<ImageSet, "images" | "labels" | "count">;
 
 /**
  * Decodes `records` consecutive records from `src` into `out` starting at
@@ -41,7 +35,7 @@ export interface ImageSet {
 export function decodeRecords(
   src: Uint8Array,
   records: number,
-  out: ImageSet,
+  out: Pick<ImageSet, "images" | "labels">,
   at: number,
   file = "<memory>",
   firstRecord = 0,
@@ -79,7 +73,7 @@ export function decodeRecords(
  * Encodes images (HWC) and labels into the binary batch format. The inverse
  * of reading; handy for writing test files and subsets.
  */
-export function encodeRecords(set: ImageSet): Uint8Array {
+export function encodeRecords(set: Records): Uint8Array {
   const out = new Uint8Array(set.count * RECORD_BYTES);
   for (let i = 0; i < set.count; i++) {
     const base = i * RECORD_BYTES;
@@ -192,6 +186,7 @@ export async function readBatchFiles(
     images: new Uint8Array(total * IMAGE_BYTES),
     labels: new Uint8Array(total),
     count: total,
+    shape: CIFAR10_SHAPE,
   };
   const chunk = new Uint8Array(CHUNK_RECORDS * RECORD_BYTES);
   let at = 0;

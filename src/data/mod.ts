@@ -29,6 +29,7 @@ export type {
   LoadCifar10Options,
 } from "./cifar10.ts";
 export {
+  checkValidationSplit,
   countPerClass,
   gather,
   limit,
@@ -50,7 +51,9 @@ export {
   readBatchFiles,
   RECORD_BYTES,
 } from "./format.ts";
-export type { ImageSet, ReadBatchOptions } from "./format.ts";
+export type { ReadBatchOptions } from "./format.ts";
+export { checkImageSet, CIFAR10_SHAPE, imageBytes } from "./image_set.ts";
+export type { ImageSet, ImageShape } from "./image_set.ts";
 export {
   defaultCacheDir,
   findLayout,

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "../util/atomic_write.ts";
 import { zeros } from "./initializers.ts";
 import {
   checkByteCount,
@@ -78,34 +79,6 @@ export interface ModelJson {
     backend: string;
   };
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
-}
-
-/** Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then renamed. */
-export async function writeFileAtomic(
-  path: string,
-  bytes: Uint8Array,
-): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const tmp = `${dir}.${path.slice(slash + 1)}.tmp-${Deno.pid}-${
-    crypto.randomUUID().slice(0, 8)
-  }`;
-  try {
-    const file = await Deno.open(tmp, { write: true, createNew: true });
-    try {
-      let done = 0;
-      while (done < bytes.length) {
-        done += await file.write(bytes.subarray(done));
-      }
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
 }
 
 /** The model's topology, manifest and weight bytes. */

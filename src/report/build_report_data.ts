@@ -8,13 +8,14 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { ImageSet } from "../data/format.ts";
+import { toFloatBatch } from "../data/batch.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import type { ReportData } from "./types.ts";
 import { CIFAR10_CLASS_NAMES } from "./i18n.ts";
 import type { History } from "../train/checkpoint.ts";
 import { predictImages } from "../train/evaluate.ts";
-import { TrainRng } from "../train/rng.ts";
+import { Rng } from "../util/random.ts";
 
 /** A model and what it was trained and evaluated on: what the report shows. */
 export interface ReportRun {
@@ -87,7 +88,7 @@ export async function buildReportData(run: ReportRun): Promise<ReportData> {
   );
 
   // The notebook shows 15 random test images with their predictions.
-  const rng = new TrainRng(run.seed);
+  const rng = new Rng(run.seed);
   const picks = Array.from(
     { length: Math.min(15, evaluated.count) },
     () => rng.int(evaluated.count),
@@ -103,9 +104,7 @@ export async function buildReportData(run: ReportRun): Promise<ReportData> {
   // ... and the feature maps of test image 12.
   const index = Math.min(12, evaluated.count - 1);
   const input = evaluated.images.slice(index * size, (index + 1) * size);
-  const x = tf.tidy(() =>
-    tf.div(tf.tensor4d(Float32Array.from(input), [1, h, w, c]), 255)
-  );
+  const x = tf.tensor4d(toFloatBatch(evaluated, [index]), [1, h, w, c]);
   const maps = model.activations(x);
   const layers = await Promise.all(maps.map(async (m) => {
     const [, mh, mw, mc] = m.output.shape as [number, number, number, number];

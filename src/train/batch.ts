@@ -1,45 +1,39 @@
 /**
- * Labelled uint8 image sets and their conversion to tensors, one batch at a
- * time (the whole CIFAR-10 training set as float32 would take 600 MB).
+ * A model's view of an {@linkcode ImageSet}: checking that a set fits the
+ * model, and turning a batch of it into tensors with the data layer's one
+ * converter (`toFloatBatch`, `oneHotBatch`).
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { oneHotBatch, toFloatBatch } from "../data/batch.ts";
+import { checkImageSet, type ImageSet } from "../data/image_set.ts";
 
 /**
- * Images with labels: `count` images of `height x width x channels` bytes in
- * HWC order, and `count` labels. `ImageSet` from src/data has this shape.
- */
-export interface LabeledImages {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
-
-// A table gives exactly Keras' `astype('float32') / 255.0` for every byte.
-const TO_UNIT: Float32Array = (() => {
-  const t = new Float32Array(256);
-  for (let v = 0; v < 256; v++) t[v] = v / 255;
-  return t;
-})();
-
-/**
- * Throws a clear error unless `data` holds `count` images of `shape` and
- * `count` labels below `numClasses`.
+ * Throws a clear error unless `data` holds at least one image of the
+ * model's input `shape`, exactly `count` images and labels, and only labels
+ * below `numClasses`.
  */
 export function checkImages(
-  data: LabeledImages,
+  data: ImageSet,
   shape: readonly number[],
   numClasses: number,
   what: string,
 ): void {
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(data.count) || data.count < 1) {
+  checkImageSet(data, what);
+  if (data.count < 1) {
     throw new Error(
       `${what} is empty (count ${data.count}); pass at least one image`,
     );
   }
+  if (data.shape.join() !== shape.join()) {
+    throw new Error(
+      `${what} holds images of [${data.shape}], but the model takes ` +
+        `[${shape}]; check the data's shape and the model's input shape`,
+    );
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
   if (data.images.length !== data.count * size) {
     throw new Error(
       `${what} holds ${data.images.length} pixel bytes, but ${data.count} ` +
@@ -61,20 +55,6 @@ export function checkImages(
   }
 }
 
-/** A view of images `start` to `end` (exclusive). */
-export function sliceImages(
-  data: LabeledImages,
-  start: number,
-  end: number,
-): LabeledImages {
-  const size = data.images.length / data.count;
-  return {
-    images: data.images.subarray(start * size, end * size),
-    labels: data.labels.subarray(start, end),
-    count: end - start,
-  };
-}
-
 /** One batch as tensors. */
 export interface BatchTensors {
   /** `[n, h, w, c]` float32 in [0, 1]. */
@@ -85,29 +65,24 @@ export interface BatchTensors {
   labels: tf.Tensor1D;
 }
 
-/** Gathers the images at `indices` into tensors. */
+/**
+ * Gathers the images at `indices` into tensors. The arrays are new for
+ * every batch: tfjs' `cpu` backend keeps the array a tensor is made from.
+ */
 export function batchTensors(
-  data: LabeledImages,
+  data: ImageSet,
   indices: ArrayLike<number>,
-  shape: readonly [number, number, number],
   numClasses: number,
 ): BatchTensors {
   const n = indices.length;
-  const size = shape[0] * shape[1] * shape[2];
-  const x = new Float32Array(n * size);
-  const y = new Float32Array(n * numClasses);
   const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const j = indices[i]!;
-    const src = data.images.subarray(j * size, (j + 1) * size);
-    for (let k = 0; k < size; k++) x[i * size + k] = TO_UNIT[src[k]!]!;
-    const label = data.labels[j]!;
-    labels[i] = label;
-    y[i * numClasses + label] = 1;
-  }
+  for (let i = 0; i < n; i++) labels[i] = data.labels[indices[i]!]!;
   return {
-    x: tf.tensor4d(x, [n, ...shape]),
-    y: tf.tensor2d(y, [n, numClasses]),
+    x: tf.tensor4d(toFloatBatch(data, indices), [n, ...data.shape]),
+    y: tf.tensor2d(oneHotBatch(data.labels, indices, numClasses), [
+      n,
+      numClasses,
+    ]),
     labels: tf.tensor1d(labels, "int32"),
   };
 }

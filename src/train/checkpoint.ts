@@ -15,7 +15,11 @@
  * @module
  */
 
-import { removeStaleTemps, replaceFile, splitPath } from "./atomic_write.ts";
+import {
+  removeStaleTemps,
+  splitPath,
+  writeFileAtomic,
+} from "../util/atomic_write.ts";
 import {
   CheckpointError,
   damaged,
@@ -55,7 +59,7 @@ export async function saveCheckpoint(
   options: { keepPrevious?: boolean } = {},
 ): Promise<void> {
   const backup = options.keepPrevious ? previousPath(path) : undefined;
-  await replaceFile(path, encodeCheckpoint(state), backup);
+  await writeFileAtomic(path, encodeCheckpoint(state), { backup });
 }
 
 /**

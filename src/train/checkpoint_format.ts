@@ -1,10 +1,10 @@
 /**
- * The checkpoint file format, version 2: what a checkpoint holds, its
+ * The checkpoint file format, version 3: what a checkpoint holds, its
  * encoding, and a decoder that refuses anything damaged with one line.
  *
  * Layout (little-endian):
  *
- *     0       8 bytes  magic "SNCKPT02" (the last two digits: the version)
+ *     0       8 bytes  magic "SNCKPT03" (the last two digits: the version)
  *     8       4 bytes  uint32 n: bytes of the JSON header, a multiple of 4
  *     12      4 bytes  uint32 f: float32 values in the payload
  *     16      n bytes  UTF-8 JSON header, padded with spaces
@@ -17,8 +17,10 @@
  * expected types, its tensors tile the payload exactly (contiguous, in
  * order, each `length` the product of its `shape`, m and v shaped like the
  * weights), history lengths match the epoch count, and every value is
- * finite. Version 1 files (magic "SNCKPT01", no checksum) are refused with
- * a message saying so.
+ * finite. Older files are refused with a message saying why: version 1
+ * ("SNCKPT01") had no checksum, version 2 saved the state of the trainer's
+ * former generator (one uint32 of SplitMix32), which the one generator of
+ * src/util/random.ts (xoshiro128**, four uint32s) cannot continue.
  *
  * Cost on a seed-CNN checkpoint (26.0 MB): encoding 33 ms, decoding with
  * the CRC and every check 38 ms (minimum of 9 runs, AMD EPYC Zen 4, Deno
@@ -28,13 +30,20 @@
  */
 
 import type { WeightValues } from "../nn/sequential.ts";
+import type { RngState } from "../util/random.ts";
 import { crc32 } from "./crc32.ts";
 import { checkFields, checkTensors, exactKeys } from "./checkpoint_validate.ts";
 
 /** The magic of the current version; "SNCKPT" + two digits in general. */
-const MAGIC = "SNCKPT02";
-const VERSION = 2;
+const MAGIC = "SNCKPT03";
+const VERSION = 3;
 const PREFIX = 16;
+/** Why each older version cannot be read, for the refusal message. */
+const OLDER: Record<number, string> = {
+  1: "from an older simdnet without a checksum",
+  2: "from an older simdnet whose random generator state (one uint32) the " +
+    "current generator cannot continue",
+};
 const CRC_BYTES = 4;
 
 /** Metrics per epoch, as Keras' `history.history`. */
@@ -63,8 +72,8 @@ export interface TrainState {
   epoch: number;
   /** Whether early stopping ended the run (it is then not continued). */
   stoppedEarly: boolean;
-  /** The trainer's random state after `epoch` epochs. */
-  rngState: number;
+  /** The trainer's generator state after `epoch` epochs (`Rng.state`). */
+  rngState: RngState;
   /** Metrics of the `epoch` epochs completed. */
   history: History;
   /** Early stopping's state, or null without early stopping. */
@@ -141,7 +150,7 @@ export const HEADER_KEYS = [
   "tensors",
 ];
 
-/** Serialises `state` to the checkpoint format (version 2). */
+/** Serialises `state` to the checkpoint format (version 3). */
 export function encodeCheckpoint(state: TrainState): Uint8Array {
   const groups: Array<[Group, WeightValues[]]> = [
     ["weight", state.weights],
@@ -207,9 +216,7 @@ function readFrame(
     const v = Number(magic.slice(6));
     throw new CheckpointError(
       `${path} is a version-${v} checkpoint, ${
-        v < VERSION
-          ? "from an older simdnet without a checksum"
-          : "from a newer simdnet"
+        OLDER[v] ?? "from a newer simdnet"
       }; this simdnet reads version ${VERSION} only: start a new run without ` +
         `--resume (or into a new --out)`,
       "old-format",

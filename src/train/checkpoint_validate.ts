@@ -41,7 +41,13 @@ export function checkFields(
   if (typeof h.stoppedEarly !== "boolean") {
     fail("stoppedEarly is not a boolean");
   }
-  if (!isCount(h.rngState, 0xffffffff)) fail("rngState is not a uint32");
+  const rng = h.rngState;
+  if (
+    !Array.isArray(rng) || rng.length !== 4 ||
+    !rng.every((v) => isCount(v, 0xffffffff)) || rng.every((v) => v === 0)
+  ) {
+    fail("rngState is not four uint32s (not all zero)");
+  }
   if (!isCount(h.iterations)) fail("iterations is not a whole number");
   const keys = ["loss", "accuracy", "val_loss", "val_accuracy"];
   const history = exactKeys(h.history, keys, "history", fail);

@@ -7,7 +7,8 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Sequential } from "../nn/sequential.ts";
-import { batchTensors, checkImages, type LabeledImages } from "./batch.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import { batchTensors, checkImages } from "./batch.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
 
 /** Mean loss and accuracy. */
@@ -45,7 +46,7 @@ export function classCount(model: Sequential): number {
  */
 export async function evaluate(
   model: Sequential,
-  data: LabeledImages,
+  data: ImageSet,
   batchSize = 32,
 ): Promise<Evaluation> {
   const shape = imageShape(model);
@@ -62,7 +63,7 @@ export async function evaluate(
     const n = Math.min(batchSize, data.count - start);
     const indices = Array.from({ length: n }, (_, i) => start + i);
     const [loss, hits] = tf.tidy(() => {
-      const b = batchTensors(data, indices, shape, classes);
+      const b = batchTensors(data, indices, classes);
       const logits = model.apply(b.x, { training: false, logits: true });
       return [softmaxCrossEntropy(logits, b.y), correctCount(logits, b.labels)];
     });
@@ -79,7 +80,7 @@ export async function evaluate(
  */
 export async function predictImages(
   model: Sequential,
-  data: LabeledImages,
+  data: ImageSet,
   batchSize = 32,
 ): Promise<Float32Array> {
   const shape = imageShape(model);
@@ -90,7 +91,7 @@ export async function predictImages(
     const n = Math.min(batchSize, data.count - start);
     const indices = Array.from({ length: n }, (_, i) => start + i);
     const probs = tf.tidy(() =>
-      model.apply(batchTensors(data, indices, shape, classes).x)
+      model.apply(batchTensors(data, indices, classes).x)
     );
     out.set((await probs.data()) as Float32Array, start * classes);
     probs.dispose();

@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { LabeledImages } from "./batch.ts";
+import type { ImageSet } from "../data/image_set.ts";
 
 const CHUNK = 4 << 20;
 
@@ -27,7 +27,7 @@ function plain(view: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 /** A fingerprint of `data` (pixels, labels and count): `sha256:<hex>`. */
-export async function dataFingerprint(data: LabeledImages): Promise<string> {
+export async function dataFingerprint(data: ImageSet): Promise<string> {
   const images = data.images;
   const parts: Uint8Array[] = [];
   for (let at = 0; at < images.length; at += CHUNK) {
@@ -57,8 +57,8 @@ export async function dataFingerprint(data: LabeledImages): Promise<string> {
  * and `validationData` (null without validation data).
  */
 export async function dataFingerprints(
-  train: LabeledImages,
-  validation: LabeledImages | null,
+  train: ImageSet,
+  validation: ImageSet | null,
 ): Promise<{ trainData: string; validationData: string | null }> {
   return {
     trainData: await dataFingerprint(train),

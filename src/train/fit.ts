@@ -4,7 +4,7 @@
  * early stopping and resumable checkpoints.
  *
  * Reproducibility: everything random (shuffle order, augmentation, dropout
- * masks) is drawn, in a fixed order, from one {@linkcode TrainRng} whose
+ * masks) is drawn, in a fixed order, from one {@linkcode Rng} whose
  * state is saved at each epoch end, so a run resumed from a checkpoint ends
  * with the same weights as an uninterrupted run on the same backend.
  *
@@ -12,6 +12,8 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { checkValidationSplit, splitValidation } from "../data/dataset.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import { registerGradients } from "../runtime/gradients.ts";
 import { Adam } from "./adam.ts";
@@ -21,12 +23,7 @@ import {
   augmentSettings,
   SEED_AUGMENTATION,
 } from "./augment.ts";
-import {
-  batchTensors,
-  checkImages,
-  type LabeledImages,
-  sliceImages,
-} from "./batch.ts";
+import { batchTensors, checkImages } from "./batch.ts";
 import {
   cleanCheckpointTemps,
   type History,
@@ -41,7 +38,7 @@ import { dataFingerprints } from "./fingerprint.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
 import { Progbar, type ProgressOutput, stdoutOutput } from "./progress.ts";
 import { restoreState, settingsMismatch } from "./resume.ts";
-import { TrainRng } from "./rng.ts";
+import { Rng } from "../util/random.ts";
 
 /** Metrics of one epoch (validation ones only with validation data). */
 export interface EpochLogs {
@@ -62,7 +59,7 @@ export interface FitOptions {
   /** Adam's learning rate. Default 0.001. */
   learningRate?: number;
   /** Validation set; takes precedence over `validationSplit`, as in Keras. */
-  validationData?: LabeledImages | null;
+  validationData?: ImageSet | null;
   /** Hold out the last fraction of `data` for validation (Keras semantics). */
   validationSplit?: number;
   /** `true` for the seed's augmentation, or Keras-style settings. Default false. */
@@ -131,7 +128,7 @@ async function trainStep(
   model: Sequential,
   optimizer: Adam,
   batch: () => { x: tf.Tensor4D; y: tf.Tensor2D; labels: tf.Tensor1D },
-  rng: TrainRng,
+  rng: Rng,
   augment: AugmentOptions | null,
 ): Promise<Step> {
   const vars = model.trainableVariables;
@@ -171,7 +168,7 @@ async function trainStep(
  */
 export async function fit(
   model: Sequential,
-  data: LabeledImages,
+  data: ImageSet,
   options: FitOptions = {},
 ): Promise<History> {
   registerGradients();
@@ -193,21 +190,10 @@ export async function fit(
   let train = data;
   let validation = options.validationData ?? null;
   const split = options.validationSplit ?? 0;
-  if (!(split >= 0 && split < 1)) {
-    throw new RangeError(
-      `validationSplit must be in [0, 1), got ${split}; e.g. 0.1`,
-    );
-  }
+  checkValidationSplit(split);
   if (validation === null && split > 0) {
-    const at = Math.floor(data.count * (1 - split));
-    if (at === 0 || at === data.count) {
-      throw new RangeError(
-        `${data.count} images cannot be split with validationSplit ${split}: ` +
-          `one part would be empty; use more images or another split`,
-      );
-    }
-    train = sliceImages(data, 0, at);
-    validation = sliceImages(data, at, data.count);
+    // Keras semantics: the last fraction, as views.
+    ({ train, validation } = splitValidation(data, { validationSplit: split }));
   }
   checkImages(train, shape, classes, "training data");
   if (validation) checkImages(validation, shape, classes, "validation data");
@@ -224,7 +210,7 @@ export async function fit(
     throw new Error("resume needs the checkpoint path to continue from");
   }
 
-  const rng = new TrainRng(seed);
+  const rng = new Rng(seed);
   const optimizer = new Adam(model.weights, {
     learningRate: options.learningRate,
   });
@@ -298,7 +284,7 @@ export async function fit(
         const step = await trainStep(
           model,
           optimizer,
-          () => batchTensors(train, indices, shape, classes),
+          () => batchTensors(train, indices, classes),
           rng,
           augment,
         );

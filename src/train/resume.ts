@@ -12,7 +12,7 @@ import type { Sequential } from "../nn/sequential.ts";
 import type { Adam } from "./adam.ts";
 import { CheckpointError, type TrainState } from "./checkpoint.ts";
 import type { EarlyStopping } from "./early_stopping.ts";
-import type { TrainRng } from "./rng.ts";
+import type { Rng } from "../util/random.ts";
 
 /** The settings a checkpoint records, as `fit` computes them. */
 export type FitSettings = Record<string, string | number | boolean | null>;
@@ -82,7 +82,7 @@ export function restoreState(
   into: {
     model: Sequential;
     optimizer: Adam;
-    rng: TrainRng;
+    rng: Rng;
     early: EarlyStopping | null;
   },
 ): void {

@@ -1,10 +1,12 @@
 /**
- * Atomic file replacement for checkpoints, with the previous version kept
- * as a backup, and removal of the temporary files a killed run leaves.
+ * Atomic file replacement, the one implementation behind model saving,
+ * checkpoints (with the previous version kept as a backup) and the train
+ * command's history file, and removal of the temporary files a killed run
+ * leaves.
  *
  * Temporary files are named `.<name>.tmp-<pid>-<8 hex>` next to their
- * target, the same pattern as `writeFileAtomic` in src/nn/model_io.ts, so
- * {@linkcode removeStaleTemps} also cleans the model's and history's.
+ * target, so {@linkcode removeStaleTemps} finds those of every file written
+ * here.
  *
  * @module
  */
@@ -20,19 +22,34 @@ export function splitPath(path: string): { dir: string; base: string } {
     : { dir: "", base: path };
 }
 
+/** Options of {@linkcode writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Rename the current file to this path first, keeping it as a backup. */
+  backup?: string;
+}
+
 /**
  * Replaces `path` with `bytes` atomically: writes a temporary file in the
- * same directory, syncs it, then renames it over `path`. With `backup`,
- * the current `path` is first renamed to `backup`, so a crash between the
- * two renames leaves the old file as `backup` and the new one complete in
- * its temporary file (removed at the next start); never half a file. The
- * temporary file is removed when anything fails.
+ * same directory, syncs it, then renames it over `path`, so readers see the
+ * old file or the new one, never half of one. With `backup`, the current
+ * `path` is first renamed to `backup`, so a crash between the two renames
+ * leaves the old file as `backup` and the new one complete in its
+ * temporary file (removed at the next start). The temporary file is
+ * removed when anything fails.
+ *
+ * @example
+ * ```ts ignore
+ * await writeFileAtomic("run/checkpoint.ckpt", bytes, {
+ *   backup: "run/checkpoint.prev.ckpt",
+ * });
+ * ```
  */
-export async function replaceFile(
+export async function writeFileAtomic(
   path: string,
   bytes: Uint8Array,
-  backup?: string,
+  options: AtomicWriteOptions = {},
 ): Promise<void> {
+  const { backup } = options;
   const { dir, base } = splitPath(path);
   const tmp = `${dir}.${base}.tmp-${Deno.pid}-${
     crypto.randomUUID().slice(0, 8)
