@@ -160,5 +160,5 @@ export {
   decodeImage,
   ImageDecodeError,
   sniffImageFormat,
-} from "./src/serve/image_decode.ts";
+} from "./src/image/image_decode.ts";
 export { serveClassifier, type ServeOptions } from "./src/serve/server.ts";

@@ -11,7 +11,7 @@
  */
 
 import { cifarCnn } from "../src/nn/cifar_cnn.ts";
-import { encodePng } from "../src/report/png.ts";
+import { encodePng } from "../src/image/png_encode.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { jpeg, pattern } from "../tests/classify_fixtures.ts";
 

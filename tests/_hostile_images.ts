@@ -7,7 +7,7 @@
  */
 
 import { deflateSync } from "node:zlib";
-import { crc32 } from "../src/serve/png_chunks.ts";
+import { crc32 } from "../src/image/png_chunks.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

@@ -3,7 +3,7 @@
  * verbatim from commit 44fa43d) as the reference the new one must match.
  */
 
-import type { Pixels } from "../src/serve/image_decode.ts";
+import type { Pixels } from "../src/image/pixels.ts";
 
 /** Contributions of source pixels to each output pixel along one axis. */
 interface AxisWeights {

@@ -10,15 +10,15 @@
 import assert from "node:assert/strict";
 import { inflateSync } from "node:zlib";
 import { DOMParser } from "@xmldom/xmldom";
-import type { Raster } from "../src/report/mod.ts";
+import type { Pixels } from "../src/image/pixels.ts";
 import { rng } from "./_report_fixture.ts";
 
 export function randomRaster(
   width: number,
   height: number,
-  channels: number,
+  channels: Pixels["channels"],
   seed: number,
-): Raster {
+): Pixels {
   const random = rng(seed);
   const data = Uint8Array.from(
     { length: width * height * channels },
@@ -37,7 +37,7 @@ function crc32(bytes: Uint8Array): number {
   for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
-export function readPng(png: Uint8Array): Raster {
+export function readPng(png: Uint8Array): Pixels {
   assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10]);
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   let pos = 8;
@@ -84,7 +84,7 @@ export function readPng(png: Uint8Array): Raster {
       out[y * stride + i] = (x + predictor!) & 0xff;
     }
   }
-  return { data: out, width, height, channels };
+  return { data: out, width, height, channels: channels as Pixels["channels"] };
 }
 
 export type XmlDocument = ReturnType<DOMParser["parseFromString"]>;

@@ -205,6 +205,7 @@ async function accuracyOf(modelDir: string, file: Uint8Array): Promise<number> {
       data: hwc,
       width: 32,
       height: 32,
+      channels: 3,
     });
     if (top!.index === r[0]) right++;
   }

@@ -8,8 +8,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { modelToArtifacts } from "../src/nn/model_io.ts";
 import { Classifier, type Prediction } from "../src/serve/classifier.ts";
-import { decodeImage, ImageDecodeError } from "../src/serve/image_decode.ts";
-import { pixelsToInput } from "../src/serve/resize.ts";
+import { decodeImage, ImageDecodeError } from "../src/image/image_decode.ts";
+import { pixelsToInput } from "../src/image/resize.ts";
 import { jpeg, maxDiff, pattern, png, tinyModel } from "./classify_fixtures.ts";
 
 const { json, weights } = await modelToArtifacts(tinyModel(21));
@@ -124,12 +124,20 @@ Deno.test("classify: resizing averages areas when shrinking and is bilinear when
     }
   }
   const clamped = small.map((v) => Math.max(1, Math.min(254, v)));
-  const got = pixelsToInput({ data: big, width: 96, height: 64 }, 32, 32);
+  const got = pixelsToInput(
+    { data: big, width: 96, height: 64, channels: 3 },
+    32,
+    32,
+  );
   assert.ok(maxDiff(got, Float32Array.from(clamped, (v) => v / 255)) < 1e-5);
 
   // Enlarging 12x20 to 32x32 matches tfjs' bilinear with half-pixel centres.
   const tiny = pattern(12, 20, 3, 4);
-  const up = pixelsToInput({ data: tiny, width: 12, height: 20 }, 32, 32);
+  const up = pixelsToInput(
+    { data: tiny, width: 12, height: 20, channels: 3 },
+    32,
+    32,
+  );
   const want = tf.tidy(() =>
     tf.div(
       tf.image.resizeBilinear(
@@ -161,7 +169,11 @@ Deno.test("classify: PNG and JPEG files of several sizes agree with their raw pi
     assert.equal(decoded.channels, 3);
     // Lossy, but close to the source; and classified from what it holds.
     const input = pixelsToInput(decoded, 32, 32);
-    const source = pixelsToInput({ data: rgb, width: w, height: h }, 32, 32);
+    const source = pixelsToInput(
+      { data: rgb, width: w, height: h, channels: 3 },
+      32,
+      32,
+    );
     const meanError = input.reduce((s, v, i) =>
       s + Math.abs(v - source[i]!), 0) /
       input.length;
@@ -172,7 +184,7 @@ Deno.test("classify: PNG and JPEG files of several sizes agree with their raw pi
 
 Deno.test("classify: tensors, raw pixels and batches give the same answers", async () => {
   const rgb = pattern(32, 32, 3, 5);
-  const raw = await probs({ data: rgb, width: 32, height: 32 });
+  const raw = await probs({ data: rgb, width: 32, height: 32, channels: 3 });
   const float = tf.tensor3d(Float32Array.from(rgb, (v) => v / 255), [
     32,
     32,
@@ -227,7 +239,12 @@ Deno.test("classify: what cannot be classified is refused with a reason", async 
     /3000x3000, more than the limit of 1000000 pixels/,
   );
   await assert.rejects(
-    classifier.classify({ data: new Uint8Array(10), width: 2, height: 2 }),
+    classifier.classify({
+      data: new Uint8Array(10),
+      width: 2,
+      height: 2,
+      channels: 3,
+    }),
     /not 2x2 pixels of 1 \(grey\)/,
   );
   await assert.rejects(classifier.classify(file, { topK: 0 }), /topK/);

@@ -11,8 +11,8 @@ import {
   decodeImage,
   decodeImageToInput,
   ImageDecodeError,
-} from "../src/serve/image_decode.ts";
-import { pixelsToInput } from "../src/serve/resize.ts";
+} from "../src/image/image_decode.ts";
+import { pixelsToInput } from "../src/image/resize.ts";
 import { Rng } from "../src/util/random.ts";
 import { jpeg, maxDiff, pattern, png } from "./classify_fixtures.ts";
 import {

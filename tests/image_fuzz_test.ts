@@ -12,8 +12,8 @@ import {
   decodeImage,
   decodeImageToInput,
   ImageDecodeError,
-} from "../src/serve/image_decode.ts";
-import { crc32 } from "../src/serve/png_chunks.ts";
+} from "../src/image/image_decode.ts";
+import { crc32 } from "../src/image/png_chunks.ts";
 import { Rng } from "../src/util/random.ts";
 import { jpeg, pattern } from "./classify_fixtures.ts";
 import { progressiveBomb } from "./_hostile_images.ts";

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 /** Lowest first: a layer may import from itself and from those before it. */
 const LAYERS = [
   "util",
+  "image",
   "runtime",
   "kernels",
   "nn",

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { encodePng } from "../src/image/mod.ts";
 import { decode } from "fast-png";
 import {
   applyViridis,
-  encodePng,
   featureStrip,
   normalizeFeatureChannel,
   tileImages,
@@ -13,8 +13,8 @@ import { rng } from "./_report_fixture.ts";
 import { randomRaster, readPng } from "./_report_helpers.ts";
 
 Deno.test("PNG files decode back to the same pixels", () => {
-  for (const [channels, seed] of [[3, 1], [1, 2], [4, 3]]) {
-    const image = randomRaster(13, 7, channels!, seed!);
+  for (const [channels, seed] of [[3, 1], [1, 2], [4, 3]] as const) {
+    const image = randomRaster(13, 7, channels, seed);
     const png = encodePng(image);
     assert.deepEqual(readPng(png), image);
     const other = decode(png);

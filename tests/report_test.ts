@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { encodePng } from "../src/image/mod.ts";
 import {
   buildReport,
   confusionMatrixSvg,
-  encodePng,
   learningCurvesSvg,
   type ReportData,
   writeReport,

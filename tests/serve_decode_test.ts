@@ -10,7 +10,7 @@ import { modelToArtifacts } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { DecodePool } from "../src/serve/decode_pool.ts";
 import { runDecodeJob } from "../src/serve/decode_worker.ts";
-import { DEFAULT_MAX_PIXELS } from "../src/serve/image_decode.ts";
+import { DEFAULT_MAX_PIXELS } from "../src/image/image_decode.ts";
 import { createClassifyHandler, serveClassifier } from "../src/serve/server.ts";
 import {
   jpeg,

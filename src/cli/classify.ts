@@ -11,7 +11,7 @@
 
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier, type Prediction } from "../serve/classifier.ts";
-import { ImageDecodeError } from "../serve/image_decode.ts";
+import { ImageDecodeError } from "../image/image_decode.ts";
 import {
   parseFlags,
   RUNTIME_OPTIONS,

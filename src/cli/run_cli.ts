@@ -9,7 +9,7 @@
 import { DataError, parseRefusal } from "../data/errors.ts";
 import { ModelFormatError } from "../nn/model_io.ts";
 import { RuntimeError } from "../runtime/init.ts";
-import { ImageDecodeError } from "../serve/image_decode.ts";
+import { ImageDecodeError } from "../image/image_decode.ts";
 import {
   EXIT_BAD_DATA,
   EXIT_NETWORK,

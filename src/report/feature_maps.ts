@@ -8,7 +8,8 @@
 import { numpySum } from "../util/numpy_sum.ts";
 import { colormapIndex, VIRIDIS } from "./colormap.ts";
 import { tileImages, upscaleNearest } from "./image_grid.ts";
-import type { FeatureLayer, Raster } from "./types.ts";
+import type { Pixels } from "../image/pixels.ts";
+import type { FeatureLayer } from "./types.ts";
 
 const f32 = Math.fround;
 /** The seed shows this many channels per layer. */
@@ -92,7 +93,7 @@ export function checkFeatureLayer(layer: FeatureLayer, where: string): void {
  * Colours a grey byte image with viridis after stretching its own min..max
  * to the whole map, as `imshow` does by default.
  */
-export function applyViridis(gray: Raster): Raster {
+export function applyViridis(gray: Pixels): Pixels {
   let min = 255;
   let max = 0;
   for (const v of gray.data) {
@@ -111,7 +112,7 @@ export function applyViridis(gray: Raster): Raster {
 /** A layer's first channels side by side, as the seed's `display_grid`. */
 export interface FeatureStrip {
   /** Viridis RGB strip, each map enlarged by `scale`. */
-  image: Raster;
+  image: Pixels;
   /** How many channels the strip shows. */
   shown: number;
   /** Nearest-neighbour factor applied to each map. */
@@ -131,7 +132,7 @@ export function featureStrip(
 ): FeatureStrip {
   checkFeatureLayer(layer, `layer "${layer.name}"`);
   const shown = Math.min(maxChannels, layer.channels);
-  const maps: Raster[] = [];
+  const maps: Pixels[] = [];
   for (let c = 0; c < shown; c++) {
     maps.push({
       data: normalizeFeatureChannel(featureChannel(layer, c)),

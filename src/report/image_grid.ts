@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Raster } from "./types.ts";
+import type { Pixels } from "../image/pixels.ts";
 
 /**
  * Image `index` of an `N × height × width × channels` uint8 batch, as a view
@@ -17,7 +17,7 @@ export function imageAt(
   height: number,
   width: number,
   channels: number,
-): Raster {
+): Pixels {
   const size = height * width * channels;
   const start = index * size;
   if (!Number.isInteger(index) || index < 0 || start + size > batch.length) {
@@ -30,14 +30,19 @@ export function imageAt(
   const bytes = batch instanceof Uint8Array
     ? batch
     : new Uint8Array(batch.buffer, batch.byteOffset, batch.length);
-  return { data: bytes.subarray(start, start + size), width, height, channels };
+  return {
+    data: bytes.subarray(start, start + size),
+    width,
+    height,
+    channels: channels as Pixels["channels"],
+  };
 }
 
 /**
  * Enlarges an image by a whole factor, each pixel becoming a `factor ×
  * factor` block, so 32×32 images stay sharp when shown large.
  */
-export function upscaleNearest(image: Raster, factor: number): Raster {
+export function upscaleNearest(image: Pixels, factor: number): Pixels {
   if (!Number.isInteger(factor) || factor < 1) {
     throw new RangeError(
       `upscale factor is ${factor}: pass a whole number >= 1`,
@@ -75,11 +80,11 @@ export function upscaleNearest(image: Raster, factor: number): Raster {
  * a background of `background` (one byte value for every channel).
  */
 export function tileImages(
-  images: readonly Raster[],
+  images: readonly Pixels[],
   columns: number,
   gap: number = 0,
   background: number = 255,
-): Raster {
+): Pixels {
   const first = images[0];
   if (!first) throw new RangeError("no images to tile: pass at least one");
   const { width, height, channels } = first;

@@ -16,12 +16,10 @@ export type {
   ImageBatch,
   Lang,
   PredictionBatch,
-  Raster,
   ReportData,
   SummaryRow,
   TrainingHistory,
 } from "./types.ts";
-export { encodePng, pngDataUri } from "./png.ts";
 export { imageAt, tileImages, upscaleNearest } from "./image_grid.ts";
 export {
   applyViridis,

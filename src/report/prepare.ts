@@ -24,8 +24,9 @@ import {
   TRAIN_COLOR,
   VALIDATION_COLOR,
 } from "./learning_curves.ts";
-import { encodePng, pngDataUri } from "./png.ts";
-import type { ImageBatch, Lang, Raster, ReportData } from "./types.ts";
+import { encodePng, pngDataUri } from "../image/png_encode.ts";
+import type { Pixels } from "../image/pixels.ts";
+import type { ImageBatch, Lang, ReportData } from "./types.ts";
 import { checkBatch, checkReportData, resolveClassNames } from "./validate.ts";
 
 /** The seed's grid of training images is 5×5. */
@@ -40,7 +41,7 @@ export const WRONG_COLOR = "#ff0000";
 
 /** A tile that also keeps its pixels, for composite PNG files. */
 export interface RasterTile extends Tile {
-  raster: Raster;
+  raster: Pixels;
 }
 
 /** A prediction tile. */
@@ -74,7 +75,7 @@ export interface PreparedReport {
 }
 
 function tile(
-  raster: Raster,
+  raster: Pixels,
   pixels: number,
   caption: Tile["caption"],
   captionAbove: boolean,
@@ -99,7 +100,7 @@ function batchRasters(
   where: string,
   numClasses: number,
   limit: number,
-): Raster[] {
+): Pixels[] {
   const shape = checkBatch(batch, where, numClasses);
   const count = Math.min(limit, shape.count);
   return Array.from(

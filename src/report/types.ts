@@ -112,12 +112,3 @@ export interface ReportData {
   /** Feature maps of one test image. */
   featureMaps?: FeatureMaps | null;
 }
-
-/** A uint8 image: `height × width × channels` bytes, HWC. */
-export interface Raster {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  /** 1 (grey), 3 (RGB) or 4 (RGBA). */
-  channels: number;
-}

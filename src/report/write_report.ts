@@ -9,7 +9,7 @@ import { tileGridSvg } from "./image_figures.ts";
 import { tileImages } from "./image_grid.ts";
 import { renderHtml } from "./html.ts";
 import { metricsJson } from "./metrics_json.ts";
-import { encodePng } from "./png.ts";
+import { encodePng } from "../image/png_encode.ts";
 import {
   type PreparedReport,
   prepareReport,

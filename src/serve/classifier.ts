@@ -20,10 +20,11 @@ import type { InitOptions } from "../runtime/init.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
 import { classifierModel } from "./classifier_model.ts";
 import { ensureRuntime } from "./classifier_runtime.ts";
-import { decodeImageToInput, type Pixels } from "./image_decode.ts";
-import { pixelsToInput } from "./resize.ts";
+import { decodeImageToInput } from "../image/image_decode.ts";
+import type { Pixels } from "../image/pixels.ts";
+import { pixelsToInput } from "../image/resize.ts";
 
-export type { Pixels } from "./image_decode.ts";
+export type { Pixels } from "../image/pixels.ts";
 
 /** One class of a result, best first. */
 export interface Prediction {
@@ -87,7 +88,7 @@ function isTensor(x: unknown): x is tf.Tensor {
  * import { Classifier } from "./classifier.ts";
  * import { cifarCnn } from "../nn/cifar_cnn.ts";
  * import { modelToArtifacts } from "../nn/model_io.ts";
- * import { encodePng } from "../report/png.ts";
+ * import { encodePng } from "../image/png_encode.ts";
  *
  * // An untrained model stands in for a trained one here.
  * const { json, weights } = await modelToArtifacts(cifarCnn({ seed: 1 }));

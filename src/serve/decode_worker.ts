@@ -8,7 +8,7 @@
  * @module
  */
 
-import { decodeImageToInput } from "./image_decode.ts";
+import { decodeImageToInput } from "../image/image_decode.ts";
 
 /** A job sent to the worker. */
 export interface DecodeJob {

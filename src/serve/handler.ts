@@ -14,7 +14,7 @@ import {
   DecodeTimeoutError,
   workersAvailable,
 } from "./decode_pool.ts";
-import { DEFAULT_MAX_PIXELS } from "./image_decode.ts";
+import { DEFAULT_MAX_PIXELS } from "../image/image_decode.ts";
 import { classifierPage } from "./page.ts";
 import {
   type BodyLimits,

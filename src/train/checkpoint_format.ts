@@ -32,7 +32,15 @@
 import type { WeightValues } from "../nn/sequential.ts";
 import type { RngState } from "../util/random.ts";
 import { crc32 } from "./crc32.ts";
-import { checkFields, checkTensors, exactKeys } from "./checkpoint_validate.ts";
+import {
+  checkFields,
+  checkTensors,
+  exactKeys,
+  type Group,
+  type TensorEntry,
+} from "./checkpoint_validate.ts";
+
+export type { Group, TensorEntry } from "./checkpoint_validate.ts";
 
 /** The magic of the current version; "SNCKPT" + two digits in general. */
 const MAGIC = "SNCKPT03";
@@ -114,18 +122,6 @@ export function damaged(path: string, why: string): CheckpointError {
     "damaged",
     why,
   );
-}
-
-/** The three tensor groups of the payload, in order. */
-export type Group = "weight" | "m" | "v";
-
-/** One tensor of the payload, as the header lists it. */
-export interface TensorEntry {
-  group: Group;
-  name: string;
-  shape: number[];
-  offset: number;
-  length: number;
 }
 
 /** The JSON header: the state without its tensors, plus their layout. */

@@ -6,7 +6,17 @@
  * @module
  */
 
-import type { Group, TensorEntry } from "./checkpoint_format.ts";
+/** The three tensor groups of the payload, in order. */
+export type Group = "weight" | "m" | "v";
+
+/** One tensor of the payload, as the header lists it. */
+export interface TensorEntry {
+  group: Group;
+  name: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);

@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Pixels } from "./image_decode.ts";
+import { channelsOf, type Pixels } from "./pixels.ts";
 
 /** Which source indices feed output `i` along one axis, and how much. */
 class Axis {
@@ -178,30 +178,6 @@ export class InputAccumulator {
     }
     return out;
   }
-}
-
-/** The channel count of `pixels`, checked against its data length. */
-export function channelsOf(pixels: Pixels): 1 | 2 | 3 | 4 {
-  const { width, height, data } = pixels;
-  if (
-    !Number.isInteger(width) || !Number.isInteger(height) || width < 1 ||
-    height < 1
-  ) {
-    throw new RangeError(
-      `image size ${width}x${height} is not whole numbers >= 1`,
-    );
-  }
-  const channels = pixels.channels ?? data.length / (width * height);
-  if (
-    ![1, 2, 3, 4].includes(channels) ||
-    data.length !== width * height * channels
-  ) {
-    throw new RangeError(
-      `pixel data has ${data.length} bytes, which is not ${width}x${height} ` +
-        `pixels of 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels`,
-    );
-  }
-  return channels as 1 | 2 | 3 | 4;
 }
 
 /**

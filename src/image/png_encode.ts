@@ -7,9 +7,9 @@
 
 import { encode } from "fast-png";
 import { encodeBase64 } from "../util/base64.ts";
-import type { Raster } from "./types.ts";
+import type { Pixels } from "./pixels.ts";
 
-function checkRaster(image: Raster): void {
+function checkPixels(image: Pixels): void {
   const { width, height, channels, data } = image;
   if (
     !Number.isInteger(width) || !Number.isInteger(height) || width < 1 ||
@@ -34,8 +34,8 @@ function checkRaster(image: Raster): void {
 }
 
 /** Encodes a uint8 HWC image (grey, RGB or RGBA) as an 8-bit PNG file. */
-export function encodePng(image: Raster): Uint8Array {
-  checkRaster(image);
+export function encodePng(image: Pixels): Uint8Array {
+  checkPixels(image);
   return encode({
     width: image.width,
     height: image.height,

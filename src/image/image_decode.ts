@@ -27,15 +27,7 @@ import { decodePngRows, type RowSink } from "./png_decode.ts";
 import { InputAccumulator, pixelsToInput } from "./resize.ts";
 
 export { ImageDecodeError } from "./image_errors.ts";
-
-/** 8-bit pixels in HWC order: 1 grey, 2 grey+alpha, 3 RGB or 4 RGBA channels. */
-export interface Pixels {
-  data: Uint8Array | Uint8ClampedArray;
-  width: number;
-  height: number;
-  /** Channels per pixel; default `data.length / (width * height)`. */
-  channels?: 1 | 2 | 3 | 4;
-}
+import type { Pixels } from "./pixels.ts";
 
 /** Image file formats that {@linkcode decodeImage} reads. */
 export type ImageFormat = "png" | "jpeg";
@@ -82,7 +74,12 @@ function pngLimits(options: DecodeOptions): PngLimits {
 
 /** Keeps every row: the whole image (what `decodeImage` returns). */
 class FullImage implements RowSink {
-  pixels: Pixels = { data: new Uint8Array(0), width: 0, height: 0 };
+  pixels: Pixels = {
+    data: new Uint8Array(0),
+    width: 0,
+    height: 0,
+    channels: 1,
+  };
   #channels = 1;
 
   begin(width: number, height: number, channels: 1 | 2 | 3 | 4): void {
@@ -157,7 +154,7 @@ function formatOf(bytes: Uint8Array): ImageFormat {
  *
  * @example
  * ```ts
- * import { encodePng } from "../report/png.ts";
+ * import { encodePng } from "./png_encode.ts";
  * const png = encodePng({ data: new Uint8Array(2 * 2 * 3), width: 2, height: 2, channels: 3 });
  * const { width, channels } = decodeImage(png);
  * console.log(width, channels); // 2 3
