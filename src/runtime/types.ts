@@ -3,7 +3,7 @@ export type BackendChoice = "auto" | "wasm" | "webgpu" | "cpu";
 
 /** Options for {@linkcode initRuntime}. */
 export interface RuntimeOptions {
-  /** Backend to use; `auto` (default) prefers hardware WebGPU, then WASM SIMD with threads, then plain WASM, then `cpu`. */
+  /** Backend to use; `auto` (default) prefers hardware WebGPU, then WASM SIMD with threads, then WASM SIMD on one thread (no Worker or SharedArrayBuffer), then `cpu` (no WebAssembly SIMD). */
   backend?: BackendChoice;
   /** Worker threads for WASM kernels; default: all cores (`navigator.hardwareConcurrency`), or env `SIMDNET_THREADS`. */
   threads?: number;
