@@ -60,7 +60,12 @@ let current: RuntimeInfo | null = null;
 
 const BACKENDS: readonly BackendChoice[] = ["auto", "wasm", "webgpu", "cpu"];
 
-/** Threads from the option, else `SIMDNET_THREADS`, else every core. */
+/**
+ * Threads from the option, else `SIMDNET_THREADS`, else every core. The
+ * variable is read only when env access is already granted, so this never
+ * raises a permission prompt (and works where `Deno.permissions` is absent):
+ * `Classifier`s rely on it.
+ */
 export function resolveThreads(threads?: number): number {
   let n = threads;
   let from = "threads option";
