@@ -130,7 +130,8 @@ function convGrads(
   };
 }
 
-type Shape4 = [number, number, number, number];
+/** A 4-D shape: `[batch, height, width, channels]` or a filter's. */
+export type Shape4 = [number, number, number, number];
 
 /**
  * The filter gradient as a forward convolution with batch and channels
@@ -181,6 +182,11 @@ function biasGrad(dz: tf.Tensor): tf.Tensor {
 
 /** Registers the layer-kernel gradients; called by `registerGradients`. */
 export function registerNnGradients(): void {
+  registerConvMatMul();
+  registerPoolSoftmax();
+}
+
+function registerConvMatMul(): void {
   // Ours: tfjs' runs the cpu Conv2DBackpropFilter kernel, 70x slower.
   defineGradient(tf.Conv2D, { inputs: ["x", "filter"] }, (dy, saved, attrs) => {
     const g = convGrads(dy, at(saved, 0), at(saved, 1), attrs);
@@ -228,6 +234,9 @@ export function registerNnGradients(): void {
       };
     },
   );
+}
+
+function registerPoolSoftmax(): void {
   defineGradient(
     tf.MaxPool,
     { inputs: ["x"], output: true },

@@ -47,6 +47,7 @@ export interface InitOptions extends RuntimeOptions {
 
 /** A runtime option that cannot work; the message says which and why. */
 export class RuntimeError extends Error {
+  /** Always "RuntimeError". */
   override name = "RuntimeError";
 }
 

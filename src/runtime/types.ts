@@ -13,8 +13,11 @@ export interface RuntimeOptions {
 
 /** What {@linkcode probeWebGpu} found. */
 export interface WebGpuInfo {
+  /** True when a WebGPU adapter was found. */
   available: boolean;
+  /** The adapter's name, when there is one. */
   description?: string;
+  /** True when the adapter is a CPU rasterizer. */
   software?: boolean;
   /** Why there is no usable adapter, when `available` is false. */
   reason?: string;
@@ -22,10 +25,16 @@ export interface WebGpuInfo {
 
 /** What runs, and why. */
 export interface RuntimeInfo {
+  /** The tfjs backend that runs. */
   backend: "wasm" | "webgpu" | "cpu";
+  /** Why this backend, including why faster ones were passed over. */
   reason: string;
+  /** True when this engine has WebAssembly SIMD. */
   simd: boolean;
+  /** True when simdnet's kernels use relaxed-SIMD FMA. */
   relaxedSimd: boolean;
+  /** Threads simdnet's kernels use (1 off the wasm backend). */
   threads: number;
+  /** What the WebGPU probe found. */
   webgpu: WebGpuInfo;
 }

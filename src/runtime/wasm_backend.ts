@@ -40,9 +40,13 @@ export type WasmSource = Uint8Array | ArrayBuffer | URL | string;
 
 /** A started tfjs WASM module and how it was built. */
 export interface LoadedTfjsWasm {
+  /** The emscripten module, with tfjs' `cwrap`ped entry points. */
   module: TfjsWasmModule;
+  /** Its heap; shared in the threaded build. */
   memory: WebAssembly.Memory;
+  /** Which build: threaded SIMD, or single-threaded SIMD. */
   flavour: "threaded-simd" | "simd";
+  /** Threads the build was started with (1 for `simd`). */
   threads: number;
 }
 

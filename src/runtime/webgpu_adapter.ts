@@ -13,7 +13,9 @@ import type { WebGpuInfo } from "./types.ts";
 
 /** The parts of a `GPUAdapter` we use; a real `GPUAdapter` satisfies it. */
 export interface GpuAdapterLike {
+  /** Optional features, e.g. `shader-f16`. */
   readonly features: { has(name: string): boolean };
+  /** Buffer and workgroup limits, passed on to the device request. */
   readonly limits: GPUSupportedLimits;
   /** Current spelling; Deno 2.x has it. */
   readonly info?: GPUAdapterInfo;
@@ -21,11 +23,13 @@ export interface GpuAdapterLike {
   readonly isFallbackAdapter?: boolean;
   /** Older way to get `info`, before it became an attribute. */
   requestAdapterInfo?(): Promise<GPUAdapterInfo>;
+  /** Opens the device tfjs-backend-webgpu runs on. */
   requestDevice(descriptor?: GPUDeviceDescriptor): Promise<GPUDevice>;
 }
 
 /** The parts of `navigator.gpu` we use; tests pass fakes of this shape. */
 export interface GpuLike {
+  /** Like `navigator.gpu.requestAdapter`; null when there is none. */
   requestAdapter(
     options?: GPURequestAdapterOptions,
   ): Promise<GpuAdapterLike | null>;
@@ -33,19 +37,27 @@ export interface GpuLike {
 
 /** Adapter fields that may name the driver; any of them can reveal a CPU rasterizer. */
 export interface AdapterDescription {
+  /** `GPUAdapterInfo.vendor`, e.g. "mesa". */
   vendor?: string;
+  /** `GPUAdapterInfo.architecture`. */
   architecture?: string;
+  /** `GPUAdapterInfo.device`, e.g. "llvmpipe (LLVM 19, 256 bits)". */
   device?: string;
+  /** `GPUAdapterInfo.description`. */
   description?: string;
+  /** True for the user agent's fallback (software) adapter. */
   isFallbackAdapter?: boolean;
 }
 
 /** An adapter plus what we learnt about it before asking for a device. */
 export interface FoundAdapter {
+  /** The adapter itself. */
   adapter: GpuAdapterLike;
   /** The raw info object, handed on to tfjs (it reads vendor/architecture). */
   rawInfo: GPUAdapterInfo | undefined;
+  /** A one-line name for messages, from the info fields. */
   description: string;
+  /** True for a CPU rasterizer (llvmpipe, lavapipe, SwiftShader). */
   software: boolean;
 }
 
@@ -131,7 +143,7 @@ export const NO_WEBGPU_API =
   "navigator.gpu is missing: this Deno was built or run without WebGPU";
 
 /** Text for errors when WebGPU exists but offers no adapter. */
-export const NO_ADAPTER =
+export const NO_ADAPTER: string =
   "navigator.gpu.requestAdapter() returned null: no GPU driver is usable " +
   "(on Linux without a GPU, `apt-get install mesa-vulkan-drivers libvulkan1` " +
   "provides the llvmpipe software adapter)";
