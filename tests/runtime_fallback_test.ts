@@ -114,7 +114,9 @@ Deno.test("fallback: without Worker, auto runs WASM SIMD on one thread", async (
 Deno.test("fallback: without Worker and SharedArrayBuffer (edge isolates), WASM SIMD on one thread", async () => {
   for (const backend of ["auto", "wasm"]) {
     const o = await runIn("noThreads", backend);
-    assertWasm(o, 1, backend === "auto" ? /1 thread/ : /forced/);
+    const why = backend === "auto" ? /^no WebGPU/ : /^forced by backend/;
+    assertWasm(o, 1, why);
+    assert.match(o.info!.reason, /1 thread \(no Worker or SharedArrayBuffer/);
   }
 });
 

@@ -12,7 +12,7 @@
  * (`'./gradients/Abs_grad'`) Deno cannot resolve (ERR_MODULE_NOT_FOUND; a
  * test pins this). The one loadable copy is inside tfjs-layers' 1.4 MB
  * bundle, which registers all of them as a side effect of its import (+94 ms
- * warm, +318 ms cold, for every program) and, run against our tests, gets
+ * on every start, 318 ms on the first) and, run against our tests, gets
  * broadcasting wrong for SquaredDifference, Maximum and Minimum. So every
  * config here is ours; where tfjs' would also be wrong or slower, it says so.
  *

@@ -245,7 +245,8 @@ export async function initRuntime(
     }
   } else if (backend === "wasm") {
     const state = await startWasm(threads, options.wasmBinary);
-    info = wasmInfo(state, 'forced by backend: "wasm"', {
+    const how = wasmHow(state, threads);
+    info = wasmInfo(state, `forced by backend: "wasm"; ${how}`, {
       available: false,
       reason: "not probed (backend forced to wasm)",
     });
