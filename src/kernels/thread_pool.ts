@@ -104,7 +104,11 @@ export class ThreadPool {
       }
       return fn as KernelFn;
     });
-    const ctrl = new Int32Array(new SharedArrayBuffer(64));
+    // Only workers read the control words: one thread needs no shared
+    // buffer, and edge isolates have no SharedArrayBuffer.
+    const ctrl = new Int32Array(
+      threads > 1 ? new SharedArrayBuffer(64) : new ArrayBuffer(64),
+    );
     const workers: Worker[] = [];
     if (threads > 1) {
       if (!(memory.buffer instanceof SharedArrayBuffer)) {

@@ -20,8 +20,11 @@ export type SimpleGradFunc = (
 
 /** Options of {@linkcode defineGradient} about which tensors to keep. */
 export interface SaveSpec {
+  /** Names of the kernel inputs the gradient reads. */
   inputs?: string[];
+  /** Keep the kernel's output (saved after the inputs). */
   output?: boolean;
+  /** Keep every input, for kernels with a variable input count. */
   allInputs?: boolean;
 }
 

@@ -6,6 +6,16 @@
  * friends fail with "gradient function not found" for almost every op.
  * {@linkcode registerGradients} fills the registry with our own configs.
  *
+ * Why not tfjs' own configs (checked with tfjs 4.22, Deno 2.9): no build of
+ * tfjs-core contains them except `dist/register_all_gradients.js` and
+ * `dist/gradients/*_grad.js`, ES modules whose extensionless imports
+ * (`'./gradients/Abs_grad'`) Deno cannot resolve (ERR_MODULE_NOT_FOUND; a
+ * test pins this). The one loadable copy is inside tfjs-layers' 1.4 MB
+ * bundle, which registers all of them as a side effect of its import (+94 ms
+ * on every start, 318 ms on the first) and, run against our tests, gets
+ * broadcasting wrong for SquaredDifference, Maximum and Minimum. So every
+ * config here is ours; where tfjs' would also be wrong or slower, it says so.
+ *
  * Every gradient is written in terms of tfjs ops or kernel names
  * (`Conv2DBackpropInput`, `Conv2DBackpropFilter`, `MaxPoolGrad`,
  * `AvgPoolGrad`, `BatchMatMul`), so whatever fast kernels the active backend
@@ -75,12 +85,14 @@ function registerElementwise(): void {
     (dy, _a, b) => tf.div(dy, b),
     (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b))),
   );
+  // tfjs' does not sum a broadcast operand's gradient back to its shape.
   binary(
     tf.SquaredDifference,
     (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(a, b), 2)),
     (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(b, a), 2)),
   );
-  // Ties go to `a`, like TensorFlow.
+  // Ties go to `a`, like TensorFlow. tfjs' Maximum and Minimum gradients
+  // do not undo broadcasting (wrong shape for a [4] operand of a [3, 4]).
   binary(
     tf.Maximum,
     (dy, a, b) => tf.mul(dy, f32(tf.greaterEqual(a, b))),

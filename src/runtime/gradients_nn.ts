@@ -130,7 +130,8 @@ function convGrads(
   };
 }
 
-type Shape4 = [number, number, number, number];
+/** A 4-D shape: `[batch, height, width, channels]` or a filter's. */
+export type Shape4 = [number, number, number, number];
 
 /**
  * The filter gradient as a forward convolution with batch and channels
@@ -139,9 +140,9 @@ type Shape4 = [number, number, number, number];
  * viewed as a `[oh, ow, batch, co]` filter dilated by the stride.
  *
  * Used on the `cpu` backend only: tfjs-backend-cpu's Conv2DBackpropFilter
- * reads every element through a TensorBuffer and takes seconds for a batch
- * its Conv2D kernel handles in a fraction of that. Other backends run the
- * Conv2DBackpropFilter kernel.
+ * (which tfjs' own Conv2D gradient calls) reads every element through a
+ * TensorBuffer: 14 s against 0.2 s here for x and dy of [8, 32, 32, 32] and
+ * a 3x3 filter. Other backends run the Conv2DBackpropFilter kernel.
  */
 export function filterGradByConv(
   x: tf.Tensor,
@@ -181,10 +182,17 @@ function biasGrad(dz: tf.Tensor): tf.Tensor {
 
 /** Registers the layer-kernel gradients; called by `registerGradients`. */
 export function registerNnGradients(): void {
+  registerConvMatMul();
+  registerPoolSoftmax();
+}
+
+function registerConvMatMul(): void {
+  // Ours: tfjs' runs the cpu Conv2DBackpropFilter kernel, 70x slower.
   defineGradient(tf.Conv2D, { inputs: ["x", "filter"] }, (dy, saved, attrs) => {
     const g = convGrads(dy, at(saved, 0), at(saved, 1), attrs);
     return { x: g.dx, filter: g.dfilter };
   });
+  // tfjs has none: its fused ops take their gradient from a customGrad.
   defineGradient(
     tf.FusedConv2D,
     // The bias is optional, and the engine cannot save a missing input, so
@@ -206,6 +214,7 @@ export function registerNnGradients(): void {
     );
     return { a: g.da, b: g.db };
   });
+  // tfjs has none (customGrad), and ours runs simdnet's one-pass relu grad.
   defineGradient(
     tf._FusedMatMul,
     { inputs: ["a", "b"], output: true },
@@ -225,6 +234,9 @@ export function registerNnGradients(): void {
       };
     },
   );
+}
+
+function registerPoolSoftmax(): void {
   defineGradient(
     tf.MaxPool,
     { inputs: ["x"], output: true },

@@ -11,6 +11,7 @@ import {
   activateWasmBackend,
   hasSimd,
   hasThreads,
+  isSharedMemory,
   type LoadedTfjsWasm,
   loadTfjsWasm,
   type WasmSource,
@@ -46,6 +47,7 @@ export interface InitOptions extends RuntimeOptions {
 
 /** A runtime option that cannot work; the message says which and why. */
 export class RuntimeError extends Error {
+  /** Always "RuntimeError". */
   override name = "RuntimeError";
 }
 
@@ -59,7 +61,12 @@ let current: RuntimeInfo | null = null;
 
 const BACKENDS: readonly BackendChoice[] = ["auto", "wasm", "webgpu", "cpu"];
 
-/** Threads from the option, else `SIMDNET_THREADS`, else every core. */
+/**
+ * Threads from the option, else `SIMDNET_THREADS`, else every core. The
+ * variable is read only when env access is already granted, so this never
+ * raises a permission prompt (and works where `Deno.permissions` is absent):
+ * `Classifier`s rely on it.
+ */
 export function resolveThreads(threads?: number): number {
   let n = threads;
   let from = "threads option";
@@ -112,35 +119,31 @@ async function startWasm(
     await activate(wasmState.loaded);
     return wasmState;
   }
-  const simd = hasSimd();
-  const useThreads = simd && threads > 1 && hasThreads();
+  if (!hasSimd()) {
+    // Checked before loading anything, so a refusal leaves tfjs as it was.
+    throw new RuntimeError(
+      'this engine has no WebAssembly SIMD, which simdnet\'s WASM kernels need; use backend "cpu"',
+    );
+  }
+  // Without Worker or SharedArrayBuffer (edge isolates) the single-threaded
+  // SIMD build runs with simdnet's kernels on the calling thread.
+  const useThreads = threads > 1 && hasThreads();
   const loaded = await loadTfjsWasm({
     threads: useThreads ? threads : 1,
-    simd,
     binary,
   }).catch((error) => {
     throw binary === undefined ? readRefusal(error) : error;
   });
   await activate(loaded);
-  let kernels: HeapKernels | null = null;
-  if (simd) {
-    const variant = compileKernels(
-      loaded.memory.buffer instanceof SharedArrayBuffer,
-    );
-    const pool = await ThreadPool.create(
-      variant.module,
-      loaded.memory,
-      loaded.threads,
-      ENTRY_NAMES,
-    );
-    kernels = new HeapKernels(loaded.module, loaded.memory, pool, variant);
-    registerWasmKernels(kernels);
-  }
-  if (!kernels) {
-    throw new RuntimeError(
-      'this engine has no WebAssembly SIMD; use backend "cpu"',
-    );
-  }
+  const variant = compileKernels(isSharedMemory(loaded.memory));
+  const pool = await ThreadPool.create(
+    variant.module,
+    loaded.memory,
+    loaded.threads,
+    ENTRY_NAMES,
+  );
+  const kernels = new HeapKernels(loaded.module, loaded.memory, pool, variant);
+  registerWasmKernels(kernels);
   wasmState = { loaded, kernels };
   return wasmState;
 }
@@ -193,8 +196,10 @@ function wasmInfo(
 /**
  * Starts the tensor runtime and returns what runs and why.
  *
- * `auto` takes a hardware WebGPU adapter when one exists, else WASM with SIMD
- * and threads, else the tfjs `cpu` backend. A software GPU adapter is never
+ * `auto` takes a hardware WebGPU adapter when one exists, else WASM SIMD
+ * with threads, else WASM SIMD on one thread (no Worker or
+ * SharedArrayBuffer, as in edge isolates), else (no WebAssembly SIMD) the
+ * tfjs `cpu` backend. A software GPU adapter is never
  * chosen by `auto` unless `allowSoftwareGpu` is set; `backend: "webgpu"`
  * forces it. A forced backend that cannot start throws a {@linkcode RuntimeError}.
  *
@@ -220,17 +225,10 @@ export async function initRuntime(
   let info: RuntimeInfo;
   if (backend === "cpu") {
     await tf.setBackend("cpu");
-    info = {
-      backend: "cpu",
-      reason: 'forced by backend: "cpu"',
-      simd: hasSimd(),
-      relaxedSimd: false,
-      threads: 1,
-      webgpu: {
-        available: false,
-        reason: "not probed (backend forced to cpu)",
-      },
-    };
+    info = cpuInfo('forced by backend: "cpu"', {
+      available: false,
+      reason: "not probed (backend forced to cpu)",
+    });
   } else if (backend === "webgpu") {
     try {
       const { info: gpu } = await startWebGpu({
@@ -247,7 +245,8 @@ export async function initRuntime(
     }
   } else if (backend === "wasm") {
     const state = await startWasm(threads, options.wasmBinary);
-    info = wasmInfo(state, 'forced by backend: "wasm"', {
+    const how = wasmHow(state, threads);
+    info = wasmInfo(state, `forced by backend: "wasm"; ${how}`, {
       available: false,
       reason: "not probed (backend forced to wasm)",
     });
@@ -278,26 +277,42 @@ async function autoSelect(
   } else {
     why = `no WebGPU adapter (${gpu.reason})`;
   }
+  if (!hasSimd()) {
+    await tf.setBackend("cpu");
+    return cpuInfo(`${why}; no WebAssembly SIMD; tfjs cpu`, gpu);
+  }
   try {
     const state = await startWasm(threads, options.wasmBinary);
-    const how = state.kernels.pool.limit > 1
-      ? `WASM SIMD with ${state.kernels.pool.limit} threads`
-      : "WASM SIMD, 1 thread";
-    return wasmInfo(state, `${why}; ${how}`, gpu);
+    return wasmInfo(state, `${why}; ${wasmHow(state, threads)}`, gpu);
   } catch (err) {
     // A sandbox refusal (reading the tfjs binary without --allow-read) is the
     // user's to fix, not a reason to run 57x slower on the cpu backend.
     if (err instanceof Deno.errors.NotCapable) throw err;
     await tf.setBackend("cpu");
-    return {
-      backend: "cpu",
-      reason: `${why}; WASM failed (${(err as Error).message}); tfjs cpu`,
-      simd: false,
-      relaxedSimd: false,
-      threads: 1,
-      webgpu: gpu,
-    };
+    return cpuInfo(
+      `${why}; WASM failed (${(err as Error).message}); tfjs cpu`,
+      gpu,
+    );
   }
+}
+
+function wasmHow(state: WasmState, asked: number): string {
+  const n = state.kernels.pool.limit;
+  if (n > 1) return `WASM SIMD with ${n} threads`;
+  return asked > 1 && state.loaded.threads === 1
+    ? "WASM SIMD, 1 thread (no Worker or SharedArrayBuffer here)"
+    : "WASM SIMD, 1 thread";
+}
+
+function cpuInfo(reason: string, webgpu: WebGpuInfo): RuntimeInfo {
+  return {
+    backend: "cpu",
+    reason,
+    simd: hasSimd(),
+    relaxedSimd: false,
+    threads: 1,
+    webgpu,
+  };
 }
 
 function webgpuInfo(gpu: WebGpuInfo, reason: string): RuntimeInfo {

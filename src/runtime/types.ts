@@ -9,7 +9,7 @@ export type BackendChoice = typeof BACKEND_CHOICES[number];
 
 /** Options for {@linkcode initRuntime}. */
 export interface RuntimeOptions {
-  /** Backend to use; `auto` (default) prefers hardware WebGPU, then WASM SIMD with threads, then plain WASM, then `cpu`. */
+  /** Backend to use; `auto` (default) prefers hardware WebGPU, then WASM SIMD with threads, then WASM SIMD on one thread (no Worker or SharedArrayBuffer), then `cpu` (no WebAssembly SIMD). */
   backend?: BackendChoice;
   /** Worker threads for WASM kernels; default: all cores (`navigator.hardwareConcurrency`), or env `SIMDNET_THREADS`. */
   threads?: number;
@@ -19,8 +19,11 @@ export interface RuntimeOptions {
 
 /** What {@linkcode probeWebGpu} found. */
 export interface WebGpuInfo {
+  /** True when a WebGPU adapter was found. */
   available: boolean;
+  /** The adapter's name, when there is one. */
   description?: string;
+  /** True when the adapter is a CPU rasterizer. */
   software?: boolean;
   /** Why there is no usable adapter, when `available` is false. */
   reason?: string;
@@ -28,11 +31,17 @@ export interface WebGpuInfo {
 
 /** What runs, and why. */
 export interface RuntimeInfo {
+  /** The tfjs backend that runs. */
   backend: "wasm" | "webgpu" | "cpu";
+  /** Why this backend, including why faster ones were passed over. */
   reason: string;
+  /** True when this engine has WebAssembly SIMD. */
   simd: boolean;
+  /** True when simdnet's kernels use relaxed-SIMD FMA. */
   relaxedSimd: boolean;
+  /** Threads simdnet's kernels use (1 off the wasm backend). */
   threads: number;
+  /** What the WebGPU probe found. */
   webgpu: WebGpuInfo;
 }
 
@@ -41,7 +50,9 @@ export interface RuntimeInfo {
 
 /** The parts of a `GPUAdapter` we use; a real `GPUAdapter` satisfies it. */
 export interface GpuAdapterLike {
+  /** Optional features, e.g. `shader-f16`. */
   readonly features: { has(name: string): boolean };
+  /** Buffer and workgroup limits, passed on to the device request. */
   readonly limits: GPUSupportedLimits;
   /** Current spelling; Deno 2.x has it. */
   readonly info?: GPUAdapterInfo;
@@ -49,6 +60,7 @@ export interface GpuAdapterLike {
   readonly isFallbackAdapter?: boolean;
   /** Older way to get `info`, before it became an attribute. */
   requestAdapterInfo?(): Promise<GPUAdapterInfo>;
+  /** Opens the device tfjs-backend-webgpu runs on. */
   requestDevice(descriptor?: GPUDeviceDescriptor): Promise<GPUDevice>;
 }
 

@@ -17,16 +17,21 @@ import * as tf from "@tensorflow/tfjs-core";
 import wasmPkg from "@tensorflow/tfjs-backend-wasm";
 import threadedFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js";
 import threadedWorker from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js";
-import plainFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js";
+// The single-threaded glue: tfjs ships one for its SIMD and non-SIMD builds.
+import singleFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js";
 import { createRequire } from "node:module";
 import { Worker as NodeWorker } from "node:worker_threads";
 import type { TfjsWasmModule } from "../kernels/tfjs_heap.ts";
 
 export type { TfjsWasmModule } from "../kernels/tfjs_heap.ts";
 
-/** The three tfjs WASM binaries, by their npm file names. */
+/**
+ * The tfjs WASM binaries simdnet runs, by their npm file names. The package's
+ * non-SIMD `tfjs-backend-wasm.wasm` is not one: simdnet's kernels need SIMD
+ * and that build lacks `Conv2DBackpropFilter`, so without SIMD the runtime
+ * takes the tfjs `cpu` backend instead.
+ */
 export type TfjsWasmBinaryName =
-  | "tfjs-backend-wasm.wasm"
   | "tfjs-backend-wasm-simd.wasm"
   | "tfjs-backend-wasm-threaded-simd.wasm";
 
@@ -35,9 +40,13 @@ export type WasmSource = Uint8Array | ArrayBuffer | URL | string;
 
 /** A started tfjs WASM module and how it was built. */
 export interface LoadedTfjsWasm {
+  /** The emscripten module, with tfjs' `cwrap`ped entry points. */
   module: TfjsWasmModule;
+  /** Its heap; shared in the threaded build. */
   memory: WebAssembly.Memory;
-  flavour: "threaded-simd" | "simd" | "plain";
+  /** Which build: threaded SIMD, or single-threaded SIMD. */
+  flavour: "threaded-simd" | "simd";
+  /** Threads the build was started with (1 for `simd`). */
   threads: number;
 }
 
@@ -121,22 +130,19 @@ new Function("process", "require", WORKER)(undefined, undefined);
 }
 
 /**
- * Starts the emscripten module of tfjs-backend-wasm. `threads` > 1 needs
- * SIMD and shared memory and gives the threaded build; otherwise the SIMD
- * build runs single-threaded (or the plain build without SIMD).
+ * Starts the emscripten module of tfjs-backend-wasm's SIMD build. `threads`
+ * > 1 needs shared memory and workers and gives the threaded build; 1 gives
+ * the single-threaded build, which needs neither (edge isolates).
  */
 export async function loadTfjsWasm(options: {
   threads: number;
-  simd: boolean;
   binary?: WasmSource;
 }): Promise<LoadedTfjsWasm> {
-  const threaded = options.threads > 1 && options.simd;
-  const flavour = threaded ? "threaded-simd" : options.simd ? "simd" : "plain";
+  const threaded = options.threads > 1;
+  const flavour = threaded ? "threaded-simd" : "simd";
   const name: TfjsWasmBinaryName = threaded
     ? "tfjs-backend-wasm-threaded-simd.wasm"
-    : options.simd
-    ? "tfjs-backend-wasm-simd.wasm"
-    : "tfjs-backend-wasm.wasm";
+    : "tfjs-backend-wasm-simd.wasm";
   const bytes = await readWasmSource(options.binary ?? packageWasmUrl(name));
   // The glue caps its thread pool at hardwareConcurrency / 2.
   const cores = 2 * Math.max(1, options.threads);
@@ -159,7 +165,7 @@ export async function loadTfjsWasm(options: {
       mainScriptUrlOrBlob: "simdnet-shim",
     });
   } else {
-    const make = scopedFactory(plainFactory.toString(), {
+    const make = scopedFactory(singleFactory.toString(), {
       navigator: { hardwareConcurrency: cores },
     });
     module = await make({ wasmBinary: bytes, locateFile: (p: string) => p });
@@ -253,13 +259,26 @@ export function hasSimd(): boolean {
   );
 }
 
-/** True when shared memory and workers exist, so threads can run. */
+/**
+ * True when shared memory and workers exist, so threads can run. Edge
+ * isolates (and browsers without cross-origin isolation) lack them.
+ */
 export function hasThreads(): boolean {
   try {
+    if (
+      typeof Worker !== "function" || typeof SharedArrayBuffer !== "function"
+    ) {
+      return false;
+    }
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-    return typeof Worker === "function" &&
-      typeof SharedArrayBuffer === "function";
+    return true;
   } catch {
     return false;
   }
+}
+
+/** True when `memory` is shared; false too where `SharedArrayBuffer` is gone. */
+export function isSharedMemory(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer === "function" &&
+    memory.buffer instanceof SharedArrayBuffer;
 }

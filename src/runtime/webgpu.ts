@@ -26,6 +26,7 @@ import {
   defaultGpu,
   errorText,
   findAdapter,
+  type FoundAdapter,
   type GpuLike,
   NO_WEBGPU_API,
   openDevice,
@@ -189,18 +190,11 @@ export function isWebGpuActive(): boolean {
     tf.getBackend() === WEBGPU_BACKEND;
 }
 
-async function start(
+/** The adapter to start on, or a {@linkcode WebGpuStartError} saying why none. */
+async function usableAdapter(
   options: WebGpuStartOptions,
-): Promise<{ info: WebGpuInfo }> {
-  const reusable = active !== undefined && !active.lost &&
-    tf.getBackend() === WEBGPU_BACKEND && options.gpu === undefined &&
-    options.simulateFailure !== true &&
-    (options.allowSoftware || active.info.software !== true);
-  if (reusable && active !== undefined) return { info: { ...active.info } };
-  if (active !== undefined) stopWebGpu();
-
-  const previous = currentBackend();
-  const timeoutMs = options.timeoutMs ?? DEFAULT_WEBGPU_TIMEOUT_MS;
+  timeoutMs: number,
+): Promise<FoundAdapter> {
   let found;
   try {
     found = await findAdapter(resolveGpu(options.gpu), timeoutMs);
@@ -224,7 +218,22 @@ async function start(
         "allowSoftwareGpu to use it anyway)",
     );
   }
+  return found;
+}
 
+async function start(
+  options: WebGpuStartOptions,
+): Promise<{ info: WebGpuInfo }> {
+  const reusable = active !== undefined && !active.lost &&
+    tf.getBackend() === WEBGPU_BACKEND && options.gpu === undefined &&
+    options.simulateFailure !== true &&
+    (options.allowSoftware || active.info.software !== true);
+  if (reusable && active !== undefined) return { info: { ...active.info } };
+  if (active !== undefined) stopWebGpu();
+
+  const previous = currentBackend();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WEBGPU_TIMEOUT_MS;
+  const found = await usableAdapter(options, timeoutMs);
   const info: WebGpuInfo = {
     available: true,
     description: found.description,

@@ -15,19 +15,27 @@ export type { GpuAdapterLike, GpuLike } from "./types.ts";
 
 /** Adapter fields that may name the driver; any of them can reveal a CPU rasterizer. */
 export interface AdapterDescription {
+  /** `GPUAdapterInfo.vendor`, e.g. "mesa". */
   vendor?: string;
+  /** `GPUAdapterInfo.architecture`. */
   architecture?: string;
+  /** `GPUAdapterInfo.device`, e.g. "llvmpipe (LLVM 19, 256 bits)". */
   device?: string;
+  /** `GPUAdapterInfo.description`. */
   description?: string;
+  /** True for the user agent's fallback (software) adapter. */
   isFallbackAdapter?: boolean;
 }
 
 /** An adapter plus what we learnt about it before asking for a device. */
 export interface FoundAdapter {
+  /** The adapter itself. */
   adapter: GpuAdapterLike;
   /** The raw info object, handed on to tfjs (it reads vendor/architecture). */
   rawInfo: GPUAdapterInfo | undefined;
+  /** A one-line name for messages, from the info fields. */
   description: string;
+  /** True for a CPU rasterizer (llvmpipe, lavapipe, SwiftShader). */
   software: boolean;
 }
 
@@ -113,7 +121,7 @@ export const NO_WEBGPU_API =
   "navigator.gpu is missing: this Deno was built or run without WebGPU";
 
 /** Text for errors when WebGPU exists but offers no adapter. */
-export const NO_ADAPTER =
+export const NO_ADAPTER: string =
   "navigator.gpu.requestAdapter() returned null: no GPU driver is usable " +
   "(on Linux without a GPU, `apt-get install mesa-vulkan-drivers libvulkan1` " +
   "provides the llvmpipe software adapter)";

@@ -23,23 +23,11 @@ function binaryThreads(bytes: Uint8Array | ArrayBuffer): number | undefined {
   }
 }
 
-// initRuntime reads env SIMDNET_THREADS when `threads` is not given; asking
-// for it without --allow-env would raise a permission prompt on a terminal.
-function envGranted(): boolean {
-  try {
-    return Deno.permissions.querySync({
-      name: "env",
-      variable: "SIMDNET_THREADS",
-    }).state === "granted";
-  } catch {
-    return false; // no Deno.permissions (edge isolates): do not ask
-  }
-}
-
 /**
  * The runtime a classifier runs on: the one already started when the
  * options ask for nothing in particular, else {@linkcode initRuntime} with
- * them, choosing threads so that no file, env or permission prompt is needed.
+ * them, choosing threads to match given bytes of a tfjs binary. Needs no file
+ * or env access and raises no permission prompt when given bytes.
  */
 export async function ensureRuntime(
   options: InitOptions,
@@ -57,8 +45,7 @@ export async function ensureRuntime(
   ) {
     threads = binaryThreads(bin);
   }
-  if (threads === undefined && !envGranted()) {
-    threads = Math.max(1, navigator.hardwareConcurrency || 1);
-  }
+  // Without `threads`, initRuntime's resolveThreads reads SIMDNET_THREADS
+  // only if env access is already granted (no prompt), else takes all cores.
   return await initRuntime({ ...options, threads });
 }
