@@ -16,6 +16,7 @@
 /** Systems compared. */
 export type System =
   | "simdnet"
+  | "simdnet@base"
   | "pytorch"
   | "onnxruntime-web"
   | "onnxruntime-node";

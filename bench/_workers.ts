@@ -22,36 +22,48 @@ function denoWorker(
   script: string,
   permissions: string[],
   args: string[],
+  root?: string,
 ): Pick<WorkerSpec, "command" | "args"> {
+  // Another checkout (a baseline) runs with its own deno.json and scripts.
+  const config = root ? `${root}/deno.json` : CONFIG;
+  const file = root
+    ? `${root}/bench/${script.replace("./", "")}`
+    : here(script);
   return {
     command: Deno.execPath(),
     args: [
       "run",
       "--quiet",
-      `--config=${CONFIG}`,
+      `--config=${config}`,
       ...permissions,
-      here(script),
+      file,
       ...args,
     ],
   };
 }
 
-/** simdnet on `backend` with `threads` threads. */
+/**
+ * simdnet on `backend` with `threads` threads; with `baseline`, the simdnet
+ * of another checkout (an earlier commit, for before/after comparisons in
+ * one interleaved run), named `simdnet@base`.
+ */
 export function simdnetWorker(
   backend: "wasm" | "cpu" | "webgpu",
   threads: number,
   allowSoftwareGpu = false,
+  baseline?: string,
 ): WorkerSpec {
   const extra = allowSoftwareGpu ? ["--allow-software-gpu"] : [];
   return {
-    system: "simdnet",
+    system: baseline ? "simdnet@base" : "simdnet",
     backend,
     threads,
-    ...denoWorker("./_simdnet_worker.ts", ["--allow-read", "--allow-env"], [
-      `--backend=${backend}`,
-      `--threads=${threads}`,
-      ...extra,
-    ]),
+    ...denoWorker(
+      "./_simdnet_worker.ts",
+      ["--allow-read", "--allow-env"],
+      [`--backend=${backend}`, `--threads=${threads}`, ...extra],
+      baseline,
+    ),
   };
 }
 

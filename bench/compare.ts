@@ -1,5 +1,5 @@
 /**
- * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--allow-software-gpu]`
+ * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--allow-software-gpu] [--baseline DIR]`
  *
  * The seed CNN's training throughput (batch 64), inference throughput
  * (batch 256) and latency (batch 1) for simdnet (wasm with 1 thread and
@@ -29,6 +29,7 @@ import { probeWebGpu } from "../src/runtime/webgpu.ts";
 import { EXIT_NO_ROWS, EXIT_OK } from "../src/cli/exit_codes.ts";
 import { numberFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
+import { UsageError } from "../src/cli/usage.ts";
 import { formatTable, targetLines } from "./_table.ts";
 import {
   ortWorker,
@@ -38,13 +39,16 @@ import {
 } from "./_workers.ts";
 
 const USAGE =
-  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--allow-software-gpu]
+  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--allow-software-gpu] [--baseline DIR]
 
   --json                print the rows as JSON instead of a table
   --rounds R            interleaved rounds; each row is the median (default 5)
   --seconds S           time each row takes per round (default 1.5)
   --no-cpu              leave out the tfjs cpu backend (about a minute of the run)
-  --allow-software-gpu  include a software WebGPU adapter (llvmpipe, SwiftShader)`;
+  --allow-software-gpu  include a software WebGPU adapter (llvmpipe, SwiftShader)
+  --baseline DIR        also run the simdnet of another checkout (e.g. a git worktree
+                        of an earlier commit, after 'deno install' there) as
+                        simdnet@base, interleaved with this one`;
 
 /** What to measure and how to print it. */
 export interface CompareOptions {
@@ -57,6 +61,8 @@ export interface CompareOptions {
   cpu: boolean;
   /** Include a software WebGPU adapter. */
   allowSoftwareGpu: boolean;
+  /** Another simdnet checkout to run as `simdnet@base`. */
+  baseline?: string;
   /**
    * Only training steps of simdnet wasm and PyTorch (`bench:step`), with
    * this warm-up and, if given, a fixed number of timed steps per round.
@@ -72,10 +78,12 @@ export function parseCompareArgs(args: string[]): CompareOptions | "help" {
     seconds: { type: "string", default: "1.5" },
     "no-cpu": { type: "boolean", default: false },
     "allow-software-gpu": { type: "boolean", default: false },
+    baseline: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   return {
+    ...checkBaseline(values.baseline),
     json: values.json,
     rounds: wholeFlag(values.rounds, "rounds", 1)!,
     seconds: numberFlag(
@@ -87,6 +95,24 @@ export function parseCompareArgs(args: string[]): CompareOptions | "help" {
     cpu: !values["no-cpu"],
     allowSoftwareGpu: values["allow-software-gpu"],
   };
+}
+
+/** `{ baseline }` for a `--baseline DIR` that is a simdnet checkout, else a usage error. */
+export function checkBaseline(dir?: string): { baseline?: string } {
+  if (dir === undefined) return {};
+  const baseline = dir.replace(/\/+$/, "");
+  try {
+    if (
+      Deno.statSync(`${baseline}/bench/_simdnet_worker.ts`).isFile &&
+      Deno.statSync(`${baseline}/deno.json`).isFile
+    ) return { baseline };
+  } catch {
+    // Reported below.
+  }
+  throw new UsageError(
+    `--baseline ${dir} is not a simdnet checkout (no bench/_simdnet_worker.ts and deno.json); ` +
+      "make one with git worktree add DIR <commit> and run deno install there",
+  );
 }
 
 const log = (line: string) => console.error(line);
@@ -111,10 +137,12 @@ function inference(worker: WorkerSpec): Measurement[] {
 function trainingPlan(
   torch: PythonTorch | null,
   train: { warmup: number; steps?: number },
+  baseline?: string,
 ): Measurement[] {
   const measurements: Measurement[] = [];
   for (const threads of threadCounts()) {
     const workers = [simdnetWorker("wasm", threads)];
+    if (baseline) workers.push(simdnetWorker("wasm", threads, false, baseline));
     if (torch) workers.push(pytorchWorker(torch.python, threads));
     for (const worker of workers) {
       measurements.push({
@@ -136,6 +164,11 @@ async function fullPlan(
   const measurements: Measurement[] = [];
   for (const threads of threadCounts()) {
     measurements.push(...allTasks(simdnetWorker("wasm", threads)));
+    if (o.baseline) {
+      measurements.push(
+        ...allTasks(simdnetWorker("wasm", threads, false, o.baseline)),
+      );
+    }
     if (torch) {
       measurements.push(...allTasks(pytorchWorker(torch.python, threads)));
     }
@@ -179,7 +212,13 @@ async function fullPlan(
   return measurements;
 }
 
-const SYSTEMS = ["simdnet", "pytorch", "onnxruntime-web", "onnxruntime-node"];
+const SYSTEMS = [
+  "simdnet",
+  "simdnet@base",
+  "pytorch",
+  "onnxruntime-web",
+  "onnxruntime-node",
+];
 // Table order within a system, which is not BACKEND_CHOICES' order.
 const BACKEND_ORDER = ["wasm", "cpu", "webgpu"];
 
@@ -206,7 +245,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     );
   }
   const measurements = o.trainOnly
-    ? trainingPlan(torch, o.trainOnly)
+    ? trainingPlan(torch, o.trainOnly, o.baseline)
     : await fullPlan(torch, o);
   const machine = machineLine(); // the load before the run
   const { rows, skipped } = await runInterleaved(measurements, {

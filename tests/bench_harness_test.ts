@@ -245,3 +245,22 @@ Deno.test("bench: PyTorch runs with jemalloc settings, threads and no OpenBLAS o
     }
   }
 });
+
+Deno.test("bench: --baseline runs another checkout's simdnet worker as simdnet@base", async () => {
+  const { parseCompareArgs } = await import("../bench/compare.ts");
+  const { simdnetWorker } = await import("../bench/_workers.ts");
+  const { UsageError } = await import("../src/cli/usage.ts");
+  const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+  const parsed = parseCompareArgs(["--baseline", `${root}/`]);
+  assert.ok(parsed !== "help");
+  assert.equal(parsed.baseline, root);
+  assert.throws(
+    () => parseCompareArgs(["--baseline", "/nonexistent-simdnet"]),
+    (e) => e instanceof UsageError && /git worktree add/.test(e.message),
+  );
+  const base = simdnetWorker("wasm", 2, false, "/tmp/old");
+  assert.equal(base.system, "simdnet@base");
+  assert.ok(base.args.includes("--config=/tmp/old/deno.json"));
+  assert.ok(base.args.includes("/tmp/old/bench/_simdnet_worker.ts"));
+  assert.equal(simdnetWorker("wasm", 2).system, "simdnet");
+});
