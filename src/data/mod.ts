@@ -18,10 +18,11 @@ export {
   CIFAR10_CLASSES_EN,
   CIFAR10_CLASSES_JA,
   classNamesFor,
-  isClassNameLang,
+  isLang,
+  LANGS,
   parseBatchesMeta,
 } from "./classes.ts";
-export type { ClassNameLang } from "./classes.ts";
+export type { Lang } from "./classes.ts";
 export { loadCifar10, OFFICIAL_URL } from "./cifar10.ts";
 export type {
   Cifar10Data,
