@@ -49,7 +49,6 @@ export {
   type WeightValues,
 } from "./sequential.ts";
 export {
-  concatBytes,
   DEFAULT_LIMITS,
   loadModel,
   loadModelArtifacts,
