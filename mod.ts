@@ -7,7 +7,7 @@
  *
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import { cifarCnn, fit, initRuntime } from "./mod.ts";
+ * import { cifarCnn, fit, initRuntime } from "@simdnet/simdnet";
  *
  * const info = await initRuntime({ backend: "cpu" }); // or "auto" (the default)
  * console.log(info.backend, info.reason);
@@ -31,7 +31,7 @@
  * in-memory model; with bytes (and `wasmBinary` bytes) it needs no permission:
  *
  * ```ts
- * import { Classifier, cifarCnn, modelToArtifacts } from "./mod.ts";
+ * import { Classifier, cifarCnn, modelToArtifacts } from "@simdnet/simdnet";
  *
  * const { json, weights } = await modelToArtifacts(cifarCnn({ seed: 1 }));
  * const classifier = await Classifier.fromBytes(json, weights, { backend: "cpu" });
@@ -41,111 +41,84 @@
  * classifier.dispose();
  * ```
  *
+ * This module holds what training and classifying need. Each layer's whole
+ * API is a subpath: `@simdnet/simdnet/runtime` (backends, WebGPU probing),
+ * `/kernels` (the WASM kernel table), `/nn` (layers, model files), `/data`
+ * (CIFAR-10 files, splits, batches), `/image` (PNG/JPEG decoding, the PNG
+ * encoder, resizing), `/train` (fit, Adam, augmentation, checkpoints),
+ * `/metrics` (scikit-learn's classification report, confusion matrix),
+ * `/report` (`report.html` and its figures) and `/serve` (the classifier and
+ * its HTTP service).
+ *
  * @module
  */
 
-// Runtime and backends.
+// Runtime.
 export {
+  type BackendChoice,
   type InitOptions,
   initRuntime,
-  resolveThreads,
   RuntimeError,
-  runtimeInfo,
-  setKernelThreads,
-} from "./src/runtime/init.ts";
-export { BACKEND_CHOICES } from "./src/runtime/types.ts";
-export type {
-  BackendChoice,
-  RuntimeInfo,
-  RuntimeOptions,
-  WebGpuInfo,
-} from "./src/runtime/types.ts";
-export { registerGradients } from "./src/runtime/gradients.ts";
-export { probeWebGpu, startWebGpu, stopWebGpu } from "./src/runtime/webgpu.ts";
+  type RuntimeInfo,
+  type RuntimeOptions,
+  type WebGpuInfo,
+} from "./src/runtime/mod.ts";
 
-// Data.
-export * from "./src/data/mod.ts";
-// The CLIs' exit codes (bad data 2, network 3, permission 4, usage 64, …).
+// Layers, the seed model and model files.
 export {
-  EXIT_BAD_DATA,
-  EXIT_DIVERGED,
-  EXIT_NETWORK,
-  EXIT_PERMISSION,
-  EXIT_UNAVAILABLE,
-  EXIT_USAGE,
-  exitCodeFor,
-} from "./src/cli/exit_codes.ts";
-export { createRng, Rng, type RngState } from "./src/util/random.ts";
-
-// Layers and the seed model.
-export { cifarCnn, type CifarCnnOptions } from "./src/nn/cifar_cnn.ts";
-export {
-  type LayerOutput,
-  Sequential,
-  type SequentialOptions,
-  type WeightValues,
-} from "./src/nn/sequential.ts";
-export { Conv2D } from "./src/nn/conv2d.ts";
-export { MaxPooling2D } from "./src/nn/max_pooling2d.ts";
-export { Dropout } from "./src/nn/dropout.ts";
-export { Flatten } from "./src/nn/flatten.ts";
-export { Dense } from "./src/nn/dense.ts";
-export type { ApplyContext, Layer, NamedWeight } from "./src/nn/layer.ts";
-export {
-  DEFAULT_LIMITS,
+  cifarCnn,
+  type CifarCnnOptions,
+  Conv2D,
+  Dense,
+  Dropout,
+  Flatten,
+  type Layer,
   loadModel,
-  loadModelArtifacts,
   type LoadOptions,
+  MaxPooling2D,
   ModelFormatError,
-  modelFromArtifacts,
-  type ModelJson,
-  type ModelLimits,
   type ModelSource,
   modelToArtifacts,
   saveModel,
-} from "./src/nn/model_io.ts";
+  Sequential,
+  type SequentialOptions,
+} from "./src/nn/mod.ts";
+
+// Data.
+export {
+  type Cifar10Data,
+  DataError,
+  type ImageSet,
+  type Lang,
+  loadCifar10,
+  type LoadCifar10Options,
+} from "./src/data/mod.ts";
+export type { Pixels } from "./src/image/mod.ts";
 
 // Training.
 export {
+  Adam,
+  type AdamOptions,
+  type AugmentOptions,
+  CheckpointError,
+  type EarlyStoppingOptions,
   type EpochLogs,
-  fit,
-  type FitOptions,
-  NonFiniteLossError,
-} from "./src/train/fit.ts";
-export {
   evaluate,
   type Evaluation,
-  predictImages,
-} from "./src/train/evaluate.ts";
-export {
-  Adam,
-  ADAM_DEFAULTS,
-  type AdamOptions,
-  type AdamState,
-  adamUpdate,
-} from "./src/train/adam.ts";
-export { correctCount, softmaxCrossEntropy } from "./src/train/loss.ts";
-export {
-  augmentBatch,
-  type AugmentOptions,
-  SEED_AUGMENTATION,
-  transformMatrix,
-} from "./src/train/augment.ts";
-export {
-  CheckpointError,
+  fit,
+  type FitOptions,
   type History,
-  loadCheckpoint,
-  saveCheckpoint,
-  type TrainState,
-} from "./src/train/checkpoint.ts";
-export {
-  EarlyStopping,
-  type EarlyStoppingOptions,
-} from "./src/train/early_stopping.ts";
+  NonFiniteLossError,
+  predictImages,
+} from "./src/train/mod.ts";
 
-// Metrics and the report.
-export * from "./src/metrics/mod.ts";
-export * from "./src/report/mod.ts";
+// The report.
+export {
+  buildReportData,
+  type ReportData,
+  type ReportRun,
+  writeReport,
+} from "./src/report/mod.ts";
 
 // Classifier and service.
 export {
@@ -153,12 +126,8 @@ export {
   type ClassifierInput,
   type ClassifierOptions,
   type ClassifyOptions,
-  type Pixels,
   type Prediction,
-} from "./src/serve/classifier.ts";
-export {
-  decodeImage,
-  ImageDecodeError,
-  sniffImageFormat,
-} from "./src/image/image_decode.ts";
-export { serveClassifier, type ServeOptions } from "./src/serve/server.ts";
+  type RunningService,
+  serveClassifier,
+  type ServeOptions,
+} from "./src/serve/mod.ts";

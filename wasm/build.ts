@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { encodeBase64 } from "./base64.ts";
+import { encodeBase64 } from "../src/util/base64.ts";
 import { assemblyScriptBlocks, BLOCKS_PATH } from "./blocks.ts";
 
 const ASC = "npm:assemblyscript@0.28.20/asc";

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Lang } from "../data/classes.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier, type Prediction } from "../serve/classifier.ts";
 import { ImageDecodeError } from "../image/image_decode.ts";
@@ -44,7 +45,7 @@ export interface ClassifyArgs {
   images: string[];
   top: number;
   json: boolean;
-  lang: "en" | "ja";
+  lang: Lang;
   backend: BackendChoice;
   threads: number | undefined;
   batchSize: number;
@@ -111,7 +112,7 @@ function pad(s: string, width: number): string {
 export function formatTable(
   results: readonly ImageResult[],
   top: number,
-  lang: "en" | "ja",
+  lang: Lang,
 ): string {
   const head = lang === "ja"
     ? ["画像", ...Array.from({ length: top }, (_, i) => `${i + 1}位`)]

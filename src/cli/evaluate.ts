@@ -14,6 +14,7 @@
  */
 
 import { loadCifar10 } from "../data/cifar10.ts";
+import type { Lang } from "../data/classes.ts";
 import { splitValidation } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import type { ImageSet } from "../data/image_set.ts";
@@ -61,7 +62,7 @@ export interface EvaluateArgs {
   data: string | undefined;
   archive: string | undefined;
   out: string;
-  lang: "en" | "ja";
+  lang: Lang;
   batchSize: number;
   limit: number | undefined;
   backend: BackendChoice;

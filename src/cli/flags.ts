@@ -8,7 +8,7 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { type ClassNameLang, isClassNameLang } from "../data/classes.ts";
+import { isLang, type Lang } from "../data/classes.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../runtime/types.ts";
 import { UsageError } from "./usage.ts";
 
@@ -87,8 +87,8 @@ export function backendFlag(
 }
 
 /** Checks `--lang`: `en` or `ja`. */
-export function langFlag(value: string): ClassNameLang {
-  if (!isClassNameLang(value)) {
+export function langFlag(value: string): Lang {
+  if (!isLang(value)) {
     throw new UsageError(`--lang must be en or ja, got ${value}`);
   }
   return value;
@@ -109,7 +109,7 @@ export interface RuntimeFlags {
   backend: BackendChoice;
   /** Undefined: all cores, or env `SIMDNET_THREADS` (see `resolveThreads`). */
   threads: number | undefined;
-  lang: ClassNameLang;
+  lang: Lang;
 }
 
 /**

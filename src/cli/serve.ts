@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { Lang } from "../data/classes.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier } from "../serve/classifier.ts";
 import { serveClassifier } from "../serve/server.ts";
@@ -66,7 +67,7 @@ export interface ServeArgs {
   model: string;
   port: number;
   host: string;
-  lang: "en" | "ja";
+  lang: Lang;
   maxBody: number;
   queue: number;
   maxBatch: number;

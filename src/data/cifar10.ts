@@ -19,9 +19,9 @@ import {
 } from "./archive.ts";
 import { cacheDirError, ensureCacheDir } from "./cache_dir.ts";
 import {
-  type ClassNameLang,
   classNamesFor,
-  isClassNameLang,
+  isLang,
+  type Lang,
   parseBatchesMeta,
 } from "./classes.ts";
 import { downloadFile } from "./download.ts";
@@ -62,7 +62,7 @@ export interface LoadCifar10Options {
   /** Look at env `CIFAR10_DIR`. Default true. */
   useEnv?: boolean;
   /** Language of `classNames`. Default `en`. */
-  lang?: ClassNameLang;
+  lang?: Lang;
   /** Load at most this many images per set, for quick runs. */
   limit?: number;
   /** Show progress bars on stderr; default only when stderr is a terminal. */
@@ -260,7 +260,7 @@ async function installArchive(
 }
 
 function checkOptions(options: LoadCifar10Options): void {
-  if (options.lang !== undefined && !isClassNameLang(options.lang)) {
+  if (options.lang !== undefined && !isLang(options.lang)) {
     throw new DataError(
       "usage",
       `unknown language ${JSON.stringify(options.lang)} for class names`,

@@ -5,8 +5,14 @@
  * @module
  */
 
-/** Languages for class names. */
-export type ClassNameLang = "en" | "ja";
+/**
+ * The languages simdnet speaks: class names, report wording and the
+ * classifier page, in English or the reference notebook's Japanese.
+ */
+export type Lang = typeof LANGS[number];
+
+/** Every {@linkcode Lang}, English first. */
+export const LANGS = ["en", "ja"] as const;
 
 /** The ten English names, in label order, as in the official `batches.meta.txt`. */
 export const CIFAR10_CLASSES_EN: readonly string[] = Object.freeze([
@@ -37,8 +43,8 @@ export const CIFAR10_CLASSES_JA: readonly string[] = Object.freeze([
 ]);
 
 /** Checks a `lang` value coming from options or the command line. */
-export function isClassNameLang(value: unknown): value is ClassNameLang {
-  return value === "en" || value === "ja";
+export function isLang(value: unknown): value is Lang {
+  return (LANGS as readonly unknown[]).includes(value);
 }
 
 /**
@@ -58,7 +64,7 @@ export function parseBatchesMeta(text: string): string[] | null {
  * from `batches.meta.txt`) when given, else the standard ten.
  */
 export function classNamesFor(
-  lang: ClassNameLang,
+  lang: Lang,
   englishNames?: readonly string[] | null,
 ): string[] {
   if (lang === "ja") return [...CIFAR10_CLASSES_JA];

@@ -1,6 +1,24 @@
 /**
- * The CIFAR-10 data layer: loading (directory, cache, archive, download),
- * class names, splits and per-batch float conversion.
+ * Image sets: CIFAR-10 loading (directory, cache, archive or download, with
+ * the checksum checked), class names in English or Japanese, validation
+ * splits, and per-batch conversion of the uint8 HWC pixels to float32.
+ *
+ * ```ts
+ * import { type ImageSet, iterateBatches, splitValidation } from "@simdnet/simdnet/data";
+ *
+ * // Ten 4x4 RGB images; loadCifar10({ dir }) gives sets like this one.
+ * const data: ImageSet = {
+ *   images: new Uint8Array(10 * 4 * 4 * 3).fill(255),
+ *   labels: Uint8Array.from({ length: 10 }, (_, i) => i % 2),
+ *   count: 10,
+ *   shape: [4, 4, 3],
+ * };
+ * const { train, validation } = splitValidation(data, { validationSplit: 0.2 });
+ * console.log(train.count, validation.count); // 8 2
+ * for (const batch of iterateBatches(train, { batchSize: 5, numClasses: 2 })) {
+ *   console.log(batch.size, batch.x[0]); // 5 1, then 3 1
+ * }
+ * ```
  *
  * @module
  */
@@ -18,10 +36,11 @@ export {
   CIFAR10_CLASSES_EN,
   CIFAR10_CLASSES_JA,
   classNamesFor,
-  isClassNameLang,
+  isLang,
+  LANGS,
   parseBatchesMeta,
 } from "./classes.ts";
-export type { ClassNameLang } from "./classes.ts";
+export type { Lang } from "./classes.ts";
 export { loadCifar10, OFFICIAL_URL } from "./cifar10.ts";
 export type {
   Cifar10Data,
@@ -37,6 +56,9 @@ export {
   splitValidation,
 } from "./dataset.ts";
 export type { SplitOptions, ValidationSplit } from "./dataset.ts";
+// The generator the shuffles (`SplitOptions.rng`, `BatchOptions.rng`) and
+// the trainer draw from; its state is saveable.
+export { createRng, Rng, type RngState } from "../util/random.ts";
 export { downloadFile } from "./download.ts";
 export type { DownloadOptions } from "./download.ts";
 export { DataError } from "./errors.ts";

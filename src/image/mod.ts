@@ -4,11 +4,12 @@
  * model's input.
  *
  * ```ts
- * import { decodeImage, encodePng } from "./mod.ts";
+ * import { decodeImage, encodePng, pixelsToInput } from "@simdnet/simdnet/image";
  *
  * const png = encodePng({ data: new Uint8Array(4 * 3 * 3), width: 4, height: 3, channels: 3 });
- * const { width, height, channels } = decodeImage(png);
- * console.log(width, height, channels); // 4 3 3
+ * const pixels = decodeImage(png);
+ * console.log(pixels.width, pixels.height, pixels.channels); // 4 3 3
+ * console.log(pixelsToInput(pixels, 32, 32).length); // 3072: 32x32x3 floats in [0, 1]
  * ```
  *
  * @module

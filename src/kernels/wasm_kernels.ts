@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { decodeBase64 } from "../../wasm/base64.ts";
+import { decodeBase64 } from "../util/base64.ts";
 import * as binaries from "./kernel_binaries.ts";
 import type { ThreadPool } from "./thread_pool.ts";
 import type { TfjsWasmModule } from "./tfjs_heap.ts";

@@ -19,6 +19,7 @@
 
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { zeros } from "./initializers.ts";
+import type { ModelJson } from "./model_json.ts";
 import {
   checkByteCount,
   concatBytes,
@@ -45,6 +46,7 @@ import { ModelFormatError } from "./model_topology.ts";
 import { Sequential } from "./sequential.ts";
 
 export { ModelFormatError } from "./model_topology.ts";
+export type { ModelJson, WeightSpec } from "./model_json.ts";
 export {
   concatBytes,
   type ModelJsonInput,
@@ -56,30 +58,6 @@ export { DEFAULT_LIMITS, type ModelLimits } from "./model_plan.ts";
 
 /** File name of the single weight shard. */
 export const WEIGHTS_FILE = "group1-shard1of1.bin";
-
-/** One entry of a weights manifest. */
-export interface WeightSpec {
-  name: string;
-  shape: number[];
-  dtype: "float32";
-}
-
-/** The `model.json` of the TF.js Layers format. */
-export interface ModelJson {
-  format: "layers-model";
-  generatedBy: string;
-  convertedBy: string | null;
-  modelTopology: {
-    class_name: "Sequential";
-    config: {
-      name: string;
-      layers: { class_name: string; config: Record<string, unknown> }[];
-    };
-    keras_version: string;
-    backend: string;
-  };
-  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
-}
 
 /** The model's topology, manifest and weight bytes. */
 export async function modelToArtifacts(

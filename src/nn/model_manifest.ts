@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { ModelJson } from "./model_io.ts";
 import { sizeOf } from "./layer.ts";
+import type { ModelJson } from "./model_json.ts";
 import { resolveWeightUrl } from "./model_paths.ts";
 import { describe, ModelFormatError } from "./model_topology.ts";
 import type { WeightValues } from "./sequential.ts";

@@ -5,8 +5,11 @@
  * @module
  */
 
-/** Language of a report: headings, class names and chart titles. */
-export type Lang = "en" | "ja";
+import type { Lang } from "../data/classes.ts";
+
+// The one language type lives with the class names (data, the lowest layer
+// that needs it); report files keep importing it from here.
+export type { Lang };
 
 /** Per-epoch values, as Keras' `history.history`. Arrays may be empty. */
 export interface TrainingHistory {

@@ -14,6 +14,7 @@ import {
   DecodeTimeoutError,
   workersAvailable,
 } from "./decode_pool.ts";
+import type { Lang } from "../data/classes.ts";
 import { DEFAULT_MAX_PIXELS } from "../image/image_decode.ts";
 import { classifierPage } from "./page.ts";
 import {
@@ -63,7 +64,7 @@ export interface ClassifyServiceOptions {
    */
   decodeBudgetMs?: number;
   /** Language of the page; default `en`. */
-  lang?: "en" | "ja";
+  lang?: Lang;
   /** Largest decoded image in pixels; default 40 million. Larger: 400. */
   maxPixels?: number;
   /** Receives unexpected errors (answered with 500); default `console.error`. */
@@ -108,7 +109,7 @@ function topKOf(url: URL, classes: number): number {
   return Math.min(k, classes);
 }
 
-function page(lang: "en" | "ja"): Response {
+function page(lang: Lang): Response {
   const nonce = crypto.randomUUID().replaceAll("-", "");
   return new Response(classifierPage(lang, nonce), {
     headers: {

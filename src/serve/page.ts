@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Lang } from "../data/classes.ts";
+
 const TEXT = {
   en: {
     title: "simdnet CIFAR-10 classifier",
@@ -30,7 +32,7 @@ const TEXT = {
 } as const;
 
 /** The page in `lang`; `nonce` authorises its inline style and script under the CSP. */
-export function classifierPage(lang: "en" | "ja", nonce: string): string {
+export function classifierPage(lang: Lang, nonce: string): string {
   const t = TEXT[lang];
   return `<!doctype html>
 <html lang="${lang}">

@@ -1,0 +1,31 @@
+/**
+ * The shape of a TF.js Layers `model.json` as simdnet writes it, in a file
+ * of its own so that the writer (`model_io.ts`) and the parser
+ * (`model_manifest.ts`) both import it without importing each other.
+ *
+ * @module
+ */
+
+/** One entry of a weights manifest. */
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: "float32";
+}
+
+/** The `model.json` of the TF.js Layers format. */
+export interface ModelJson {
+  format: "layers-model";
+  generatedBy: string;
+  convertedBy: string | null;
+  modelTopology: {
+    class_name: "Sequential";
+    config: {
+      name: string;
+      layers: { class_name: string; config: Record<string, unknown> }[];
+    };
+    keras_version: string;
+    backend: string;
+  };
+  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+}

@@ -1,0 +1,69 @@
+/**
+ * Training as Keras does it for the seed notebook: `fit` (Adam,
+ * cross-entropy, optional augmentation, validation, early stopping, Keras'
+ * progress bar, atomic checkpoints that resume bit for bit), `evaluate` and
+ * `predictImages`, on uint8 image sets converted one batch at a time.
+ *
+ * ```ts
+ * import { initRuntime } from "@simdnet/simdnet/runtime";
+ * import { cifarCnn } from "@simdnet/simdnet/nn";
+ * import { evaluate, fit, predictImages } from "@simdnet/simdnet/train";
+ *
+ * await initRuntime({ backend: "cpu" });
+ * const model = cifarCnn({ seed: 1, inputShape: [8, 8, 3], classes: 2 });
+ * const count = 16;
+ * const data = {
+ *   images: new Uint8Array(count * 8 * 8 * 3).map((_, i) => (i * 7) % 256),
+ *   labels: Uint8Array.from({ length: count }, (_, i) => i % 2),
+ *   count,
+ *   shape: [8, 8, 3] as const,
+ * };
+ * const history = await fit(model, data, {
+ *   epochs: 2,
+ *   batchSize: 8,
+ *   verbose: 0,
+ *   earlyStopping: { monitor: "loss", patience: 1 },
+ * });
+ * console.log(history.loss.length); // 2 (1 if early stopping fired)
+ * const { loss, accuracy } = await evaluate(model, data);
+ * console.log(loss > 0, accuracy >= 0); // true true
+ * console.log((await predictImages(model, data)).length); // 32: 16 rows of 2 probabilities
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type EpochLogs,
+  fit,
+  type FitOptions,
+  NonFiniteLossError,
+} from "./fit.ts";
+export { evaluate, type Evaluation, predictImages } from "./evaluate.ts";
+export {
+  Adam,
+  ADAM_DEFAULTS,
+  type AdamOptions,
+  type AdamState,
+  adamUpdate,
+} from "./adam.ts";
+export { correctCount, softmaxCrossEntropy } from "./loss.ts";
+export {
+  augmentBatch,
+  type AugmentOptions,
+  SEED_AUGMENTATION,
+  transformMatrix,
+  type UniformSource,
+} from "./augment.ts";
+export {
+  CheckpointError,
+  type CheckpointProblem,
+  type EarlyStoppingState,
+  type History,
+  loadCheckpoint,
+  previousPath,
+  saveCheckpoint,
+  type TrainState,
+} from "./checkpoint.ts";
+export { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
+export { type ProgressOutput, stdoutOutput } from "./progress.ts";
