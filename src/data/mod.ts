@@ -1,5 +1,6 @@
 /**
- * The CIFAR-10 data layer: loading (directory, cache, archive, download),
+ * The data layer: CIFAR-10 (directory, cache, archive, download) and image
+ * folders of your own (`loadImageFolder`),
  * class names, splits and per-batch float conversion.
  *
  * @module
@@ -61,3 +62,24 @@ export {
   TRAIN_FILES,
 } from "./layout.ts";
 export type { Layout } from "./layout.ts";
+export { checkSameClasses, loadImageFolder } from "./image_folder.ts";
+export type {
+  ImageFolderData,
+  ImageFolderSource,
+  LoadImageFolderOptions,
+} from "./image_folder.ts";
+export { DEFAULT_MAX_FILE_BYTES, inputToByte } from "./image_file.ts";
+export type { ImageFileInfo, ImageFileLimits } from "./image_file.ts";
+export {
+  compareCodePoints,
+  detectDataKind,
+  IMAGE_EXTENSIONS,
+} from "./image_folder_scan.ts";
+export type { DataKind } from "./image_folder_scan.ts";
+export { mostCommon } from "./image_folder_stats.ts";
+export type {
+  FolderStats,
+  ImageDims,
+  SkippedFile,
+} from "./image_folder_stats.ts";
+export { stratifiedSplit } from "./stratified_split.ts";
