@@ -81,3 +81,16 @@ export function mostCommon(
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .slice(0, n);
 }
+
+/**
+ * The skipped files as printable lines, `  <path>: <reason>`, then a count;
+ * nothing when no file was skipped.
+ */
+export function formatSkipped(skipped: readonly SkippedFile[]): string {
+  if (skipped.length === 0) return "";
+  const lines = skipped.map((s) => `  ${s.path}: ${s.reason}`);
+  const files = skipped.length === 1 ? "file" : "files";
+  return `skipped ${skipped.length} ${files} that could not be decoded:\n${
+    lines.join("\n")
+  }\n`;
+}

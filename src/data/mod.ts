@@ -76,7 +76,9 @@ export {
   IMAGE_EXTENSIONS,
 } from "./image_folder_scan.ts";
 export type { DataKind } from "./image_folder_scan.ts";
-export { mostCommon } from "./image_folder_stats.ts";
+export { formatSkipped, mostCommon } from "./image_folder_stats.ts";
+export { folderProgress } from "./folder_progress.ts";
+export type { FolderProgress } from "./folder_progress.ts";
 export type {
   FolderStats,
   ImageDims,
