@@ -12,7 +12,11 @@
 
 import { loadCifar10 } from "../data/cifar10.ts";
 import { DataError } from "../data/errors.ts";
-import { splitValidation } from "../data/dataset.ts";
+import { gather, splitValidation } from "../data/dataset.ts";
+import { folderProgress } from "../data/folder_progress.ts";
+import { checkSameClasses, loadImageFolder } from "../data/image_folder.ts";
+import { detectDataKind } from "../data/image_folder_scan.ts";
+import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { saveModel } from "../nn/model_io.ts";
@@ -21,6 +25,7 @@ import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { removeStaleTemps, writeFileAtomic } from "../util/atomic_write.ts";
+import { Rng } from "../util/random.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
@@ -46,12 +51,19 @@ options:
   --lr X             Adam learning rate (default 0.001)
   --no-augment       no rotation/shift/flip augmentation
   --val-split X      validate on the last X of the training data
-                     (default: the test set if present, else 0.1)
+                     (default: the test set if present, else 0.1); for an
+                     image folder, X of each class (stratified, seeded by --seed)
   --limit N          use at most N images per set (quick runs)
   --seed N           seed of weights, shuffling, dropout, augmentation (default 42)
   --backend B        auto, wasm, webgpu or cpu (default auto)
   --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
-  --data DIR         a cifar-10-batches-bin directory (default: env CIFAR10_DIR, then the cache)
+  --data DIR         a cifar-10-batches-bin directory, or an image folder
+                     DIR/<class name>/*.png|jpg|jpeg (default: env CIFAR10_DIR, then the cache)
+  --val-data DIR     image folder: validate on this folder (same class folders)
+  --test-data DIR    image folder: evaluate and report on this folder at the end
+                     (validation is then --val-data, --val-split or 10% of --data)
+  --image-size N     image folder: decode to N x N pixels, the model input (default 32)
+  --cache-images     image folder: keep the decoded images in the cache directory
   --archive PATH     cifar-10-binary.tar.gz to verify and extract into the cache
                      when --data, CIFAR10_DIR and the cache have no data
   --out DIR          output directory (default runs/<timestamp>)
@@ -78,6 +90,16 @@ export interface TrainArgs {
   resume: boolean;
   lang: "en" | "ja";
   report: boolean;
+  /** Image-folder options (`--val-data`, `--test-data`, `--image-size`, `--cache-images`). */
+  folder: FolderArgs;
+}
+
+/** Flags that apply when `--data` is an image folder. */
+export interface FolderArgs {
+  valData: string | undefined;
+  testData: string | undefined;
+  imageSize: number;
+  cacheImages: boolean;
 }
 
 /** Parses the command line; returns "help" for --help. */
@@ -96,6 +118,10 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     "no-report": { type: "boolean", default: false },
+    "val-data": { type: "string" },
+    "test-data": { type: "string" },
+    "image-size": { type: "string" },
+    "cache-images": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
@@ -136,6 +162,12 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     resume: v.resume,
     lang: runtime.lang,
     report: !v["no-report"],
+    folder: {
+      valData: v["val-data"],
+      testData: v["test-data"],
+      imageSize: wholeFlag(v["image-size"], "image-size", 1) ?? 32,
+      cacheImages: v["cache-images"],
+    },
   };
 }
 
@@ -149,9 +181,20 @@ const TEXT = {
   ja: { test: "テスト", validation: "検証", accuracy: "精度", loss: "損失" },
 };
 
-async function run(a: TrainArgs): Promise<void> {
-  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
-  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
+/** What a run trains on, validates on, and reports on at the end. */
+interface TrainingData {
+  train: ImageSet;
+  /** The set validated on after each epoch. */
+  validation: ImageSet;
+  /** The set evaluated and reported on at the end. */
+  evaluated: ImageSet;
+  what: "test" | "validation";
+  /** An image folder's class names; null for CIFAR-10 (the report's own). */
+  classNames: string[] | null;
+}
+
+// CIFAR-10, as before image folders: Keras semantics.
+async function loadCifarTraining(a: TrainArgs): Promise<TrainingData> {
   const data = await loadCifar10({
     dir: a.data,
     archive: a.archive,
@@ -168,21 +211,109 @@ async function run(a: TrainArgs): Promise<void> {
   // Keras semantics: an explicit split takes the last part of the training
   // data; otherwise the test set validates, or the last 10% without one.
   const split = a.valSplit ?? (data.test ? null : 0.1);
-  let train: ImageSet = data.train;
-  let evaluated: ImageSet;
   if (split === null) {
-    evaluated = data.test!;
-  } else {
-    const parts = splitValidation(train, { validationSplit: split });
-    train = parts.train;
-    evaluated = parts.validation;
+    return {
+      train: data.train,
+      validation: data.test!,
+      evaluated: data.test!,
+      what: "test",
+      classNames: null,
+    };
   }
-  const what = split === null ? "test" : "validation";
+  const parts = splitValidation(data.train, { validationSplit: split });
+  return {
+    train: parts.train,
+    validation: parts.validation,
+    evaluated: parts.validation,
+    what: "validation",
+    classNames: null,
+  };
+}
+
+// One image folder, decoded with the run's image size, its skipped files
+// listed (they are not fatal, but the user should know).
+async function loadFolder(a: TrainArgs, dir: string, what: string) {
+  const progress = folderProgress(`decode ${what}`);
+  const data = await loadImageFolder({
+    dir,
+    imageSize: a.folder.imageSize,
+    cache: a.folder.cacheImages,
+    onProgress: progress.onProgress,
+    ...(what === "train" && a.folder.valData === undefined
+      ? { valSplit: a.valSplit ?? 0.1, seed: a.seed }
+      : {}),
+  });
+  progress.finish();
+  const skipped = formatSkipped(data.skipped);
+  if (skipped !== "") console.log(`${what}: ${skipped.trimEnd()}`);
+  return data;
+}
+
+/**
+ * CIFAR-10, or an image folder when `--data` is one: the folder is split
+ * per class (`--val-split`, default 0.1) unless `--val-data` is given, and
+ * `--test-data`, when given, is what the run reports on at the end.
+ */
+async function loadTrainingData(a: TrainArgs): Promise<TrainingData> {
+  const { valData, testData } = a.folder;
+  const isFolder = a.data !== undefined &&
+    await detectDataKind(a.data, "--data") === "folder";
+  if (!isFolder) {
+    if (valData !== undefined || testData !== undefined) {
+      throw new UsageError(
+        "--val-data and --test-data need --data DIR to be an image folder",
+      );
+    }
+    return await loadCifarTraining(a);
+  }
+  if (valData !== undefined && a.valSplit !== null) {
+    throw new UsageError("give either --val-split or --val-data, not both");
+  }
+  const data = await loadFolder(a, a.data!, "train");
+  let validation = data.validation!;
+  if (valData !== undefined) {
+    const val = await loadFolder(a, valData, "val-data");
+    checkSameClasses(data.classNames, val.classNames, valData, "--val-data");
+    validation = val.train;
+  }
+  // Validation each epoch; the test folder, when given, is what the run
+  // reports on at the end, else the validation set.
+  let test: ImageSet | null = null;
+  if (testData !== undefined) {
+    const t = await loadFolder(a, testData, "test-data");
+    checkSameClasses(data.classNames, t.classNames, testData, "--test-data");
+    test = t.train;
+  }
+  // --limit: a seeded random sample, as the first N would be one class.
+  const train = a.limit === undefined || a.limit >= data.train.count
+    ? data.train
+    : gather(
+      data.train,
+      new Rng(a.seed).permutation(data.train.count).subarray(0, a.limit),
+    );
+  return {
+    train,
+    validation,
+    evaluated: test ?? validation,
+    what: test ? "test" : "validation",
+    classNames: data.classNames,
+  };
+}
+
+async function run(a: TrainArgs): Promise<void> {
+  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
+  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
+  const { train, validation, evaluated, what, classNames } =
+    await loadTrainingData(a);
   console.log(
     `train: ${train.count} images, ${what}: ${evaluated.count} images`,
   );
 
-  const model = cifarCnn({ seed: a.seed });
+  const model = cifarCnn({
+    seed: a.seed,
+    classes: classNames?.length ?? 10,
+    inputShape: [...train.shape],
+  });
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
   // Temporary files of the checkpoint, model and history a killed run left.
@@ -193,7 +324,7 @@ async function run(a: TrainArgs): Promise<void> {
     batchSize: a.batchSize,
     learningRate: a.lr,
     augment: a.augment,
-    validationData: evaluated,
+    validationData: validation,
     seed: a.seed,
     checkpoint: `${a.out}/checkpoint.ckpt`,
     resume: a.resume,
@@ -206,7 +337,7 @@ async function run(a: TrainArgs): Promise<void> {
   );
   const result = await evaluate(model, evaluated, a.batchSize);
   const t = TEXT[a.lang];
-  const label = split === null ? t.test : t.validation;
+  const label = what === "test" ? t.test : t.validation;
   console.log(`\n${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
   console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
 
@@ -234,6 +365,7 @@ async function run(a: TrainArgs): Promise<void> {
       batchSize: a.batchSize,
       seed: a.seed,
     });
+    if (classNames) report.classNames = classNames;
     await writeReport(a.out, report, a.lang);
   }
   console.log(
