@@ -19,7 +19,11 @@ export function pngFile(
 }
 
 /** A JPEG of `width x height`, a gradient seeded by `seed`. */
-export function jpegFile(width: number, height: number, seed: number): Uint8Array {
+export function jpegFile(
+  width: number,
+  height: number,
+  seed: number,
+): Uint8Array {
   const data = new Uint8Array(width * height * 4);
   for (let i = 0; i < data.length; i++) data[i] = (i * 3 + seed * 17) & 255;
   return new Uint8Array(encodeJpegFile({ data, width, height }, 90).data);
@@ -52,7 +56,12 @@ export function mixedFolder(
       if (i % 4 === 3) files[`${name}/${i}.JPG`] = jpegFile(20 + i, 24, seed);
       else {
         const channels = ([1, 3, 4] as const)[i % 3]!;
-        files[`${name}/${i}.png`] = pngFile(16 + 8 * (i % 3), 32, channels, seed);
+        files[`${name}/${i}.png`] = pngFile(
+          16 + 8 * (i % 3),
+          32,
+          channels,
+          seed,
+        );
       }
     }
   });
@@ -60,7 +69,9 @@ export function mixedFolder(
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
-export async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+export async function withTemp(
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "simdnet-folder-test-" });
   try {
     await fn(dir);
