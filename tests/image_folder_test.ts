@@ -81,6 +81,20 @@ Deno.test("image folder: classes in code-point order, NFC, hidden and other file
   });
 });
 
+Deno.test("image folder: a symlink loop inside a class is listed once", async () => {
+  await withTemp(async (dir) => {
+    await writeTree(dir, mixedFolder(["a", "b"], 2));
+    // `ln`: Deno.symlink needs unscoped --allow-write, the test task's is /tmp.
+    const ln = (target: string, path: string) =>
+      new Deno.Command("ln", { args: ["-s", target, path] }).output();
+    await ln(`${dir}/a`, `${dir}/a/loop`);
+    await ln(".", `${dir}/b/self`);
+    assert.ok((await Deno.lstat(`${dir}/b/self`)).isSymlink);
+    const data = await loadImageFolder({ dir });
+    assert.equal(data.train.count, 4);
+  });
+});
+
 Deno.test("image folder: compareCodePoints orders astral characters after the BMP", () => {
   assert.ok(compareCodePoints("😀", "\uff21") > 0);
   assert.ok("😀" < "\uff21", "JS's UTF-16 order differs, hence the function");

@@ -89,14 +89,22 @@ async function listFiles(
   dir: string,
   rel: string,
   out: FolderFile[],
-  depth = 0,
+  seen = new Set<string>(),
 ): Promise<void> {
-  // Deep enough for any real tree; stops symlink loops.
-  if (depth > 16) return;
+  // Each real directory once per class: a symlink back up the tree (a
+  // loop) would otherwise list the same images again and again.
+  let real: string;
+  try {
+    real = await Deno.realPath(dir);
+  } catch (error) {
+    throw fsError(error, "read", dir);
+  }
+  if (seen.has(real)) return;
+  seen.add(real);
   for (const entry of await entries(dir)) {
     const path = `${dir}/${entry.name}`, name = `${rel}/${entry.name}`;
     const info = await kindOf(path, entry);
-    if (info?.isDirectory) await listFiles(path, name, out, depth + 1);
+    if (info?.isDirectory) await listFiles(path, name, out, seen);
     else if (info?.isFile && isImageName(entry.name)) {
       out.push({
         path,
