@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { main as dataMain } from "../src/cli/data.ts";
 import { main as evaluateMain } from "../src/cli/evaluate.ts";
 import { main as trainMain, parseTrainArgs } from "../src/cli/train.ts";
+import { loadTrainingFolders } from "../src/data/training_folders.ts";
 import { loadModel } from "../src/nn/model_io.ts";
 import {
   mixedFolder,
@@ -136,7 +137,7 @@ Deno.test("folder cli: train then evaluate on a tiny folder", async () => {
     );
     assert.equal(train.code, 0, train.err);
     assert.match(train.out, /train: 12 images, validation: 3 images/);
-    assert.match(train.out, /train: skipped 1 file[^\n]*\n[^\n]*broken\.jpg/);
+    assert.match(train.out, /^skipped 1 file[^\n]*\n[^\n]*broken\.jpg/m);
     const model = await loadModel(out);
     assert.deepEqual(model.inputShape, [16, 16, 3]);
     assert.deepEqual(model.outputShape, [3]);
@@ -234,5 +235,23 @@ Deno.test("folder cli: train with --val-data and --test-data, and a class mismat
       trainMain([...common, "--val-data", `${root}/val`, "--val-split", "0.2"])
     );
     assert.equal(both.code, 64);
+  });
+});
+
+Deno.test("folder cli: loadTrainingFolders samples --limit across classes, seeded", async () => {
+  await withTemp(async (dir) => {
+    await writeTree(dir, mixedFolder(["a", "b", "c"], 6));
+    const load = (seed: number) =>
+      loadTrainingFolders({ dir, valSplit: 0.2, limit: 6, seed });
+    const first = await load(1);
+    assert.equal(first.train.count, 6);
+    assert.equal(first.validation.count, 3);
+    assert.equal(first.test, null);
+    assert.ok(new Set(first.train.labels).size > 1, "not just the first class");
+    assert.deepEqual((await load(1)).train.images, first.train.images);
+    await assert.rejects(
+      () => loadTrainingFolders({ dir, valData: dir, valSplit: 0.1 }),
+      /both a validation folder and a validation split/,
+    );
   });
 });

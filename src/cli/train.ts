@@ -12,12 +12,11 @@
 
 import { loadCifar10 } from "../data/cifar10.ts";
 import { DataError } from "../data/errors.ts";
-import { gather, splitValidation } from "../data/dataset.ts";
-import { folderProgress } from "../data/folder_progress.ts";
-import { checkSameClasses, loadImageFolder } from "../data/image_folder.ts";
+import { splitValidation } from "../data/dataset.ts";
 import { detectDataKind } from "../data/image_folder_scan.ts";
 import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
+import { loadTrainingFolders } from "../data/training_folders.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
@@ -25,7 +24,6 @@ import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { removeStaleTemps, writeFileAtomic } from "../util/atomic_write.ts";
-import { Rng } from "../util/random.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
@@ -230,25 +228,6 @@ async function loadCifarTraining(a: TrainArgs): Promise<TrainingData> {
   };
 }
 
-// One image folder, decoded with the run's image size, its skipped files
-// listed (they are not fatal, but the user should know).
-async function loadFolder(a: TrainArgs, dir: string, what: string) {
-  const progress = folderProgress(`decode ${what}`);
-  const data = await loadImageFolder({
-    dir,
-    imageSize: a.folder.imageSize,
-    cache: a.folder.cacheImages,
-    onProgress: progress.onProgress,
-    ...(what === "train" && a.folder.valData === undefined
-      ? { valSplit: a.valSplit ?? 0.1, seed: a.seed }
-      : {}),
-  });
-  progress.finish();
-  const skipped = formatSkipped(data.skipped);
-  if (skipped !== "") console.log(`${what}: ${skipped.trimEnd()}`);
-  return data;
-}
-
 /**
  * CIFAR-10, or an image folder when `--data` is one: the folder is split
  * per class (`--val-split`, default 0.1) unless `--val-data` is given, and
@@ -266,36 +245,25 @@ async function loadTrainingData(a: TrainArgs): Promise<TrainingData> {
     }
     return await loadCifarTraining(a);
   }
-  if (valData !== undefined && a.valSplit !== null) {
-    throw new UsageError("give either --val-split or --val-data, not both");
-  }
-  const data = await loadFolder(a, a.data!, "train");
-  let validation = data.validation!;
-  if (valData !== undefined) {
-    const val = await loadFolder(a, valData, "val-data");
-    checkSameClasses(data.classNames, val.classNames, valData, "--val-data");
-    validation = val.train;
-  }
-  // Validation each epoch; the test folder, when given, is what the run
-  // reports on at the end, else the validation set.
-  let test: ImageSet | null = null;
-  if (testData !== undefined) {
-    const t = await loadFolder(a, testData, "test-data");
-    checkSameClasses(data.classNames, t.classNames, testData, "--test-data");
-    test = t.train;
-  }
-  // --limit: a seeded random sample, as the first N would be one class.
-  const train = a.limit === undefined || a.limit >= data.train.count
-    ? data.train
-    : gather(
-      data.train,
-      new Rng(a.seed).permutation(data.train.count).subarray(0, a.limit),
-    );
+  const data = await loadTrainingFolders({
+    dir: a.data!,
+    ...(valData === undefined ? {} : { valData }),
+    ...(testData === undefined ? {} : { testData }),
+    ...(a.valSplit === null ? {} : { valSplit: a.valSplit }),
+    ...(a.limit === undefined ? {} : { limit: a.limit }),
+    seed: a.seed,
+    imageSize: a.folder.imageSize,
+    cache: a.folder.cacheImages,
+    progress: true,
+  });
+  // Not fatal, but the user should know which files were left out.
+  const skipped = formatSkipped(data.skipped);
+  if (skipped !== "") console.log(skipped.trimEnd());
   return {
-    train,
-    validation,
-    evaluated: test ?? validation,
-    what: test ? "test" : "validation",
+    train: data.train,
+    validation: data.validation,
+    evaluated: data.test ?? data.validation,
+    what: data.test ? "test" : "validation",
     classNames: data.classNames,
   };
 }

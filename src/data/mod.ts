@@ -85,3 +85,8 @@ export type {
   SkippedFile,
 } from "./image_folder_stats.ts";
 export { stratifiedSplit } from "./stratified_split.ts";
+export { loadTrainingFolders } from "./training_folders.ts";
+export type {
+  TrainingFolders,
+  TrainingFoldersOptions,
+} from "./training_folders.ts";
