@@ -6,6 +6,8 @@
  * Without a test set (`test_batch.bin`), the model is evaluated on the
  * validation split the trainer uses by default: the last 10% of the
  * training data. A directory holding only `test_batch.bin` is enough.
+ * `--data` may also be an image folder (`DIR/<class name>/*.png|jpg`),
+ * evaluated whole at the model's input size.
  *
  * Exit codes: 0 ok; 2 missing or bad data or model; 3 network; 4
  * permission; 64 usage; 69 the requested backend cannot start.

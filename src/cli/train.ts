@@ -1,7 +1,8 @@
 /**
  * `deno task train`: trains the seed notebook's CIFAR-10 CNN with its
  * settings (5 epochs, batch 64, Adam 0.001, augmentation), evaluates it and
- * writes the model, history, checkpoint and report into `--out`.
+ * writes the model, history, checkpoint and report into `--out`. `--data`
+ * may also be an image folder of your own (`DIR/<class name>/*.png|jpg`).
  *
  * Exit codes: 0 ok; 2 missing or bad data, or an unusable checkpoint;
  * 3 network; 4 permission; 5 the loss became NaN or infinite; 64 usage;
