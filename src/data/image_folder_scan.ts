@@ -180,27 +180,21 @@ export type DataKind = "cifar10" | "folder";
 
 /**
  * Tells a CIFAR-10 directory (batch files, or a `cifar-10-batches-bin`
- * folder inside) from an image folder (visible subdirectories). Throws a
- * {@linkcode DataError} naming `dir` when it is missing, a file, or
- * neither. `origin` says where `dir` came from (e.g. "--data").
+ * folder inside) from an image folder (visible subdirectories). A missing
+ * path or a file counts as CIFAR-10, whose loader already explains those
+ * (e.g. "pass an archive with --archive"). Throws a {@linkcode DataError}
+ * naming `dir` when it is a directory holding neither. `origin` says where
+ * `dir` came from (e.g. "--data").
  */
 export async function detectDataKind(
   dir: string,
   origin: string,
 ): Promise<DataKind> {
-  let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(dir);
+    if (!(await Deno.stat(dir)).isDirectory) return "cifar10";
   } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "cifar10";
     throw fsError(error, "read", dir);
-  }
-  if (!info.isDirectory) {
-    throw new DataError(
-      "format",
-      `${dir} (from ${origin}) is a file, not a directory`,
-      "pass a cifar-10-batches-bin directory or a folder of class folders",
-      { path: dir },
-    );
   }
   let folders = 0;
   for (const entry of await entries(dir)) {
