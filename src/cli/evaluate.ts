@@ -6,6 +6,8 @@
  * Without a test set (`test_batch.bin`), the model is evaluated on the
  * validation split the trainer uses by default: the last 10% of the
  * training data. A directory holding only `test_batch.bin` is enough.
+ * `--data` may also be an image folder (`DIR/<class name>/*.png|jpg`),
+ * evaluated whole at the model's input size.
  *
  * Exit codes: 0 ok; 2 missing or bad data or model; 3 network; 4
  * permission; 64 usage; 69 the requested backend cannot start.
@@ -15,15 +17,21 @@
 
 import { loadCifar10 } from "../data/cifar10.ts";
 import type { Lang } from "../data/classes.ts";
-import { splitValidation } from "../data/dataset.ts";
+import { gather, splitValidation } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
+import { folderProgress } from "../data/folder_progress.ts";
+import { loadImageFolder } from "../data/image_folder.ts";
+import { detectDataKind } from "../data/image_folder_scan.ts";
+import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { loadModel } from "../nn/model_io.ts";
+import type { Sequential } from "../nn/sequential.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import type { History } from "../train/checkpoint.ts";
+import { Rng } from "../util/random.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import {
@@ -44,7 +52,10 @@ writes report.html and metrics.json.
 options:
   --model DIR        model directory (model.json + weights) or URL (required)
   --data DIR         a cifar-10-batches-bin directory; test_batch.bin alone
-                     is enough (default: env CIFAR10_DIR, then the cache)
+                     is enough (default: env CIFAR10_DIR, then the cache);
+                     or an image folder DIR/<class name>/*.png|jpg|jpeg, all
+                     of which is evaluated at the model's input size
+  --cache-images     image folder: keep the decoded images in the cache directory
   --archive PATH     cifar-10-binary.tar.gz to verify and extract into the cache
                      when --data, CIFAR10_DIR and the cache have no data
   --out DIR          where the report goes (default: DIR/evaluation)
@@ -67,6 +78,8 @@ export interface EvaluateArgs {
   limit: number | undefined;
   backend: BackendChoice;
   threads: number | undefined;
+  /** `--cache-images`: keep an image folder's decoded images in the cache. */
+  cacheImages: boolean;
 }
 
 /** Parses the command line; returns "help" for --help. */
@@ -79,6 +92,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
     "batch-size": { type: "string" },
     limit: { type: "string" },
     ...RUNTIME_OPTIONS,
+    "cache-images": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
@@ -102,6 +116,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
     limit: wholeFlag(v.limit, "limit", 1),
     backend: runtime.backend,
     threads: runtime.threads,
+    cacheImages: v["cache-images"],
   };
 }
 
@@ -148,32 +163,99 @@ const TEXT = {
   },
 };
 
-async function run(a: EvaluateArgs): Promise<number> {
-  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
-  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
-  const model = await loadModel(a.model);
+/** The set to evaluate on, and the training set for the report's samples. */
+interface EvaluationData {
+  train: ImageSet | null;
+  evaluated: ImageSet;
+  what: "test" | "validation";
+  /** An image folder's class names; null for CIFAR-10 (the report's own). */
+  classNames: string[] | null;
+}
+
+// CIFAR-10: the test set, or the trainer's default validation split.
+async function loadCifarEvaluation(a: EvaluateArgs): Promise<EvaluationData> {
   const data = await loadCifar10({
     dir: a.data,
     archive: a.archive,
     limit: a.limit,
     lang: a.lang,
   });
-  let evaluated: ImageSet;
-  let what: "test" | "validation";
   if (data.test !== null) {
-    evaluated = data.test;
-    what = "test";
-  } else if (data.train !== null) {
-    evaluated = splitValidation(data.train, { validationSplit: 0.1 })
-      .validation;
-    what = "validation";
-  } else {
+    return {
+      train: data.train,
+      evaluated: data.test,
+      what: "test",
+      classNames: null,
+    };
+  }
+  if (data.train !== null) {
+    const { validation } = splitValidation(data.train, {
+      validationSplit: 0.1,
+    });
+    return {
+      train: data.train,
+      evaluated: validation,
+      what: "validation",
+      classNames: null,
+    };
+  }
+  throw new DataError(
+    "missing",
+    `no test or training batches in ${data.source.path}`,
+    "pass --data with a directory holding test_batch.bin",
+  );
+}
+
+/**
+ * CIFAR-10, or, when `--data` is an image folder, all of that folder
+ * decoded to the model's input size (its class count must be the model's).
+ */
+async function loadEvaluationData(
+  a: EvaluateArgs,
+  model: Sequential,
+): Promise<EvaluationData> {
+  if (
+    a.data === undefined || await detectDataKind(a.data, "--data") !== "folder"
+  ) {
+    return await loadCifarEvaluation(a);
+  }
+  const [height = 32, width = 32] = model.inputShape;
+  const progress = folderProgress("decode");
+  const data = await loadImageFolder({
+    dir: a.data,
+    imageSize: [height, width],
+    cache: a.cacheImages,
+    onProgress: progress.onProgress,
+  });
+  progress.finish();
+  const skipped = formatSkipped(data.skipped);
+  if (skipped !== "") console.log(skipped.trimEnd());
+  const classes = model.outputShape[0];
+  if (classes !== data.classNames.length) {
     throw new DataError(
-      "missing",
-      `no test or training batches in ${data.source.path}`,
-      "pass --data with a directory holding test_batch.bin",
+      "format",
+      `${a.data} has ${data.classNames.length} class folders but the model ` +
+        `has ${classes} classes`,
+      "evaluate on a folder with the class folders the model was trained on",
+      { path: a.data },
     );
   }
+  // --limit: a seeded random sample, as the first N would be one class.
+  const all = data.train;
+  const evaluated = a.limit === undefined || a.limit >= all.count
+    ? all
+    : gather(all, new Rng(42).permutation(all.count).subarray(0, a.limit));
+  return { train: null, evaluated, what: "test", classNames: data.classNames };
+}
+
+async function run(a: EvaluateArgs): Promise<number> {
+  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
+  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
+  const model = await loadModel(a.model);
+  const { train, evaluated, what, classNames } = await loadEvaluationData(
+    a,
+    model,
+  );
   const t = TEXT[a.lang];
   const label = what === "test" ? t.test : t.validation;
   console.log(`${label}: ${evaluated.count} images`);
@@ -188,7 +270,7 @@ async function run(a: EvaluateArgs): Promise<number> {
     history: await readHistory(a.model),
     // Only the training-sample grid uses `train`; it is dropped below when
     // there is no training set.
-    train: data.train ?? evaluated,
+    train: train ?? evaluated,
     evaluated,
     evaluation: result,
     evaluatedOn: what,
@@ -205,7 +287,8 @@ async function run(a: EvaluateArgs): Promise<number> {
     seed: 42,
   });
   report.title = t.title;
-  if (data.train === null) report.trainSamples = null;
+  if (train === null) report.trainSamples = null;
+  if (classNames) report.classNames = classNames;
   await writeReport(a.out, report, a.lang);
   model.dispose();
   console.log(`wrote ${a.out}/report.html, ${a.out}/metrics.json`);

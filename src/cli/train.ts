@@ -1,7 +1,8 @@
 /**
  * `deno task train`: trains the seed notebook's CIFAR-10 CNN with its
  * settings (5 epochs, batch 64, Adam 0.001, augmentation), evaluates it and
- * writes the model, history, checkpoint and report into `--out`.
+ * writes the model, history, checkpoint and report into `--out`. `--data`
+ * may also be an image folder of your own (`DIR/<class name>/*.png|jpg`).
  *
  * Exit codes: 0 ok; 2 missing or bad data, or an unusable checkpoint;
  * 3 network; 4 permission; 5 the loss became NaN or infinite; 64 usage;
@@ -13,7 +14,10 @@
 import { loadCifar10 } from "../data/cifar10.ts";
 import { DataError } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
+import { detectDataKind } from "../data/image_folder_scan.ts";
+import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
+import { loadTrainingFolders } from "../data/training_folders.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
@@ -46,12 +50,19 @@ options:
   --lr X             Adam learning rate (default 0.001)
   --no-augment       no rotation/shift/flip augmentation
   --val-split X      validate on the last X of the training data
-                     (default: the test set if present, else 0.1)
+                     (default: the test set if present, else 0.1); for an
+                     image folder, X of each class (stratified, seeded by --seed)
   --limit N          use at most N images per set (quick runs)
   --seed N           seed of weights, shuffling, dropout, augmentation (default 42)
   --backend B        auto, wasm, webgpu or cpu (default auto)
   --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
-  --data DIR         a cifar-10-batches-bin directory (default: env CIFAR10_DIR, then the cache)
+  --data DIR         a cifar-10-batches-bin directory, or an image folder
+                     DIR/<class name>/*.png|jpg|jpeg (default: env CIFAR10_DIR, then the cache)
+  --val-data DIR     image folder: validate on this folder (same class folders)
+  --test-data DIR    image folder: evaluate and report on this folder at the end
+                     (validation is then --val-data, --val-split or 10% of --data)
+  --image-size N     image folder: decode to N x N pixels, the model input (default 32)
+  --cache-images     image folder: keep the decoded images in the cache directory
   --archive PATH     cifar-10-binary.tar.gz to verify and extract into the cache
                      when --data, CIFAR10_DIR and the cache have no data
   --out DIR          output directory (default runs/<timestamp>)
@@ -78,6 +89,16 @@ export interface TrainArgs {
   resume: boolean;
   lang: "en" | "ja";
   report: boolean;
+  /** Image-folder options (`--val-data`, `--test-data`, `--image-size`, `--cache-images`). */
+  folder: FolderArgs;
+}
+
+/** Flags that apply when `--data` is an image folder. */
+export interface FolderArgs {
+  valData: string | undefined;
+  testData: string | undefined;
+  imageSize: number;
+  cacheImages: boolean;
 }
 
 /** Parses the command line; returns "help" for --help. */
@@ -96,6 +117,10 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     "no-report": { type: "boolean", default: false },
+    "val-data": { type: "string" },
+    "test-data": { type: "string" },
+    "image-size": { type: "string" },
+    "cache-images": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
@@ -136,6 +161,12 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     resume: v.resume,
     lang: runtime.lang,
     report: !v["no-report"],
+    folder: {
+      valData: v["val-data"],
+      testData: v["test-data"],
+      imageSize: wholeFlag(v["image-size"], "image-size", 1) ?? 32,
+      cacheImages: v["cache-images"],
+    },
   };
 }
 
@@ -149,9 +180,20 @@ const TEXT = {
   ja: { test: "テスト", validation: "検証", accuracy: "精度", loss: "損失" },
 };
 
-async function run(a: TrainArgs): Promise<void> {
-  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
-  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
+/** What a run trains on, validates on, and reports on at the end. */
+interface TrainingData {
+  train: ImageSet;
+  /** The set validated on after each epoch. */
+  validation: ImageSet;
+  /** The set evaluated and reported on at the end. */
+  evaluated: ImageSet;
+  what: "test" | "validation";
+  /** An image folder's class names; null for CIFAR-10 (the report's own). */
+  classNames: string[] | null;
+}
+
+// CIFAR-10, as before image folders: Keras semantics.
+async function loadCifarTraining(a: TrainArgs): Promise<TrainingData> {
   const data = await loadCifar10({
     dir: a.data,
     archive: a.archive,
@@ -168,21 +210,79 @@ async function run(a: TrainArgs): Promise<void> {
   // Keras semantics: an explicit split takes the last part of the training
   // data; otherwise the test set validates, or the last 10% without one.
   const split = a.valSplit ?? (data.test ? null : 0.1);
-  let train: ImageSet = data.train;
-  let evaluated: ImageSet;
   if (split === null) {
-    evaluated = data.test!;
-  } else {
-    const parts = splitValidation(train, { validationSplit: split });
-    train = parts.train;
-    evaluated = parts.validation;
+    return {
+      train: data.train,
+      validation: data.test!,
+      evaluated: data.test!,
+      what: "test",
+      classNames: null,
+    };
   }
-  const what = split === null ? "test" : "validation";
+  const parts = splitValidation(data.train, { validationSplit: split });
+  return {
+    train: parts.train,
+    validation: parts.validation,
+    evaluated: parts.validation,
+    what: "validation",
+    classNames: null,
+  };
+}
+
+/**
+ * CIFAR-10, or an image folder when `--data` is one: the folder is split
+ * per class (`--val-split`, default 0.1) unless `--val-data` is given, and
+ * `--test-data`, when given, is what the run reports on at the end.
+ */
+async function loadTrainingData(a: TrainArgs): Promise<TrainingData> {
+  const { valData, testData } = a.folder;
+  const isFolder = a.data !== undefined &&
+    await detectDataKind(a.data, "--data") === "folder";
+  if (!isFolder) {
+    if (valData !== undefined || testData !== undefined) {
+      throw new UsageError(
+        "--val-data and --test-data need --data DIR to be an image folder",
+      );
+    }
+    return await loadCifarTraining(a);
+  }
+  const data = await loadTrainingFolders({
+    dir: a.data!,
+    ...(valData === undefined ? {} : { valData }),
+    ...(testData === undefined ? {} : { testData }),
+    ...(a.valSplit === null ? {} : { valSplit: a.valSplit }),
+    ...(a.limit === undefined ? {} : { limit: a.limit }),
+    seed: a.seed,
+    imageSize: a.folder.imageSize,
+    cache: a.folder.cacheImages,
+    progress: true,
+  });
+  // Not fatal, but the user should know which files were left out.
+  const skipped = formatSkipped(data.skipped);
+  if (skipped !== "") console.log(skipped.trimEnd());
+  return {
+    train: data.train,
+    validation: data.validation,
+    evaluated: data.test ?? data.validation,
+    what: data.test ? "test" : "validation",
+    classNames: data.classNames,
+  };
+}
+
+async function run(a: TrainArgs): Promise<void> {
+  const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
+  console.log(`backend: ${runtime.backend} (${runtime.reason})`);
+  const { train, validation, evaluated, what, classNames } =
+    await loadTrainingData(a);
   console.log(
     `train: ${train.count} images, ${what}: ${evaluated.count} images`,
   );
 
-  const model = cifarCnn({ seed: a.seed });
+  const model = cifarCnn({
+    seed: a.seed,
+    classes: classNames?.length ?? 10,
+    inputShape: [...train.shape],
+  });
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
   // Temporary files of the checkpoint, model and history a killed run left.
@@ -193,7 +293,7 @@ async function run(a: TrainArgs): Promise<void> {
     batchSize: a.batchSize,
     learningRate: a.lr,
     augment: a.augment,
-    validationData: evaluated,
+    validationData: validation,
     seed: a.seed,
     checkpoint: `${a.out}/checkpoint.ckpt`,
     resume: a.resume,
@@ -206,7 +306,7 @@ async function run(a: TrainArgs): Promise<void> {
   );
   const result = await evaluate(model, evaluated, a.batchSize);
   const t = TEXT[a.lang];
-  const label = split === null ? t.test : t.validation;
+  const label = what === "test" ? t.test : t.validation;
   console.log(`\n${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
   console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
 
@@ -234,6 +334,7 @@ async function run(a: TrainArgs): Promise<void> {
       batchSize: a.batchSize,
       seed: a.seed,
     });
+    if (classNames) report.classNames = classNames;
     await writeReport(a.out, report, a.lang);
   }
   console.log(

@@ -1,6 +1,7 @@
 /**
  * Image sets: CIFAR-10 loading (directory, cache, archive or download, with
- * the checksum checked), class names in English or Japanese, validation
+ * the checksum checked), image folders of your own (`loadImageFolder`),
+ * class names in English or Japanese, validation
  * splits, and per-batch conversion of the uint8 HWC pixels to float32.
  *
  * ```ts
@@ -83,3 +84,31 @@ export {
   TRAIN_FILES,
 } from "./layout.ts";
 export type { Layout } from "./layout.ts";
+export { checkSameClasses, loadImageFolder } from "./image_folder.ts";
+export type {
+  ImageFolderData,
+  ImageFolderSource,
+  LoadImageFolderOptions,
+} from "./image_folder.ts";
+export { DEFAULT_MAX_FILE_BYTES, inputToByte } from "./image_file.ts";
+export type { ImageFileInfo, ImageFileLimits } from "./image_file.ts";
+export {
+  compareCodePoints,
+  detectDataKind,
+  IMAGE_EXTENSIONS,
+} from "./image_folder_scan.ts";
+export type { DataKind } from "./image_folder_scan.ts";
+export { formatSkipped, mostCommon } from "./image_folder_stats.ts";
+export { folderProgress } from "./folder_progress.ts";
+export type { FolderProgress } from "./folder_progress.ts";
+export type {
+  FolderStats,
+  ImageDims,
+  SkippedFile,
+} from "./image_folder_stats.ts";
+export { stratifiedSplit } from "./stratified_split.ts";
+export { loadTrainingFolders } from "./training_folders.ts";
+export type {
+  TrainingFolders,
+  TrainingFoldersOptions,
+} from "./training_folders.ts";
