@@ -40,6 +40,15 @@ import {
   planModel,
   withDefaults,
 } from "./model_plan.ts";
+import {
+  BYTE_SCALE,
+  checkClassNames,
+  metadataJson,
+  type ModelMetadata,
+  modelMetadata,
+  type Normalization,
+  setModelMetadata,
+} from "./model_metadata.ts";
 import { type OpenedFile, openLocal, openRemote } from "./model_read.ts";
 import { ModelFormatError } from "./model_topology.ts";
 import { Sequential } from "./sequential.ts";
@@ -53,6 +62,14 @@ export {
 } from "./model_manifest.ts";
 export type { ModelSource } from "./model_paths.ts";
 export { DEFAULT_LIMITS, type ModelLimits } from "./model_plan.ts";
+export {
+  BYTE_SCALE,
+  MAX_CLASS_NAME,
+  type ModelMetadata,
+  modelMetadata,
+  type Normalization,
+  setModelMetadata,
+} from "./model_metadata.ts";
 
 /** File name of the single weight shard. */
 export const WEIGHTS_FILE = "group1-shard1of1.bin";
@@ -79,12 +96,54 @@ export interface ModelJson {
     backend: string;
   };
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+  /** simdnet's labels and input description; see `model_metadata.ts`. */
+  userDefinedMetadata?: { simdnet: Record<string, unknown> };
 }
 
-/** The model's topology, manifest and weight bytes. */
+/** What is saved with a model besides its layers and weights. */
+export interface SaveOptions {
+  /**
+   * Class names by output unit (e.g. the data set's); default the names
+   * the model was loaded with, if any. Any script; 1 to 256 characters each.
+   */
+  classNames?: readonly string[];
+  /** How image bytes become inputs; default the loaded one, else `byte / 255`. */
+  normalization?: Normalization;
+}
+
+function metadataFor(model: Sequential, options: SaveOptions): ModelMetadata {
+  const loaded = modelMetadata(model);
+  const names = options.classNames ?? loaded?.classNames;
+  const [classes] = model.outputShape;
+  const metadata: ModelMetadata = {
+    inputShape: [...model.inputShape],
+    normalization: {
+      ...(options.normalization ?? loaded?.normalization ??
+        BYTE_SCALE),
+    },
+  };
+  if (names !== undefined) {
+    metadata.classNames = checkClassNames(
+      names,
+      model.outputShape.length === 1 ? classes! : null,
+      "classNames",
+    );
+  }
+  return metadata;
+}
+
+/**
+ * The model's topology, manifest and weight bytes; `model.json` carries the
+ * class names, input shape and normalization in `userDefinedMetadata`.
+ *
+ * @throws {RangeError} when `classNames` does not hold one non-empty name
+ * of at most 256 characters per output unit.
+ */
 export async function modelToArtifacts(
   model: Sequential,
+  options: SaveOptions = {},
 ): Promise<{ json: ModelJson; weights: Uint8Array }> {
+  const metadata = metadataFor(model, options);
   const values = await model.getWeights();
   const total = values.reduce((n, w) => n + w.values.length, 0);
   const blob = new Float32Array(total);
@@ -116,13 +175,21 @@ export async function modelToArtifacts(
         dtype: "float32",
       })),
     }],
+    userDefinedMetadata: metadataJson(metadata),
   };
   return { json, weights: new Uint8Array(blob.buffer) };
 }
 
-/** Saves `model.json` and the weight shard into `dir` (created if needed). */
-export async function saveModel(model: Sequential, dir: string): Promise<void> {
-  const { json, weights } = await modelToArtifacts(model);
+/**
+ * Saves `model.json` and the weight shard into `dir` (created if needed),
+ * with the class names of `options` (see {@linkcode modelToArtifacts}).
+ */
+export async function saveModel(
+  model: Sequential,
+  dir: string,
+  options: SaveOptions = {},
+): Promise<void> {
+  const { json, weights } = await modelToArtifacts(model, options);
   await Deno.mkdir(dir, { recursive: true });
   // Weights first: a model.json never points at a missing shard.
   await writeFileAtomic(`${dir}/${WEIGHTS_FILE}`, weights);
@@ -157,7 +224,9 @@ function inFile<T>(where: string, fn: () => T): T {
  * joined in manifest order, or the list of shards). The topology, the
  * manifest and the byte count are checked against each other and the
  * limits before any tensor is allocated; a {@linkcode ModelFormatError}
- * names the first thing that is wrong.
+ * names the first thing that is wrong. The model's metadata (class names,
+ * normalization) is checked too and attached: read it with
+ * {@linkcode modelMetadata}.
  */
 export function modelFromArtifacts(
   json: ModelJsonInput,
@@ -207,6 +276,7 @@ export function modelFromArtifacts(
       }`,
     );
   }
+  setModelMetadata(model, plan.metadata);
   return model;
 }
 
@@ -216,6 +286,8 @@ export interface ModelArtifacts {
   weights: Uint8Array;
   /** Where `model.json` was read from. */
   location: string;
+  /** The checked class names and input description, or null without them. */
+  metadata: ModelMetadata | null;
 }
 
 async function readModelJson(
@@ -304,7 +376,7 @@ export async function loadModelArtifacts(
     () => resolveWeightUrls(plan.paths, url, limits.maxShards),
   );
   const weights = await readShards(urls, loc, url, plan, shown);
-  return { json, weights, location: shown };
+  return { json, weights, location: shown, metadata: plan.metadata };
 }
 
 /**
