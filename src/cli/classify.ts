@@ -120,7 +120,7 @@ export function formatTable(
     r.file,
     ...(r.predictions
       ? r.predictions.map((p) =>
-        `${lang === "ja" ? p.labelJa : p.label} ${
+        `${lang === "ja" ? p.labelJa ?? p.label : p.label} ${
           (100 * p.probability).toFixed(1)
         }%`
       )
