@@ -136,14 +136,14 @@ const TEXT = {
     validation: "Validation (last 10% of the training data)",
     accuracy: "accuracy",
     loss: "loss",
-    title: "simdnet CIFAR-10 CNN: evaluation",
+    title: "evaluation",
   },
   ja: {
     test: "テスト",
     validation: "検証（訓練データの最後の10%）",
     accuracy: "精度",
     loss: "損失",
-    title: "simdnet CIFAR-10 CNN: 評価",
+    title: "評価",
   },
 };
 
@@ -203,7 +203,9 @@ async function run(a: EvaluateArgs): Promise<number> {
     batchSize: a.batchSize,
     seed: 42,
   });
-  report.title = t.title;
+  // The class names come from the model (see buildReportData), and the
+  // title names CIFAR-10 only when those are CIFAR-10's.
+  report.title = `${report.title}: ${t.title}`;
   if (data.train === null) report.trainSamples = null;
   await writeReport(a.out, report, a.lang);
   model.dispose();

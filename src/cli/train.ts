@@ -15,6 +15,7 @@ import { DataError } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
+import { CIFAR10_CLASSES_EN } from "../data/classes.ts";
 import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
@@ -199,7 +200,10 @@ async function run(a: TrainArgs): Promise<void> {
     resume: a.resume,
   });
   const seconds = (performance.now() - started) / 1000;
-  await saveModel(model, a.out);
+  // The model keeps the data set's names; CIFAR-10's are saved in English
+  // (the Japanese ones are derived from them where shown).
+  const classNames = a.lang === "ja" ? CIFAR10_CLASSES_EN : data.classNames;
+  await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
     `${a.out}/history.json`,
     new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"),
@@ -233,6 +237,7 @@ async function run(a: TrainArgs): Promise<void> {
       settings,
       batchSize: a.batchSize,
       seed: a.seed,
+      classNames,
     });
     await writeReport(a.out, report, a.lang);
   }
