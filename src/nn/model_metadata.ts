@@ -78,13 +78,16 @@ export function checkClassNames(
   classes: number | null,
   caller?: string,
 ): readonly string[] {
-  const fail = (what: string) =>
-    caller !== undefined
-      ? new RangeError(`${caller} ${what}`)
+  // `what` is "[i] is ..." for one name, "has ..." for the list.
+  const fail = (what: string) => {
+    const text = what.startsWith("[") ? what : ` ${what}`;
+    return caller !== undefined
+      ? new RangeError(`${caller}${text}`)
       : new ModelFormatError(
-        `userDefinedMetadata.simdnet.classNames ${what}; save the model again ` +
-          `with one name per output unit`,
+        `userDefinedMetadata.simdnet.classNames${text}; save the model ` +
+          `again with one name per output unit`,
       );
+  };
   if (!Array.isArray(names)) {
     throw fail(`must be an array of strings, got ${describe(names)}`);
   }
