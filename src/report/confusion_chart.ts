@@ -6,7 +6,7 @@
  * Beyond 12 classes (up to 50 and more) the cells shrink to no less than
  * 16 px, the x labels stand vertical so that each keeps its column's width,
  * counts get the largest font their cell holds, and names wider than 150 px
- * are cut with an ellipsis (the full name stays in a tooltip).
+ * are cut in the middle (the full name stays in a tooltip).
  *
  * @module
  */
@@ -32,14 +32,24 @@ const SIN45 = Math.SQRT1_2;
 /** Widest class name drawn, in px; longer ones are cut with an ellipsis. */
 const MAX_LABEL_PX = 150;
 
-/** `name` cut so that it is at most `max` px wide at `size`. */
+/**
+ * `name` cut in the middle so that it is at most `max` px wide at `size`:
+ * keeping both ends keeps names that differ only at the end (`… 8`,
+ * `… 17`) apart.
+ */
 export function shortLabel(name: string, size: number, max: number): string {
   if (textWidth(name, size) <= max) return name;
   const chars = [...name];
-  while (chars.length > 1 && textWidth(chars.join("") + "…", size) > max) {
-    chars.pop();
+  let head = Math.ceil(chars.length / 2);
+  let tail = chars.length - head;
+  const cut = () =>
+    chars.slice(0, head).join("") + "…" +
+    chars.slice(chars.length - tail).join("");
+  while (head + tail > 1 && textWidth(cut(), size) > max) {
+    if (head > tail) head--;
+    else tail--;
   }
-  return chars.join("") + "…";
+  return cut();
 }
 
 /** Cell size, label and count fonts and x-label angle for `n` classes. */
