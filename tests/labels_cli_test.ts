@@ -2,17 +2,26 @@
 /**
  * A model saved with its own class names (any script, HTML-special
  * characters) is answered with those names by `deno task classify`
- * (table and JSON, also with `--lang ja`) and by the service (JSON and the
- * page in Chromium, shown as text), without being told the names again.
+ * (table and JSON, also with `--lang ja`), by the service (JSON and the
+ * page in Chromium, shown as text) and in `deno task evaluate`'s report,
+ * without being told the names again.
  */
 
 import assert from "node:assert/strict";
 import { main as classifyMain } from "../src/cli/classify.ts";
+import { main as evaluateMain } from "../src/cli/evaluate.ts";
+import { encodeRecords } from "../src/data/format.ts";
 import { saveModel } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { serveClassifier } from "../src/serve/server.ts";
 import { chromiumAvailable, launchChromium } from "./_chromium.ts";
-import { labelledModel, pattern, png } from "./classify_fixtures.ts";
+import { escapeXml } from "../src/report/svg.ts";
+import {
+  labelledModel,
+  manyLabels,
+  pattern,
+  png,
+} from "./classify_fixtures.ts";
 
 const NAMES = ["猫 cat", "<b>dog</b> & co", "кошка", "🐱 emoji", "x'\"y"];
 
@@ -112,4 +121,32 @@ Deno.test("labels serve: JSON answers and the page show the model's own names", 
       classifier.dispose();
     }
   });
+});
+
+Deno.test("labels evaluate: the report of a 10-class model with its own names uses them, not CIFAR-10's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_labels_eval_" });
+  const names = manyLabels(10);
+  const model = labelledModel(10, 62);
+  try {
+    await saveModel(model, `${dir}/model`, { classNames: names });
+    await Deno.mkdir(`${dir}/data`);
+    const n = 30;
+    const images = pattern(32, 32 * n, 3, 8);
+    const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+    await Deno.writeFile(
+      `${dir}/data/test_batch.bin`,
+      encodeRecords({ images, labels, count: n }),
+    );
+    const out = `${dir}/eval`;
+    const args = ["--model", `${dir}/model`, "--data", `${dir}/data`];
+    const rest = ["--out", out, "--backend", "cpu", "--lang", "ja"];
+    assert.equal(await evaluateMain([...args, ...rest]), 0);
+    const html = await Deno.readTextFile(`${out}/report.html`);
+    for (const name of names) assert.ok(html.includes(escapeXml(name)), name);
+    assert.ok(!html.includes("飛行機"), "no CIFAR-10 names");
+    assert.match(html, /<title>simdnet CNN \(10 classes\): 評価<\/title>/);
+  } finally {
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
