@@ -41,12 +41,10 @@ import {
   withDefaults,
 } from "./model_plan.ts";
 import {
-  BYTE_SCALE,
-  checkClassNames,
+  metadataFor,
   metadataJson,
   type ModelMetadata,
-  modelMetadata,
-  type Normalization,
+  type SaveOptions,
   setModelMetadata,
 } from "./model_metadata.ts";
 import { type OpenedFile, openLocal, openRemote } from "./model_read.ts";
@@ -68,6 +66,7 @@ export {
   type ModelMetadata,
   modelMetadata,
   type Normalization,
+  type SaveOptions,
   setModelMetadata,
 } from "./model_metadata.ts";
 
@@ -98,38 +97,6 @@ export interface ModelJson {
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
   /** simdnet's labels and input description; see `model_metadata.ts`. */
   userDefinedMetadata?: { simdnet: Record<string, unknown> };
-}
-
-/** What is saved with a model besides its layers and weights. */
-export interface SaveOptions {
-  /**
-   * Class names by output unit (e.g. the data set's); default the names
-   * the model was loaded with, if any. Any script; 1 to 256 characters each.
-   */
-  classNames?: readonly string[];
-  /** How image bytes become inputs; default the loaded one, else `byte / 255`. */
-  normalization?: Normalization;
-}
-
-function metadataFor(model: Sequential, options: SaveOptions): ModelMetadata {
-  const loaded = modelMetadata(model);
-  const names = options.classNames ?? loaded?.classNames;
-  const [classes] = model.outputShape;
-  const metadata: ModelMetadata = {
-    inputShape: [...model.inputShape],
-    normalization: {
-      ...(options.normalization ?? loaded?.normalization ??
-        BYTE_SCALE),
-    },
-  };
-  if (names !== undefined) {
-    metadata.classNames = checkClassNames(
-      names,
-      model.outputShape.length === 1 ? classes! : null,
-      "classNames",
-    );
-  }
-  return metadata;
 }
 
 /**

@@ -176,6 +176,53 @@ export function readModelMetadata(
   return metadata;
 }
 
+/** What is saved with a model besides its layers and weights. */
+export interface SaveOptions {
+  /**
+   * Class names by output unit (e.g. the data set's); default the names
+   * the model was loaded with, if any. Any script; 1 to 256 characters each.
+   */
+  classNames?: readonly string[];
+  /** How image bytes become inputs; default the loaded one, else `byte / 255`. */
+  normalization?: Normalization;
+}
+
+/**
+ * The metadata to save with `model`: `options` over what it was loaded with.
+ *
+ * @throws {RangeError} when the class names do not fit the model.
+ */
+export function metadataFor(
+  model: Sequential,
+  options: SaveOptions,
+): ModelMetadata {
+  const loaded = modelMetadata(model);
+  const names = options.classNames ?? loaded?.classNames;
+  const [classes] = model.outputShape;
+  const norm = options.normalization ?? loaded?.normalization ?? BYTE_SCALE;
+  if (
+    !Number.isFinite(norm.scale) || !Number.isFinite(norm.offset) ||
+    norm.scale === 0
+  ) {
+    throw new RangeError(
+      `normalization must be finite numbers with scale != 0, got ` +
+        `${describe(norm)}`,
+    );
+  }
+  const metadata: ModelMetadata = {
+    inputShape: [...model.inputShape],
+    normalization: { scale: norm.scale, offset: norm.offset },
+  };
+  if (names !== undefined) {
+    metadata.classNames = checkClassNames(
+      names,
+      model.outputShape.length === 1 ? classes! : null,
+      "classNames",
+    );
+  }
+  return metadata;
+}
+
 /** The `userDefinedMetadata` object to write into `model.json`. */
 export function metadataJson(
   metadata: ModelMetadata,

@@ -88,7 +88,8 @@ function argmaxRows(probs: Float32Array, classes: number): Int32Array {
  * const model = cifarCnn({ seed: 1 });
  * const count = 4;
  * const images = new Uint8Array(count * 32 * 32 * 3).map((_, i) => i % 251);
- * const set = { images, labels: Uint8Array.from([0, 1, 2, 3]), count };
+ * const labels = Uint8Array.from([0, 1, 2, 3]);
+ * const set = { images, labels, count, shape: [32, 32, 3] as [number, number, number] };
  * const report = await buildReportData({
  *   model,
  *   history: { loss: [], accuracy: [], val_loss: [], val_accuracy: [] },
@@ -98,6 +99,7 @@ function argmaxRows(probs: Float32Array, classes: number): Int32Array {
  *   settings: { epochs: 0 },
  *   batchSize: count,
  *   seed: 42,
+ *   classNames: ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
  * });
  * console.log(report.yPred.length); // 4
  * // await writeReport("runs/example", report, "en");

@@ -8,7 +8,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Dense } from "../nn/dense.ts";
 import {
-  BYTE_SCALE,
   loadModelArtifacts,
   modelFromArtifacts,
   type ModelJsonInput,
@@ -21,7 +20,7 @@ import type { Sequential } from "../nn/sequential.ts";
 import type { InitOptions } from "../runtime/init.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
 import { classLabels } from "./classifier_labels.ts";
-import { classifierModel } from "./classifier_model.ts";
+import { classifierModel, inputRescale } from "./classifier_model.ts";
 import { ensureRuntime } from "./classifier_runtime.ts";
 import { decodeImageToInput } from "../image/image_decode.ts";
 import type { Pixels } from "../image/pixels.ts";
@@ -120,8 +119,6 @@ export class Classifier {
   readonly #batchSize: number;
   readonly #maxPixels: number | undefined;
   readonly #softmax: boolean;
-  // The model's input is `byte * scale + offset`; null for `byte / 255`,
-  // which is what preprocessing already produces.
   readonly #rescale: Normalization | null;
 
   private constructor(
@@ -160,11 +157,7 @@ export class Classifier {
     this.#batchSize = batchSize;
     this.#maxPixels = options.maxPixels;
     this.#softmax = last instanceof Dense && last.activation === "softmax";
-    const norm = metadata?.normalization ?? BYTE_SCALE;
-    this.#rescale = Math.abs(norm.scale - BYTE_SCALE.scale) < 1e-12 &&
-        norm.offset === 0
-      ? null
-      : norm;
+    this.#rescale = inputRescale(metadata);
   }
 
   /**
