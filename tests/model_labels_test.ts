@@ -179,6 +179,9 @@ const BAD: [string, (json: ModelJson) => void, RegExp][] = [
     (j.userDefinedMetadata!.simdnet.classNames as string[])[1] = "x"
       .repeat(257);
   }, /classNames\[1\] is "x+\.\.\., not a non-empty string of at most 256/],
+  ["a newline in a name", (j) => {
+    (j.userDefinedMetadata!.simdnet.classNames as string[])[3] = "cat\nerror";
+  }, /classNames\[3\] is "cat\\nerror", with a control character/],
   ["a number for a name", (j) => {
     (j.userDefinedMetadata!.simdnet.classNames as unknown[])[0] = 7;
   }, /classNames\[0\] is 7/],

@@ -45,6 +45,10 @@ export interface ModelMetadata {
   normalization: Normalization;
 }
 
+// C0 and C1 control characters (tabs, newlines, terminal escapes).
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 /** Longest class name accepted in a model file, in UTF-16 code units. */
 export const MAX_CLASS_NAME = 256;
 
@@ -105,6 +109,11 @@ export function checkClassNames(
         `[${i}] is ${describe(name)}, not a non-empty string of at most ` +
           `${MAX_CLASS_NAME} characters`,
       );
+    }
+    // A newline or escape code in a name would forge lines in the CLI's
+    // table, logs and error messages.
+    if (CONTROL.test(name)) {
+      throw fail(`[${i}] is ${describe(name)}, with a control character`);
     }
   });
   return Object.freeze([...names as string[]]);
