@@ -60,6 +60,34 @@ Deno.test("labels cli: classify answers with the model's own names", async () =>
     const [result] = JSON.parse(lines.join("\n"));
     checkAnswers(result.predictions, 5);
 
+    // Names that do not fit the model: exit 2 with one line naming the file.
+    const saved = JSON.parse(await Deno.readTextFile(`${model}/model.json`));
+    saved.userDefinedMetadata.simdnet.classNames.pop();
+    const broken = `${dir}/broken`;
+    await Deno.mkdir(broken);
+    await Deno.copyFile(
+      `${model}/group1-shard1of1.bin`,
+      `${broken}/group1-shard1of1.bin`,
+    );
+    await Deno.writeTextFile(`${broken}/model.json`, JSON.stringify(saved));
+    const errors: string[] = [];
+    const error = console.error;
+    console.error = (line: string) => errors.push(line);
+    try {
+      const code = await classifyMain(
+        ["--model", broken, "--backend", "cpu", image],
+        () => {},
+      );
+      assert.equal(code, 2);
+    } finally {
+      console.error = error;
+    }
+    assert.equal(errors.length, 1, errors.join("|"));
+    assert.match(
+      errors[0]!,
+      /broken\/model\.json: .*classNames has 4 names but the model has 5 classes/,
+    );
+
     for (const lang of ["en", "ja"]) {
       lines.length = 0;
       const args = [...base, "--lang", lang, "--top", "5", image];
