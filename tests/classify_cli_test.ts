@@ -79,7 +79,7 @@ Deno.test("classify cli: a table, JSON and Japanese labels of the top classes", 
       0,
     );
     assert.match(lines[0]!, /^画像\s+1位\s+2位\s+3位/);
-    assert.ok(lines[0]!.includes(want[1]![0]!.labelJa));
+    assert.ok(lines[0]!.includes(want[1]![0]!.labelJa!));
   });
 });
 

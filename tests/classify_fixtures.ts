@@ -34,6 +34,39 @@ export function tinyModel(seed: number): Sequential {
   ], { inputShape: [32, 32, 3], seed });
 }
 
+/** A small softmax classifier of 32x32 RGB with `classes` outputs. */
+export function labelledModel(classes: number, seed: number): Sequential {
+  return new Sequential([
+    new Conv2D({ filters: 2, kernelSize: 3, padding: "same" }),
+    new MaxPooling2D({ poolSize: 4 }),
+    new Flatten(),
+    new Dense({ units: classes, activation: "softmax" }),
+  ], { inputShape: [32, 32, 3], seed });
+}
+
+const SCRIPTS = [
+  "chat",
+  "猫",
+  "кошка",
+  "γάτα",
+  "قطة",
+  "बिल्ली",
+  "🐱 emoji",
+  `<b>&amp; 'q"</b>`,
+  "a very long class name that goes on and on past any sensible axis width",
+];
+
+/**
+ * `n` distinct class names in several scripts, with HTML-special
+ * characters and names too long for an axis.
+ */
+export function manyLabels(n: number): string[] {
+  return Array.from(
+    { length: n },
+    (_, i) => `${SCRIPTS[i % SCRIPTS.length]} ${i}`,
+  );
+}
+
 /** Smooth gradients plus noise: `width x height x channels` bytes, HWC. */
 export function pattern(
   width: number,

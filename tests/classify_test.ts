@@ -50,7 +50,7 @@ Deno.test("classify: a 32x32 RGB PNG reaches the model as pixel/255, with labels
     assert.notEqual(p.label, p.labelJa);
   });
   assert.equal(got[0]!.label, classifier.labels[got[0]!.index]);
-  assert.equal(got[0]!.labelJa, classifier.labelsJa[got[0]!.index]);
+  assert.equal(got[0]!.labelJa, classifier.labelsJa?.[got[0]!.index]);
   const all = await classifier.classify(png(rgb, 32, 32, 3), { topK: 99 });
   assert.equal(all.length, 10);
   assert.ok(Math.abs(all.reduce((s, p) => s + p.probability, 0) - 1) < 1e-5);
@@ -277,7 +277,8 @@ Deno.test("classify: labels follow the options and the class count", async () =>
   ], {
     labels: ["a", "b", "c", "d", "e"],
   });
-  assert.deepEqual(named.labelsJa, ["a", "b", "c", "d", "e"]);
+  // Labels other than CIFAR-10's have no Japanese names.
+  assert.equal(named.labelsJa, null);
   named.dispose();
   await assert.rejects(
     Classifier.fromBytes(j5, w5, { labels: ["a"] }),

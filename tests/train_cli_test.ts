@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { loadModel } from "../src/nn/model_io.ts";
+import { CIFAR10_CLASSES_EN } from "../src/data/classes.ts";
+import { loadModel, modelMetadata } from "../src/nn/model_io.ts";
 import { EXIT_DIVERGED } from "../src/cli/exit_codes.ts";
 import { main, parseTrainArgs } from "../src/cli/train.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
@@ -114,6 +115,8 @@ Deno.test("train cli: trains, saves, resumes and stops on a NaN loss", async () 
     assert.equal(history.val_loss.length, 1); // the test set validates
     const model = await loadModel(out);
     assert.equal(model.countParams(), 2_168_362);
+    // The data set's class names travel with the model.
+    assert.deepEqual(modelMetadata(model)?.classNames, CIFAR10_CLASSES_EN);
     model.dispose();
 
     // Resuming a finished run trains nothing more and keeps the checkpoint.

@@ -25,14 +25,15 @@ import { UsageError } from "./usage.ts";
 const USAGE = `usage: deno task classify --model DIR [options] IMAGE...
 
 Classifies PNG and JPEG images with a saved model and prints the top
-classes of each.
+classes of each, named as saved with the model.
 
 options:
   --model DIR        model directory (model.json + weights), a model.json
                      path, or its URL (required)
   --top N            classes per image (default 3)
   --json             print JSON instead of a table
-  --lang en|ja       language of the labels (default en)
+  --lang en|ja       language of the table; CIFAR-10 models also get
+                     Japanese class names (default en)
   --backend B        auto, wasm, webgpu or cpu (default auto)
   --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
   --batch-size N     images per forward pass (default 256)
@@ -121,7 +122,7 @@ export function formatTable(
     r.file,
     ...(r.predictions
       ? r.predictions.map((p) =>
-        `${lang === "ja" ? p.labelJa : p.label} ${
+        `${lang === "ja" ? p.labelJa ?? p.label : p.label} ${
           (100 * p.probability).toFixed(1)
         }%`
       )

@@ -24,7 +24,7 @@ import { loadImageFolder } from "../data/image_folder.ts";
 import { detectDataKind } from "../data/image_folder_scan.ts";
 import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import { loadModel } from "../nn/model_io.ts";
+import { loadModel, modelMetadata } from "../nn/model_io.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
@@ -152,14 +152,14 @@ const TEXT = {
     validation: "Validation (last 10% of the training data)",
     accuracy: "accuracy",
     loss: "loss",
-    title: "simdnet CIFAR-10 CNN: evaluation",
+    title: "evaluation",
   },
   ja: {
     test: "テスト",
     validation: "検証（訓練データの最後の10%）",
     accuracy: "精度",
     loss: "損失",
-    title: "simdnet CIFAR-10 CNN: 評価",
+    title: "評価",
   },
 };
 
@@ -248,6 +248,31 @@ async function loadEvaluationData(
   return { train: null, evaluated, what: "test", classNames: data.classNames };
 }
 
+/**
+ * An image folder's classes must be the model's, in order, when the model
+ * carries its class names: otherwise accuracy would compare wrong labels.
+ */
+function checkFolderNames(
+  dir: string,
+  model: Sequential,
+  folderNames: readonly string[] | null | undefined,
+): void {
+  const saved = modelMetadata(model)?.classNames;
+  if (!folderNames || !saved) return;
+  const differ = folderNames.findIndex((n, i) => n !== saved[i]);
+  if (differ >= 0 || folderNames.length !== saved.length) {
+    const i = differ >= 0 ? differ : Math.min(folderNames.length, saved.length);
+    throw new DataError(
+      "format",
+      `the folder's class ${i} is "${
+        folderNames[i] ?? "(none)"
+      }" but the model in ${dir} ` +
+        `calls class ${i} "${saved[i] ?? "(none)"}"`,
+      "evaluate on a folder with the model's class folders (see model.json's userDefinedMetadata)",
+    );
+  }
+}
+
 async function run(a: EvaluateArgs): Promise<number> {
   const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
   console.log(`backend: ${runtime.backend} (${runtime.reason})`);
@@ -256,6 +281,7 @@ async function run(a: EvaluateArgs): Promise<number> {
     a,
     model,
   );
+  checkFolderNames(a.model, model, classNames);
   const t = TEXT[a.lang];
   const label = what === "test" ? t.test : t.validation;
   console.log(`${label}: ${evaluated.count} images`);
@@ -286,9 +312,10 @@ async function run(a: EvaluateArgs): Promise<number> {
     batchSize: a.batchSize,
     seed: 42,
   });
-  report.title = t.title;
+  // The class names come from the model (see buildReportData), and the
+  // title names CIFAR-10 only when those are CIFAR-10's.
+  report.title = `${report.title}: ${t.title}`;
   if (train === null) report.trainSamples = null;
-  if (classNames) report.classNames = classNames;
   await writeReport(a.out, report, a.lang);
   model.dispose();
   console.log(`wrote ${a.out}/report.html, ${a.out}/metrics.json`);

@@ -19,6 +19,7 @@ import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { loadTrainingFolders } from "../data/training_folders.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
+import { CIFAR10_CLASSES_EN } from "../data/classes.ts";
 import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
@@ -272,7 +273,7 @@ async function loadTrainingData(a: TrainArgs): Promise<TrainingData> {
 async function run(a: TrainArgs): Promise<void> {
   const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
   console.log(`backend: ${runtime.backend} (${runtime.reason})`);
-  const { train, validation, evaluated, what, classNames } =
+  const { train, validation, evaluated, what, classNames: folderNames } =
     await loadTrainingData(a);
   console.log(
     `train: ${train.count} images, ${what}: ${evaluated.count} images`,
@@ -280,7 +281,7 @@ async function run(a: TrainArgs): Promise<void> {
 
   const model = cifarCnn({
     seed: a.seed,
-    classes: classNames?.length ?? 10,
+    classes: folderNames?.length ?? 10,
     inputShape: [...train.shape],
   });
   model.summary();
@@ -299,7 +300,10 @@ async function run(a: TrainArgs): Promise<void> {
     resume: a.resume,
   });
   const seconds = (performance.now() - started) / 1000;
-  await saveModel(model, a.out);
+  // The model keeps the data set's names; CIFAR-10's are saved in English
+  // (the Japanese ones are derived from them where shown).
+  const classNames = folderNames ?? CIFAR10_CLASSES_EN;
+  await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
     `${a.out}/history.json`,
     new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"),
@@ -333,8 +337,8 @@ async function run(a: TrainArgs): Promise<void> {
       settings,
       batchSize: a.batchSize,
       seed: a.seed,
+      classNames,
     });
-    if (classNames) report.classNames = classNames;
     await writeReport(a.out, report, a.lang);
   }
   console.log(

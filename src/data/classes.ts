@@ -70,3 +70,20 @@ export function classNamesFor(
   if (lang === "ja") return [...CIFAR10_CLASSES_JA];
   return [...(englishNames ?? CIFAR10_CLASSES_EN)];
 }
+
+/** Whether `names` are CIFAR-10's English class names, in label order. */
+export function isCifar10Names(names: readonly string[]): boolean {
+  return names.length === CIFAR10_CLASSES_EN.length &&
+    names.every((n, i) => n === CIFAR10_CLASSES_EN[i]);
+}
+
+/**
+ * The class names of a model saved without any (older runs, models from
+ * elsewhere): CIFAR-10's English names for 10 classes, else `class 0`,
+ * `class 1`, ...
+ */
+export function defaultClassNames(classes: number): readonly string[] {
+  return classes === CIFAR10_CLASSES_EN.length
+    ? CIFAR10_CLASSES_EN
+    : Array.from({ length: classes }, (_, i) => `class ${i}`);
+}

@@ -41,6 +41,13 @@ import {
   planModel,
   withDefaults,
 } from "./model_plan.ts";
+import {
+  metadataFor,
+  metadataJson,
+  type ModelMetadata,
+  type SaveOptions,
+  setModelMetadata,
+} from "./model_metadata.ts";
 import { type OpenedFile, openLocal, openRemote } from "./model_read.ts";
 import { ModelFormatError } from "./model_topology.ts";
 import { Sequential } from "./sequential.ts";
@@ -55,14 +62,31 @@ export {
 } from "./model_manifest.ts";
 export type { ModelSource } from "./model_paths.ts";
 export { DEFAULT_LIMITS, type ModelLimits } from "./model_plan.ts";
+export {
+  BYTE_SCALE,
+  MAX_CLASS_NAME,
+  type ModelMetadata,
+  modelMetadata,
+  type Normalization,
+  type SaveOptions,
+  setModelMetadata,
+} from "./model_metadata.ts";
 
 /** File name of the single weight shard. */
 export const WEIGHTS_FILE = "group1-shard1of1.bin";
 
-/** The model's topology, manifest and weight bytes. */
+/**
+ * The model's topology, manifest and weight bytes; `model.json` carries the
+ * class names, input shape and normalization in `userDefinedMetadata`.
+ *
+ * @throws {RangeError} when `classNames` does not hold one non-empty name
+ * of at most 256 characters per output unit.
+ */
 export async function modelToArtifacts(
   model: Sequential,
+  options: SaveOptions = {},
 ): Promise<{ json: ModelJson; weights: Uint8Array }> {
+  const metadata = metadataFor(model, options);
   const values = await model.getWeights();
   const total = values.reduce((n, w) => n + w.values.length, 0);
   const blob = new Float32Array(total);
@@ -94,13 +118,21 @@ export async function modelToArtifacts(
         dtype: "float32",
       })),
     }],
+    userDefinedMetadata: metadataJson(metadata),
   };
   return { json, weights: new Uint8Array(blob.buffer) };
 }
 
-/** Saves `model.json` and the weight shard into `dir` (created if needed). */
-export async function saveModel(model: Sequential, dir: string): Promise<void> {
-  const { json, weights } = await modelToArtifacts(model);
+/**
+ * Saves `model.json` and the weight shard into `dir` (created if needed),
+ * with the class names of `options` (see {@linkcode modelToArtifacts}).
+ */
+export async function saveModel(
+  model: Sequential,
+  dir: string,
+  options: SaveOptions = {},
+): Promise<void> {
+  const { json, weights } = await modelToArtifacts(model, options);
   await Deno.mkdir(dir, { recursive: true });
   // Weights first: a model.json never points at a missing shard.
   await writeFileAtomic(`${dir}/${WEIGHTS_FILE}`, weights);
@@ -135,7 +167,9 @@ function inFile<T>(where: string, fn: () => T): T {
  * joined in manifest order, or the list of shards). The topology, the
  * manifest and the byte count are checked against each other and the
  * limits before any tensor is allocated; a {@linkcode ModelFormatError}
- * names the first thing that is wrong.
+ * names the first thing that is wrong. The model's metadata (class names,
+ * normalization) is checked too and attached: read it with
+ * {@linkcode modelMetadata}.
  */
 export function modelFromArtifacts(
   json: ModelJsonInput,
@@ -185,6 +219,7 @@ export function modelFromArtifacts(
       }`,
     );
   }
+  setModelMetadata(model, plan.metadata);
   return model;
 }
 
@@ -194,6 +229,8 @@ export interface ModelArtifacts {
   weights: Uint8Array;
   /** Where `model.json` was read from. */
   location: string;
+  /** The checked class names and input description, or null without them. */
+  metadata: ModelMetadata | null;
 }
 
 async function readModelJson(
@@ -282,7 +319,7 @@ export async function loadModelArtifacts(
     () => resolveWeightUrls(plan.paths, url, limits.maxShards),
   );
   const weights = await readShards(urls, loc, url, plan, shown);
-  return { json, weights, location: shown };
+  return { json, weights, location: shown, metadata: plan.metadata };
 }
 
 /**

@@ -28,4 +28,6 @@ export interface ModelJson {
     backend: string;
   };
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+  /** simdnet's labels and input description; see `model_metadata.ts`. */
+  userDefinedMetadata?: { simdnet: Record<string, unknown> };
 }

@@ -22,6 +22,7 @@ import {
   type ManifestEntry,
   manifestGroups,
 } from "./model_manifest.ts";
+import { type ModelMetadata, readModelMetadata } from "./model_metadata.ts";
 import {
   ModelFormatError,
   type ParsedTopology,
@@ -77,6 +78,8 @@ export interface ModelPlan {
   totalBytes: number;
   /** The weight file paths, in order, as the manifest lists them. */
   paths: string[];
+  /** The checked `userDefinedMetadata.simdnet`, or null without one. */
+  metadata: ModelMetadata | null;
 }
 
 function layerPlan(
@@ -148,6 +151,8 @@ export interface PlannedModel {
   weights: PlannedWeight[];
   /** The largest output of a layer (or the input), per image. */
   largest: { what: string; shape: number[] };
+  /** The last layer's output shape, per image. */
+  outputShape: number[];
 }
 
 /**
@@ -183,7 +188,7 @@ export function plannedWeights(
     }
     weights.push(...plan.weights);
   }
-  return { weights, largest };
+  return { weights, largest, outputShape: shape };
 }
 
 function checkSize(
@@ -226,10 +231,17 @@ export function planModel(json: Dict, limits?: ModelLimits): ModelPlan {
     groups.flatMap((g) => g.weights),
   );
   checkSize(planned, bounds);
+  const out = planned.outputShape;
+  const metadata = readModelMetadata(
+    json,
+    topology.inputShape,
+    out.length === 1 ? out[0]! : null,
+  );
   return {
     topology,
     entries,
     totalBytes,
     paths: groups.flatMap((g) => g.paths),
+    metadata,
   };
 }

@@ -10,6 +10,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { toFloatBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
+import { defaultClassNames, isCifar10Names } from "../data/classes.ts";
+import { modelMetadata } from "../nn/model_metadata.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import type { ReportData } from "./types.ts";
 import { CIFAR10_CLASS_NAMES } from "./i18n.ts";
@@ -33,6 +35,31 @@ export interface ReportRun {
   batchSize: number;
   /** Seed that picks the 15 prediction samples. */
   seed: number;
+  /**
+   * Class names by label index (the data set's); default the names saved
+   * with the model, else CIFAR-10's for 10 classes, else `class 0`, ...
+   * CIFAR-10's English names also get the notebook's Japanese ones.
+   */
+  classNames?: readonly string[];
+}
+
+/** The report's class names and title for a model with `classes` outputs. */
+function namesAndTitle(
+  run: ReportRun,
+  classes: number,
+): Pick<ReportData, "classNames" | "title"> {
+  const names = run.classNames ?? modelMetadata(run.model)?.classNames ??
+    defaultClassNames(classes);
+  if (names.length !== classes) {
+    throw new RangeError(
+      `classNames has ${names.length} names but the model has ${classes} ` +
+        `classes: pass one name per output unit`,
+    );
+  }
+  // Japanese names and the CIFAR-10 title only where they are true.
+  return isCifar10Names(names)
+    ? { classNames: CIFAR10_CLASS_NAMES, title: "simdnet CIFAR-10 CNN" }
+    : { classNames: [...names], title: `simdnet CNN (${classes} classes)` };
 }
 
 function argmaxRows(probs: Float32Array, classes: number): Int32Array {
@@ -61,7 +88,8 @@ function argmaxRows(probs: Float32Array, classes: number): Int32Array {
  * const model = cifarCnn({ seed: 1 });
  * const count = 4;
  * const images = new Uint8Array(count * 32 * 32 * 3).map((_, i) => i % 251);
- * const set = { images, labels: Uint8Array.from([0, 1, 2, 3]), count };
+ * const labels = Uint8Array.from([0, 1, 2, 3]);
+ * const set = { images, labels, count, shape: [32, 32, 3] as [number, number, number] };
  * const report = await buildReportData({
  *   model,
  *   history: { loss: [], accuracy: [], val_loss: [], val_accuracy: [] },
@@ -71,6 +99,7 @@ function argmaxRows(probs: Float32Array, classes: number): Int32Array {
  *   settings: { epochs: 0 },
  *   batchSize: count,
  *   seed: 42,
+ *   classNames: ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
  * });
  * console.log(report.yPred.length); // 4
  * // await writeReport("runs/example", report, "en");
@@ -82,6 +111,7 @@ export async function buildReportData(run: ReportRun): Promise<ReportData> {
   const [h, w, c] = model.inputShape as [number, number, number];
   const size = h * w * c;
   const classes = model.outputShape[0] ?? 10;
+  const named = namesAndTitle(run, classes);
   const yPred = argmaxRows(
     await predictImages(model, evaluated, run.batchSize),
     classes,
@@ -120,14 +150,14 @@ export async function buildReportData(run: ReportRun): Promise<ReportData> {
 
   const shown = Math.min(25, train.count);
   return {
-    title: "simdnet CIFAR-10 CNN",
+    title: named.title,
     settings: run.settings,
     summary: model.summary(null),
     history: run.history,
     test: { ...run.evaluation, set: run.evaluatedOn ?? "test" },
     yTrue: evaluated.labels.subarray(0, evaluated.count),
     yPred,
-    classNames: CIFAR10_CLASS_NAMES,
+    classNames: named.classNames,
     trainSamples: {
       images: train.images.subarray(0, shown * size),
       labels: train.labels.subarray(0, shown),

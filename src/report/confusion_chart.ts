@@ -3,6 +3,10 @@
  * figure: Blues colour map over the matrix's min..max, counts in the cells
  * (white where the count exceeds max/2), a colour bar, class names on both
  * axes with the x labels turned 45°, rows true and columns predicted.
+ * Beyond 12 classes (up to 50 and more) the cells shrink to no less than
+ * 16 px, the x labels stand vertical so that each keeps its column's width,
+ * counts get the largest font their cell holds, and names wider than 150 px
+ * are cut in the middle (the full name stays in a tooltip).
  *
  * @module
  */
@@ -25,6 +29,56 @@ export interface ConfusionChartText {
 }
 
 const SIN45 = Math.SQRT1_2;
+/** Widest class name drawn, in px; longer ones are cut with an ellipsis. */
+const MAX_LABEL_PX = 150;
+
+/**
+ * `name` cut in the middle so that it is at most `max` px wide at `size`:
+ * keeping both ends keeps names that differ only at the end (`… 8`,
+ * `… 17`) apart.
+ */
+export function shortLabel(name: string, size: number, max: number): string {
+  if (textWidth(name, size) <= max) return name;
+  const chars = [...name];
+  let head = Math.ceil(chars.length / 2);
+  let tail = chars.length - head;
+  const cut = () =>
+    chars.slice(0, head).join("") + "…" +
+    chars.slice(chars.length - tail).join("");
+  while (head + tail > 1 && textWidth(cut(), size) > max) {
+    if (head > tail) head--;
+    else tail--;
+  }
+  return cut();
+}
+
+/** Cell size, label and count fonts and x-label angle for `n` classes. */
+function layout(n: number, vmax: number) {
+  if (n <= 12) {
+    // The seed's figure: large cells, labels turned 45°.
+    return { cell: 46, labelSize: 12, countSize: 13, angle: -45 };
+  }
+  const cell = Math.max(16, Math.floor(640 / n));
+  // Counts fill at most 90% of the cell's width (digits are ~0.62 em).
+  const digits = String(Math.round(vmax)).length;
+  return {
+    cell,
+    labelSize: Math.min(12, cell * 0.7),
+    countSize: Math.min(13, cell * 0.55, (cell * 0.9) / (digits * 0.62)),
+    angle: -90,
+  };
+}
+
+function labelText(
+  attrs: string,
+  name: string,
+  shown: string,
+): string {
+  const text = `<text ${attrs}>${escapeXml(shown)}</text>`;
+  return shown === name
+    ? text
+    : `<g><title>${escapeXml(name)}</title>${text}</g>`;
+}
 
 /**
  * Draws `matrix` (rows = true class, columns = predicted class) as a
@@ -47,18 +101,17 @@ export function confusionMatrixSvg(
   const vmin = Math.min(...values);
   const vmax = Math.max(...values);
   const thresh = vmax / 2; // the seed's conf_matrix.max() / 2
-  const cell = n <= 12 ? 46 : Math.max(12, Math.floor(520 / n));
-  const labelSize = n <= 12 ? 12 : Math.max(7, Math.min(12, cell * 0.8));
-  const countSize = Math.min(13, cell * 0.3);
-  const labelWidth = Math.max(
-    ...classNames.map((c) => textWidth(c, labelSize)),
-  );
+  const { cell, labelSize, countSize, angle } = layout(n, vmax);
+  const shown = classNames.map((c) => shortLabel(c, labelSize, MAX_LABEL_PX));
+  const labelWidth = Math.max(...shown.map((c) => textWidth(c, labelSize)));
   const size = n * cell;
 
   const titleHeight = 34;
   const left = 24 + labelWidth + 12;
   const top = titleHeight + 6;
-  const xLabelDrop = (labelWidth + labelSize) * SIN45 + 10;
+  const xLabelDrop = angle === -90
+    ? labelWidth + 12
+    : (labelWidth + labelSize) * SIN45 + 10;
   const bottom = xLabelDrop + 30;
   const barGap = 18;
   const barWidth = 16;
@@ -120,19 +173,23 @@ export function confusionMatrixSvg(
     const c = num(i * cell + cell / 2);
     out.push(
       `<line x1="-4" y1="${c}" x2="0" y2="${c}" stroke="#000000"/>`,
-      `<text x="-7" y="${c}" font-size="${
-        num(labelSize)
-      }" text-anchor="end" dominant-baseline="central">${
-        escapeXml(name)
-      }</text>`,
+      labelText(
+        `x="-7" y="${c}" font-size="${
+          num(labelSize)
+        }" text-anchor="end" dominant-baseline="central"`,
+        name,
+        shown[i]!,
+      ),
       `<line x1="${c}" y1="${size}" x2="${c}" y2="${
         size + 4
       }" stroke="#000000"/>`,
-      `<text transform="translate(${c},${size + 8}) rotate(-45)" font-size="${
-        num(labelSize)
-      }" text-anchor="end" dominant-baseline="central">${
-        escapeXml(name)
-      }</text>`,
+      labelText(
+        `transform="translate(${c},${size + 8}) rotate(${angle})" font-size="${
+          num(labelSize)
+        }" text-anchor="end" dominant-baseline="central"`,
+        name,
+        shown[i]!,
+      ),
     );
   });
   out.push(

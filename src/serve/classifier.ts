@@ -6,19 +6,21 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { CIFAR10_CLASSES_EN, CIFAR10_CLASSES_JA } from "../data/classes.ts";
 import { Dense } from "../nn/dense.ts";
 import {
   loadModelArtifacts,
   modelFromArtifacts,
   type ModelJsonInput,
   type ModelLimits,
+  modelMetadata,
   type ModelSource,
+  type Normalization,
 } from "../nn/model_io.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import type { InitOptions } from "../runtime/init.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
-import { classifierModel } from "./classifier_model.ts";
+import { classLabels } from "./classifier_labels.ts";
+import { classifierModel, inputRescale } from "./classifier_model.ts";
 import { ensureRuntime } from "./classifier_runtime.ts";
 import { decodeImageToInput } from "../image/image_decode.ts";
 import type { Pixels } from "../image/pixels.ts";
@@ -30,10 +32,13 @@ export type { Pixels } from "../image/pixels.ts";
 export interface Prediction {
   /** Class index (the model's output unit). */
   index: number;
-  /** English name, e.g. `cat`. */
+  /** The model's name of the class, e.g. `cat`, as saved with the model. */
   label: string;
-  /** Japanese name, e.g. `猫` (the English name when none is known). */
-  labelJa: string;
+  /**
+   * Japanese name, e.g. `猫`: only when the labels are CIFAR-10's or
+   * `labelsJa` was given; other label sets have no translation.
+   */
+  labelJa?: string;
   /** Softmax probability in [0, 1]. */
   probability: number;
 }
@@ -49,11 +54,12 @@ export type ClassifierInput = Uint8Array | ArrayBuffer | Pixels | tf.Tensor;
 /** Options of {@linkcode Classifier.load} and {@linkcode Classifier.fromBytes}. */
 export interface ClassifierOptions extends InitOptions {
   /**
-   * English class names by output index; default CIFAR-10's for 10-class
-   * models, else `class 0`, `class 1`, ...
+   * Class names by output index; default the names saved with the model
+   * (`userDefinedMetadata`), else CIFAR-10's for 10-class models, else
+   * `class 0`, `class 1`, ...
    */
   labels?: readonly string[];
-  /** Japanese class names; default CIFAR-10's for 10-class models, else `labels`. */
+  /** Japanese class names; default CIFAR-10's when the labels are CIFAR-10's, else none. */
   labelsJa?: readonly string[];
   /** Images per forward pass; default 256. */
   batchSize?: number;
@@ -102,10 +108,10 @@ function isTensor(x: unknown): x is tf.Tensor {
 export class Classifier {
   /** The model; owned by the classifier and freed by {@linkcode dispose}. */
   readonly model: Sequential;
-  /** English class names by index. */
+  /** Class names by index. */
   readonly labels: readonly string[];
-  /** Japanese class names by index. */
-  readonly labelsJa: readonly string[];
+  /** Japanese class names by index, or null when there are none (not CIFAR-10). */
+  readonly labelsJa: readonly string[] | null;
   /** The tensor runtime the classifier runs on. */
   readonly runtime: RuntimeInfo;
   /** Model input `[height, width, 3]`. */
@@ -113,6 +119,7 @@ export class Classifier {
   readonly #batchSize: number;
   readonly #maxPixels: number | undefined;
   readonly #softmax: boolean;
+  readonly #rescale: Normalization | null;
 
   private constructor(
     model: Sequential,
@@ -133,24 +140,8 @@ export class Classifier {
           `[${model.outputShape}]`,
       );
     }
-    const cifar = classes === 10;
-    const labels = options.labels ??
-      (cifar
-        ? CIFAR10_CLASSES_EN
-        : [...Array(classes).keys()].map((i) => `class ${i}`));
-    const labelsJa = options.labelsJa ??
-      (cifar && !options.labels ? CIFAR10_CLASSES_JA : labels);
-    const lists: [string, readonly string[]][] = [
-      ["labels", labels],
-      ["labelsJa", labelsJa],
-    ];
-    for (const [what, list] of lists) {
-      if (list.length !== classes) {
-        throw new RangeError(
-          `${what} has ${list.length} names but the model has ${classes} classes`,
-        );
-      }
-    }
+    const metadata = modelMetadata(model);
+    const { labels, labelsJa } = classLabels(classes, options, metadata);
     const batchSize = options.batchSize ?? 256;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(
@@ -160,12 +151,13 @@ export class Classifier {
     const last = model.layers[model.layers.length - 1];
     this.model = model;
     this.runtime = runtime;
-    this.labels = [...labels];
-    this.labelsJa = [...labelsJa];
+    this.labels = labels;
+    this.labelsJa = labelsJa;
     this.inputShape = [h, w, c];
     this.#batchSize = batchSize;
     this.#maxPixels = options.maxPixels;
     this.#softmax = last instanceof Dense && last.activation === "softmax";
+    this.#rescale = inputRescale(metadata);
   }
 
   /**
@@ -309,7 +301,13 @@ export class Classifier {
           -1,
           -1,
         ]);
-        const y = this.model.apply(part, { training: false });
+        // Inputs are bytes / 255 here; a model saved with another
+        // normalization gets bytes * scale + offset.
+        const input = this.#rescale === null ? part : tf.add(
+          tf.mul(part, 255 * this.#rescale.scale),
+          this.#rescale.offset,
+        );
+        const y = this.model.apply(input, { training: false });
         return this.#softmax ? y : tf.softmax(y);
       });
       try {
@@ -331,10 +329,11 @@ export class Classifier {
     const order = [...Array(k).keys()].sort((a, b) =>
       probs[row * k + b]! - probs[row * k + a]! || a - b
     );
+    const ja = this.labelsJa;
     return order.slice(0, Math.min(topK, k)).map((index) => ({
       index,
       label: this.labels[index]!,
-      labelJa: this.labelsJa[index]!,
+      ...(ja ? { labelJa: ja[index]! } : {}),
       probability: probs[row * k + index]!,
     }));
   }

@@ -7,7 +7,12 @@
  * @module
  */
 
-import { ModelFormatError } from "../nn/model_io.ts";
+import {
+  BYTE_SCALE,
+  ModelFormatError,
+  type ModelMetadata,
+  type Normalization,
+} from "../nn/model_io.ts";
 import type { Sequential } from "../nn/sequential.ts";
 
 /**
@@ -30,4 +35,18 @@ export function classifierModel(model: Sequential, where: string): Sequential {
     );
   }
   return model;
+}
+
+/**
+ * How a classifier must rescale its `byte / 255` inputs for a model saved
+ * with `metadata`: null when the model takes `byte / 255` itself (all
+ * simdnet models so far), else the model's `byte * scale + offset`.
+ */
+export function inputRescale(
+  metadata: ModelMetadata | null,
+): Normalization | null {
+  const norm = metadata?.normalization ?? BYTE_SCALE;
+  const plain = Math.abs(norm.scale - BYTE_SCALE.scale) < 1e-12 &&
+    norm.offset === 0;
+  return plain ? null : norm;
 }

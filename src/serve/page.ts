@@ -84,8 +84,9 @@ function show(predictions) {
     li.className = "prediction";
     const name = document.createElement("span");
     name.className = "label";
-    name.textContent = LANG === "ja" ? p.labelJa : p.label;
-    name.title = LANG === "ja" ? p.label : p.labelJa;
+    // Japanese names exist only for CIFAR-10; other labels show as saved.
+    name.textContent = LANG === "ja" && p.labelJa ? p.labelJa : p.label;
+    name.title = (LANG === "ja" ? p.label : p.labelJa) ?? p.label;
     const bar = document.createElement("div");
     bar.className = "bar";
     const fill = document.createElement("div");
