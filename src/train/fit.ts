@@ -3,6 +3,9 @@
  * Adam, categorical cross-entropy, optional augmentation, validation,
  * early stopping and resumable checkpoints.
  *
+ * Transfer learning: layers frozen with `freezeLayers` are not updated,
+ * and `fineTune` adds Keras' second phase (phases.ts).
+ *
  * Reproducibility: everything random (shuffle order, augmentation, dropout
  * masks) is drawn, in a fixed order, from one {@linkcode Rng} whose
  * state is saved at each epoch end, so a run resumed from a checkpoint ends
@@ -11,19 +14,17 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
 import { checkValidationSplit, splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import { registerGradients } from "../runtime/gradients.ts";
 import { Adam } from "./adam.ts";
 import {
-  augmentBatch,
   type AugmentOptions,
   augmentSettings,
   SEED_AUGMENTATION,
 } from "./augment.ts";
-import { batchTensors, checkImages } from "./batch.ts";
+import { checkImages } from "./batch.ts";
 import {
   cleanCheckpointTemps,
   type History,
@@ -33,20 +34,23 @@ import {
   type TrainState,
 } from "./checkpoint.ts";
 import { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
-import { classCount, evaluate, imageShape } from "./evaluate.ts";
+import { classCount, imageShape } from "./evaluate.ts";
 import { dataFingerprints } from "./fingerprint.ts";
-import { correctCount, softmaxCrossEntropy } from "./loss.ts";
-import { Progbar, type ProgressOutput, stdoutOutput } from "./progress.ts";
-import { restoreState, settingsMismatch } from "./resume.ts";
+import { type EpochContext, type EpochLogs, runEpoch } from "./fit_epoch.ts";
+import {
+  type FineTuneOptions,
+  phaseAt,
+  phaseOptimizer,
+  phaseSettings,
+  savedPhase,
+  withPhase,
+} from "./phases.ts";
+import { type ProgressOutput, stdoutOutput } from "./progress.ts";
+import { type FitSettings, restoreState, settingsMismatch } from "./resume.ts";
 import { Rng } from "../util/random.ts";
 
-/** Metrics of one epoch (validation ones only with validation data). */
-export interface EpochLogs {
-  loss: number;
-  accuracy: number;
-  val_loss?: number;
-  val_accuracy?: number;
-}
+export { type EpochLogs, NonFiniteLossError } from "./fit_epoch.ts";
+export type { FineTuneOptions } from "./phases.ts";
 
 /** Options of {@linkcode fit}; the defaults are the seed notebook's. */
 export interface FitOptions {
@@ -91,20 +95,19 @@ export interface FitOptions {
   verbose?: 0 | 1 | 2;
   /** Where progress goes; default standard output. */
   output?: ProgressOutput;
-}
-
-/** Training hit a NaN or infinite loss; the weights of the last epoch are in the checkpoint. */
-export class NonFiniteLossError extends Error {
-  /** Creates the error for 0-based `epoch` and `step`. */
-  constructor(
-    message: string,
-    readonly epoch: number,
-    readonly step: number,
-    readonly checkpoint: string | null,
-  ) {
-    super(message);
-    this.name = "NonFiniteLossError";
-  }
+  /**
+   * A second phase after `epochs`: every layer is made trainable and
+   * training continues for `fineTune.epochs` more epochs (numbered on, one
+   * history) at `fineTune.learningRate` with a fresh Adam. Layers frozen
+   * with `freezeLayers` stay frozen in the first phase; the model ends with
+   * every layer trainable.
+   */
+  fineTune?: FineTuneOptions;
+  /**
+   * More settings a resume must match, recorded in the checkpoint (the
+   * train CLI records its `--from` model here).
+   */
+  settings?: FitSettings;
 }
 
 function wholeAtLeast(name: string, v: number, min: number): number {
@@ -118,67 +121,22 @@ function emptyHistory(): History {
   return { loss: [], accuracy: [], val_loss: [], val_accuracy: [] };
 }
 
-interface Step {
-  loss: number;
-  correct: number;
+/** The options resolved and checked, and the data split. */
+interface Plan {
+  epochs: number;
+  total: number;
+  train: ImageSet;
+  validation: ImageSet | null;
+  early: EarlyStopping | null;
+  context: Omit<EpochContext, "optimizer" | "kept">;
 }
 
-/** Runs one optimisation step; skips the update when the loss is not finite. */
-async function trainStep(
-  model: Sequential,
-  optimizer: Adam,
-  batch: () => { x: tf.Tensor4D; y: tf.Tensor2D; labels: tf.Tensor1D },
-  rng: Rng,
-  augment: AugmentOptions | null,
-): Promise<Step> {
-  const vars = model.trainableVariables;
-  const out = tf.tidy(() => {
-    const b = batch();
-    const x = augment ? augmentBatch(b.x, rng, augment) : b.x;
-    let correct: tf.Scalar | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = model.apply(x, {
-        training: true,
-        logits: true,
-        nextSeed: () => rng.nextUint32(),
-      });
-      correct = tf.keep(correctCount(logits, b.labels));
-      return softmaxCrossEntropy(logits, b.y);
-    }, vars);
-    return {
-      loss: value,
-      correct: correct!,
-      grads: vars.map((v) => grads[v.name]!),
-    };
-  });
-  try {
-    const loss = (await out.loss.data())[0]!;
-    const correct = (await out.correct.data())[0]!;
-    if (Number.isFinite(loss)) optimizer.applyGradients(out.grads);
-    return { loss, correct };
-  } finally {
-    tf.dispose([out.loss, out.correct, ...out.grads]);
-  }
-}
-
-/**
- * Trains `model` on `data` (uint8 HWC images, converted per batch) and
- * returns Keras' `history.history`. Progress is printed like Keras'.
- * Throws {@linkcode NonFiniteLossError} if the loss becomes NaN or infinite.
- */
-export async function fit(
-  model: Sequential,
-  data: ImageSet,
-  options: FitOptions = {},
-): Promise<History> {
-  registerGradients();
+function plan(model: Sequential, data: ImageSet, options: FitOptions): Plan {
   const epochs = wholeAtLeast("epochs", options.epochs ?? 5, 1);
+  const fineTune = options.fineTune;
+  if (fineTune) wholeAtLeast("fineTune.epochs", fineTune.epochs, 1);
   const batchSize = wholeAtLeast("batchSize", options.batchSize ?? 64, 1);
-  const seed = options.seed ?? 0;
-  const shuffle = options.shuffle ?? true;
   const verbose = options.verbose ?? 1;
-  const output = options.output ??
-    (verbose ? stdoutOutput() : { write() {}, isTTY: false });
   const augment = options.augment === true
     ? SEED_AUGMENTATION
     : options.augment
@@ -186,7 +144,6 @@ export async function fit(
     : null;
   const shape = imageShape(model);
   const classes = classCount(model);
-
   let train = data;
   let validation = options.validationData ?? null;
   const split = options.validationSplit ?? 0;
@@ -209,21 +166,92 @@ export async function fit(
   if (options.resume && !options.checkpoint) {
     throw new Error("resume needs the checkpoint path to continue from");
   }
-
-  const rng = new Rng(seed);
-  const optimizer = new Adam(model.weights, {
-    learningRate: options.learningRate,
-  });
-  const settings: Record<string, string | number | boolean | null> = {
+  const total = epochs + (fineTune?.epochs ?? 0);
+  const context = {
+    model,
+    rng: new Rng(options.seed ?? 0),
+    train,
+    validation,
+    classes,
     batchSize,
-    shuffle,
-    seed,
-    learningRate: optimizer.learningRate,
-    augment: augment ? JSON.stringify(augment) : false,
-    trainCount: train.count,
-    validationCount: validation?.count ?? 0,
-    params: model.countParams(),
+    shuffle: options.shuffle ?? true,
+    augment,
+    verbose,
+    output: options.output ??
+      (verbose ? stdoutOutput() : { write() {}, isTTY: false }),
+    epochs: total,
+    onBatchEnd: options.onBatchEnd,
   };
+  return { epochs, total, train, validation, early, context };
+}
+
+/** The settings a checkpoint records and a resume must match. */
+function runSettings(
+  p: Plan,
+  options: FitOptions,
+  learningRate: number,
+): FitSettings {
+  const { context: c } = p;
+  return {
+    batchSize: c.batchSize,
+    shuffle: c.shuffle,
+    seed: options.seed ?? 0,
+    learningRate,
+    augment: c.augment ? JSON.stringify(c.augment) : false,
+    trainCount: p.train.count,
+    validationCount: p.validation?.count ?? 0,
+    params: c.model.countParams(),
+    ...phaseSettings(c.model, p.epochs, options.fineTune),
+    ...options.settings,
+  };
+}
+
+/**
+ * Trains `model` on `data` (uint8 HWC images, converted per batch) and
+ * returns Keras' `history.history`. Progress is printed like Keras'.
+ * Throws {@linkcode NonFiniteLossError} if the loss becomes NaN or infinite.
+ *
+ * @example Transfer learning: frozen conv blocks, then fine-tuning
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { cifarCnn } from "../nn/cifar_cnn.ts";
+ * import { freezeLayers, replaceHead } from "../nn/transfer.ts";
+ * import { fit } from "./fit.ts";
+ *
+ * await tf.setBackend("cpu");
+ * const model = cifarCnn({ seed: 1, inputShape: [8, 8, 3] }); // or loadModel(dir)
+ * replaceHead(model, 3, { seed: 2 });
+ * freezeLayers(model, "conv2d_3");
+ * const data = {
+ *   images: new Uint8Array(12 * 8 * 8 * 3).map((_, i) => (i * 7) % 256),
+ *   labels: Uint8Array.from({ length: 12 }, (_, i) => i % 3),
+ *   count: 12,
+ *   shape: [8, 8, 3] as const,
+ * };
+ * const history = await fit(model, data, {
+ *   epochs: 2, // phase 1: conv blocks frozen, Adam 1e-3
+ *   fineTune: { epochs: 1, learningRate: 1e-4 }, // phase 2: all layers, fresh Adam
+ *   batchSize: 4,
+ *   verbose: 0,
+ * });
+ * console.log(history.loss.length); // 3
+ * model.dispose();
+ * ```
+ */
+export async function fit(
+  model: Sequential,
+  data: ImageSet,
+  options: FitOptions = {},
+): Promise<History> {
+  registerGradients();
+  const p = plan(model, data, options);
+  const { epochs, total, early, context: c } = p;
+  const fineTune = options.fineTune;
+  let optimizer = phaseOptimizer(model, 1, options.learningRate);
+  // Checks the second phase's rate before any epoch is spent.
+  if (fineTune) new Adam([], { learningRate: fineTune.learningRate });
+  const settings = runSettings(p, options, optimizer.learningRate);
   const checkpoint = options.checkpoint || null;
   let history = emptyHistory();
   let startEpoch = 0;
@@ -234,27 +262,39 @@ export async function fit(
   // Whether the file at `checkpoint` is known good, so that the next save
   // may rotate it into the previous checkpoint (never a damaged one).
   let latestGood = false;
+  const kept = () => ({
+    text: lastSaved === null || keptIn === null
+      ? "no checkpoint had been written yet"
+      : `the weights after epoch ${lastSaved} are kept in ${keptIn}`,
+    checkpoint: lastSaved === null ? null : keptIn,
+  });
   try {
     if (checkpoint !== null) {
       await cleanCheckpointTemps(checkpoint);
-      Object.assign(settings, await dataFingerprints(train, validation));
+      Object.assign(settings, await dataFingerprints(p.train, p.validation));
     }
     if (options.resume) {
       const warn = options.onWarning ??
         ((line: string) => console.warn(`warning: ${line}`));
       const found = await resumeCheckpoint(checkpoint!, warn);
       const { state } = found;
-      const mismatch = settingsMismatch(state.settings, settings, found.path);
+      const phase = phaseAt(state.epoch, epochs, fineTune);
+      const saved = savedPhase(state.settings, phase, found.path);
+      const mismatch = settingsMismatch(saved, settings, found.path);
       if (mismatch) throw mismatch;
-      restoreState(state, found.path, { model, optimizer, rng, early });
+      if (phase === 2) {
+        optimizer.dispose();
+        optimizer = phaseOptimizer(model, 2, fineTune!.learningRate);
+      }
+      restoreState(state, found.path, { model, optimizer, rng: c.rng, early });
       history = state.history;
       startEpoch = state.epoch;
       lastSaved = state.epoch;
       latestGood = found.latest;
       keptIn = found.path;
       if (state.stoppedEarly) {
-        if (verbose) {
-          output.write(
+        if (c.verbose) {
+          c.output.write(
             `Training had stopped early after epoch ${state.epoch}.\n`,
           );
         }
@@ -265,84 +305,33 @@ export async function fit(
       await removePrevious(checkpoint);
     }
 
-    const n = train.count;
-    const steps = Math.ceil(n / batchSize);
-    for (let epoch = startEpoch; epoch < epochs; epoch++) {
-      if (verbose) output.write(`Epoch ${epoch + 1}/${epochs}\n`);
-      const bar = verbose ? new Progbar(steps, { verbose, output }) : null;
-      const order = shuffle
-        ? rng.permutation(n)
-        : Uint32Array.from({ length: n }, (_, i) => i);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      for (let s = 0; s < steps; s++) {
-        const indices = order.subarray(
-          s * batchSize,
-          Math.min(n, (s + 1) * batchSize),
-        );
-        const step = await trainStep(
-          model,
-          optimizer,
-          () => batchTensors(train, indices, classes),
-          rng,
-          augment,
-        );
-        if (!Number.isFinite(step.loss)) {
-          if (bar && output.isTTY) output.write("\n");
-          const kept = lastSaved === null || keptIn === null
-            ? "no checkpoint had been written yet"
-            : `the weights after epoch ${lastSaved} are kept in ${keptIn}`;
-          throw new NonFiniteLossError(
-            `loss became ${step.loss} at epoch ${epoch + 1}, step ${s + 1}; ` +
-              `training stopped and ${kept}. Lower the learning rate ` +
-              `(e.g. --lr ${
-                Number((optimizer.learningRate / 10).toPrecision(2))
-              }) ` +
-              `and retrain`,
-            epoch,
-            s,
-            lastSaved === null ? null : keptIn,
+    for (let epoch = startEpoch; epoch < total; epoch++) {
+      if (fineTune && epoch === epochs) {
+        // Keras' guide: unfreeze, recompile with a low rate (new state).
+        optimizer.dispose();
+        optimizer = phaseOptimizer(model, 2, fineTune.learningRate);
+        if (c.verbose) {
+          c.output.write(
+            `Fine-tuning every layer at learning rate ${fineTune.learningRate}\n`,
           );
         }
-        lossSum += step.loss * indices.length;
-        correct += step.correct;
-        seen += indices.length;
-        bar?.update(s + 1, [["loss", lossSum / seen], [
-          "accuracy",
-          correct / seen,
-        ]]);
-        await options.onBatchEnd?.(s, {
-          loss: step.loss,
-          accuracy: step.correct / indices.length,
-        });
       }
-
-      const logs: EpochLogs = {
-        loss: lossSum / seen,
-        accuracy: correct / seen,
-      };
-      if (validation) {
-        const v = await evaluate(model, validation, batchSize);
-        logs.val_loss = v.loss;
-        logs.val_accuracy = v.accuracy;
-      }
+      const logs = await runEpoch({ ...c, optimizer, kept }, epoch);
       history.loss.push(logs.loss);
       history.accuracy.push(logs.accuracy);
-      if (validation) {
+      if (p.validation) {
         history.val_loss.push(logs.val_loss!);
         history.val_accuracy.push(logs.val_accuracy!);
       }
-      bar?.finish(Object.entries(logs) as Array<[string, number]>);
       const stop = early?.update(logs[early.monitor]!, epoch) ?? false;
       if (checkpoint !== null) {
         const state: TrainState = {
           epoch: epoch + 1,
           stoppedEarly: stop,
-          rngState: rng.state,
+          rngState: c.rng.state,
           history,
           earlyStopping: early ? { ...early.state } : null,
-          settings,
+          settings: withPhase(settings, phaseAt(epoch + 1, epochs, fineTune)),
           weights: await model.getWeights(),
           optimizer: await optimizer.getState(),
         };
@@ -355,7 +344,7 @@ export async function fit(
       }
       await options.onEpochEnd?.(epoch, logs);
       if (stop) {
-        if (verbose) output.write(`Epoch ${epoch + 1}: early stopping\n`);
+        if (c.verbose) c.output.write(`Epoch ${epoch + 1}: early stopping\n`);
         break;
       }
     }
