@@ -14,7 +14,6 @@ import { loadCifar10 } from "../data/cifar10.ts";
 import { DataError } from "../data/errors.ts";
 import { splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
@@ -33,6 +32,13 @@ import {
   wholeFlag,
 } from "./flags.ts";
 import { printError, reportFailure, runCli } from "./run_cli.ts";
+import {
+  buildTrainModel,
+  TRANSFER_OPTIONS,
+  TRANSFER_USAGE,
+  type TransferArgs,
+  transferFlags,
+} from "./train_model.ts";
 import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task train [options]
@@ -59,7 +65,7 @@ options:
   --lang en|ja       language of the report and messages (default en)
   --no-report        skip report.html and its pictures
   --help             show this text
-`;
+${TRANSFER_USAGE}`;
 
 /** Parsed command line. */
 export interface TrainArgs {
@@ -78,6 +84,8 @@ export interface TrainArgs {
   resume: boolean;
   lang: "en" | "ja";
   report: boolean;
+  /** `--from`, `--freeze`, `--new-head`, `--fine-tune-*`. */
+  transfer: TransferArgs;
 }
 
 /** Parses the command line; returns "help" for --help. */
@@ -97,6 +105,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     resume: { type: "boolean", default: false },
     "no-report": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
+    ...TRANSFER_OPTIONS,
   });
   const v = parsed.values;
   if (v.help) return "help";
@@ -106,6 +115,12 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
       "--resume needs --out DIR, the directory of the run to continue",
     );
   }
+  const lr = numberFlag(
+    v.lr,
+    "lr",
+    (n) => n > 0 && Number.isFinite(n),
+    "a number > 0",
+  ) ?? 0.001;
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(
     /-\d+Z$/,
     "",
@@ -113,12 +128,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
   return {
     epochs: wholeFlag(v.epochs, "epochs", 1) ?? 5,
     batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 64,
-    lr: numberFlag(
-      v.lr,
-      "lr",
-      (n) => n > 0 && Number.isFinite(n),
-      "a number > 0",
-    ) ?? 0.001,
+    lr,
     augment: !v["no-augment"],
     valSplit: numberFlag(
       v["val-split"],
@@ -136,6 +146,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     resume: v.resume,
     lang: runtime.lang,
     report: !v["no-report"],
+    transfer: transferFlags(v, lr),
   };
 }
 
@@ -182,7 +193,13 @@ async function run(a: TrainArgs): Promise<void> {
     `train: ${train.count} images, ${what}: ${evaluated.count} images`,
   );
 
-  const model = cifarCnn({ seed: a.seed });
+  // The model: the seed CNN, or --from a saved one (head, --freeze).
+  const built = await buildTrainModel({ ...a.transfer, seed: a.seed }, {
+    classes: data.classNames.length,
+    shape: train.shape,
+  });
+  const { model } = built;
+  const fineTune = a.transfer.fineTune;
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
   // Temporary files of the checkpoint, model and history a killed run left.
@@ -197,6 +214,8 @@ async function run(a: TrainArgs): Promise<void> {
     seed: a.seed,
     checkpoint: `${a.out}/checkpoint.ckpt`,
     resume: a.resume,
+    fineTune,
+    settings: built.settings,
   });
   const seconds = (performance.now() - started) / 1000;
   await saveModel(model, a.out);
@@ -222,6 +241,13 @@ async function run(a: TrainArgs): Promise<void> {
       "training images": train.count,
       [`${what} images`]: evaluated.count,
       "training time (s)": Math.round(seconds),
+      ...built.report,
+      ...(fineTune
+        ? {
+          "fine-tune epochs": fineTune.epochs,
+          "fine-tune learning rate": fineTune.learningRate,
+        }
+        : {}),
     };
     const report = await buildReportData({
       model,
