@@ -89,6 +89,21 @@ Deno.test("fit: frozen layers stay bit-identical while the others learn", async 
   }
 });
 
+Deno.test("fit: no gradient kernel runs for the frozen conv layers", async () => {
+  const kernels = async (frozen: number) => {
+    const m = model();
+    freezeLayers(m, frozen);
+    const info = await tf.profile(async () => {
+      await fit(m, data, { ...quiet, epochs: 1, batchSize: 48 });
+    });
+    m.dispose();
+    return info.kernelNames;
+  };
+  const backward = /Conv2DBackprop/;
+  assert.ok((await kernels(0)).some((k) => backward.test(k)));
+  assert.deepEqual((await kernels(2)).filter((k) => backward.test(k)), []);
+});
+
 Deno.test("fit: fine-tuning unfreezes every layer and takes one Adam step of its own rate", async () => {
   const m = model();
   freezeLayers(m, 2);
