@@ -34,8 +34,9 @@ transfer learning:
   --freeze N|NAME    keep the first N layers, or the layers up to NAME, fixed
   --new-head         a fresh output layer even when the class count matches
                      (the head is replaced anyway when it differs)
-  --fine-tune-epochs E  then unfreeze every layer and train E more epochs
-                     with a fresh Adam
+  --fine-tune-epochs E
+                     then unfreeze every layer and train E more epochs with
+                     a fresh Adam (epochs numbered on, one history)
   --fine-tune-lr X   learning rate of those epochs (default: --lr / 10)
 `;
 
