@@ -165,6 +165,91 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
+type Settings = ReturnType<typeof settings>;
+
+/** 1. The source model: five classes of data_batch_1-4, saved in `dir`. */
+async function trainSource(all: ImageSet, s: Settings, dir: string) {
+  const src = relabel(
+    all,
+    pick(all, SOURCE, s.sourcePerClass, 0, heldOutStart(all)),
+    SOURCE,
+  );
+  console.log(`source: ${src.count} images of ${SOURCE.length} classes`);
+  const source = cifarCnn({ seed: s.seed, classes: SOURCE.length });
+  const t0 = performance.now();
+  await fit(source, src, {
+    epochs: s.sourceEpochs,
+    augment: true,
+    seed: s.seed,
+    verbose: 2,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  await saveModel(source, dir);
+  source.dispose();
+  return { count: src.count, seconds };
+}
+
+/** 2. The folder: few training PNGs of the other classes, a held-out set. */
+async function makeFolder(
+  all: ImageSet,
+  names: readonly string[],
+  s: Settings,
+  dir: string,
+) {
+  const trainIdx = pick(all, TARGET, s.perClass, 0, heldOutStart(all));
+  const heldIdx = pick(all, TARGET, s.heldOut, heldOutStart(all), all.count);
+  await writeImageFolder(`${dir}/train`, all, trainIdx, names);
+  await writeImageFolder(`${dir}/held_out`, all, heldIdx, names);
+  const train = await readImageFolder(`${dir}/train`, CIFAR10_SHAPE);
+  const held = await readImageFolder(`${dir}/held_out`, CIFAR10_SHAPE);
+  console.log(
+    `folder ${dir}: train ${train.set.count} images ` +
+      `(${train.classNames.join(", ")}), held out ${held.set.count}`,
+  );
+  return { train: train.set, held: held.set };
+}
+
+/** 3. Scratch and transfer, the same epochs and seed for both. */
+async function compare(
+  s: Settings,
+  sourceDir: string,
+  train: ImageSet,
+  held: ImageSet,
+): Promise<Row[]> {
+  const base = {
+    epochs: s.epochs,
+    augment: true,
+    seed: s.seed,
+    verbose: 2 as const,
+  };
+  const none = { from: undefined, freeze: undefined, newHead: false };
+  return [
+    await trainRun(
+      "(a) from scratch",
+      { ...none, fineTune: undefined },
+      train,
+      held,
+      {
+        ...base,
+        epochs: s.epochs + s.fineTuneEpochs,
+      },
+    ),
+    await trainRun(
+      "(b) --from, conv frozen, then fine-tuned",
+      {
+        from: sourceDir,
+        freeze: "conv2d_3",
+        // Five classes to five others: the count matches, the classes do not.
+        newHead: true,
+        fineTune: { epochs: s.fineTuneEpochs, learningRate: s.fineTuneLr },
+      },
+      train,
+      held,
+      base,
+    ),
+  ];
+}
+
 async function main(args: string[]): Promise<void> {
   const s = settings(args);
   const runtime = await initRuntime({
@@ -181,78 +266,20 @@ async function main(args: string[]): Promise<void> {
   const all = cifar.train!;
   const tmp = await Deno.makeTempDir({ prefix: "simdnet_transfer_bench_" });
   try {
-    // 1. The source model: five classes of data_batch_1-4.
-    const src = relabel(
+    const source = await trainSource(all, s, `${tmp}/source`);
+    const { train, held } = await makeFolder(
       all,
-      pick(all, SOURCE, s.sourcePerClass, 0, heldOutStart(all)),
-      SOURCE,
+      cifar.classNames,
+      s,
+      `${tmp}/folder`,
     );
-    console.log(`source: ${src.count} images of ${SOURCE.length} classes`);
-    const source = cifarCnn({ seed: s.seed, classes: SOURCE.length });
-    const t0 = performance.now();
-    await fit(source, src, {
-      epochs: s.sourceEpochs,
-      augment: true,
-      seed: s.seed,
-      verbose: 2,
-    });
-    const sourceSeconds = (performance.now() - t0) / 1000;
-    await saveModel(source, `${tmp}/source`);
-    source.dispose();
-
-    // 2. The folder: few training PNGs of the other classes, a held-out set.
-    const names = cifar.classNames;
-    const trainIdx = pick(all, TARGET, s.perClass, 0, heldOutStart(all));
-    const heldIdx = pick(all, TARGET, s.heldOut, heldOutStart(all), all.count);
-    await writeImageFolder(`${tmp}/folder/train`, all, trainIdx, names);
-    await writeImageFolder(`${tmp}/folder/held_out`, all, heldIdx, names);
-    const train = await readImageFolder(`${tmp}/folder/train`, CIFAR10_SHAPE);
-    const held = await readImageFolder(
-      `${tmp}/folder/held_out`,
-      CIFAR10_SHAPE,
-    );
-    console.log(
-      `folder ${tmp}/folder: train ${train.set.count} images ` +
-        `(${train.classNames.join(", ")}), held out ${held.set.count}`,
-    );
-
-    // 3. The same epochs and seed for both.
-    const base = {
-      epochs: s.epochs,
-      augment: true,
-      seed: s.seed,
-      verbose: 2 as const,
-    };
-    const total = s.epochs + s.fineTuneEpochs;
-    const none = { from: undefined, freeze: undefined, newHead: false };
-    const rows = [
-      await trainRun(
-        "(a) from scratch",
-        { ...none, fineTune: undefined },
-        train.set,
-        held.set,
-        { ...base, epochs: total },
-      ),
-      await trainRun(
-        "(b) --from, conv frozen, then fine-tuned",
-        {
-          from: `${tmp}/source`,
-          freeze: "conv2d_3",
-          newHead: true,
-          fineTune: { epochs: s.fineTuneEpochs, learningRate: s.fineTuneLr },
-        },
-        train.set,
-        held.set,
-        base,
-      ),
-    ];
-
+    const rows = await compare(s, `${tmp}/source`, train, held);
     // 4. The result.
     console.log(
       `\nTransfer learning, ${TARGET.length} classes x ${s.perClass} ` +
-        `training images, held out ${held.set.count}; source model: ` +
-        `${src.count} images x ${s.sourceEpochs} epochs ` +
-        `(${sourceSeconds.toFixed(1)} s); ${machineLine()}, ` +
+        `training images, held out ${held.count}; source model: ` +
+        `${source.count} images x ${s.sourceEpochs} epochs ` +
+        `(${source.seconds.toFixed(1)} s); ${machineLine()}, ` +
         `${runtime.backend} ${runtime.threads} threads${
           s.quick ? " (--quick: sizes too small to mean anything)" : ""
         }\n`,
