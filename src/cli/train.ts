@@ -18,8 +18,7 @@ import { detectDataKind } from "../data/image_folder_scan.ts";
 import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { loadTrainingFolders } from "../data/training_folders.ts";
-import { cifarCnn } from "../nn/cifar_cnn.ts";
-import { CIFAR10_CLASSES_EN } from "../data/classes.ts";
+import { CIFAR10_CLASSES_EN, type Lang } from "../data/classes.ts";
 import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
@@ -38,6 +37,13 @@ import {
   wholeFlag,
 } from "./flags.ts";
 import { printError, reportFailure, runCli } from "./run_cli.ts";
+import {
+  buildTrainModel,
+  TRANSFER_OPTIONS,
+  TRANSFER_USAGE,
+  type TransferArgs,
+  transferFlags,
+} from "./train_model.ts";
 import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task train [options]
@@ -71,7 +77,7 @@ options:
   --lang en|ja       language of the report and messages (default en)
   --no-report        skip report.html and its pictures
   --help             show this text
-`;
+${TRANSFER_USAGE}`;
 
 /** Parsed command line. */
 export interface TrainArgs {
@@ -88,10 +94,12 @@ export interface TrainArgs {
   archive: string | undefined;
   out: string;
   resume: boolean;
-  lang: "en" | "ja";
+  lang: Lang;
   report: boolean;
   /** Image-folder options (`--val-data`, `--test-data`, `--image-size`, `--cache-images`). */
   folder: FolderArgs;
+  /** `--from`, `--freeze`, `--new-head`, `--fine-tune-*`. */
+  transfer: TransferArgs;
 }
 
 /** Flags that apply when `--data` is an image folder. */
@@ -123,6 +131,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     "image-size": { type: "string" },
     "cache-images": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
+    ...TRANSFER_OPTIONS,
   });
   const v = parsed.values;
   if (v.help) return "help";
@@ -132,6 +141,12 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
       "--resume needs --out DIR, the directory of the run to continue",
     );
   }
+  const lr = numberFlag(
+    v.lr,
+    "lr",
+    (n) => n > 0 && Number.isFinite(n),
+    "a number > 0",
+  ) ?? 0.001;
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(
     /-\d+Z$/,
     "",
@@ -139,12 +154,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
   return {
     epochs: wholeFlag(v.epochs, "epochs", 1) ?? 5,
     batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 64,
-    lr: numberFlag(
-      v.lr,
-      "lr",
-      (n) => n > 0 && Number.isFinite(n),
-      "a number > 0",
-    ) ?? 0.001,
+    lr,
     augment: !v["no-augment"],
     valSplit: numberFlag(
       v["val-split"],
@@ -168,6 +178,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
       imageSize: wholeFlag(v["image-size"], "image-size", 1) ?? 32,
       cacheImages: v["cache-images"],
     },
+    transfer: transferFlags(v, lr),
   };
 }
 
@@ -279,11 +290,13 @@ async function run(a: TrainArgs): Promise<void> {
     `train: ${train.count} images, ${what}: ${evaluated.count} images`,
   );
 
-  const model = cifarCnn({
-    seed: a.seed,
+  // The model: the seed CNN, or --from a saved one (head, --freeze).
+  const built = await buildTrainModel({ ...a.transfer, seed: a.seed }, {
     classes: folderNames?.length ?? 10,
-    inputShape: [...train.shape],
+    shape: train.shape,
   });
+  const { model } = built;
+  const fineTune = a.transfer.fineTune;
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
   // Temporary files of the checkpoint, model and history a killed run left.
@@ -298,6 +311,8 @@ async function run(a: TrainArgs): Promise<void> {
     seed: a.seed,
     checkpoint: `${a.out}/checkpoint.ckpt`,
     resume: a.resume,
+    fineTune,
+    settings: built.settings,
   });
   const seconds = (performance.now() - started) / 1000;
   // The model keeps the data set's names; CIFAR-10's are saved in English
@@ -326,6 +341,13 @@ async function run(a: TrainArgs): Promise<void> {
       "training images": train.count,
       [`${what} images`]: evaluated.count,
       "training time (s)": Math.round(seconds),
+      ...built.report,
+      ...(fineTune
+        ? {
+          "fine-tune epochs": fineTune.epochs,
+          "fine-tune learning rate": fineTune.learningRate,
+        }
+        : {}),
     };
     const report = await buildReportData({
       model,

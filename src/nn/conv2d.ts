@@ -23,6 +23,7 @@ export interface Conv2DOptions {
 export class Conv2D implements Layer {
   readonly className = "Conv2D";
   name: string;
+  trainable = true;
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly padding: "same" | "valid";
@@ -92,7 +93,7 @@ export class Conv2D implements Layer {
   config(): Record<string, unknown> {
     return {
       name: this.name,
-      trainable: true,
+      trainable: this.trainable,
       dtype: "float32",
       filters: this.filters,
       kernel_size: this.kernelSize,

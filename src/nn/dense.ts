@@ -22,6 +22,7 @@ export interface DenseOptions {
 export class Dense implements Layer {
   readonly className = "Dense";
   name: string;
+  trainable = true;
   readonly units: number;
   readonly activation: "relu" | "linear" | "softmax";
   readonly useBias: boolean;
@@ -76,7 +77,7 @@ export class Dense implements Layer {
   config(): Record<string, unknown> {
     return {
       name: this.name,
-      trainable: true,
+      trainable: this.trainable,
       dtype: "float32",
       units: this.units,
       activation: this.activation,

@@ -13,6 +13,7 @@ import type { ApplyContext, Layer, NamedWeight } from "./layer.ts";
 export class Dropout implements Layer {
   readonly className = "Dropout";
   name: string;
+  trainable = true;
   readonly rate: number;
   readonly weights: NamedWeight[] = [];
 
@@ -50,7 +51,7 @@ export class Dropout implements Layer {
   config(): Record<string, unknown> {
     return {
       name: this.name,
-      trainable: true,
+      trainable: this.trainable,
       dtype: "float32",
       rate: this.rate,
       noise_shape: null,

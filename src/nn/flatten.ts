@@ -16,6 +16,7 @@ import {
 export class Flatten implements Layer {
   readonly className = "Flatten";
   name: string;
+  trainable = true;
   readonly weights: NamedWeight[] = [];
 
   /** Describes the layer. */
@@ -37,7 +38,7 @@ export class Flatten implements Layer {
   config(): Record<string, unknown> {
     return {
       name: this.name,
-      trainable: true,
+      trainable: this.trainable,
       dtype: "float32",
       data_format: "channels_last",
     };

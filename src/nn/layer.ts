@@ -35,6 +35,12 @@ export interface Layer {
   /** Keras class name, e.g. `Conv2D`. */
   readonly className: string;
   /**
+   * Keras' `trainable`: when false the optimizer leaves the layer's weights
+   * as they are (a frozen layer). Saved in the config, so tfjs-layers and
+   * Keras read it back.
+   */
+  trainable: boolean;
+  /**
    * Creates the weights for inputs of `inputShape` (without the batch axis)
    * and returns the output shape. Called once, by the model.
    */

@@ -18,6 +18,7 @@ export interface MaxPooling2DOptions {
 export class MaxPooling2D implements Layer {
   readonly className = "MaxPooling2D";
   name: string;
+  trainable = true;
   readonly poolSize: [number, number];
   readonly padding: "same" | "valid";
   readonly weights: NamedWeight[] = [];
@@ -64,7 +65,7 @@ export class MaxPooling2D implements Layer {
   config(): Record<string, unknown> {
     return {
       name: this.name,
-      trainable: true,
+      trainable: this.trainable,
       dtype: "float32",
       pool_size: this.poolSize,
       padding: this.padding,

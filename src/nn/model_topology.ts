@@ -183,6 +183,20 @@ function layerFromConfig(className: string, c: Dict): Layer {
   }
 }
 
+// Keras writes `trainable` on every layer; absent means trainable, as in
+// Keras. Anything but a boolean is refused rather than guessed.
+function trainableOf(c: Dict, name: string): boolean {
+  if (c.trainable === undefined || c.trainable === null) return true;
+  if (typeof c.trainable !== "boolean") {
+    throw new ModelFormatError(
+      `layer '${name}' has trainable ${
+        describe(c.trainable)
+      }; it must be true or false`,
+    );
+  }
+  return c.trainable;
+}
+
 function inputShapeOf(config: Dict | undefined): number[] | null {
   const shape = config?.batch_input_shape ?? config?.batch_shape;
   if (!Array.isArray(shape) || shape.length < 2) return null;
@@ -246,7 +260,9 @@ export function parseTopology(topology: unknown): ParsedTopology {
         `layer ${i} of the topology has no class_name and config`,
       );
     }
-    return layerFromConfig(spec.class_name, spec.config);
+    const layer = layerFromConfig(spec.class_name, spec.config);
+    layer.trainable = trainableOf(spec.config, layer.name);
+    return layer;
   });
   return { name, inputShape, layers };
 }

@@ -77,13 +77,16 @@ export function nameLayers(layers: readonly Layer[]): void {
   }
 }
 
+function count(weights: readonly NamedWeight[]): number {
+  return weights.reduce((n, w) => n + w.variable.size, 0);
+}
+
 /** A stack of layers applied in order. */
 export class Sequential {
   readonly name: string;
   readonly inputShape: number[];
-  readonly layers: readonly Layer[];
-  /** Output shape of each layer, without the batch axis. */
-  readonly outputShapes: readonly number[][];
+  #layers: Layer[];
+  #outputShapes: number[][];
 
   /**
    * Names unnamed layers like Keras (`conv2d`, `conv2d_1`, ...) and builds
@@ -109,8 +112,52 @@ export class Sequential {
       shape = layer.build(shape, init);
       shapes.push(shape);
     }
-    this.layers = layers;
-    this.outputShapes = shapes;
+    this.#layers = layers;
+    this.#outputShapes = shapes;
+  }
+
+  /** The layers, in order. */
+  get layers(): readonly Layer[] {
+    return this.#layers;
+  }
+
+  /** Output shape of each layer, without the batch axis. */
+  get outputShapes(): readonly number[][] {
+    return this.#outputShapes;
+  }
+
+  /**
+   * Puts `layer` in place of the layer at `index`, built on that place's
+   * input shape with `init`; the old layer's weights are freed. Its output
+   * shape must be the old one's unless it is the last layer (a new head may
+   * have another number of classes). An unnamed layer gets a Keras name.
+   */
+  replaceLayer(index: number, layer: Layer, init: Initializer): void {
+    const old = this.#layers[index];
+    if (!Number.isInteger(index) || old === undefined) {
+      throw new RangeError(
+        `no layer at index ${index}; the model has ${this.#layers.length}`,
+      );
+    }
+    const others = this.#layers.filter((l) => l !== old);
+    nameLayers([...others, layer]);
+    const input = index === 0
+      ? this.inputShape
+      : this.#outputShapes[index - 1]!;
+    const shape = layer.build(input, init);
+    const last = index === this.#layers.length - 1;
+    if (!last && shape.join() !== this.#outputShapes[index]!.join()) {
+      for (const w of layer.weights) w.variable.dispose();
+      throw new Error(
+        `${layer.name} outputs [${shape}] where '${old.name}' output ` +
+          `[${
+            this.#outputShapes[index]
+          }]; only the last layer may change shape`,
+      );
+    }
+    for (const w of old.weights) w.variable.dispose();
+    this.#layers[index] = layer;
+    this.#outputShapes[index] = shape;
   }
 
   /** Output shape without the batch axis. */
@@ -123,14 +170,34 @@ export class Sequential {
     return this.layers.flatMap((l) => l.weights);
   }
 
-  /** The trainable variables, in Keras weight order. */
+  /** Weights of the trainable layers (Keras' `trainable_weights`), in order. */
+  get trainableWeights(): NamedWeight[] {
+    return this.layers.filter((l) => l.trainable).flatMap((l) => l.weights);
+  }
+
+  /** Weights of the frozen layers (Keras' `non_trainable_weights`), in order. */
+  get nonTrainableWeights(): NamedWeight[] {
+    return this.layers.filter((l) => !l.trainable).flatMap((l) => l.weights);
+  }
+
+  /** The variables the optimizer updates: those of the trainable layers. */
   get trainableVariables(): tf.Variable[] {
-    return this.weights.map((w) => w.variable);
+    return this.trainableWeights.map((w) => w.variable);
+  }
+
+  /**
+   * How many leading layers hold no trainable weight: their output does not
+   * depend on anything being trained, so a training step can run them
+   * without recording gradients.
+   */
+  get frozenPrefix(): number {
+    const i = this.layers.findIndex((l) => l.trainable && l.weights.length > 0);
+    return i < 0 ? this.layers.length : i;
   }
 
   /** Number of scalars in all weights. */
   countParams(): number {
-    return this.weights.reduce((n, w) => n + w.variable.size, 0);
+    return count(this.weights);
   }
 
   #checkInput(x: tf.Tensor): void {
@@ -151,8 +218,22 @@ export class Sequential {
    */
   apply(x: tf.Tensor, ctx: ApplyContext = { training: false }): tf.Tensor {
     this.#checkInput(x);
+    return this.applyLayers(x, 0, this.layers.length, ctx);
+  }
+
+  /**
+   * Runs layers `start` to `end - 1` on `h`, the output of layer
+   * `start - 1` (or the input): a training step runs the frozen prefix
+   * outside the gradient tape and the rest inside it.
+   */
+  applyLayers(
+    h: tf.Tensor,
+    start: number,
+    end: number,
+    ctx: ApplyContext,
+  ): tf.Tensor {
     return tf.tidy(() =>
-      this.layers.reduce((h, layer) => layer.apply(h, ctx), x)
+      this.layers.slice(start, end).reduce((y, layer) => layer.apply(y, ctx), h)
     );
   }
 
@@ -249,7 +330,13 @@ export class Sequential {
       outputShape: formatShape(this.outputShapes[i] ?? []),
       params: layer.weights.reduce((n, w) => n + w.variable.size, 0),
     }));
-    const lines = summaryLines(this.name, rows, this.countParams(), 0);
+    const trainable = count(this.trainableWeights);
+    const lines = summaryLines(
+      this.name,
+      rows,
+      trainable,
+      this.countParams() - trainable,
+    );
     if (print) lines.forEach((line) => print(line));
     return lines.join("\n");
   }

@@ -179,6 +179,14 @@ export class Adam {
   /** Restores a state from {@linkcode Adam.getState}; names and shapes must match. */
   setState(state: AdamState): void {
     const load = (vars: tf.Variable[], saved: WeightValues[], what: string) => {
+      // Exactly this optimizer's weights: moments of other weights would
+      // mean the state belongs to another set of frozen layers.
+      if (saved.length !== vars.length) {
+        throw new Error(
+          `optimizer state has ${what}s of ${saved.length} weights for ` +
+            `${vars.length} trainable weights`,
+        );
+      }
       const byName = new Map(saved.map((s) => [s.name, s]));
       vars.forEach((t, i) => {
         const name = this.#weights[i]!.name;

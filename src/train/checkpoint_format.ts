@@ -15,8 +15,9 @@
  * truncated file or trailing bytes are refused before anything is parsed),
  * the CRC matches, the header has exactly the expected fields with the
  * expected types, its tensors tile the payload exactly (contiguous, in
- * order, each `length` the product of its `shape`, m and v shaped like the
- * weights), history lengths match the epoch count, and every value is
+ * order, each `length` the product of its `shape`, m and v naming the same
+ * weights with their shapes: all of them, or the trainable ones in order
+ * when layers are frozen), history lengths match the epoch count, and every value is
  * finite. Older files are refused with a message saying why: version 1
  * ("SNCKPT01") had no checksum, version 2 saved the state of the trainer's
  * former generator (one uint32 of SplitMix32), which the one generator of
@@ -90,7 +91,7 @@ export interface TrainState {
   settings: Record<string, string | number | boolean | null>;
   /** The model's weights, by Keras name. */
   weights: WeightValues[];
-  /** Adam's update count and moments, one per weight in the same order. */
+  /** Adam's update count and moments, one per trainable weight in weight order. */
   optimizer: { iterations: number; m: WeightValues[]; v: WeightValues[] };
 }
 

@@ -140,11 +140,20 @@ export function checkTensors(
   if (new Set(w.map((e) => e.name)).size !== w.length) {
     fail("duplicate weight names");
   }
-  const same = (list: TensorEntry[]) =>
-    list.length === w.length &&
-    list.every((e, i) =>
-      e.name === w[i]!.name && e.shape.join() === w[i]!.shape.join()
+  // Moments exist for the trainable weights only: all of them, or, with
+  // frozen layers, some of them in weight order.
+  const index = new Map(w.map((e, i) => [e.name, i]));
+  let last = -1;
+  const ofWeights = m.length > 0 && m.every((e) => {
+    const i = index.get(e.name);
+    if (i === undefined || i <= last) return false;
+    last = i;
+    return e.shape.join() === w[i]!.shape.join();
+  });
+  const likeM = v.length === m.length &&
+    v.every((e, i) =>
+      e.name === m[i]!.name && e.shape.join() === m[i]!.shape.join()
     );
-  if (!same(m) || !same(v)) fail("optimizer moments do not match the weights");
+  if (!ofWeights || !likeM) fail("optimizer moments do not match the weights");
   return entries;
 }

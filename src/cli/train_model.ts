@@ -1,0 +1,205 @@
+/**
+ * The model-building step of `deno task train`: the seed CNN from scratch,
+ * or, with `--from`, a saved model (read by the hardened loader) whose head
+ * is replaced when the data has another number of classes (or with
+ * `--new-head`) and whose first layers `--freeze` keeps fixed; and the
+ * transfer flags (`--from`, `--freeze`, `--new-head`, `--fine-tune-epochs`,
+ * `--fine-tune-lr`) that drive it.
+ *
+ * @module
+ */
+
+import type { ImageShape } from "../data/image_set.ts";
+import { cifarCnn } from "../nn/cifar_cnn.ts";
+import { loadModel, ModelFormatError } from "../nn/model_io.ts";
+import type { Sequential } from "../nn/sequential.ts";
+import { freezeLayers, replaceHead } from "../nn/transfer.ts";
+import type { FineTuneOptions } from "../train/phases.ts";
+import type { FitSettings } from "../train/resume.ts";
+import { numberFlag, wholeFlag } from "./flags.ts";
+import { UsageError } from "./usage.ts";
+
+/** The `parseArgs` options of the transfer flags. */
+export const TRANSFER_OPTIONS = {
+  from: { type: "string" },
+  freeze: { type: "string" },
+  "new-head": { type: "boolean", default: false },
+  "fine-tune-epochs": { type: "string" },
+  "fine-tune-lr": { type: "string" },
+} as const;
+
+/** The transfer flags' lines of the train usage text. */
+export const TRANSFER_USAGE = `
+transfer learning:
+  --from DIR         start from a saved model (its model.json and weights)
+  --freeze N|NAME    keep the first N layers, or the layers up to NAME, fixed
+  --new-head         a fresh output layer even when the class count matches
+                     (the head is replaced anyway when it differs)
+  --fine-tune-epochs E
+                     then unfreeze every layer and train E more epochs with
+                     a fresh Adam (epochs numbered on, one history)
+  --fine-tune-lr X   learning rate of those epochs (default: --lr / 10)
+`;
+
+/** The transfer flags, checked. */
+export interface TransferArgs {
+  /** `--from`: a model directory, `model.json` path or URL. */
+  from: string | undefined;
+  /** `--freeze`: a layer count or a layer name. */
+  freeze: number | string | undefined;
+  newHead: boolean;
+  /** Second phase, or undefined without `--fine-tune-epochs`. */
+  fineTune: FineTuneOptions | undefined;
+}
+
+/**
+ * Checks the transfer flags parsed with {@linkcode TRANSFER_OPTIONS};
+ * `lr` is the first phase's rate (the fine-tuning default is a tenth).
+ */
+export function transferFlags(
+  v: {
+    from?: string;
+    freeze?: string;
+    "new-head"?: boolean;
+    "fine-tune-epochs"?: string;
+    "fine-tune-lr"?: string;
+  },
+  lr: number,
+): TransferArgs {
+  const needsFrom = ["freeze", "new-head", "fine-tune-epochs"].find((k) =>
+    v[k as keyof typeof v] !== undefined && v[k as keyof typeof v] !== false
+  );
+  if (needsFrom && v.from === undefined) {
+    throw new UsageError(
+      `--${needsFrom} needs --from DIR, the saved model to start from`,
+    );
+  }
+  const epochs = wholeFlag(v["fine-tune-epochs"], "fine-tune-epochs", 1);
+  const rate = numberFlag(
+    v["fine-tune-lr"],
+    "fine-tune-lr",
+    (n) => n > 0 && Number.isFinite(n),
+    "a number > 0",
+  );
+  if (rate !== undefined && epochs === undefined) {
+    throw new UsageError(
+      "--fine-tune-lr needs --fine-tune-epochs E, the epochs to fine-tune",
+    );
+  }
+  const freeze = v.freeze === undefined
+    ? undefined
+    : /^\d+$/.test(v.freeze)
+    ? Number(v.freeze)
+    : v.freeze;
+  return {
+    from: v.from,
+    freeze,
+    newHead: v["new-head"] ?? false,
+    fineTune: epochs === undefined
+      ? undefined
+      : { epochs, learningRate: rate ?? lr / 10 },
+  };
+}
+
+/** What the training data asks of the model. */
+export interface DataSpec {
+  /** Number of classes of the training data. */
+  classes: number;
+  /** `[height, width, channels]` of its images. */
+  shape: ImageShape;
+}
+
+/** The model to train and what `fit` and the report should record about it. */
+export interface BuiltModel {
+  model: Sequential;
+  /** Extra checkpoint settings: the `--from` model's fingerprint, so a resume from another is refused. */
+  settings: FitSettings;
+  /** Lines for the report's settings table. */
+  report: Record<string, string | number | boolean>;
+}
+
+/** `sha256:<hex>` of the model's weights, in Keras order. */
+async function weightsFingerprint(model: Sequential): Promise<string> {
+  const hash = new Uint8Array(32 * model.weights.length);
+  const values = await model.getWeights();
+  for (const [i, w] of values.entries()) {
+    const bytes = new Uint8Array(
+      w.values.buffer,
+      w.values.byteOffset,
+      w.values.byteLength,
+    );
+    hash.set(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice())),
+      32 * i,
+    );
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", hash));
+  return `sha256:${
+    Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
+
+/**
+ * Builds the model `train` fits: the seed CNN for `data.classes` classes
+ * from `seed`, or the `--from` model with its head replaced when the class
+ * count differs (or `--new-head`; fresh weights from `seed`, with a notice
+ * through `print`) and its first layers frozen by `--freeze`.
+ */
+export async function buildTrainModel(
+  a: TransferArgs & { seed: number },
+  data: DataSpec,
+  print: (line: string) => void = console.log,
+): Promise<BuiltModel> {
+  if (a.from === undefined) {
+    const model = cifarCnn({
+      seed: a.seed,
+      classes: data.classes,
+      inputShape: [...data.shape],
+    });
+    return { model, settings: {}, report: {} };
+  }
+  const model = await loadModel(a.from);
+  try {
+    if (model.inputShape.join() !== data.shape.join()) {
+      throw new ModelFormatError(
+        `the model at ${a.from} takes [${model.inputShape}] images but the ` +
+          `training data holds [${data.shape}]; start from a model trained ` +
+          `on images of that shape`,
+      );
+    }
+    // The weights, not the path: the same model moved elsewhere resumes,
+    // another model at the same path does not.
+    const settings: FitSettings = {
+      fromModel: await weightsFingerprint(model),
+    };
+    const report: BuiltModel["report"] = { "started from": a.from };
+    const [units] = model.outputShape;
+    if (a.newHead || units !== data.classes) {
+      const head = replaceHead(model, data.classes, { seed: a.seed });
+      print(
+        `notice: replaced the head ${head.old} (${head.oldUnits} classes) ` +
+          `with ${head.name} (${head.units} classes), fresh weights from ` +
+          `seed ${a.seed}`,
+      );
+      report["new head"] = `${head.name} (${head.units} classes)`;
+    }
+    if (a.freeze !== undefined) {
+      report["frozen layers"] = freeze(model, a.freeze).join(", ") || "none";
+    }
+    return { model, settings, report };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+function freeze(model: Sequential, spec: number | string): string[] {
+  try {
+    return freezeLayers(model, spec);
+  } catch (error) {
+    if (error instanceof RangeError) {
+      throw new UsageError(`--freeze: ${error.message}`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * One training step and one epoch of `fit` (fit.ts holds the options,
+ * phases, resuming and checkpoints around them).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { ImageSet } from "../data/image_set.ts";
+import type { Sequential } from "../nn/sequential.ts";
+import type { Rng } from "../util/random.ts";
+import type { Adam } from "./adam.ts";
+import { augmentBatch, type AugmentOptions } from "./augment.ts";
+import { batchTensors } from "./batch.ts";
+import { evaluate } from "./evaluate.ts";
+import { correctCount, softmaxCrossEntropy } from "./loss.ts";
+import { Progbar, type ProgressOutput } from "./progress.ts";
+
+/** Metrics of one epoch (validation ones only with validation data). */
+export interface EpochLogs {
+  loss: number;
+  accuracy: number;
+  val_loss?: number;
+  val_accuracy?: number;
+}
+
+/** Training hit a NaN or infinite loss; the weights of the last epoch are in the checkpoint. */
+export class NonFiniteLossError extends Error {
+  /** Creates the error for 0-based `epoch` and `step`. */
+  constructor(
+    message: string,
+    readonly epoch: number,
+    readonly step: number,
+    readonly checkpoint: string | null,
+  ) {
+    super(message);
+    this.name = "NonFiniteLossError";
+  }
+}
+
+interface Step {
+  loss: number;
+  correct: number;
+}
+
+/**
+ * Runs one optimisation step; skips the update when the loss is not
+ * finite. Only the trainable layers' variables get gradients, and the
+ * leading layers that hold nothing trainable run before the gradient tape
+ * starts, so frozen conv blocks cost a forward pass and no backward pass.
+ */
+async function trainStep(
+  model: Sequential,
+  optimizer: Adam,
+  batch: () => { x: tf.Tensor4D; y: tf.Tensor2D; labels: tf.Tensor1D },
+  rng: Rng,
+  augment: AugmentOptions | null,
+): Promise<Step> {
+  const vars = model.trainableVariables;
+  const start = model.frozenPrefix;
+  const out = tf.tidy(() => {
+    const b = batch();
+    const x = augment ? augmentBatch(b.x, rng, augment) : b.x;
+    // Dropout seeds are drawn in layer order either way, so freezing does
+    // not change which masks the trainable layers get.
+    const ctx = {
+      training: true,
+      logits: true,
+      nextSeed: () => rng.nextUint32(),
+    };
+    const features = model.applyLayers(x, 0, start, ctx);
+    let correct: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.applyLayers(
+        features,
+        start,
+        model.layers.length,
+        ctx,
+      );
+      correct = tf.keep(correctCount(logits, b.labels));
+      return softmaxCrossEntropy(logits, b.y);
+    }, vars);
+    return {
+      loss: value,
+      correct: correct!,
+      grads: vars.map((v) => grads[v.name]!),
+    };
+  });
+  try {
+    const loss = (await out.loss.data())[0]!;
+    const correct = (await out.correct.data())[0]!;
+    if (Number.isFinite(loss)) optimizer.applyGradients(out.grads);
+    return { loss, correct };
+  } finally {
+    tf.dispose([out.loss, out.correct, ...out.grads]);
+  }
+}
+
+/** What one epoch needs. */
+export interface EpochContext {
+  model: Sequential;
+  optimizer: Adam;
+  rng: Rng;
+  train: ImageSet;
+  validation: ImageSet | null;
+  classes: number;
+  batchSize: number;
+  shuffle: boolean;
+  augment: AugmentOptions | null;
+  verbose: 0 | 1 | 2;
+  output: ProgressOutput;
+  /** Total epochs of the run, for "Epoch 3/5". */
+  epochs: number;
+  /** Says where the last good weights are, for the NaN error. */
+  kept: () => { text: string; checkpoint: string | null };
+  onBatchEnd?: (
+    step: number,
+    logs: { loss: number; accuracy: number },
+  ) => void | Promise<void>;
+}
+
+function diverged(
+  c: EpochContext,
+  loss: number,
+  epoch: number,
+  step: number,
+): NonFiniteLossError {
+  const kept = c.kept();
+  const lower = Number((c.optimizer.learningRate / 10).toPrecision(2));
+  return new NonFiniteLossError(
+    `loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; ` +
+      `training stopped and ${kept.text}. Lower the learning rate ` +
+      `(e.g. --lr ${lower}) and retrain`,
+    epoch,
+    step,
+    kept.checkpoint,
+  );
+}
+
+/**
+ * Trains one epoch (0-based `epoch`) with a Keras progress bar, then
+ * validates. Throws {@linkcode NonFiniteLossError} on a NaN or infinite
+ * loss.
+ */
+export async function runEpoch(
+  c: EpochContext,
+  epoch: number,
+): Promise<EpochLogs> {
+  const { train, batchSize, verbose, output } = c;
+  if (verbose) output.write(`Epoch ${epoch + 1}/${c.epochs}\n`);
+  const n = train.count;
+  const steps = Math.ceil(n / batchSize);
+  const bar = verbose ? new Progbar(steps, { verbose, output }) : null;
+  const order = c.shuffle
+    ? c.rng.permutation(n)
+    : Uint32Array.from({ length: n }, (_, i) => i);
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  for (let s = 0; s < steps; s++) {
+    const indices = order.subarray(
+      s * batchSize,
+      Math.min(n, (s + 1) * batchSize),
+    );
+    const step = await trainStep(
+      c.model,
+      c.optimizer,
+      () => batchTensors(train, indices, c.classes),
+      c.rng,
+      c.augment,
+    );
+    if (!Number.isFinite(step.loss)) {
+      if (bar && output.isTTY) output.write("\n");
+      throw diverged(c, step.loss, epoch, s);
+    }
+    lossSum += step.loss * indices.length;
+    correct += step.correct;
+    seen += indices.length;
+    bar?.update(s + 1, [["loss", lossSum / seen], [
+      "accuracy",
+      correct / seen,
+    ]]);
+    await c.onBatchEnd?.(s, {
+      loss: step.loss,
+      accuracy: step.correct / indices.length,
+    });
+  }
+  const logs: EpochLogs = { loss: lossSum / seen, accuracy: correct / seen };
+  if (c.validation) {
+    const v = await evaluate(c.model, c.validation, batchSize);
+    logs.val_loss = v.loss;
+    logs.val_accuracy = v.accuracy;
+  }
+  bar?.finish(Object.entries(logs) as Array<[string, number]>);
+  return logs;
+}

@@ -1,0 +1,177 @@
+/**
+ * The options of `fit`, resolved and checked into a {@linkcode Plan}
+ * before any epoch runs, and the settings a checkpoint records.
+ *
+ * @module
+ */
+
+import { checkValidationSplit, splitValidation } from "../data/dataset.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import type { Sequential } from "../nn/sequential.ts";
+import { Rng } from "../util/random.ts";
+import {
+  type AugmentOptions,
+  augmentSettings,
+  SEED_AUGMENTATION,
+} from "./augment.ts";
+import { checkImages } from "./batch.ts";
+import { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
+import { classCount, imageShape } from "./evaluate.ts";
+import type { EpochContext, EpochLogs } from "./fit_epoch.ts";
+import { type FineTuneOptions, phaseSettings } from "./phases.ts";
+import { type ProgressOutput, stdoutOutput } from "./progress.ts";
+import type { FitSettings } from "./resume.ts";
+
+/** Options of {@linkcode fit}; the defaults are the seed notebook's. */
+export interface FitOptions {
+  /** Total epochs (a resumed run continues up to this). Default 5. */
+  epochs?: number;
+  /** Default 64. */
+  batchSize?: number;
+  /** Reshuffle the training set before each epoch. Default true. */
+  shuffle?: boolean;
+  /** Adam's learning rate. Default 0.001. */
+  learningRate?: number;
+  /** Validation set; takes precedence over `validationSplit`, as in Keras. */
+  validationData?: ImageSet | null;
+  /** Hold out the last fraction of `data` for validation (Keras semantics). */
+  validationSplit?: number;
+  /** `true` for the seed's augmentation, or Keras-style settings. Default false. */
+  augment?: boolean | AugmentOptions;
+  /** Seed of the trainer's generator. Default 0. */
+  seed?: number;
+  /**
+   * Checkpoint file, written atomically at each epoch end; the one before
+   * is kept as `<name>.prev.ckpt` (see `previousPath`).
+   */
+  checkpoint?: string;
+  /**
+   * Continue from `checkpoint` instead of starting over; falls back to the
+   * previous checkpoint when the latest is missing or damaged.
+   */
+  resume?: boolean;
+  /** Where one-line warnings go (a resume fallback); default `console.warn`. */
+  onWarning?: (line: string) => void;
+  /** Stop when a metric stops improving. */
+  earlyStopping?: EarlyStoppingOptions;
+  /** Called after each epoch (and its checkpoint). */
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
+  /** Called after each training step (0-based within the epoch) with that step's loss and accuracy. */
+  onBatchEnd?: (
+    step: number,
+    logs: { loss: number; accuracy: number },
+  ) => void | Promise<void>;
+  /** 0 silent, 1 progress bar (plain lines when not a terminal), 2 one line per epoch. Default 1. */
+  verbose?: 0 | 1 | 2;
+  /** Where progress goes; default standard output. */
+  output?: ProgressOutput;
+  /**
+   * A second phase after `epochs`: every layer is made trainable and
+   * training continues for `fineTune.epochs` more epochs (numbered on, one
+   * history) at `fineTune.learningRate` with a fresh Adam. Layers frozen
+   * with `freezeLayers` stay frozen in the first phase; the model ends with
+   * every layer trainable.
+   */
+  fineTune?: FineTuneOptions;
+  /**
+   * More settings a resume must match, recorded in the checkpoint (the
+   * train CLI records its `--from` model here).
+   */
+  settings?: FitSettings;
+}
+
+function wholeAtLeast(name: string, v: number, min: number): number {
+  if (!Number.isInteger(v) || v < min) {
+    throw new RangeError(`${name} must be a whole number >= ${min}, got ${v}`);
+  }
+  return v;
+}
+
+/** The options resolved and checked, and the data split. */
+export interface Plan {
+  epochs: number;
+  total: number;
+  train: ImageSet;
+  validation: ImageSet | null;
+  early: EarlyStopping | null;
+  context: Omit<EpochContext, "optimizer" | "kept">;
+}
+
+export function plan(
+  model: Sequential,
+  data: ImageSet,
+  options: FitOptions,
+): Plan {
+  const epochs = wholeAtLeast("epochs", options.epochs ?? 5, 1);
+  const fineTune = options.fineTune;
+  if (fineTune) wholeAtLeast("fineTune.epochs", fineTune.epochs, 1);
+  const batchSize = wholeAtLeast("batchSize", options.batchSize ?? 64, 1);
+  const verbose = options.verbose ?? 1;
+  const augment = options.augment === true
+    ? SEED_AUGMENTATION
+    : options.augment
+    ? augmentSettings(options.augment)
+    : null;
+  const shape = imageShape(model);
+  const classes = classCount(model);
+  let train = data;
+  let validation = options.validationData ?? null;
+  const split = options.validationSplit ?? 0;
+  checkValidationSplit(split);
+  if (validation === null && split > 0) {
+    // Keras semantics: the last fraction, as views.
+    ({ train, validation } = splitValidation(data, { validationSplit: split }));
+  }
+  checkImages(train, shape, classes, "training data");
+  if (validation) checkImages(validation, shape, classes, "validation data");
+  const early = options.earlyStopping
+    ? new EarlyStopping(options.earlyStopping)
+    : null;
+  if (early?.monitor.startsWith("val_") && !validation) {
+    throw new Error(
+      `early stopping monitors ${early.monitor}, but there is no validation ` +
+        `data; pass validationData or validationSplit, or monitor 'loss'`,
+    );
+  }
+  if (options.resume && !options.checkpoint) {
+    throw new Error("resume needs the checkpoint path to continue from");
+  }
+  const total = epochs + (fineTune?.epochs ?? 0);
+  const context = {
+    model,
+    rng: new Rng(options.seed ?? 0),
+    train,
+    validation,
+    classes,
+    batchSize,
+    shuffle: options.shuffle ?? true,
+    augment,
+    verbose,
+    output: options.output ??
+      (verbose ? stdoutOutput() : { write() {}, isTTY: false }),
+    epochs: total,
+    onBatchEnd: options.onBatchEnd,
+  };
+  return { epochs, total, train, validation, early, context };
+}
+
+/** The settings a checkpoint records and a resume must match. */
+export function runSettings(
+  p: Plan,
+  options: FitOptions,
+  learningRate: number,
+): FitSettings {
+  const { context: c } = p;
+  return {
+    batchSize: c.batchSize,
+    shuffle: c.shuffle,
+    seed: options.seed ?? 0,
+    learningRate,
+    augment: c.augment ? JSON.stringify(c.augment) : false,
+    trainCount: p.train.count,
+    validationCount: p.validation?.count ?? 0,
+    params: c.model.countParams(),
+    ...phaseSettings(c.model, p.epochs, options.fineTune),
+    ...options.settings,
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * kill -9 during a transfer run (tests/_ckpt_child.ts in `transfer` mode:
+ * the conv layer frozen for 3 epochs, then 2 epochs of fine-tuning), then
+ * resume: the final weights equal an uninterrupted run's bit for bit,
+ * whether the kill lands in phase 1, right after the phase-1 checkpoint or
+ * in phase 2.
+ */
+
+import assert from "node:assert/strict";
+import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { Rng } from "../src/util/random.ts";
+
+const CHILD = new URL("./_ckpt_child.ts", import.meta.url).pathname;
+
+const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
+/** Runs the child; SIGKILLs it once `killWhen` resolves, if still running. */
+async function runChild(
+  dir: string,
+  killWhen?: (running: () => boolean) => Promise<void>,
+): Promise<{ code: number; stderr: string; killed: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write=/tmp",
+      CHILD,
+      dir,
+      "3",
+      "transfer",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let running = true;
+  let killed = false;
+  const killer = killWhen?.(() => running).then(() => {
+    if (!running) return;
+    killed = true;
+    child.kill("SIGKILL");
+  });
+  const { code, stderr } = await child.output();
+  running = false;
+  await killer;
+  return { code, stderr: new TextDecoder().decode(stderr), killed };
+}
+
+/** Resolves once the checkpoint in `dir` holds `epoch` epochs (or the child ended). */
+async function reaches(dir: string, epoch: number, running: () => boolean) {
+  while (running()) {
+    const state = await loadCheckpoint(`${dir}/c.ckpt`).catch(() => null);
+    if (state && state.epoch >= epoch) return;
+    await sleep(5);
+  }
+}
+
+Deno.test({
+  name: "kill -9 in a transfer run: resumed at any moment, bit-identical",
+  sanitizeResources: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "simdnet_tkill_" });
+    try {
+      await Deno.mkdir(`${root}/ref`);
+      const started = performance.now();
+      const ref = await runChild(`${root}/ref`);
+      const span = performance.now() - started;
+      assert.equal(ref.code, 0, ref.stderr);
+      const expected = await Deno.readFile(`${root}/ref/final.bin`);
+      const rng = new Rng(31);
+      const plans: Array<
+        [string, (dir: string) => (r: () => boolean) => Promise<void>]
+      > = [
+        // Right after the last phase-1 checkpoint: phase 2 must start fresh.
+        ["at the phase boundary", (dir) => (r) => reaches(dir, 3, r)],
+        ["in phase 2", (dir) => async (r) => {
+          await reaches(dir, 4, r);
+          await sleep(rng.int(100));
+        }],
+        [
+          "at a random moment",
+          () => () => sleep(200 + rng.int(Math.max(1, Math.round(span) - 200))),
+        ],
+      ];
+      let kills = 0;
+      for (const [what, when] of plans) {
+        const dir = `${root}/${what.replaceAll(" ", "_")}`;
+        await Deno.mkdir(dir);
+        if ((await runChild(dir, when(dir))).killed) kills++;
+        const end = await runChild(dir);
+        assert.equal(end.code, 0, `${what}: ${end.stderr}`);
+        assert.deepEqual(
+          await Deno.readFile(`${dir}/final.bin`),
+          expected,
+          what,
+        );
+      }
+      assert.ok(
+        kills >= 2,
+        `only ${kills} of the runs were killed before they ended`,
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
