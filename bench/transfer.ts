@@ -11,13 +11,17 @@
  *    model with its conv layers frozen (`--freeze conv2d_3`, a new head),
  *    then fine-tuned with every layer at `--fine-tune-lr`: the same epochs
  *    in all and the same seed;
- * 4. prints both held-out accuracies and the times, with the CPU model.
+ * 4. prints both held-out accuracies and the times, with the CPU model,
+ *    the threads and every setting the runs used.
  *
- * Both runs are built by the train CLI's model-building step
- * (`buildTrainModel`) and trained by `fit` with the CLI's options. The
- * folder is read by a local PNG reader (bench/_image_folder.ts) until
- * `loadImageFolder` lands; then (a) and (b) should run through
- * `deno task train --data DIR` itself.
+ * The folders are read by `loadImageFolder`, the loader behind
+ * `deno task train --data DIR` (decoded and resized to 32x32 as train does,
+ * the held-out folder checked to have the training folder's classes, as
+ * train checks `--test-data`); both runs are built by the train CLI's
+ * model-building step (`buildTrainModel`) and trained by `fit` with the
+ * CLI's defaults (batch size 64, learning rate 0.001, augmentation). The
+ * runs are not spawned as `deno task train` processes so that the table
+ * times training alone, not start-up, decoding and the report.
  *
  * usage: deno task bench:transfer [--data DIR] [--quick] [--source-epochs 5]
  *   [--epochs 10] [--fine-tune-epochs 5] [--fine-tune-lr 0.0001]
@@ -28,8 +32,11 @@
  */
 
 import { loadCifar10 } from "../src/data/cifar10.ts";
-import { CIFAR10_SHAPE, type ImageSet } from "../src/data/image_set.ts";
+import type { ImageSet } from "../src/data/image_set.ts";
 import { gather } from "../src/data/dataset.ts";
+import { checkSameClasses, loadImageFolder } from "../src/data/image_folder.ts";
+import { formatSkipped } from "../src/data/image_folder_stats.ts";
+import { encodePng } from "../src/image/png_encode.ts";
 import { cifarCnn } from "../src/nn/cifar_cnn.ts";
 import { saveModel } from "../src/nn/model_io.ts";
 import { initRuntime } from "../src/runtime/init.ts";
@@ -43,11 +50,14 @@ import {
   wholeFlag,
 } from "../src/cli/flags.ts";
 import { buildTrainModel, type TransferArgs } from "../src/cli/train_model.ts";
-import { readImageFolder, writeImageFolder } from "./_image_folder.ts";
 import { machineLine } from "./_machine.ts";
 
 const SOURCE = [0, 1, 2, 3, 4];
 const TARGET = [5, 6, 7, 8, 9];
+/** The train CLI's defaults (`--batch-size 64`, `--lr 0.001`, `--image-size 32`). */
+const BATCH_SIZE = 64;
+const LEARNING_RATE = 0.001;
+const IMAGE_SIZE = 32;
 /**
  * Where data_batch_5 starts in the loader's concatenation of batches 1-5:
  * the last fifth (40,000 of the official 50,000).
@@ -126,23 +136,30 @@ interface Row {
   seconds: number;
 }
 
+/** The image folder as read back: what both runs train and are scored on. */
+interface Folder {
+  train: ImageSet;
+  held: ImageSet;
+  /** Number of class folders (the model's outputs, as train sets them). */
+  classes: number;
+}
+
 async function trainRun(
   run: string,
   transfer: TransferArgs,
-  train: ImageSet,
-  heldOut: ImageSet,
+  { train, held: heldOut, classes }: Folder,
   base: FitOptions & { epochs: number; seed: number },
 ): Promise<Row> {
   console.log(`\n== ${run}`);
   const { model, settings } = await buildTrainModel(
     { ...transfer, seed: base.seed },
-    { classes: TARGET.length, shape: train.shape },
+    { classes, shape: train.shape },
   );
   model.summary();
   const t0 = performance.now();
   await fit(model, train, { ...base, fineTune: transfer.fineTune, settings });
   const seconds = (performance.now() - t0) / 1000;
-  const result = await evaluate(model, heldOut, 256);
+  const result = await evaluate(model, heldOut, BATCH_SIZE);
   model.dispose();
   const ft = transfer.fineTune;
   return {
@@ -167,6 +184,25 @@ function table(rows: Row[]): string {
 
 type Settings = ReturnType<typeof settings>;
 
+/** Every setting of the runs, as flags, for the line above the table. */
+function settingsLine(s: Settings): string {
+  return [
+    `--epochs ${s.epochs}`,
+    `--fine-tune-epochs ${s.fineTuneEpochs}`,
+    `--fine-tune-lr ${s.fineTuneLr}`,
+    `--source-epochs ${s.sourceEpochs}`,
+    `--per-class ${s.perClass}`,
+    `--held-out ${s.heldOut}`,
+    `--seed ${s.seed}`,
+    `batch size ${BATCH_SIZE}`,
+    `lr ${LEARNING_RATE}`,
+    `augmentation on`,
+    `image size ${IMAGE_SIZE}`,
+    `freeze conv2d_3, new head`,
+    ...(s.quick ? ["--quick"] : []),
+  ].join(", ");
+}
+
 /** 1. The source model: five classes of data_batch_1-4, saved in `dir`. */
 async function trainSource(all: ImageSet, s: Settings, dir: string) {
   const src = relabel(
@@ -179,6 +215,8 @@ async function trainSource(all: ImageSet, s: Settings, dir: string) {
   const t0 = performance.now();
   await fit(source, src, {
     epochs: s.sourceEpochs,
+    batchSize: BATCH_SIZE,
+    learningRate: LEARNING_RATE,
     augment: true,
     seed: s.seed,
     verbose: 2,
@@ -187,6 +225,44 @@ async function trainSource(all: ImageSet, s: Settings, dir: string) {
   await saveModel(source, dir);
   source.dispose();
   return { count: src.count, seconds };
+}
+
+/**
+ * Writes the images of `set` at `indices` as PNG files into
+ * `dir/<class name>/<n>.png`, the layout `train --data DIR` reads.
+ */
+async function writeImageFolder(
+  dir: string,
+  set: ImageSet,
+  indices: readonly number[],
+  classNames: readonly string[],
+): Promise<void> {
+  const [height, width, channels] = set.shape;
+  const size = height * width * channels;
+  const counts = new Map<string, number>();
+  for (const i of indices) {
+    const name = classNames[set.labels[i]!]!;
+    const n = counts.get(name) ?? 0;
+    counts.set(name, n + 1);
+    if (n === 0) await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+    const png = encodePng({
+      data: set.images.subarray(i * size, (i + 1) * size),
+      width,
+      height,
+      channels: channels as 1 | 3 | 4,
+    });
+    await Deno.writeFile(
+      `${dir}/${name}/${String(n).padStart(5, "0")}.png`,
+      png,
+    );
+  }
+}
+
+/** Reads `dir` as `train --data DIR` does; the bench wrote every file, so a skipped one is a bug. */
+async function readFolder(dir: string) {
+  const data = await loadImageFolder({ dir, imageSize: IMAGE_SIZE });
+  if (data.skipped.length > 0) throw new Error(formatSkipped(data.skipped));
+  return data;
 }
 
 /** 2. The folder: few training PNGs of the other classes, a held-out set. */
@@ -200,24 +276,35 @@ async function makeFolder(
   const heldIdx = pick(all, TARGET, s.heldOut, heldOutStart(all), all.count);
   await writeImageFolder(`${dir}/train`, all, trainIdx, names);
   await writeImageFolder(`${dir}/held_out`, all, heldIdx, names);
-  const train = await readImageFolder(`${dir}/train`, CIFAR10_SHAPE);
-  const held = await readImageFolder(`${dir}/held_out`, CIFAR10_SHAPE);
-  console.log(
-    `folder ${dir}: train ${train.set.count} images ` +
-      `(${train.classNames.join(", ")}), held out ${held.set.count}`,
+  const train = await readFolder(`${dir}/train`);
+  const held = await readFolder(`${dir}/held_out`);
+  checkSameClasses(
+    train.classNames,
+    held.classNames,
+    `${dir}/held_out`,
+    "the held-out folder",
   );
-  return { train: train.set, held: held.set };
+  console.log(
+    `folder ${dir}: train ${train.train.count} images ` +
+      `(${train.classNames.join(", ")}), held out ${held.train.count}`,
+  );
+  return {
+    train: train.train,
+    held: held.train,
+    classes: train.classNames.length,
+  };
 }
 
 /** 3. Scratch and transfer, the same epochs and seed for both. */
 async function compare(
   s: Settings,
   sourceDir: string,
-  train: ImageSet,
-  held: ImageSet,
+  folder: Folder,
 ): Promise<Row[]> {
   const base = {
     epochs: s.epochs,
+    batchSize: BATCH_SIZE,
+    learningRate: LEARNING_RATE,
     augment: true,
     seed: s.seed,
     verbose: 2 as const,
@@ -227,8 +314,7 @@ async function compare(
     await trainRun(
       "(a) from scratch",
       { ...none, fineTune: undefined },
-      train,
-      held,
+      folder,
       {
         ...base,
         epochs: s.epochs + s.fineTuneEpochs,
@@ -243,8 +329,7 @@ async function compare(
         newHead: true,
         fineTune: { epochs: s.fineTuneEpochs, learningRate: s.fineTuneLr },
       },
-      train,
-      held,
+      folder,
       base,
     ),
   ];
@@ -267,23 +352,32 @@ async function main(args: string[]): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "simdnet_transfer_bench_" });
   try {
     const source = await trainSource(all, s, `${tmp}/source`);
-    const { train, held } = await makeFolder(
+    const folder = await makeFolder(
       all,
       cifar.classNames,
       s,
       `${tmp}/folder`,
     );
-    const rows = await compare(s, `${tmp}/source`, train, held);
-    // 4. The result.
+    const rows = await compare(s, `${tmp}/source`, folder);
+    // 4. The result, with where and how it was measured.
     console.log(
-      `\nTransfer learning, ${TARGET.length} classes x ${s.perClass} ` +
-        `training images, held out ${held.count}; source model: ` +
-        `${source.count} images x ${s.sourceEpochs} epochs ` +
-        `(${source.seconds.toFixed(1)} s); ${machineLine()}, ` +
-        `${runtime.backend} ${runtime.threads} threads${
+      `\nTransfer learning, ${folder.classes} classes x ${s.perClass} ` +
+        `training images (read by loadImageFolder), held out ` +
+        `${folder.held.count}; source model: ${source.count} images x ` +
+        `${s.sourceEpochs} epochs (${source.seconds.toFixed(1)} s)${
           s.quick ? " (--quick: sizes too small to mean anything)" : ""
-        }\n`,
+        }`,
     );
+    console.log(`machine: ${machineLine()}`);
+    console.log(
+      `runtime: ${runtime.backend} (--backend ${s.runtime.backend}), ` +
+        `${runtime.threads} threads (${
+          s.runtime.threads === undefined
+            ? "SIMDNET_THREADS or every core"
+            : `--threads ${s.runtime.threads}`
+        })`,
+    );
+    console.log(`settings: ${settingsLine(s)}\n`);
     console.log(table(rows));
   } finally {
     if (s.keep) console.log(`kept ${tmp}`);
