@@ -113,10 +113,17 @@ Deno.test("image decode: an iCCP profile inflating to 1 GiB is never inflated", 
   refused(() => decodeImage(many), /more than 256 ancillary chunks/);
 });
 
-Deno.test("image decode: a 40 MP 16-bit RGBA PNG streams into the model input", () => {
+Deno.test("image decode: a 40 MP 16-bit RGBA PNG is refused from its header, or streams into the model input when allowed", () => {
   const file = rgba16Big();
+  const ms0 = refused(
+    () => decodeImageToInput(file, 32, 32),
+    /inflates to 305 MiB .* more than the limit of 128 MiB/,
+  );
+  assert.ok(ms0 < 100, `refused in ${ms0.toFixed(0)} ms`);
   const t = performance.now();
-  const input = decodeImageToInput(file, 32, 32);
+  const input = decodeImageToInput(file, 32, 32, {
+    maxPngDataBytes: 512 * 1024 * 1024,
+  });
   const ms = performance.now() - t;
   assert.equal(maxDiff(input, new Float32Array(32 * 32 * 3)), 0);
   console.log(`6324x6324 RGBA16 (${file.length} bytes): ${ms.toFixed(0)} ms`);

@@ -41,6 +41,11 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** Largest width or height; default 65,535 (JPEG's own limit). */
   maxDimension?: number;
+  /**
+   * Most bytes a PNG's image data may inflate to; default 128 MiB (40 MP
+   * RGB at 8 bits fits). Checked from the header, before inflating.
+   */
+  maxPngDataBytes?: number;
   /** Most JPEG scans; default 64 (encoders write 1 to about 10). */
   maxJpegScans?: number;
   /**
@@ -69,6 +74,7 @@ function pngLimits(options: DecodeOptions): PngLimits {
     ...PNG_DEFAULTS,
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
     maxDimension: options.maxDimension ?? PNG_DEFAULTS.maxDimension,
+    maxDataBytes: options.maxPngDataBytes ?? PNG_DEFAULTS.maxDataBytes,
   };
 }
 

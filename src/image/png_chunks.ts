@@ -19,19 +19,26 @@ export interface PngLimits {
   maxAncillaryChunks: number;
   /** Most bytes of ancillary chunk data accepted, all chunks together. */
   maxAncillaryBytes: number;
+  /** Most bytes the image data may inflate to (scanlines and filter bytes). */
+  maxDataBytes: number;
 }
 
 /**
  * Defaults: 40 MP; 65,535 per side (JPEG's own format limit, so both formats
  * agree; it also bounds the per-row work of a 1-pixel-wide image, whose
  * 40 million rows took seconds); 256 ancillary chunks of 4 MiB in all
- * (real files carry a handful: an ICC profile is a few KB to a few hundred).
+ * (real files carry a handful: an ICC profile is a few KB to a few hundred);
+ * 128 MiB of inflated image data (40 MP RGB at 8 bits is 120 MB), because
+ * inflating is the one cost that grows with the file and not with the model
+ * input: a 40 MP 16-bit RGBA file (320 MB) took 2-5 s in fflate on this
+ * 2-core VM, while 128 MiB stays near 1 s.
  */
 export const PNG_DEFAULTS: PngLimits = {
   maxPixels: 40_000_000,
   maxDimension: 65_535,
   maxAncillaryChunks: 256,
   maxAncillaryBytes: 4 * 1024 * 1024,
+  maxDataBytes: 128 * 1024 * 1024,
 };
 
 /** The validated header and palette of a PNG file. */
@@ -123,6 +130,32 @@ export function* pngChunks(bytes: Uint8Array): Generator<PngChunk> {
   }
 }
 
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/** Refuses an image whose scanlines would inflate past `maxDataBytes`. */
+function checkDataBytes(
+  width: number,
+  height: number,
+  depth: number,
+  colorType: number,
+  limits: PngLimits,
+): void {
+  const rowBytes = Math.ceil((width * CHANNELS[colorType]! * depth) / 8) + 1;
+  const total = rowBytes * height;
+  if (total > limits.maxDataBytes) {
+    const mb = (n: number) => (n / (1024 * 1024)).toFixed(0);
+    throw new ImageDecodeError(
+      `the image's pixel data inflates to ${
+        mb(total)
+      } MiB (${width}x${height}, ` +
+        `${depth}-bit), more than the limit of ${
+          mb(limits.maxDataBytes)
+        } MiB; ` +
+        `send a smaller or 8-bit image`,
+    );
+  }
+}
+
 /** Parses and validates IHDR; checks the size limits before anything is allocated. */
 export function parseIhdr(
   bytes: Uint8Array,
@@ -152,6 +185,7 @@ export function parseIhdr(
   if (!DEPTHS[colorType]!.includes(depth)) {
     fail(`bit depth ${depth} is invalid for colour type ${colorType}`);
   }
+  checkDataBytes(width, height, depth, colorType, limits);
   if (view.getUint8(10) !== 0) fail("the compression method is not 0");
   if (view.getUint8(11) !== 0) fail("the filter method is not 0");
   const interlace = view.getUint8(12);
