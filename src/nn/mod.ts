@@ -2,7 +2,9 @@
  * Layers, the `Sequential` model, the seed notebook's CIFAR-10 CNN, and
  * saving and loading in the TF.js Layers format (`model.json` and weight
  * shards, readable by `tf.loadLayersModel`; model files are checked as
- * untrusted input).
+ * untrusted input, and carry the class names, input shape and
+ * normalization, read back by `modelMetadata`), and transfer learning
+ * (`freezeLayers`, `replaceHead`).
  *
  * ```ts
  * import { initRuntime } from "@simdnet/simdnet/runtime";
@@ -59,11 +61,24 @@ export {
   type ModelJson,
   type ModelJsonInput,
   type ModelLimits,
+  type ModelMetadata,
+  modelMetadata,
   type ModelSource,
   modelToArtifacts,
+  type Normalization,
   parseModelJson,
   saveModel,
+  type SaveOptions,
   weightPaths,
   WEIGHTS_FILE,
   type WeightSpec,
 } from "./model_io.ts";
+export {
+  freezeLayers,
+  frozenCount,
+  frozenLayerNames,
+  type HeadReplacement,
+  replaceHead,
+  type ReplaceHeadOptions,
+  unfreezeAll,
+} from "./transfer.ts";

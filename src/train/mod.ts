@@ -35,6 +35,7 @@
 
 export {
   type EpochLogs,
+  type FineTuneOptions,
   fit,
   type FitOptions,
   NonFiniteLossError,
