@@ -43,9 +43,10 @@
  *
  * This module holds what training and classifying need. Each layer's whole
  * API is a subpath: `@simdnet/simdnet/runtime` (backends, WebGPU probing),
- * `/kernels` (the WASM kernel table), `/nn` (layers, model files), `/data`
- * (CIFAR-10 files, splits, batches), `/image` (PNG/JPEG decoding, the PNG
- * encoder, resizing), `/train` (fit, Adam, augmentation, checkpoints),
+ * `/kernels` (the WASM kernel table), `/nn` (layers, model files, transfer
+ * learning), `/data` (CIFAR-10 files, image folders, splits, batches),
+ * `/image` (PNG/JPEG decoding, the PNG encoder, resizing), `/train` (fit,
+ * fine-tuning, Adam, augmentation, checkpoints),
  * `/metrics` (scikit-learn's classification report, confusion matrix),
  * `/report` (`report.html` and its figures) and `/serve` (the classifier and
  * its HTTP service).
@@ -64,7 +65,9 @@ export {
   type WebGpuInfo,
 } from "./src/runtime/mod.ts";
 
-// Layers, the seed model and model files.
+// Layers, the seed model and model files; a loaded model's class names
+// (`modelMetadata`); transfer learning from a saved model (`freezeLayers`,
+// `replaceHead`; the rest of that API is in `/nn`).
 export {
   cifarCnn,
   type CifarCnnOptions,
@@ -72,19 +75,23 @@ export {
   Dense,
   Dropout,
   Flatten,
+  freezeLayers,
   type Layer,
   loadModel,
   type LoadOptions,
   MaxPooling2D,
   ModelFormatError,
+  modelMetadata,
   type ModelSource,
   modelToArtifacts,
+  replaceHead,
   saveModel,
   Sequential,
   type SequentialOptions,
 } from "./src/nn/mod.ts";
 
-// Data.
+// Data: CIFAR-10, or your own image folder (`loadImageFolder`; its
+// options, result and `loadTrainingFolders` are in `/data`).
 export {
   type Cifar10Data,
   DataError,
@@ -92,6 +99,7 @@ export {
   type Lang,
   loadCifar10,
   type LoadCifar10Options,
+  loadImageFolder,
 } from "./src/data/mod.ts";
 export type { Pixels } from "./src/image/mod.ts";
 
