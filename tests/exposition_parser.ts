@@ -1,7 +1,8 @@
 /**
  * A strict parser of the Prometheus text exposition format (0.0.4) for the
  * tests: every line must be a comment, a `# HELP`, a `# TYPE` or a sample,
- * and the families must follow the format's rules. Throws an Error naming
+ * and the families must follow the format's rules (tokens are taken to be
+ * separated by single spaces, as the service writes them). Throws an Error naming
  * the line on the first fault.
  */
 
@@ -74,8 +75,13 @@ function parseSample(line: string): Sample {
   let rest = line.slice(name.length);
   let labels: Record<string, string> = {};
   if (rest.startsWith("{")) [labels, rest] = parseLabels(rest);
+  // Stricter than the format, which allows runs of blanks and tabs: the
+  // service writes single spaces, so anything else is a change to notice.
   const parts = rest.split(" ");
-  if (parts[0] !== "" || parts.length < 2 || parts.length > 3) {
+  if (
+    parts[0] !== "" || parts.length < 2 || parts.length > 3 ||
+    parts.slice(1).includes("")
+  ) {
     throw new Error("expected one space, a value and maybe a timestamp");
   }
   if (parts[2] !== undefined && !/^-?\d+$/.test(parts[2])) {

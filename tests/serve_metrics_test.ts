@@ -102,16 +102,18 @@ Deno.test("metrics: Prometheus text by default, valid line by line, JSON on requ
       "text/plain; version=0.0.4; charset=utf-8",
     );
     const families = parseExposition(await res.text());
+    const samples = [...families.values()].flatMap((f) => f.samples);
     const value = (name: string, labels: Record<string, string> = {}) =>
-      families.get(name)?.samples.find((s) =>
-        JSON.stringify(s.labels) === JSON.stringify(labels)
+      samples.find((s) =>
+        s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels)
       )?.value;
     assert.equal(value("simdnet_requests_total", { code: "200" }), 3);
     assert.equal(value("simdnet_requests_total", { code: "404" }), 1);
     assert.equal(value("simdnet_images_total"), 3);
     assert.equal(value("simdnet_ready"), 1);
     assert.equal(value("simdnet_refused_connections_total"), 0);
-    assert.equal(value("simdnet_open_connections"), 1);
+    // This scrape's connection at least; kept-alive ones may add to it.
+    assert.ok(value("simdnet_open_connections")! >= 1);
     assert.ok(value("simdnet_resident_memory_bytes")! > 1e6);
     const latency = families.get("simdnet_classify_duration_seconds")!;
     assert.equal(latency.type, "histogram");

@@ -10,8 +10,9 @@
  * budget) has a flag, and every flag an environment variable
  * ({@linkcode SERVE_ENV}); `--help` lists the defaults.
  *
- * Exit codes: 0 stopped by a signal (drained or not); 2 a bad model; 3 network (model URL);
- * 4 permission (e.g. `--host` outside the task's `--allow-net`); 64 usage;
+ * Exit codes: 0 stopped by a signal (drained, or not within the drain
+ * timeout: a log line says so); 2 a bad model; 3 network (model URL); 4
+ * permission (e.g. `--host` outside the task's `--allow-net`); 64 usage;
  * 69 the backend cannot start or the port is taken.
  *
  * @module

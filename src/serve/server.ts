@@ -164,11 +164,11 @@ export function serveClassifier(
     const drained = await within(idle, timeoutMs, false);
     const left = () => Math.max(0, until - performance.now());
     // Deno.serve's own graceful shutdown first, so that answers it is still
-    // writing reach the relays; a handler past the timeout may never end,
-    // and that shutdown waits for handlers, so it gets what time is left
-    // (at least a second), then the front closes whatever remains open.
+    // writing reach the relays. It waits for handlers (one past the timeout
+    // may never end) and perhaps for idle kept-alive connections, so it
+    // gets two seconds at most, then the front closes whatever is open.
     stopping ??= (async () => {
-      await within(inner.shutdown(), left() + 1000, undefined);
+      await within(inner.shutdown(), Math.min(2000, left() + 1000), undefined);
       await front.settle(Math.min(1000, left() + 200));
       front.close();
       await front.done;
