@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseServeArgs } from "../src/cli/serve.ts";
+import { parseServeArgs, SERVE_ENV, SERVE_USAGE } from "../src/cli/serve.ts";
 import { saveModel } from "../src/nn/model_io.ts";
 import { pattern, png, tinyModel } from "./classify_fixtures.ts";
 
@@ -15,6 +15,9 @@ const PERMISSIONS = [
   "--allow-net=127.0.0.1",
   "--allow-env=SIMDNET_THREADS",
 ];
+
+/** An environment with no variables set, so these tests ignore the real one. */
+const noEnv = () => undefined;
 
 function start(args: string[]) {
   return new Deno.Command(Deno.execPath(), {
@@ -137,7 +140,7 @@ Deno.test("serve cli: an address outside --allow-net exits 4, a taken port 69", 
 });
 
 Deno.test("serve cli: every limit has a flag and a documented default", () => {
-  const defaults = parseServeArgs(["--model", "m"]);
+  const defaults = parseServeArgs(["--model", "m"], noEnv);
   assert.notEqual(defaults, "help");
   if (defaults === "help") return;
   assert.deepEqual({
@@ -171,7 +174,7 @@ Deno.test("serve cli: every limit has a flag and a documented default", () => {
     "--body-timeout=700",
     "--decode-workers=0",
     "--decode-budget=800",
-  ]);
+  ], noEnv);
   assert.notEqual(set, "help");
   if (set === "help") return;
   assert.deepEqual(
@@ -188,7 +191,108 @@ Deno.test("serve cli: every limit has a flag and a documented default", () => {
     [2, 3, 4, 5000, 600, 700, 0, 800],
   );
   assert.throws(
-    () => parseServeArgs(["--model=m", "--header-timeout=0"]),
+    () => parseServeArgs(["--model=m", "--header-timeout=0"], noEnv),
     /--header-timeout must be a whole number >= 1/,
+  );
+});
+
+Deno.test("serve cli: every flag also reads its SIMDNET_ variable, and a flag wins over it", () => {
+  const vars: Record<string, string> = {
+    SIMDNET_MODEL: "from-env",
+    SIMDNET_PORT: "9000",
+    SIMDNET_HOST: "0.0.0.0",
+    SIMDNET_MAX_IN_FLIGHT: "7",
+    SIMDNET_DRAIN_TIMEOUT: "5000",
+    SIMDNET_BACKEND: "cpu",
+    SIMDNET_LANG: "ja",
+    SIMDNET_THREADS: "2",
+  };
+  const env = (name: string) => vars[name];
+  const pick = (a: ReturnType<typeof parseServeArgs>) => {
+    assert.notEqual(a, "help");
+    if (a === "help") throw new Error("help");
+    const { model, port, host, maxInFlight, drainTimeout, backend, lang } = a;
+    return {
+      model,
+      port,
+      host,
+      maxInFlight,
+      drainTimeout,
+      backend,
+      lang,
+      threads: a.threads,
+    };
+  };
+  assert.deepEqual(pick(parseServeArgs([], env)), {
+    model: "from-env",
+    port: 9000,
+    host: "0.0.0.0",
+    maxInFlight: 7,
+    drainTimeout: 5000,
+    backend: "cpu",
+    lang: "ja",
+    threads: 2,
+  });
+  const flags = ["--model=m", "--port=8081", "--host=127.0.0.1"];
+  assert.deepEqual(
+    pick(parseServeArgs([...flags, "--backend=wasm", "--lang=en"], env)),
+    {
+      model: "m",
+      port: 8081,
+      host: "127.0.0.1",
+      maxInFlight: 7, // no flag: still the variable's
+      drainTimeout: 5000,
+      backend: "wasm",
+      lang: "en",
+      threads: 2,
+    },
+  );
+  // A blank variable is unset; defaults apply.
+  const blank = pick(parseServeArgs(["--model=m"], () => ""));
+  assert.equal(blank.port, 8080);
+  assert.equal(blank.host, "127.0.0.1");
+  assert.equal(blank.drainTimeout, 30_000);
+  // A bad value is reported by the variable it came from.
+  assert.throws(
+    () =>
+      parseServeArgs(
+        ["--model=m"],
+        (n) => n === "SIMDNET_PORT" ? "x" : undefined,
+      ),
+    /^UsageError: SIMDNET_PORT \(read for --port\) must be a whole number >= 0, got x$/,
+  );
+  assert.throws(
+    () => parseServeArgs(["--port=x"], env),
+    /^UsageError: --port must be a whole number >= 0, got x$/,
+  );
+  assert.throws(
+    () => parseServeArgs([], noEnv),
+    /--model DIR \(or SIMDNET_MODEL\) is required/,
+  );
+});
+
+Deno.test("serve cli: one variable per flag, listed in --help and in the serve task's --allow-env", async () => {
+  const options = SERVE_USAGE.slice(
+    SERVE_USAGE.indexOf("options:"),
+    SERVE_USAGE.indexOf("Every option"),
+  );
+  const flags = [...options.matchAll(/^ {2}--([a-z-]+) /gm)]
+    .map((m) => m[1]!)
+    .filter((f) => f !== "help");
+  assert.deepEqual(Object.keys(SERVE_ENV).sort(), [...new Set(flags)].sort());
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const task: string = config.tasks.serve;
+  const allowed = /--allow-env=(\S+)/.exec(task)![1]!.split(",");
+  for (const [flag, name] of Object.entries(SERVE_ENV)) {
+    assert.equal(name, `SIMDNET_${flag.toUpperCase().replaceAll("-", "_")}`);
+    assert.ok(allowed.includes(name), `${name} is not in the serve task`);
+    assert.match(SERVE_USAGE, new RegExp(`--${flag} +${name}$`, "m"));
+  }
+  // The task's other permissions stay as they were.
+  assert.match(
+    task,
+    /^deno run --allow-read=\. --allow-net=127\.0\.0\.1 --allow-env=/,
   );
 });

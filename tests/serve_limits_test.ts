@@ -112,13 +112,14 @@ Deno.test("limits: a connection that stalls in its header is closed after the he
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(ok.status, 200);
     await ok.body?.cancel();
-    const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).json();
+    const m =
+      await (await fetch(`http://127.0.0.1:${port}/metrics?format=json`))
+        .json();
     assert.equal(m.limits.headerTimeouts, 1);
     assert.equal(m.limits.refusedConnections, 0);
-    const prom = await (await fetch(
-      `http://127.0.0.1:${port}/metrics?format=prometheus`,
-    )).text();
-    assert.match(prom, /^simdnet_limit\{name="headerTimeouts"\} 1$/m);
+    const prom = await (await fetch(`http://127.0.0.1:${port}/metrics`))
+      .text();
+    assert.match(prom, /^simdnet_header_timeouts_total 1$/m);
   });
 });
 
@@ -230,7 +231,9 @@ Deno.test("limits: a client that drops mid-request makes one log line and no sta
       assert.doesNotMatch(log[0]!, /\n|\bat /);
       assert.equal(service.buffered.used, 0);
       assert.equal((await postImage(port)).status, 200);
-      const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).json();
+      const m =
+        await (await fetch(`http://127.0.0.1:${port}/metrics?format=json`))
+          .json();
       assert.equal(m.limits.droppedClients, 1);
       assert.equal(m.limits.inFlight, 0);
     });
@@ -315,7 +318,9 @@ Deno.test("limits: a client that leaves while its image decodes makes one log li
       log[0]!,
       /^dropped POST \/classify: the client went away before its answer \(200 after \d+ ms\)$/,
     );
-    const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).json();
+    const m =
+      await (await fetch(`http://127.0.0.1:${port}/metrics?format=json`))
+        .json();
     assert.equal(m.limits.droppedBeforeAnswer, 1);
     assert.equal((await postImage(port)).status, 200);
   });

@@ -223,7 +223,7 @@ Deno.test("serve: the page, /healthz and /metrics", async () => {
       await post(`${url}/classify`, picture, "image/png");
     }
     await post(`${url}/classify`, "junk", "text/plain");
-    const m = await (await fetch(`${url}/metrics`)).json();
+    const m = await (await fetch(`${url}/metrics?format=json`)).json();
     assert.equal(m.images, 3);
     assert.equal(m.byStatus["200"], 5); // page, healthz and three images
     assert.equal(m.byStatus["415"], 1);

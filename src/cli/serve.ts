@@ -1,14 +1,18 @@
 /**
  * `deno task serve --model DIR [--port 8080] [--host 127.0.0.1]`: the
  * classification service (`POST /classify`, the page at `/`, `/healthz`,
- * `/metrics`). Binds 127.0.0.1 unless `--host` says otherwise. Stops
- * cleanly on SIGINT or SIGTERM. Every limit of `ServeOptions` (connections,
- * header and body timeouts, requests in flight, bytes buffered, files per
- * form, queue, decode workers and budget) has a flag; `--help` lists the
- * defaults.
+ * `/readyz`, `/metrics`). Binds 127.0.0.1 unless `--host` says otherwise.
+ * On SIGINT or SIGTERM it drains: the listener closes, `/readyz` answers
+ * 503, requests in flight are answered, then it exits (after
+ * `--drain-timeout` at the latest; a second signal stops at once). Every
+ * limit of `ServeOptions` (connections, header and body timeouts, requests
+ * in flight, bytes buffered, files per form, queue, decode workers and
+ * budget) has a flag, and every flag an environment variable
+ * ({@linkcode SERVE_ENV}); `--help` lists the defaults.
  *
- * Exit codes: 0 stopped by a signal; 2 a bad model; 3 network (model URL);
- * 4 permission (e.g. `--host` outside the task's `--allow-net`); 64 usage;
+ * Exit codes: 0 stopped by a signal (drained, or not within the drain
+ * timeout: a log line says so); 2 a bad model; 3 network (model URL); 4
+ * permission (e.g. `--host` outside the task's `--allow-net`); 64 usage;
  * 69 the backend cannot start or the port is taken.
  *
  * @module
@@ -17,24 +21,61 @@
 import type { Lang } from "../data/classes.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { Classifier } from "../serve/classifier.ts";
-import { serveClassifier } from "../serve/server.ts";
+import { serveClassifier, type ServiceServer } from "../serve/server.ts";
 import {
   parseFlags,
   RUNTIME_OPTIONS,
   runtimeFlags,
   wholeFlag,
 } from "./flags.ts";
+import {
+  envHelp,
+  type EnvReader,
+  fillFromEnv,
+  nameEnvInError,
+  permittedEnv,
+} from "./env_flags.ts";
 import { reportFailure, runCli } from "./run_cli.ts";
 import { UsageError } from "./usage.ts";
 
-const USAGE = `usage: deno task serve --model DIR [options]
+/**
+ * Every flag's environment variable, for containers and orchestrators; a
+ * flag given on the command line wins. The `serve` task's `--allow-env`
+ * lists these names (a name it does not grant is read as unset).
+ */
+export const SERVE_ENV: Readonly<Record<string, string>> = {
+  model: "SIMDNET_MODEL",
+  port: "SIMDNET_PORT",
+  host: "SIMDNET_HOST",
+  lang: "SIMDNET_LANG",
+  "max-body": "SIMDNET_MAX_BODY",
+  queue: "SIMDNET_QUEUE",
+  "max-batch": "SIMDNET_MAX_BATCH",
+  "max-files": "SIMDNET_MAX_FILES",
+  "max-connections": "SIMDNET_MAX_CONNECTIONS",
+  "max-in-flight": "SIMDNET_MAX_IN_FLIGHT",
+  "max-buffered": "SIMDNET_MAX_BUFFERED",
+  "header-timeout": "SIMDNET_HEADER_TIMEOUT",
+  "body-timeout": "SIMDNET_BODY_TIMEOUT",
+  "decode-workers": "SIMDNET_DECODE_WORKERS",
+  "decode-budget": "SIMDNET_DECODE_BUDGET",
+  "drain-timeout": "SIMDNET_DRAIN_TIMEOUT",
+  backend: "SIMDNET_BACKEND",
+  threads: "SIMDNET_THREADS",
+};
+
+/** The text of `--help`. */
+export const SERVE_USAGE = `usage: deno task serve --model DIR [options]
 
 Serves a saved model over HTTP:
   POST /classify   raw PNG/JPEG bytes or a multipart form; JSON answer (?topK=N)
   GET  /           a page to choose or drop an image and see its top 3
-  GET  /healthz    liveness
-  GET  /metrics    requests, errors, latency percentiles (JSON; Prometheus
-                   text with ?format=prometheus)
+  GET  /healthz    liveness: 200 while the process answers
+  GET  /readyz     readiness: 200, or 503 with a JSON reason while the queue
+                   or the requests in flight are full, or while draining
+  GET  /metrics    Prometheus text (requests, errors, latency histogram,
+                   limits, memory); JSON with ?format=json or
+                   Accept: application/json
 
 options:
   --model DIR          model directory, model.json path or URL (required)
@@ -57,9 +98,15 @@ options:
   --decode-workers N   image decode workers (default: cores, at most 4; 0
                        decodes on the main thread, without a time budget)
   --decode-budget MS   most time to decode one image (default 10000): 422
+  --drain-timeout MS   on SIGTERM/SIGINT, most time to answer the requests in
+                       flight before exiting anyway (default 30000)
   --backend B          auto, wasm, webgpu or cpu (default auto)
   --threads N          WASM threads (default: all cores, or env SIMDNET_THREADS)
   --help               show this text
+
+Every option can also be set by an environment variable (for containers);
+a flag on the command line wins over its variable:
+${envHelp(SERVE_ENV)}
 `;
 
 /** Parsed command line. */
@@ -79,16 +126,26 @@ export interface ServeArgs {
   bodyTimeout: number;
   decodeWorkers: number | undefined;
   decodeBudget: number;
+  drainTimeout: number;
   backend: BackendChoice;
   threads: number | undefined;
 }
 
-/** Parses the command line; returns "help" for --help. */
-export function parseServeArgs(args: string[]): ServeArgs | "help" {
+/**
+ * Parses the command line, then fills what it left unset from the
+ * variables of {@linkcode SERVE_ENV} read by `env` (default: those the
+ * permissions grant); returns "help" for --help.
+ */
+export function parseServeArgs(
+  args: string[],
+  env: EnvReader = permittedEnv,
+): ServeArgs | "help" {
   const parsed = parseFlags(args, {
     model: { type: "string" },
     port: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
+    // No defaults here: an unset flag must be told from a given one, so
+    // that its variable can fill it.
+    host: { type: "string" },
     "max-body": { type: "string" },
     queue: { type: "string" },
     "max-batch": { type: "string" },
@@ -100,41 +157,94 @@ export function parseServeArgs(args: string[]): ServeArgs | "help" {
     "body-timeout": { type: "string" },
     "decode-workers": { type: "string" },
     "decode-budget": { type: "string" },
+    "drain-timeout": { type: "string" },
     ...RUNTIME_OPTIONS,
+    backend: { type: "string" },
+    lang: { type: "string" },
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
   if (v.help) return "help";
-  if (v.model === undefined) {
+  const used = fillFromEnv(v, SERVE_ENV, env);
+  return nameEnvInError(used, () => serveArgs(v));
+}
+
+function serveArgs(v: Record<string, unknown>): ServeArgs {
+  const str = (flag: string) => v[flag] as string | undefined;
+  const whole = (flag: string, min: number) => wholeFlag(str(flag), flag, min);
+  const model = str("model");
+  if (model === undefined) {
     throw new UsageError(
-      "--model DIR is required: the directory of a saved model",
+      "--model DIR (or SIMDNET_MODEL) is required: the directory of a saved model",
     );
   }
-  const runtime = runtimeFlags(v);
-  const port = wholeFlag(v.port, "port", 0) ?? 8080;
+  const runtime = runtimeFlags({
+    backend: str("backend"),
+    threads: str("threads"),
+    lang: str("lang"),
+  });
+  const port = whole("port", 0) ?? 8080;
   if (port > 65535) throw new UsageError(`--port must be at most 65535`);
   return {
-    model: v.model,
+    model,
     port,
-    host: v.host,
+    host: str("host") ?? "127.0.0.1",
     lang: runtime.lang,
-    maxBody: wholeFlag(v["max-body"], "max-body", 1) ?? 5 * 1024 * 1024,
-    queue: wholeFlag(v.queue, "queue", 1) ?? 64,
-    maxBatch: wholeFlag(v["max-batch"], "max-batch", 1) ?? 32,
-    maxFiles: wholeFlag(v["max-files"], "max-files", 1) ?? 16,
-    maxConnections: wholeFlag(v["max-connections"], "max-connections", 1) ??
-      256,
-    maxInFlight: wholeFlag(v["max-in-flight"], "max-in-flight", 1) ?? 64,
-    maxBuffered: wholeFlag(v["max-buffered"], "max-buffered", 1) ??
-      64 * 1024 * 1024,
-    headerTimeout: wholeFlag(v["header-timeout"], "header-timeout", 1) ??
-      10_000,
-    bodyTimeout: wholeFlag(v["body-timeout"], "body-timeout", 1) ?? 30_000,
-    decodeWorkers: wholeFlag(v["decode-workers"], "decode-workers", 0),
-    decodeBudget: wholeFlag(v["decode-budget"], "decode-budget", 1) ?? 10_000,
+    maxBody: whole("max-body", 1) ?? 5 * 1024 * 1024,
+    queue: whole("queue", 1) ?? 64,
+    maxBatch: whole("max-batch", 1) ?? 32,
+    maxFiles: whole("max-files", 1) ?? 16,
+    maxConnections: whole("max-connections", 1) ?? 256,
+    maxInFlight: whole("max-in-flight", 1) ?? 64,
+    maxBuffered: whole("max-buffered", 1) ?? 64 * 1024 * 1024,
+    headerTimeout: whole("header-timeout", 1) ?? 10_000,
+    bodyTimeout: whole("body-timeout", 1) ?? 30_000,
+    decodeWorkers: whole("decode-workers", 0),
+    decodeBudget: whole("decode-budget", 1) ?? 10_000,
+    drainTimeout: whole("drain-timeout", 0) ?? 30_000,
     backend: runtime.backend,
     threads: runtime.threads,
   };
+}
+
+/**
+ * Waits for SIGINT/SIGTERM, then drains `server`; resolves once it stopped,
+ * the drain timed out, or a second signal asked to stop at once.
+ */
+function stopOnSignal(server: ServiceServer, drainMs: number): Promise<void> {
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const listeners = new Map<Deno.Signal, () => void>();
+  return new Promise<void>((resolve) => {
+    let draining = false;
+    const done = () => {
+      for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
+      resolve();
+    };
+    for (const signal of signals) {
+      const onSignal = () => {
+        if (draining) {
+          console.warn(`${signal} again: stopping without waiting`);
+          return done();
+        }
+        draining = true;
+        console.log(
+          `${signal}: draining, ${server.active()} requests in flight ` +
+            `(up to ${drainMs} ms)`,
+        );
+        server.drain(drainMs).then((drained) => {
+          if (!drained) {
+            console.warn(
+              `drain timeout: requests still in flight after ${drainMs} ms; ` +
+                `stopping anyway (raise --drain-timeout to wait longer)`,
+            );
+          }
+          done();
+        });
+      };
+      listeners.set(signal, onSignal);
+      Deno.addSignalListener(signal, onSignal);
+    }
+  });
 }
 
 async function run(a: ServeArgs): Promise<number> {
@@ -144,7 +254,6 @@ async function run(a: ServeArgs): Promise<number> {
   });
   const rt = classifier.runtime;
   console.log(`backend: ${rt.backend} (${rt.reason})`);
-  const stop = new AbortController();
   const { server } = serveClassifier(classifier, {
     hostname: a.host,
     port: a.port,
@@ -160,7 +269,6 @@ async function run(a: ServeArgs): Promise<number> {
     bodyTimeoutMs: a.bodyTimeout,
     decodeWorkers: a.decodeWorkers,
     decodeBudgetMs: a.decodeBudget,
-    signal: stop.signal,
     onListen: (addr) => {
       const host = addr.hostname.includes(":")
         ? `[${addr.hostname}]`
@@ -168,12 +276,10 @@ async function run(a: ServeArgs): Promise<number> {
       console.log(`listening on http://${host}:${addr.port}/`);
     },
   });
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const onSignal = () => stop.abort();
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
-  await server.finished;
-  for (const s of signals) Deno.removeSignalListener(s, onSignal);
-  classifier.dispose();
+  await stopOnSignal(server, a.drainTimeout);
+  // After a timed-out drain a forward pass may still hold the model; the
+  // process exits right after this, which frees it either way.
+  if (server.active() === 0) classifier.dispose();
   console.log("stopped");
   return 0;
 }
@@ -181,7 +287,7 @@ async function run(a: ServeArgs): Promise<number> {
 /** Runs the CLI with `args` and returns the exit code once the server stops. */
 export async function main(args: string[]): Promise<number> {
   return await runCli(args, {
-    usage: USAGE,
+    usage: SERVE_USAGE,
     parse: parseServeArgs,
     run,
     failure: (error) => reportFailure(error, "serve"),

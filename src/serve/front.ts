@@ -115,11 +115,31 @@ export class ConnectionFront {
     return false;
   }
 
-  /** Stops accepting and closes every connection. */
-  close(): void {
+  /**
+   * Stops accepting: the listening socket closes, so new connections are
+   * refused by the OS, while open ones go on (a drain answers them).
+   */
+  stopAccepting(): void {
     try {
       this.#listener.close();
     } catch { /* already closed */ }
+  }
+
+  /**
+   * Resolves once every connection has ended by itself (the inner server
+   * closed its side after its last answer, and the relay passed that
+   * answer on) or after `ms`, whichever is first.
+   */
+  async settle(ms: number): Promise<void> {
+    const until = performance.now() + ms;
+    while (this.#relays.size > 0 && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Stops accepting and closes every connection. */
+  close(): void {
+    this.stopAccepting();
     for (const relay of this.#relays) this.#drop(relay);
   }
 

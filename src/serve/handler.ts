@@ -1,6 +1,7 @@
 /**
  * The request handler of the classification service: `POST /classify`,
- * the page at `GET /`, `GET /healthz` and `GET /metrics`, with limits on
+ * the page at `GET /`, `GET /healthz` (liveness), `GET /readyz`
+ * (readiness) and `GET /metrics` (`./probes.ts`), with limits on
  * requests in flight, body size, time and buffered bytes, files per
  * request, queued inference work, and decode time.
  *
@@ -24,7 +25,8 @@ import {
   HttpError,
   json,
 } from "./request_limits.ts";
-import { prometheusText, ServerMetrics } from "./server_metrics.ts";
+import { metricsResponse, readyResponse } from "./probes.ts";
+import { ServerMetrics } from "./server_metrics.ts";
 import { readUploads, type Upload } from "./uploads.ts";
 import { BatchQueue, QueueFullError } from "./work_queue.ts";
 
@@ -89,6 +91,13 @@ export interface ClassifyService {
   inFlight: () => number;
   /** Body bytes buffered now, over all requests. */
   buffered: ByteBudget;
+  /**
+   * Why `/readyz` answers 503 now (queue full, requests in flight at their
+   * cap, or draining), or null when it answers 200.
+   */
+  notReady: () => string | null;
+  /** Marks the service as stopping: `/readyz` answers 503 from now on. */
+  drain: () => void;
   /** Stops the decode workers. */
   close: () => void;
 }
@@ -169,6 +178,7 @@ class Service {
   readonly limits: BodyLimits;
   inFlight = 0;
   dropped = 0;
+  draining = false;
   readonly #log: (line: string) => void;
   readonly #onError: (error: unknown) => void;
 
@@ -279,6 +289,8 @@ class Service {
             inputShape: this.classifier.inputShape,
             classes: this.classifier.classes,
           }));
+      case "/readyz":
+        return only("GET", () => readyResponse(this.notReady()));
       case "/metrics":
         return only("GET", () => this.#metricsResponse(request, url));
       default:
@@ -302,13 +314,25 @@ class Service {
       bufferedBytes: this.limits.budget.used,
       ...this.options.limitMetrics?.(),
     });
-    const prom = url.searchParams.get("format") === "prometheus" ||
-      (request.headers.get("accept") ?? "").includes("text/plain");
-    return prom
-      ? new Response(prometheusText(snap), {
-        headers: { "content-type": "text/plain; version=0.0.4" },
-      })
-      : json(200, snap);
+    return metricsResponse(request, url, snap, this.notReady() === null);
+  }
+
+  /**
+   * The model is loaded once this exists (the CLI listens only after
+   * loading), so readiness is about taking more work: a load balancer
+   * should send requests elsewhere rather than collect 503s here.
+   */
+  notReady(): string | null {
+    if (this.draining) return "the server is shutting down";
+    const q = this.queue;
+    if (q.waiting + q.reserved >= q.limit) {
+      return `the inference queue is full (${q.limit} waiting)`;
+    }
+    const maxInFlight = this.options.maxInFlight ?? 64;
+    if (this.inFlight >= maxInFlight) {
+      return `${maxInFlight} requests are in flight`;
+    }
+    return null;
   }
 
   /** Answers one request; never throws. */
@@ -357,6 +381,10 @@ export function createClassifyHandler(
     decoder: service.decoder,
     inFlight: () => service.inFlight,
     buffered: service.limits.budget,
+    notReady: () => service.notReady(),
+    drain: () => {
+      service.draining = true;
+    },
     close: () => service.decoder.close(),
   };
 }

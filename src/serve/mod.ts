@@ -55,7 +55,13 @@ export {
   type DecodePoolOptions,
   DecodeTimeoutError,
 } from "./decode_pool.ts";
-export { type MetricsSnapshot, ServerMetrics } from "./server_metrics.ts";
+export {
+  type Histogram,
+  LATENCY_BUCKETS,
+  type MetricsSnapshot,
+  ServerMetrics,
+} from "./server_metrics.ts";
+export { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
 export {
   BatchQueue,
   type BatchQueueOptions,

@@ -2,7 +2,8 @@
  * The classification service over HTTP: a {@linkcode ConnectionFront}
  * (connection cap, header timeout) before a `Deno.serve` server running
  * the handler of `handler.ts` (requests in flight, body size and time,
- * buffered bytes, files, queue and decode limits).
+ * buffered bytes, files, queue and decode limits), and a drain for a
+ * graceful stop behind a load balancer.
  *
  * @module
  */
@@ -50,6 +51,16 @@ export interface ServiceServer {
   finished: Promise<void>;
   /** Stops accepting, closes connections and the decode workers. */
   shutdown: () => Promise<void>;
+  /**
+   * A graceful stop: closes the listening socket (new connections are
+   * refused), makes `/readyz` answer 503 on connections still open, waits
+   * until no request is in the handler, then shuts down. Resolves true when
+   * drained, false when `timeoutMs` passed first (then it shuts down anyway
+   * and waits at most one more second for that).
+   */
+  drain: (timeoutMs: number) => Promise<boolean>;
+  /** Requests in the handler now, whatever their route. */
+  active: () => number;
 }
 
 /** A running service. */
@@ -81,6 +92,9 @@ export function serveClassifier(
   // The handler needs the front, which needs the inner server's port.
   const late: { front?: ConnectionFront } = {};
   let droppedBeforeAnswer = 0;
+  // Requests in the handler, and who waits for them to reach 0 (a drain).
+  let active = 0;
+  let onIdle: (() => void) | undefined;
   const service = createClassifyHandler(classifier, {
     ...options,
     limitMetrics: () => ({
@@ -110,7 +124,9 @@ export function serveClassifier(
       });
     }
     const started = performance.now();
+    active++;
     const response = await service.handler(request); // never throws
+    if (--active === 0) onIdle?.();
     const close = response.headers.get("connection") === "close";
     // 499: the handler saw the client go while reading its body, and said so.
     if (front.end(port, close) && response.status !== 499) {
@@ -137,14 +153,55 @@ export function serveClassifier(
       await inner.shutdown();
       service.close();
     })();
+  const drain = async (timeoutMs: number): Promise<boolean> => {
+    const until = performance.now() + timeoutMs;
+    service.drain();
+    front.stopAccepting();
+    const idle = new Promise<true>((resolve) => {
+      onIdle = () => resolve(true);
+      if (active === 0) resolve(true);
+    });
+    const drained = await within(idle, timeoutMs, false);
+    const left = () => Math.max(0, until - performance.now());
+    // Deno.serve's own graceful shutdown first, so that answers it is still
+    // writing reach the relays. It waits for handlers (one past the timeout
+    // may never end) and perhaps for idle kept-alive connections, so it
+    // gets two seconds at most, then the front closes whatever is open.
+    stopping ??= (async () => {
+      await within(inner.shutdown(), Math.min(2000, left() + 1000), undefined);
+      await front.settle(Math.min(1000, left() + 200));
+      front.close();
+      await front.done;
+      service.close();
+    })();
+    await stopping;
+    return drained;
+  };
   options.signal?.addEventListener("abort", () => shutdown(), { once: true });
   if (options.signal?.aborted) shutdown();
   const finished = inner.finished.then(() => stopping).then(() => {});
   options.onListen?.(listener.addr);
   return {
     ...service,
-    server: { finished, shutdown },
+    server: { finished, shutdown, drain, active: () => active },
     addr: listener.addr,
     front,
   };
+}
+
+/** `promise`, or `late` once `ms` passed first; the timer never lingers. */
+async function within<T, L>(
+  promise: Promise<T>,
+  ms: number,
+  late: L,
+): Promise<T | L> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<L>((resolve) => timer = setTimeout(() => resolve(late), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

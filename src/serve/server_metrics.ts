@@ -1,9 +1,40 @@
 /**
- * Counters and latency percentiles of the classification service, shown by
- * `GET /metrics` as JSON or in the Prometheus text format.
+ * Counters, a latency histogram and latency percentiles of the
+ * classification service, shown by `GET /metrics` in the Prometheus text
+ * format (`./prometheus.ts`) or as JSON.
  *
  * @module
  */
+
+/**
+ * Upper bounds in seconds of the classify latency histogram. From 5 ms (a
+ * small image on a warm server) to 30 s: a request may wait for the body
+ * (30 s timeout) and for a decode (10 s budget), so the slow end matters.
+ */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
+
+/** A cumulative histogram since the start, Prometheus-style. */
+export interface Histogram {
+  /** Cumulative counts: `[upper bound, observations <= bound]`, ascending. */
+  buckets: [number, number][];
+  /** Sum of the observations. */
+  sum: number;
+  /** Number of observations (the `+Inf` bucket). */
+  count: number;
+}
 
 /** A snapshot of the service's metrics. */
 export interface MetricsSnapshot {
@@ -24,6 +55,8 @@ export interface MetricsSnapshot {
     p99: number;
     max: number;
   };
+  /** Latency of every `POST /classify` answer since the start, in seconds. */
+  latencySeconds: Histogram;
   queue: {
     waiting: number;
     running: number;
@@ -52,6 +85,10 @@ export class ServerMetrics {
   errors = 0;
   images = 0;
   readonly byStatus: Map<number, number> = new Map();
+  // Not cumulative here: one count per bucket, summed in the snapshot.
+  readonly #bucketCounts = new Array<number>(LATENCY_BUCKETS.length + 1)
+    .fill(0);
+  #latencySum = 0;
 
   /** Keeps the latencies of the last `window` classify requests (default 4096). */
   constructor(window = 4096) {
@@ -67,6 +104,10 @@ export class ServerMetrics {
 
   /** Records the latency of one classify request. */
   latency(ms: number): void {
+    const seconds = ms / 1000;
+    const at = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
+    this.#bucketCounts[at === -1 ? LATENCY_BUCKETS.length : at]!++;
+    this.#latencySum += seconds;
     this.#window[this.#next] = ms;
     this.#next = (this.#next + 1) % this.#window.length;
     this.#filled = Math.min(this.#filled + 1, this.#window.length);
@@ -88,6 +129,20 @@ export class ServerMetrics {
     };
   }
 
+  /** The latency histogram since the start, in seconds. */
+  histogram(): Histogram {
+    let seen = 0;
+    const buckets = LATENCY_BUCKETS.map((le, i): [number, number] => [
+      le,
+      seen += this.#bucketCounts[i]!,
+    ]);
+    return {
+      buckets,
+      sum: this.#latencySum,
+      count: seen + this.#bucketCounts[LATENCY_BUCKETS.length]!,
+    };
+  }
+
   /** The current values; `queue` comes from the work queue. */
   snapshot(
     queue: MetricsSnapshot["queue"],
@@ -102,44 +157,10 @@ export class ServerMetrics {
       ),
       images: this.images,
       latencyMs: this.percentiles(),
+      latencySeconds: this.histogram(),
       queue,
       limits,
       rssBytes: Deno.memoryUsage().rss,
     };
   }
-}
-
-/** The snapshot in the Prometheus text exposition format. */
-export function prometheusText(m: MetricsSnapshot): string {
-  const lines = [
-    "# HELP simdnet_requests_total Answered HTTP requests.",
-    "# TYPE simdnet_requests_total counter",
-    ...Object.entries(m.byStatus).map(([code, n]) =>
-      `simdnet_requests_total{code="${code}"} ${n}`
-    ),
-    "# HELP simdnet_errors_total Answers with status >= 400.",
-    "# TYPE simdnet_errors_total counter",
-    `simdnet_errors_total ${m.errors}`,
-    "# HELP simdnet_images_total Images classified.",
-    "# TYPE simdnet_images_total counter",
-    `simdnet_images_total ${m.images}`,
-    "# HELP simdnet_classify_latency_ms Latency of POST /classify over the recent window.",
-    "# TYPE simdnet_classify_latency_ms summary",
-    `simdnet_classify_latency_ms{quantile="0.5"} ${m.latencyMs.p50}`,
-    `simdnet_classify_latency_ms{quantile="0.9"} ${m.latencyMs.p90}`,
-    `simdnet_classify_latency_ms{quantile="0.99"} ${m.latencyMs.p99}`,
-    `simdnet_classify_latency_ms_count ${m.latencyMs.count}`,
-    "# HELP simdnet_queue_waiting Images waiting for inference.",
-    "# TYPE simdnet_queue_waiting gauge",
-    `simdnet_queue_waiting ${m.queue.waiting}`,
-    "# HELP simdnet_limit Hardening limits: refusals and timeouts so far, bytes and requests held now.",
-    "# TYPE simdnet_limit gauge",
-    ...Object.entries(m.limits).map(([name, n]) =>
-      `simdnet_limit{name="${name}"} ${n}`
-    ),
-    "# HELP simdnet_resident_memory_bytes Resident set size.",
-    "# TYPE simdnet_resident_memory_bytes gauge",
-    `simdnet_resident_memory_bytes ${m.rssBytes}`,
-  ];
-  return lines.join("\n") + "\n";
 }
