@@ -28,7 +28,7 @@ function serveTaskEnv(): string {
 class Output {
   text = "";
   readonly done: Promise<void>;
-  constructor(stream: ReadableStream<Uint8Array>) {
+  constructor(stream: ReadableStream<Uint8Array<ArrayBuffer>>) {
     this.done = (async () => {
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
         this.text += chunk;
