@@ -114,3 +114,44 @@ export function assertRefused(
   if (pattern) assert.match(error.message, pattern, what);
   return error.message;
 }
+
+const CHILD = new URL("./_ckpt_child.ts", import.meta.url).pathname;
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise<void>((ok) => setTimeout(ok, ms));
+
+/** How a training child ended. */
+export interface ChildOutcome {
+  code: number;
+  stderr: string;
+  killed: boolean;
+}
+
+/**
+ * Runs tests/_ckpt_child.ts in `dir` with `args`; SIGKILLs it when
+ * `killWhen` (given whether the child is still running) resolves, unless it
+ * has exited by then.
+ */
+export async function runTrainingChild(
+  dir: string,
+  args: string[],
+  killWhen?: (running: () => boolean) => Promise<void>,
+): Promise<ChildOutcome> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write=/tmp", CHILD, dir, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let running = true;
+  let killed = false;
+  const killer = killWhen?.(() => running).then(() => {
+    if (!running) return;
+    killed = true;
+    child.kill("SIGKILL");
+  });
+  const { code, stderr } = await child.output();
+  running = false;
+  await killer;
+  return { code, stderr: new TextDecoder().decode(stderr), killed };
+}

@@ -10,49 +10,20 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, previousPath } from "../src/train/checkpoint.ts";
 import { Rng } from "../src/util/random.ts";
+import {
+  type ChildOutcome,
+  runTrainingChild,
+  sleep,
+} from "./_ckpt_fixtures.ts";
 
-const CHILD = new URL("./_ckpt_child.ts", import.meta.url).pathname;
 const EPOCHS = 6;
 
-interface Outcome {
-  code: number;
-  stderr: string;
-  killed: boolean;
-}
-
-const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
-
-/**
- * Runs the child in `dir`; SIGKILLs it when `killWhen` (given whether the
- * child is still running) resolves, unless it has exited by then.
- */
-async function runChild(
+/** Runs the training child in `dir`, killed when `killWhen` resolves. */
+function runChild(
   dir: string,
   killWhen?: (running: () => boolean) => Promise<void>,
-): Promise<Outcome> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=/tmp",
-      CHILD,
-      dir,
-      `${EPOCHS}`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let running = true;
-  let killed = false;
-  const killer = killWhen?.(() => running).then(() => {
-    if (!running) return;
-    killed = true;
-    child.kill("SIGKILL");
-  });
-  const { code, stderr } = await child.output();
-  running = false;
-  await killer;
-  return { code, stderr: new TextDecoder().decode(stderr), killed };
+): Promise<ChildOutcome> {
+  return runTrainingChild(dir, [`${EPOCHS}`], killWhen);
 }
 
 /** Resolves once `path` exists (or the child has exited). */

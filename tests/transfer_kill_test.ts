@@ -9,40 +9,18 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { Rng } from "../src/util/random.ts";
+import {
+  type ChildOutcome,
+  runTrainingChild,
+  sleep,
+} from "./_ckpt_fixtures.ts";
 
-const CHILD = new URL("./_ckpt_child.ts", import.meta.url).pathname;
-
-const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
-
-/** Runs the child; SIGKILLs it once `killWhen` resolves, if still running. */
-async function runChild(
+/** Runs the training child in `dir`, killed when `killWhen` resolves. */
+function runChild(
   dir: string,
   killWhen?: (running: () => boolean) => Promise<void>,
-): Promise<{ code: number; stderr: string; killed: boolean }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=/tmp",
-      CHILD,
-      dir,
-      "3",
-      "transfer",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let running = true;
-  let killed = false;
-  const killer = killWhen?.(() => running).then(() => {
-    if (!running) return;
-    killed = true;
-    child.kill("SIGKILL");
-  });
-  const { code, stderr } = await child.output();
-  running = false;
-  await killer;
-  return { code, stderr: new TextDecoder().decode(stderr), killed };
+): Promise<ChildOutcome> {
+  return runTrainingChild(dir, ["3", "transfer"], killWhen);
 }
 
 /** Resolves once the checkpoint in `dir` holds `epoch` epochs (or the child ended). */
