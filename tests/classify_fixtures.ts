@@ -14,6 +14,8 @@ import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { Rng } from "../src/util/random.ts";
+import type { Classifier } from "../src/serve/classifier.ts";
+import type { ClassifierEngine } from "../src/serve/handler.ts";
 
 /**
  * A 10-class model on 32x32 RGB with every layer type of the seed CNN, small
@@ -196,4 +198,34 @@ export function noiseJpeg(side: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(
     encodeJpegFile({ data, width: side, height: side }, 90).data,
   );
+}
+
+/** A classifier engine whose forward pass waits until the test lets go. */
+export interface HeldEngine {
+  engine: ClassifierEngine;
+  /** Resolves once a forward pass has started (and is being held). */
+  busy: Promise<void>;
+  /** Lets every held forward pass run. */
+  release: () => void;
+}
+
+/** Wraps the real `classifier` so its forward pass is held at a gate. */
+export function heldEngine(classifier: Classifier): HeldEngine {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const busy = new Promise<void>((r) => (entered = r));
+  const engine: ClassifierEngine = {
+    inputShape: classifier.inputShape,
+    classes: classifier.classes,
+    runtime: classifier.runtime,
+    preprocess: classifier.preprocess.bind(classifier),
+    top: classifier.top.bind(classifier),
+    predictPixels: async (x: Float32Array, n: number) => {
+      entered();
+      await gate;
+      return await classifier.predictPixels(x, n);
+    },
+  };
+  return { engine, busy, release };
 }

@@ -12,7 +12,7 @@ import { serveClassifier } from "../src/serve/server.ts";
 import { LATENCY_BUCKETS } from "../src/serve/server_metrics.ts";
 import { formatValue } from "../src/serve/prometheus.ts";
 import { parseExposition, parseValue } from "./exposition_parser.ts";
-import { pattern, png, tinyModel } from "./classify_fixtures.ts";
+import { heldEngine, pattern, png, tinyModel } from "./classify_fixtures.ts";
 
 const { json, weights } = await modelToArtifacts(tinyModel(47));
 const classifier = await Classifier.fromBytes(json, weights, {
@@ -151,23 +151,8 @@ Deno.test("metrics: Prometheus text by default, valid line by line, JSON on requ
 });
 
 Deno.test("readyz: 503 with a one-line reason while the queue is full, 200 before and after", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let entered!: () => void;
-  const busy = new Promise<void>((r) => (entered = r));
   // The real classifier, held at the forward pass until the test lets go.
-  const engine = {
-    inputShape: classifier.inputShape,
-    classes: classifier.classes,
-    runtime: classifier.runtime,
-    preprocess: classifier.preprocess.bind(classifier),
-    top: classifier.top.bind(classifier),
-    predictPixels: async (x: Float32Array, n: number) => {
-      entered();
-      await gate;
-      return await classifier.predictPixels(x, n);
-    },
-  };
+  const { engine, busy, release } = heldEngine(classifier);
   const service = serveClassifier(engine, {
     port: 0,
     decodeWorkers: 0,

@@ -9,7 +9,14 @@ import { modelToArtifacts } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { serveClassifier } from "../src/serve/server.ts";
 import { BatchQueue, QueueFullError } from "../src/serve/work_queue.ts";
-import { jpeg, maxDiff, pattern, png, tinyModel } from "./classify_fixtures.ts";
+import {
+  heldEngine,
+  jpeg,
+  maxDiff,
+  pattern,
+  png,
+  tinyModel,
+} from "./classify_fixtures.ts";
 
 const { json, weights } = await modelToArtifacts(tinyModel(41));
 const classifier = await Classifier.fromBytes(json, weights, {
@@ -162,23 +169,8 @@ Deno.test("serve: 400, 404, 405, 413 and 415 say what is wrong", async () => {
 });
 
 Deno.test("serve: 503 when the inference queue is full, then the queued work completes", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let entered!: () => void;
-  const busy = new Promise<void>((r) => (entered = r));
   // The real classifier, held at the forward pass until the test lets go.
-  const engine = {
-    inputShape: classifier.inputShape,
-    classes: classifier.classes,
-    runtime: classifier.runtime,
-    preprocess: classifier.preprocess.bind(classifier),
-    top: classifier.top.bind(classifier),
-    predictPixels: async (x: Float32Array, n: number) => {
-      entered();
-      await gate;
-      return await classifier.predictPixels(x, n);
-    },
-  };
+  const { engine, busy, release } = heldEngine(classifier);
   const picture = png(pattern(32, 32, 3, 3), 32, 32, 3);
   await withServer({ queueLimit: 1, maxBatch: 1 }, async (url, service) => {
     const first = post(`${url}/classify`, picture, "image/png");
