@@ -6,7 +6,13 @@
 
 import type * as tf from "@tensorflow/tfjs-core";
 import { conv2dBiasAct, type FusedActivation } from "./fused.ts";
-import type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
+import type {
+  ApplyContext,
+  Initializer,
+  Layer,
+  LayerPlan,
+  NamedWeight,
+} from "./layer.ts";
 import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
 
 /** Options of {@linkcode Conv2D}. */
@@ -51,8 +57,8 @@ export class Conv2D implements Layer {
     this.name = options.name ?? "";
   }
 
-  /** Creates `kernel` `[kh, kw, in, filters]` and `bias` `[filters]`. */
-  build(inputShape: readonly number[], init: Initializer): number[] {
+  /** Output shape and `kernel` `[kh, kw, in, filters]`, `bias` `[filters]`. */
+  plan(inputShape: readonly number[]): LayerPlan {
     const [h, w, c] = inputShape;
     if (inputShape.length !== 3 || !h || !w || !c) {
       throw new Error(
@@ -61,19 +67,31 @@ export class Conv2D implements Layer {
       );
     }
     const [kh, kw] = this.kernelSize;
-    const kernelShape = [kh, kw, c, this.filters];
-    this.weights = [makeWeight(`${this.name}/kernel`, kernelShape, init)];
+    const weights = [{
+      name: `${this.name}/kernel`,
+      shape: [kh, kw, c, this.filters],
+    }];
     if (this.useBias) {
-      this.weights.push(makeWeight(`${this.name}/bias`, [this.filters], null));
+      weights.push({ name: `${this.name}/bias`, shape: [this.filters] });
     }
-    if (this.padding === "same") return [h, w, this.filters];
+    if (this.padding === "same") {
+      return { output: [h, w, this.filters], weights };
+    }
     if (h < kh || w < kw) {
       throw new Error(
         `${this.name}: a ${kh}x${kw} 'valid' convolution cannot run on a ` +
           `${h}x${w} input; use padding 'same' or a larger input`,
       );
     }
-    return [h - kh + 1, w - kw + 1, this.filters];
+    return { output: [h - kh + 1, w - kw + 1, this.filters], weights };
+  }
+
+  /** Creates `kernel` (from `init`) and a zero `bias`. */
+  build(inputShape: readonly number[], init: Initializer): number[] {
+    const { output, weights: [kernel, bias] } = this.plan(inputShape);
+    this.weights = [makeWeight(kernel!.name, kernel!.shape, init)];
+    if (bias) this.weights.push(makeWeight(bias.name, bias.shape, null));
+    return output;
   }
 
   /** Runs the fused convolution. */

@@ -6,7 +6,13 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { denseBiasAct } from "./fused.ts";
-import type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
+import type {
+  ApplyContext,
+  Initializer,
+  Layer,
+  LayerPlan,
+  NamedWeight,
+} from "./layer.ts";
 import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
 
 /** Options of {@linkcode Dense}. */
@@ -41,8 +47,8 @@ export class Dense implements Layer {
     this.name = options.name ?? "";
   }
 
-  /** Creates `kernel` `[in, units]` and `bias` `[units]`. */
-  build(inputShape: readonly number[], init: Initializer): number[] {
+  /** Output shape and `kernel` `[in, units]`, `bias` `[units]`. */
+  plan(inputShape: readonly number[]): LayerPlan {
     const [features] = inputShape;
     if (inputShape.length !== 1 || !features) {
       throw new Error(
@@ -50,13 +56,22 @@ export class Dense implements Layer {
           `[${inputShape}]; put a Flatten layer before it`,
       );
     }
-    this.weights = [
-      makeWeight(`${this.name}/kernel`, [features, this.units], init),
-    ];
+    const weights = [{
+      name: `${this.name}/kernel`,
+      shape: [features, this.units],
+    }];
     if (this.useBias) {
-      this.weights.push(makeWeight(`${this.name}/bias`, [this.units], null));
+      weights.push({ name: `${this.name}/bias`, shape: [this.units] });
     }
-    return [this.units];
+    return { output: [this.units], weights };
+  }
+
+  /** Creates `kernel` (from `init`) and a zero `bias`. */
+  build(inputShape: readonly number[], init: Initializer): number[] {
+    const { output, weights: [kernel, bias] } = this.plan(inputShape);
+    this.weights = [makeWeight(kernel!.name, kernel!.shape, init)];
+    if (bias) this.weights.push(makeWeight(bias.name, bias.shape, null));
+    return output;
   }
 
   /** Runs the fused product, then softmax unless logits are asked for. */

@@ -7,7 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { dropoutMask } from "./dropout_mask.ts";
-import type { ApplyContext, Layer, NamedWeight } from "./layer.ts";
+import type { ApplyContext, Layer, LayerPlan, NamedWeight } from "./layer.ts";
 
 /** Inverted dropout with seeded masks. */
 export class Dropout implements Layer {
@@ -29,6 +29,11 @@ export class Dropout implements Layer {
   /** Same shape out as in. */
   build(inputShape: readonly number[]): number[] {
     return [...inputShape];
+  }
+
+  /** The output shape (the input's); no weights. */
+  plan(inputShape: readonly number[]): LayerPlan {
+    return { output: [...inputShape], weights: [] };
   }
 
   /**

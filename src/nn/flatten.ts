@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   type ApplyContext,
   type Layer,
+  type LayerPlan,
   type NamedWeight,
   sizeOf,
 } from "./layer.ts";
@@ -26,7 +27,12 @@ export class Flatten implements Layer {
 
   /** `[h, w, c]` becomes `[h * w * c]`. */
   build(inputShape: readonly number[]): number[] {
-    return [sizeOf(inputShape)];
+    return this.plan(inputShape).output;
+  }
+
+  /** The output shape; no weights. */
+  plan(inputShape: readonly number[]): LayerPlan {
+    return { output: [sizeOf(inputShape)], weights: [] };
   }
 
   /** Reshapes. */

@@ -23,6 +23,28 @@ export interface ApplyContext {
 export interface NamedWeight {
   name: string;
   variable: tf.Variable;
+  /**
+   * False for a layer's state that no gradient updates, such as
+   * BatchNormalization's moving mean and variance (Keras'
+   * `non_trainable_weights`); absent means trainable.
+   */
+  trainable?: boolean;
+}
+
+/** A weight a layer will create, before any tensor exists. */
+export interface PlannedWeight {
+  name: string;
+  shape: number[];
+  /** False for non-trainable state; see {@linkcode NamedWeight.trainable}. */
+  trainable?: boolean;
+}
+
+/** What a layer makes of an input shape, computed without creating tensors. */
+export interface LayerPlan {
+  /** Output shape without the batch axis. */
+  output: number[];
+  /** The weights `build` will create, in Keras order. */
+  weights: PlannedWeight[];
 }
 
 /** Values produced by an initialiser for a weight of a given shape. */
@@ -45,12 +67,52 @@ export interface Layer {
    * and returns the output shape. Called once, by the model.
    */
   build(inputShape: readonly number[], init: Initializer): number[];
+  /**
+   * The output shape and weights for inputs of `inputShape`, without
+   * creating any tensor, so that a model file can be checked before
+   * anything is allocated. Throws an `Error` naming the layer when it cannot
+   * run on that input; `build` returns the same output shape.
+   */
+  plan(inputShape: readonly number[]): LayerPlan;
   /** Runs the layer on a batch. */
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor;
   /** The layer's weights, in Keras order (kernel, then bias). */
   readonly weights: readonly NamedWeight[];
   /** The layer's Keras config (snake_case keys), as saved in `model.json`. */
   config(): Record<string, unknown>;
+}
+
+/**
+ * A layer of several inputs (Keras' merge layers: `Add`, `Concatenate`,
+ * `Multiply`), used in functional models. It has no weights.
+ */
+export interface MergeLayer {
+  /** Keras layer name; assigned by the model when empty. */
+  name: string;
+  /** Keras class name, e.g. `Add`. */
+  readonly className: string;
+  /** Always true: tells a merge layer from a {@linkcode Layer}. */
+  readonly merge: true;
+  /** Keras' `trainable`; a merge layer has no weights either way. */
+  trainable: boolean;
+  /** Empty: merge layers have no weights. */
+  readonly weights: readonly NamedWeight[];
+  /** The output shape for inputs of these shapes (without batch axes); throws naming the layer when they do not fit together. */
+  plan(inputShapes: readonly (readonly number[])[]): LayerPlan;
+  /** Checks the shapes and returns the output shape, like `plan`. */
+  build(inputShapes: readonly (readonly number[])[]): number[];
+  /** Runs the layer on its inputs, in `inbound_nodes` order. */
+  apply(xs: readonly tf.Tensor[], ctx: ApplyContext): tf.Tensor;
+  /** The layer's Keras config (snake_case keys). */
+  config(): Record<string, unknown>;
+}
+
+/** Any layer a model can hold. */
+export type AnyLayer = Layer | MergeLayer;
+
+/** Whether `layer` takes several inputs. */
+export function isMergeLayer(layer: AnyLayer): layer is MergeLayer {
+  return "merge" in layer && layer.merge === true;
 }
 
 /** Keras' `(None, ...)` rendering of a shape with a batch axis. */

@@ -5,7 +5,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { ApplyContext, Layer, NamedWeight } from "./layer.ts";
+import type { ApplyContext, Layer, LayerPlan, NamedWeight } from "./layer.ts";
 
 /** Options of {@linkcode MaxPooling2D}. */
 export interface MaxPooling2DOptions {
@@ -38,17 +38,33 @@ export class MaxPooling2D implements Layer {
 
   /** Output shape: Keras' `floor((size - pool) / pool) + 1` for `valid`. */
   build(inputShape: readonly number[]): number[] {
+    return this.plan(inputShape).output;
+  }
+
+  /** The output shape; no weights. */
+  plan(inputShape: readonly number[]): LayerPlan {
+    if (inputShape.length !== 3) {
+      throw new Error(
+        `${this.name}: MaxPooling2D needs inputs of shape [height, width, ` +
+          `channels], got [${inputShape}]`,
+      );
+    }
     const [h = 0, w = 0, c = 0] = inputShape;
     const [ph, pw] = this.poolSize;
     if (this.padding === "same") {
-      return [Math.ceil(h / ph), Math.ceil(w / pw), c];
+      return { output: [Math.ceil(h / ph), Math.ceil(w / pw), c], weights: [] };
     }
     if (h < ph || w < pw) {
       throw new Error(
         `${this.name}: a ${ph}x${pw} pool cannot run on a ${h}x${w} input`,
       );
     }
-    return [Math.floor((h - ph) / ph) + 1, Math.floor((w - pw) / pw) + 1, c];
+    const output = [
+      Math.floor((h - ph) / ph) + 1,
+      Math.floor((w - pw) / pw) + 1,
+      c,
+    ];
+    return { output, weights: [] };
   }
 
   /** Pools. */

@@ -10,12 +10,12 @@
  * @module
  */
 
-import { Conv2D } from "./conv2d.ts";
-import { Dense } from "./dense.ts";
-import { Dropout } from "./dropout.ts";
-import { Flatten } from "./flatten.ts";
-import { type Layer, sizeOf } from "./layer.ts";
-import { MaxPooling2D } from "./max_pooling2d.ts";
+import {
+  type Layer,
+  type LayerPlan,
+  type PlannedWeight,
+  sizeOf,
+} from "./layer.ts";
 import {
   checkManifest,
   type Dict,
@@ -62,11 +62,7 @@ export function withDefaults(limits?: ModelLimits): Required<ModelLimits> {
   return { ...DEFAULT_LIMITS, ...limits };
 }
 
-/** A weight the topology needs, in build order. */
-export interface PlannedWeight {
-  name: string;
-  shape: number[];
-}
+export type { PlannedWeight } from "./layer.ts";
 
 /** What a checked `model.json` describes. */
 export interface ModelPlan {
@@ -82,64 +78,20 @@ export interface ModelPlan {
   metadata: ModelMetadata | null;
 }
 
-function layerPlan(
-  layer: Layer,
-  input: readonly number[],
-): { out: number[]; weights: PlannedWeight[] } {
-  const where = `layer '${layer.name}' (${layer.className})`;
-  const bias = (n: number, use: boolean) =>
-    use ? [{ name: `${layer.name}/bias`, shape: [n] }] : [];
-  const needRank = (rank: number, what: string) => {
-    if (input.length !== rank) {
-      throw new ModelFormatError(
-        `${where} needs inputs ${what}, but its input is [${input}]`,
-      );
-    }
-  };
-  if (layer instanceof Conv2D) {
-    needRank(3, "[height, width, channels]");
-    const [h = 0, w = 0, c = 0] = input;
-    const [kh, kw] = layer.kernelSize;
-    const f = layer.filters;
-    if (layer.padding === "valid" && (h < kh || w < kw)) {
-      throw new ModelFormatError(
-        `${where}: a ${kh}x${kw} 'valid' convolution cannot run on a ${h}x${w} input`,
-      );
-    }
-    const out = layer.padding === "same"
-      ? [h, w, f]
-      : [h - kh + 1, w - kw + 1, f];
-    const kernel = { name: `${layer.name}/kernel`, shape: [kh, kw, c, f] };
-    return { out, weights: [kernel, ...bias(f, layer.useBias)] };
+// Each layer computes its own plan; a layer's message starts with its
+// name, which is replaced here by the "layer 'name' (Class)" of every
+// model-file error.
+function layerPlan(layer: Layer, input: readonly number[]): LayerPlan {
+  try {
+    return layer.plan(input);
+  } catch (error) {
+    const message = (error as Error).message;
+    const own = `${layer.name}: `;
+    const text = message.startsWith(own) ? message.slice(own.length) : message;
+    throw new ModelFormatError(
+      `layer '${layer.name}' (${layer.className}): ${text}`,
+    );
   }
-  if (layer instanceof Dense) {
-    needRank(1, "[features] (a Flatten layer before it)");
-    const kernel = {
-      name: `${layer.name}/kernel`,
-      shape: [input[0]!, layer.units],
-    };
-    return {
-      out: [layer.units],
-      weights: [kernel, ...bias(layer.units, layer.useBias)],
-    };
-  }
-  if (layer instanceof MaxPooling2D) {
-    needRank(3, "[height, width, channels]");
-    const [h = 0, w = 0, c = 0] = input;
-    const [ph, pw] = layer.poolSize;
-    if (layer.padding === "same") {
-      return { out: [Math.ceil(h / ph), Math.ceil(w / pw), c], weights: [] };
-    }
-    if (h < ph || w < pw) {
-      throw new ModelFormatError(
-        `${where}: a ${ph}x${pw} pool cannot run on a ${h}x${w} input`,
-      );
-    }
-    return { out: [Math.floor(h / ph), Math.floor(w / pw), c], weights: [] };
-  }
-  if (layer instanceof Flatten) return { out: [sizeOf(input)], weights: [] };
-  if (layer instanceof Dropout) return { out: [...input], weights: [] };
-  throw new ModelFormatError(`${where} cannot be checked before building`);
 }
 
 function mib(bytes: number): string {
@@ -182,7 +134,7 @@ export function plannedWeights(
   const weights: PlannedWeight[] = [];
   for (const layer of layers) {
     const plan = layerPlan(layer, shape);
-    shape = plan.out;
+    shape = plan.output;
     if (sizeOf(shape) > sizeOf(largest.shape)) {
       largest = { what: `the output of layer '${layer.name}'`, shape };
     }

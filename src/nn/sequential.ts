@@ -172,12 +172,19 @@ export class Sequential {
 
   /** Weights of the trainable layers (Keras' `trainable_weights`), in order. */
   get trainableWeights(): NamedWeight[] {
-    return this.layers.filter((l) => l.trainable).flatMap((l) => l.weights);
+    return this.layers.filter((l) => l.trainable).flatMap((l) =>
+      l.weights.filter((w) => w.trainable !== false)
+    );
   }
 
-  /** Weights of the frozen layers (Keras' `non_trainable_weights`), in order. */
+  /**
+   * Weights of the frozen layers and non-trainable state such as moving
+   * statistics (Keras' `non_trainable_weights`), in order.
+   */
   get nonTrainableWeights(): NamedWeight[] {
-    return this.layers.filter((l) => !l.trainable).flatMap((l) => l.weights);
+    return this.layers.flatMap((l) =>
+      l.trainable ? l.weights.filter((w) => w.trainable === false) : l.weights
+    );
   }
 
   /** The variables the optimizer updates: those of the trainable layers. */
@@ -191,7 +198,9 @@ export class Sequential {
    * without recording gradients.
    */
   get frozenPrefix(): number {
-    const i = this.layers.findIndex((l) => l.trainable && l.weights.length > 0);
+    const i = this.layers.findIndex((l) =>
+      l.trainable && l.weights.some((w) => w.trainable !== false)
+    );
     return i < 0 ? this.layers.length : i;
   }
 
