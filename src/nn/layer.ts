@@ -80,6 +80,12 @@ export interface Layer {
   readonly weights: readonly NamedWeight[];
   /** The layer's Keras config (snake_case keys), as saved in `model.json`. */
   config(): Record<string, unknown>;
+  /**
+   * The layer's share of the loss from its `kernel_regularizer` and
+   * `bias_regularizer` (Keras adds it to the training loss), or null
+   * without regularizers. Called inside the gradient tape.
+   */
+  regularizationLoss?(): tf.Scalar | null;
 }
 
 /**
