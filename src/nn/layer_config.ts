@@ -6,8 +6,8 @@
  * @module
  */
 
+import { activationFromConfig } from "./activations.ts";
 import {
-  activationName,
   count,
   describe,
   type Dict,
@@ -30,10 +30,7 @@ function conv2d({ name, config: c, where, unsupported }: LayerConfig): Conv2D {
   const dilation = pair(c.dilation_rate ?? 1, `${where} dilation_rate`);
   if (dilation.some((s) => s !== 1)) throw unsupported("dilation");
   if (c.groups != null && c.groups !== 1) throw unsupported("groups");
-  const activation = activationName(c.activation);
-  if (activation !== "relu" && activation !== "linear") {
-    throw unsupported(`activation ${describe(activation)}`);
-  }
+  const activation = activationFromConfig(c.activation, where);
   return new Conv2D({
     name,
     filters: count(c.filters, `${where} filters`),
@@ -69,11 +66,8 @@ function dropout({ name, config: c, where }: LayerConfig): Dropout {
   return new Dropout(rate, { name });
 }
 
-function dense({ name, config: c, where, unsupported }: LayerConfig): Dense {
-  const a = activationName(c.activation);
-  if (a !== "relu" && a !== "linear" && a !== "softmax") {
-    throw unsupported(`activation ${describe(a)}`);
-  }
+function dense({ name, config: c, where }: LayerConfig): Dense {
+  const a = activationFromConfig(c.activation, where);
   return new Dense({
     name,
     units: count(c.units, `${where} units`),
