@@ -6,7 +6,9 @@
  * @module
  */
 
+import { activationLayerFromConfig } from "./activation_layer.ts";
 import { activationFromConfig } from "./activations.ts";
+import { batchNormalizationFromConfig } from "./batch_normalization.ts";
 import {
   count,
   describe,
@@ -21,7 +23,12 @@ import { Dense } from "./dense.ts";
 import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
 import type { AnyLayer } from "./layer.ts";
+import { leakyReluFromConfig } from "./leaky_relu.ts";
 import { MaxPooling2D } from "./max_pooling2d.ts";
+import { normalizationFromConfig } from "./normalization.ts";
+import { reluFromConfig } from "./relu.ts";
+import { rescalingFromConfig } from "./rescaling.ts";
+import { zeroPadding2dFromConfig } from "./zero_padding2d.ts";
 
 function conv2d({ name, config: c, where, unsupported }: LayerConfig): Conv2D {
   if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
@@ -85,6 +92,13 @@ export const LAYER_CONFIGS: Readonly<
   Dropout: dropout,
   Flatten: ({ name }: LayerConfig) => new Flatten({ name }),
   MaxPooling2D: maxPooling2d,
+  Activation: activationLayerFromConfig,
+  ReLU: reluFromConfig,
+  LeakyReLU: leakyReluFromConfig,
+  BatchNormalization: batchNormalizationFromConfig,
+  Rescaling: rescalingFromConfig,
+  Normalization: normalizationFromConfig,
+  ZeroPadding2D: zeroPadding2dFromConfig,
 });
 
 /**

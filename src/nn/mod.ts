@@ -36,10 +36,35 @@
  */
 
 export { cifarCnn, type CifarCnnOptions } from "./cifar_cnn.ts";
+export { Activation } from "./activation_layer.ts";
+export {
+  type ActivationName,
+  activationNames,
+  checkActivation,
+} from "./activations.ts";
+export {
+  BatchNormalization,
+  type BatchNormalizationOptions,
+} from "./batch_normalization.ts";
+export {
+  batchNormInfer,
+  batchNormTrain,
+  type BatchNormTrainResult,
+} from "./batch_norm_train.ts";
 export { Conv2D, type Conv2DOptions } from "./conv2d.ts";
 export { Dense, type DenseOptions } from "./dense.ts";
 export { Dropout } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
+export { LeakyReLU } from "./leaky_relu.ts";
+// `Normalization` here is the model metadata type (model_io.ts); Keras'
+// layer of that name is exported as NormalizationLayer.
+export {
+  Normalization as NormalizationLayer,
+  type NormalizationOptions,
+} from "./normalization.ts";
+export { ReLU, type ReLUOptions } from "./relu.ts";
+export { Rescaling } from "./rescaling.ts";
+export { type Padding2D, ZeroPadding2D } from "./zero_padding2d.ts";
 export { MaxPooling2D, type MaxPooling2DOptions } from "./max_pooling2d.ts";
 export type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
 export { glorotUniform, zeros } from "./initializers.ts";
