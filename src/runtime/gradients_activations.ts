@@ -56,7 +56,8 @@ export function registerActivationGradients(): void {
   defineGradient(tf.Select, { inputs: ["condition"] }, (dy, saved) => {
     const c = at(saved, 0);
     return {
-      condition: () => tf.zerosLike(c),
+      // The engine wants float32 gradients, also for a bool input.
+      condition: () => tf.zeros(c.shape, "float32"),
       t: () => tf.mul(dy, tf.cast(c, dy.dtype)),
       e: () => tf.mul(dy, tf.cast(tf.logicalNot(c), dy.dtype)),
     };
