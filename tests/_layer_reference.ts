@@ -185,8 +185,11 @@ export function runOurs(layers: Layer[], c: Case, steps = 1): RunResult {
         y: y!.dataSync().slice() as Float32Array,
         shape: [...y!.shape],
         dx: grads[x.name]!.dataSync().slice() as Float32Array,
+        // A weight off the path to the loss (moving statistics in
+        // training) has no gradient: zeros, as tfjs' reference reports.
         dw: ws.map((w) =>
-          grads[w.variable.name]!.dataSync().slice() as Float32Array
+          (grads[w.variable.name] ?? tf.zerosLike(w.variable)).dataSync()
+            .slice() as Float32Array
         ),
         after: ws.map((w) => w.variable.dataSync().slice() as Float32Array),
       };
@@ -223,6 +226,11 @@ export async function runTheirs(
       tf.tidy(() => {
         const x = tf.variable(tf.tensor(c.x, c.xShape));
         const wv = layer.weights.map((w) => w.read() as tf.Variable);
+        // tf.variableGrads drops non-trainable variables (tfjs-layers'
+        // moving statistics); mark them trainable for the reference, so
+        // that their gradients are computed too, as simdnet's are.
+        const flags = wv.map((v) => v.trainable);
+        wv.forEach((v) => (v.trainable = true));
         let y: tf.Tensor | null = null;
         let grads: tf.NamedTensorMap = {};
         for (let s = 0; s < steps; s++) {
@@ -243,6 +251,7 @@ export async function runTheirs(
           ),
           after: wv.map((v) => v.dataSync().slice() as Float32Array),
         };
+        wv.forEach((v, i) => (v.trainable = flags[i]!));
         x.dispose();
         return res;
       })
