@@ -8,6 +8,13 @@
 
 import assert from "node:assert/strict";
 import { BatchNormalization } from "../src/nn/batch_normalization.ts";
+import { Conv2D } from "../src/nn/conv2d.ts";
+import { Dense } from "../src/nn/dense.ts";
+import { Flatten } from "../src/nn/flatten.ts";
+import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
+import { ReLU } from "../src/nn/relu.ts";
+import { fit } from "../src/train/fit.ts";
+import { quiet, randomImages, weightsOf } from "./_train_fixtures.ts";
 import { ModelFormatError } from "../src/nn/config_values.ts";
 import { layerFromConfig } from "../src/nn/layer_config.ts";
 import { modelFromArtifacts, modelToArtifacts } from "../src/nn/model_io.ts";
@@ -262,5 +269,59 @@ Deno.test("batch_norm: model.json round trip simdnet -> tfjs-layers -> simdnet w
     x.dispose();
   } finally {
     model.dispose();
+  }
+});
+
+/** A small CNN with BatchNormalization between a conv and its ReLU. */
+function bnCnn(seed: number): Sequential {
+  return new Sequential([
+    new Conv2D({ filters: 6, kernelSize: 3, padding: "same" }),
+    new BatchNormalization({ momentum: 0.9 }),
+    new ReLU(),
+    new MaxPooling2D({ poolSize: 2 }),
+    new Flatten(),
+    new Dense({ units: 10, activation: "softmax" }),
+  ], { inputShape: [8, 8, 3], seed });
+}
+
+Deno.test("batch_norm: fit trains a BatchNormalization model, and a killed and resumed run ends with bit-identical weights and moving statistics (wasm, 2 threads)", async () => {
+  await tf.setBackend("wasm");
+  setKernelThreads(2);
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_bn_resume_" });
+  const data = randomImages(48, 4);
+  const common = { ...quiet, epochs: 2, batchSize: 16, seed: 3 };
+  const straight = bnCnn(5);
+  const killed = bnCnn(5);
+  const resumed = bnCnn(99);
+  try {
+    const before = await weightsOf(straight);
+    await fit(straight, data, { ...common, checkpoint: `${dir}/a.ckpt` });
+    const after = await weightsOf(straight);
+    // gamma (index 2) and moving_mean (index 4) both moved.
+    assert.notDeepEqual(after[2], before[2]);
+    assert.notDeepEqual(after[4], before[4]);
+    let epochsDone = 0;
+    await assert.rejects(
+      fit(killed, data, {
+        ...common,
+        checkpoint: `${dir}/b.ckpt`,
+        onEpochEnd: () => {
+          epochsDone++;
+        },
+        onBatchEnd: (step) => {
+          if (epochsDone === 1 && step === 1) throw new Error("killed");
+        },
+      }),
+      /killed/,
+    );
+    await fit(resumed, data, {
+      ...common,
+      checkpoint: `${dir}/b.ckpt`,
+      resume: true,
+    });
+    assert.deepEqual(await weightsOf(resumed), after);
+  } finally {
+    for (const m of [straight, killed, resumed]) m.dispose();
+    await Deno.remove(dir, { recursive: true });
   }
 });
