@@ -325,3 +325,26 @@ Deno.test("batch_norm: fit trains a BatchNormalization model, and a killed and r
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("batch_norm: training steps under tf.variableGrads leak no tensors", async () => {
+  await tf.setBackend("wasm");
+  const model = bnCnn(7);
+  const x = tf.tensor(randomValues(rngFor(8), 4 * 8 * 8 * 3), [4, 8, 8, 3]);
+  try {
+    const step = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(model.apply(x, { training: true, logits: true })),
+          model.trainableVariables,
+        );
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+    step();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) step();
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+});
