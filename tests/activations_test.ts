@@ -291,10 +291,22 @@ Deno.test("activations: FusedBatchNorm's gradient for x, mean, variance, scale a
   }
 });
 
-Deno.test("activations: silu reads as swish, fused only where simdnet's threaded kernels have the epilogue, softmax skipped for logits", () => {
+Deno.test("activations: silu reads as swish, fused where the backend's kernels have the epilogue (wasm: relu only), softmax skipped for logits", () => {
   assert.equal(checkActivation("silu"), "swish");
   assert.deepEqual(splitActivation("relu"), { fused: "relu", after: null });
   assert.deepEqual(splitActivation("gelu"), { fused: "linear", after: "gelu" });
+  // relu6, sigmoid and elu fuse off wasm (the cpu runs of the Dense and
+  // Conv2D tests cover that path), not on simdnet's threaded wasm kernels.
+  for (const name of ["relu6", "sigmoid", "elu"]) {
+    assert.deepEqual(splitActivation(name, false, "cpu"), {
+      fused: name,
+      after: null,
+    });
+    assert.deepEqual(splitActivation(name, false, "wasm"), {
+      fused: "linear",
+      after: name,
+    });
+  }
   assert.deepEqual(splitActivation("softmax", true), {
     fused: "linear",
     after: null,

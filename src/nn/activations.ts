@@ -28,26 +28,31 @@ interface ActivationEntry {
   /** The activation as tfjs ops, on the last axis for `softmax`. */
   apply: (x: tf.Tensor) => tf.Tensor;
   /**
-   * The epilogue of the fused conv/matmul kernel that computes it, or null
-   * when it runs as a separate op after a linear fused kernel.
+   * The epilogue of the fused conv/matmul kernel that computes it on every
+   * backend, or null when it runs as a separate op after a linear fused
+   * kernel.
    */
   fused: FusedActivation | null;
+  /** The epilogue that fuses it on backends other than `wasm`. */
+  fusedOffWasm?: FusedActivation;
 }
 
-// Only linear and relu are fused. tfjs' stock kernels (cpu, webgpu, tfjs
-// wasm/XNNPACK) also take relu6, sigmoid, elu and leakyrelu, and
-// gradients_nn.ts differentiates them, but simdnet's threaded wasm
-// convolution and matmul (src/kernels/conv2d.ts, matmul.ts) fuse only
-// linear and relu and hand anything else to the single-threaded stock
-// kernel, so a separate element-wise op after our threaded linear kernel
-// keeps the convolution on the thread pool. When the kernels learn more
-// epilogues, set `fused` here.
+// Which epilogues to fuse. tfjs' stock FusedConv2D and _FusedMatMul
+// kernels (cpu, webgpu, tfjs wasm/XNNPACK) take linear, relu, relu6,
+// sigmoid, elu, leakyrelu and prelu, and gradients_nn.ts differentiates
+// all but prelu from the fused output. simdnet's threaded wasm kernels
+// (src/kernels/conv2d.ts, matmul.ts), which replace the stock ones on
+// `wasm`, fuse only linear and relu and hand anything else to the
+// single-threaded stock kernel; so on wasm relu6, sigmoid and elu run as a
+// separate element-wise op after our threaded linear kernel, which keeps
+// the convolution on the thread pool, and elsewhere they are fused. When
+// the wasm kernels learn more epilogues, move them to `fused`.
 const SQRT_HALF = Math.SQRT1_2;
 const TABLE: Readonly<Record<string, ActivationEntry>> = Object.freeze({
   linear: { apply: (x) => x, fused: "linear" },
   relu: { apply: (x) => tf.relu(x), fused: "relu" },
-  relu6: { apply: (x) => tf.relu6(x), fused: null },
-  elu: { apply: (x) => tf.elu(x), fused: null },
+  relu6: { apply: (x) => tf.relu6(x), fused: null, fusedOffWasm: "relu6" },
+  elu: { apply: (x) => tf.elu(x), fused: null, fusedOffWasm: "elu" },
   selu: { apply: (x) => tf.selu(x), fused: null },
   gelu: {
     apply: (x) =>
@@ -55,7 +60,11 @@ const TABLE: Readonly<Record<string, ActivationEntry>> = Object.freeze({
     fused: null,
   },
   swish: { apply: (x) => tf.mul(x, tf.sigmoid(x)), fused: null },
-  sigmoid: { apply: (x) => tf.sigmoid(x), fused: null },
+  sigmoid: {
+    apply: (x) => tf.sigmoid(x),
+    fused: null,
+    fusedOffWasm: "sigmoid",
+  },
   tanh: { apply: (x) => tf.tanh(x), fused: null },
   softmax: { apply: (x) => tf.softmax(x), fused: null },
   softplus: { apply: (x) => tf.softplus(x), fused: null },
@@ -128,15 +137,20 @@ export function applyActivation(name: ActivationName, x: tf.Tensor): tf.Tensor {
 /**
  * Splits activation `name` into what the fused kernel computes and what
  * runs after it: `{fused: "relu", after: null}` for relu,
- * `{fused: "linear", after: "gelu"}` for gelu. With `logits`, a final
+ * `{fused: "linear", after: "gelu"}` for gelu, on `backend` (default the
+ * active one: see the table's note on wasm). With `logits`, a final
  * `softmax` is skipped (`after: null`), as the loss takes logits.
  */
 export function splitActivation(
   name: ActivationName,
   logits = false,
+  backend: string = tf.getBackend(),
 ): { fused: FusedActivation; after: ActivationName | null } {
   const e = entry(name);
   if (e.fused !== null) return { fused: e.fused, after: null };
+  if (e.fusedOffWasm && backend !== "wasm") {
+    return { fused: e.fusedOffWasm, after: null };
+  }
   if (name === "softmax" && logits) return { fused: "linear", after: null };
   return { fused: "linear", after: name };
 }
