@@ -6,7 +6,6 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { Dense } from "../nn/dense.ts";
 import {
   loadModelArtifacts,
   modelFromArtifacts,
@@ -16,8 +15,15 @@ import {
   type ModelSource,
   type Normalization,
 } from "../nn/model_io.ts";
+import { modelOutput } from "../nn/model_output.ts";
 import type { Sequential } from "../nn/sequential.ts";
 import type { InitOptions } from "../runtime/init.ts";
+import {
+  resolveTta,
+  type TtaOptions,
+  ttaProbabilities,
+  type TtaSetting,
+} from "../train/tta.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
 import { classLabels } from "./classifier_labels.ts";
 import { classifierModel, inputRescale } from "./classifier_model.ts";
@@ -67,6 +73,12 @@ export interface ClassifierOptions extends InitOptions {
   maxPixels?: number;
   /** Bounds the model files must stay within (sizes, shards, parameters). */
   limits?: ModelLimits;
+  /**
+   * Test-time augmentation: `true` averages the probabilities of each image
+   * and its mirror; `{ flip, translate }` adds one-pixel translations (see
+   * `train/tta.ts`). Each view is one more forward pass. Default none.
+   */
+  tta?: TtaSetting;
 }
 
 /** Options of {@linkcode Classifier.classify}. */
@@ -116,6 +128,8 @@ export class Classifier {
   readonly runtime: RuntimeInfo;
   /** Model input `[height, width, 3]`. */
   readonly inputShape: readonly [number, number, number];
+  /** The test-time augmentation in force, or null for none. */
+  readonly tta: Readonly<Required<TtaOptions>> | null;
   readonly #batchSize: number;
   readonly #maxPixels: number | undefined;
   readonly #softmax: boolean;
@@ -148,7 +162,6 @@ export class Classifier {
         `batchSize must be a whole number >= 1, got ${batchSize}`,
       );
     }
-    const last = model.layers[model.layers.length - 1];
     this.model = model;
     this.runtime = runtime;
     this.labels = labels;
@@ -156,7 +169,10 @@ export class Classifier {
     this.inputShape = [h, w, c];
     this.#batchSize = batchSize;
     this.#maxPixels = options.maxPixels;
-    this.#softmax = last instanceof Dense && last.activation === "softmax";
+    // A linear (logits) head, e.g. from Keras with `from_logits=True`, gets
+    // its softmax here.
+    this.#softmax = modelOutput(model).kind === "softmax";
+    this.tta = resolveTta(options.tta);
     this.#rescale = inputRescale(metadata);
   }
 
@@ -307,8 +323,10 @@ export class Classifier {
           tf.mul(part, 255 * this.#rescale.scale),
           this.#rescale.offset,
         );
-        const y = this.model.apply(input, { training: false });
-        return this.#softmax ? y : tf.softmax(y);
+        return ttaProbabilities(input as tf.Tensor4D, (view) => {
+          const y = this.model.apply(view, { training: false });
+          return this.#softmax ? y : tf.softmax(y);
+        }, this.tta ?? undefined);
       });
       try {
         // `data()`, not `dataSync()`: the WebGPU backend cannot read synchronously in Deno.
