@@ -20,7 +20,6 @@ import { fakeCifar } from "./_train_fixtures.ts";
 
 await tf.setBackend("cpu");
 
-
 /** A small 32x32 model with four classes, as a pretrained source. */
 function source(): Sequential {
   return new Sequential([

@@ -87,7 +87,10 @@ export function describeTta(setting: TtaSetting | undefined): string {
  * `x` (NHWC) moved by `dy`, `dx` of -1, 0 or +1 pixel, the uncovered edge
  * filled by reflection, and mirrored left-right when `flip`.
  */
-export function ttaView(x: tf.Tensor4D, view: Omit<TtaView, "weight">) {
+export function ttaView(
+  x: tf.Tensor4D,
+  view: Omit<TtaView, "weight">,
+): tf.Tensor4D {
   return tf.tidy(() => {
     let y: tf.Tensor4D = x;
     if (view.dy !== 0 || view.dx !== 0) {
