@@ -73,21 +73,21 @@ async function scoresOf(
   return { accuracy: right / n, loss };
 }
 
-Deno.test("tta flags: --tta is the mirror, --tta-translate adds translations, a mode text is checked", () => {
+Deno.test("tta flags: --tta is the mirror, --tta-translate adds translations, variable texts are checked", () => {
   assert.equal(ttaFlags({}), undefined);
   assert.deepEqual(ttaFlags({ tta: true }), { flip: true, translate: false });
   assert.deepEqual(ttaFlags({ "tta-translate": true }), {
     flip: true,
     translate: true,
   });
-  assert.deepEqual(ttaFlags({ tta: " Translate " }), {
+  assert.deepEqual(ttaFlags({ tta: " Yes ", "tta-translate": "0" }), {
     flip: true,
-    translate: true,
+    translate: false,
   });
-  assert.equal(ttaFlags({ tta: "off" }), undefined);
+  assert.equal(ttaFlags({ tta: "off", "tta-translate": "false" }), undefined);
   assert.throws(
-    () => ttaFlags({ tta: "yes" }),
-    /--tta must be off, mirror or translate, got yes/,
+    () => ttaFlags({ tta: "mirror" }),
+    /--tta must be true or false \(1 or 0\), got mirror/,
   );
 });
 
@@ -185,29 +185,24 @@ Deno.test("classify --tta: the probabilities are the TTA classifier's, not the p
   });
 });
 
-Deno.test("serve --tta: the flag, SIMDNET_TTA, and a flag over its variable", () => {
+Deno.test("serve --tta: the flags, SIMDNET_TTA and SIMDNET_TTA_TRANSLATE, and a flag over its variable", () => {
   const tta = (args: string[], vars: Record<string, string> = {}) => {
     const a = parseServeArgs(["--model=m", ...args], (n) => vars[n]);
     assert.notEqual(a, "help");
     return a === "help" ? null : a.tta;
   };
+  const mirror = { flip: true, translate: false };
+  const translate = { flip: true, translate: true };
   assert.equal(tta([]), undefined);
-  assert.deepEqual(tta(["--tta"]), { flip: true, translate: false });
-  assert.deepEqual(tta([], { SIMDNET_TTA: "mirror" }), {
-    flip: true,
-    translate: false,
-  });
-  assert.deepEqual(tta([], { SIMDNET_TTA: "translate" }), {
-    flip: true,
-    translate: true,
-  });
-  assert.equal(tta([], { SIMDNET_TTA: "off" }), undefined);
-  assert.deepEqual(tta(["--tta-translate"], { SIMDNET_TTA: "off" }), {
-    flip: true,
-    translate: true,
-  });
+  assert.deepEqual(tta(["--tta"]), mirror);
+  assert.deepEqual(tta(["--tta-translate"]), translate);
+  assert.deepEqual(tta([], { SIMDNET_TTA: "1" }), mirror);
+  assert.deepEqual(tta([], { SIMDNET_TTA_TRANSLATE: "true" }), translate);
+  assert.equal(tta([], { SIMDNET_TTA: "0" }), undefined);
+  // A flag wins over its variable.
+  assert.deepEqual(tta(["--tta"], { SIMDNET_TTA: "0" }), mirror);
   assert.throws(
-    () => tta([], { SIMDNET_TTA: "maybe" }),
-    /SIMDNET_TTA \(read for --tta\) must be off, mirror or translate, got maybe$/,
+    () => tta([], { SIMDNET_TTA_TRANSLATE: "maybe" }),
+    /SIMDNET_TTA_TRANSLATE \(read for --tta-translate\) must be true or false \(1 or 0\), got maybe/,
   );
 });

@@ -65,6 +65,7 @@ export const SERVE_ENV: Readonly<Record<string, string>> = {
   backend: "SIMDNET_BACKEND",
   threads: "SIMDNET_THREADS",
   tta: "SIMDNET_TTA",
+  "tta-translate": "SIMDNET_TTA_TRANSLATE",
 };
 
 /** The text of `--help`. */
@@ -106,14 +107,14 @@ options:
   --backend B          auto, wasm, webgpu or cpu (default auto)
   --threads N          WASM threads (default: all cores, or env SIMDNET_THREADS)
   --tta                test-time augmentation: average the probabilities of
-                       each image and its mirror (2 forward passes per image;
-                       SIMDNET_TTA: off, mirror or translate)
+                       each image and its mirror (2 forward passes per image)
   --tta-translate      also average one-pixel translations, filled by
                        reflection, as airbench does (6 passes; implies --tta)
   --help               show this text
 
-Every option can also be set by an environment variable (for containers);
-a flag on the command line wins over its variable:
+Every option can also be set by an environment variable (for containers;
+1 or 0 for --tta and --tta-translate); a flag on the command line wins over
+its variable:
 ${envHelp(SERVE_ENV)}
 `;
 
@@ -217,7 +218,7 @@ function serveArgs(v: Record<string, unknown>): ServeArgs {
     threads: runtime.threads,
     tta: ttaFlags({
       tta: v.tta as boolean | string | undefined,
-      "tta-translate": v["tta-translate"] as boolean | undefined,
+      "tta-translate": v["tta-translate"] as boolean | string | undefined,
     }),
   };
 }

@@ -2,7 +2,7 @@
  * The test-time augmentation flags `evaluate`, `classify` and `serve`
  * share: `--tta` averages each image with its mirror, `--tta-translate`
  * adds the one-pixel translations (and implies `--tta`); `serve` also
- * reads `SIMDNET_TTA` (`off`, `mirror` or `translate`).
+ * reads them from `SIMDNET_TTA` and `SIMDNET_TTA_TRANSLATE` (`1` or `0`).
  *
  * @module
  */
@@ -23,27 +23,33 @@ export const TTA_USAGE =
   --tta-translate    also average one-pixel translations, filled by
                      reflection, as airbench does (6 passes; implies --tta)`;
 
-/** The values `SIMDNET_TTA` (or another text source) may take. */
-export const TTA_MODES = ["off", "mirror", "translate"] as const;
+// A variable fills a boolean flag with its text; these are the texts of
+// true and false (empty counts as unset before this is reached).
+const TRUE = ["1", "true", "yes", "on"];
+const FALSE = ["0", "false", "no", "off"];
+
+function booleanValue(
+  value: boolean | string | undefined,
+  flag: string,
+): boolean {
+  if (typeof value !== "string") return value === true;
+  const text = value.trim().toLowerCase();
+  if (TRUE.includes(text)) return true;
+  if (FALSE.includes(text)) return false;
+  throw new UsageError(
+    `--${flag} must be true or false (1 or 0), got ${value}`,
+  );
+}
 
 /**
- * The setting the flags ask for, or undefined for none. `--tta` may also
- * hold a mode text when a variable filled it (`off`, `mirror`,
- * `translate`); anything else is a {@linkcode UsageError} naming `--tta`.
+ * The setting the flags ask for, or undefined for none. A flag may also
+ * hold text when a variable filled it (`true`/`false`, `1`/`0`, `yes`/`no`,
+ * `on`/`off`); anything else is a {@linkcode UsageError} naming the flag.
  */
 export function ttaFlags(
   v: { tta?: boolean | string; "tta-translate"?: boolean | string },
 ): Required<TtaOptions> | undefined {
-  let mode: string = v.tta === true ? "mirror" : "off";
-  if (typeof v.tta === "string") {
-    mode = v.tta.trim().toLowerCase();
-    if (!(TTA_MODES as readonly string[]).includes(mode)) {
-      throw new UsageError(
-        `--tta must be off, mirror or translate, got ${v.tta}`,
-      );
-    }
-  }
-  if (v["tta-translate"] === true) mode = "translate";
-  if (mode === "off") return undefined;
-  return { flip: true, translate: mode === "translate" };
+  const mirror = booleanValue(v.tta, "tta");
+  const translate = booleanValue(v["tta-translate"], "tta-translate");
+  return mirror || translate ? { flip: true, translate } : undefined;
 }

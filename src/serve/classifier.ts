@@ -92,10 +92,13 @@ function isTensor(x: unknown): x is tf.Tensor {
 }
 
 /**
- * An image classifier over a loaded model. Inputs are resized to the
+ * An image classifier over a loaded model: any model of RGB images whose
+ * output is one score per class, ending in softmax or giving logits (a
+ * linear last layer; its softmax is taken here). Inputs are resized to the
  * model's input size (32x32 for CIFAR-10) as `resize.ts` describes: area
  * averaging when shrinking, bilinear when enlarging; alpha is dropped and
- * grey is expanded to RGB.
+ * grey is expanded to RGB. With the `tta` option each image's
+ * probabilities are averaged with those of its mirror (and translations).
  *
  * Given bytes (model, weights and the tfjs WASM binary), it needs no Deno
  * permission at all: nothing is read from files or the environment, as in
