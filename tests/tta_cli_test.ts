@@ -15,6 +15,7 @@ import { ttaFlags } from "../src/cli/tta_flags.ts";
 import { encodeRecords } from "../src/data/format.ts";
 import { saveModel } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
+import { createClassifyHandler } from "../src/serve/handler.ts";
 import type { TtaSetting } from "../src/train/tta.ts";
 import { Rng } from "../src/util/random.ts";
 import { pattern, png, tinyModel } from "./classify_fixtures.ts";
@@ -205,4 +206,30 @@ Deno.test("serve --tta: the flags, SIMDNET_TTA and SIMDNET_TTA_TRANSLATE, and a 
     () => tta([], { SIMDNET_TTA_TRANSLATE: "maybe" }),
     /SIMDNET_TTA_TRANSLATE \(read for --tta-translate\) must be true or false \(1 or 0\), got maybe/,
   );
+});
+
+Deno.test("serve --tta: /healthz names the augmentation the answers average over", async () => {
+  await withModel(async (_dir, modelDir) => {
+    for (
+      const [tta, text] of [
+        [undefined, "none"],
+        [{ translate: true }, "mirror + 1-pixel translations"],
+      ] as const
+    ) {
+      const classifier = await Classifier.load(modelDir, {
+        backend: "cpu",
+        tta,
+      });
+      const service = createClassifyHandler(classifier, { decodeWorkers: 0 });
+      try {
+        const res = await service.handler(
+          new Request("http://127.0.0.1/healthz"),
+        );
+        assert.equal((await res.json()).tta, text);
+      } finally {
+        service.close();
+        classifier.dispose();
+      }
+    }
+  });
 });
