@@ -260,8 +260,8 @@ async function checkFileModel(
     throw new ModelFormatError(
       `the model in ${file} takes [${model.inputShape}] inputs but the ` +
         `training images are [${data.shape}]; change the InputLayer's ` +
-        `batch_input_shape to [null, ${data.shape}] or train on images of ` +
-        `that shape (--image-size for an image folder)`,
+        `batch_input_shape to [null, ${data.shape.join(", ")}] or train on ` +
+        `images of that shape (--image-size for an image folder)`,
     );
   }
   const out = modelOutput(model);
