@@ -34,7 +34,8 @@ await tf.setBackend("cpu");
 
 function net(
   seed: number,
-  { size = 32, units = 10, head = "linear" as "linear" | "softmax" } = {},
+  { size = 32, units = 10, head = "linear" as "linear" | "softmax" | "relu" } =
+    {},
 ): Sequential {
   return new Sequential([
     new Conv2D({
@@ -237,6 +238,17 @@ Deno.test("train --model: trains a logits model from a topology file, checks sha
       await Deno.readTextFile(`${dir}/z/model.json`),
     );
     assert.equal(z.modelTopology.config.layers.at(-1)!.config.units, 10);
+
+    // A relu head gives neither probabilities nor logits.
+    const relu = await writeTopology(net(1, { head: "relu" }), `${dir}/relu`);
+    const reluRun = await captured(() =>
+      main([...common, "--model", relu, "--out", `${dir}/r`])
+    );
+    assert.equal(reluRun.code, 2);
+    assert.match(
+      reluRun.text,
+      /^error: layer 'dense' \(Dense\) ends .* with activation 'relu'; a classifier ends in softmax or linear \(logits\)/m,
+    );
 
     const missing = await captured(() =>
       main([...common, "--model", `${dir}/nowhere`, "--out", `${dir}/w`])
