@@ -27,6 +27,7 @@ import {
 } from "../src/nn/model_output.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { buildReportData } from "../src/report/build_report_data.ts";
+import { Classifier } from "../src/serve/classifier.ts";
 import { evaluate, predictImages } from "../src/train/evaluate.ts";
 import { fit } from "../src/train/fit.ts";
 import { Rng } from "../src/util/random.ts";
@@ -210,4 +211,34 @@ Deno.test("model output: a softmax layer that ignores ctx.logits is caught, an h
   assert.equal(modelOutput(sigmoid).kind, "other");
   [liar, honest, plainLogits, sigmoid].forEach((m) => m.dispose());
   x.dispose();
+});
+
+Deno.test("model output: the Classifier gives softmax of a linear head and does not apply softmax twice after Activation('softmax')", async () => {
+  const rng = new Rng(12);
+  const count = 3;
+  const x = Float32Array.from({ length: count * 192 }, () => rng.next());
+  const batch = tf.tensor4d(x, [count, 8, 8, 3]);
+  const cases = [
+    ["linear Dense", convNet("linear", 5), true],
+    [
+      "Activation softmax",
+      new Sequential([
+        new Flatten(),
+        new Dense({ units: 4, activation: "linear" }),
+        new SoftmaxLayer(true),
+      ], { inputShape: [8, 8, 3], seed: 5 }),
+      false,
+    ],
+  ] as const;
+  for (const [what, m, logits] of cases) {
+    const y = m.apply(batch);
+    const raw = await y.data();
+    y.dispose();
+    const want = logits ? softmaxRows(raw, 4) : Float64Array.from(raw);
+    const classifier = await Classifier.fromModel(m, { backend: "cpu" });
+    const got = await classifier.predictPixels(x, count);
+    assert.ok(got.every((v, i) => Math.abs(v - want[i]!) < 1e-6), what);
+    classifier.dispose();
+  }
+  batch.dispose();
 });
