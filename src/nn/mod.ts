@@ -3,8 +3,10 @@
  * saving and loading in the TF.js Layers format (`model.json` and weight
  * shards, readable by `tf.loadLayersModel`; model files are checked as
  * untrusted input, and carry the class names, input shape and
- * normalization, read back by `modelMetadata`), and transfer learning
- * (`freezeLayers`, `replaceHead`).
+ * normalization, read back by `modelMetadata`), a topology with fresh
+ * weights (`loadTopology`, `modelFromTopology`), softmax or logits heads
+ * (`modelOutput`, `probabilities`), and transfer learning (`freezeLayers`,
+ * `replaceHead`).
  *
  * ```ts
  * import { initRuntime } from "@simdnet/simdnet/runtime";
@@ -98,6 +100,18 @@ export {
   WEIGHTS_FILE,
   type WeightSpec,
 } from "./model_io.ts";
+export {
+  loadTopology,
+  modelFromTopology,
+  type TopologyOptions,
+} from "./model_from_topology.ts";
+export {
+  logitsProblem,
+  type ModelOutput,
+  modelOutput,
+  type OutputModel,
+  probabilities,
+} from "./model_output.ts";
 export {
   freezeLayers,
   frozenCount,
