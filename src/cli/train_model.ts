@@ -12,7 +12,7 @@
 import type { ImageShape } from "../data/image_set.ts";
 import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { loadModel, ModelFormatError } from "../nn/model_io.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { freezeLayers, replaceHead } from "../nn/transfer.ts";
 import type { FineTuneOptions } from "../train/phases.ts";
 import type { FitSettings } from "../train/resume.ts";
@@ -111,7 +111,7 @@ export interface DataSpec {
 
 /** The model to train and what `fit` and the report should record about it. */
 export interface BuiltModel {
-  model: Sequential;
+  model: Model;
   /** Extra checkpoint settings: the `--from` model's fingerprint, so a resume from another is refused. */
   settings: FitSettings;
   /** Lines for the report's settings table. */
@@ -119,7 +119,7 @@ export interface BuiltModel {
 }
 
 /** `sha256:<hex>` of the model's weights, in Keras order. */
-async function weightsFingerprint(model: Sequential): Promise<string> {
+async function weightsFingerprint(model: Model): Promise<string> {
   const hash = new Uint8Array(32 * model.weights.length);
   const values = await model.getWeights();
   for (const [i, w] of values.entries()) {
@@ -193,7 +193,7 @@ export async function buildTrainModel(
   }
 }
 
-function freeze(model: Sequential, spec: number | string): string[] {
+function freeze(model: Model, spec: number | string): string[] {
   try {
     return freezeLayers(model, spec);
   } catch (error) {

@@ -22,6 +22,11 @@ import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
 import type { AnyLayer } from "./layer.ts";
 import { MaxPooling2D } from "./max_pooling2d.ts";
+import {
+  addFromConfig,
+  concatenateFromConfig,
+  multiplyFromConfig,
+} from "./merge_layers.ts";
 
 function conv2d({ name, config: c, where, unsupported }: LayerConfig): Conv2D {
   if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
@@ -91,6 +96,9 @@ export const LAYER_CONFIGS: Readonly<
   Dropout: dropout,
   Flatten: ({ name }: LayerConfig) => new Flatten({ name }),
   MaxPooling2D: maxPooling2d,
+  Add: addFromConfig,
+  Concatenate: concatenateFromConfig,
+  Multiply: multiplyFromConfig,
 });
 
 /**

@@ -1,5 +1,7 @@
 /**
- * Layers, the `Sequential` model, the seed notebook's CIFAR-10 CNN, and
+ * Layers, the functional `Model` (built with `Input` and `connect`, merged
+ * with `Add`, `Concatenate`, `Multiply`) and its chain case `Sequential`,
+ * the seed notebook's CIFAR-10 CNN, and
  * saving and loading in the TF.js Layers format (`model.json` and weight
  * shards, readable by `tf.loadLayersModel`; model files are checked as
  * untrusted input, and carry the class names, input shape and
@@ -41,15 +43,32 @@ export { Dense, type DenseOptions } from "./dense.ts";
 export { Dropout } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
 export { MaxPooling2D, type MaxPooling2DOptions } from "./max_pooling2d.ts";
-export type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
+export type {
+  AnyLayer,
+  ApplyContext,
+  Initializer,
+  Layer,
+  MergeLayer,
+  NamedWeight,
+} from "./layer.ts";
 export { glorotUniform, zeros } from "./initializers.ts";
 export type { FusedActivation } from "./fused.ts";
+export { Sequential, type SequentialOptions } from "./sequential.ts";
 export {
+  type GraphNode,
   type LayerOutput,
-  Sequential,
-  type SequentialOptions,
+  Model,
+  type ModelOptions,
   type WeightValues,
-} from "./sequential.ts";
+} from "./model.ts";
+export { connect, Input, type InputOptions, SymbolicTensor } from "./graph.ts";
+export {
+  Add,
+  Concatenate,
+  type ConcatenateOptions,
+  type MergeOptions,
+  Multiply,
+} from "./merge_layers.ts";
 export {
   DEFAULT_LIMITS,
   loadModel,

@@ -16,7 +16,7 @@ import {
   type ModelSource,
   type Normalization,
 } from "../nn/model_io.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { InitOptions } from "../runtime/init.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
 import { classLabels } from "./classifier_labels.ts";
@@ -107,7 +107,7 @@ function isTensor(x: unknown): x is tf.Tensor {
  */
 export class Classifier {
   /** The model; owned by the classifier and freed by {@linkcode dispose}. */
-  readonly model: Sequential;
+  readonly model: Model;
   /** Class names by index. */
   readonly labels: readonly string[];
   /** Japanese class names by index, or null when there are none (not CIFAR-10). */
@@ -122,7 +122,7 @@ export class Classifier {
   readonly #rescale: Normalization | null;
 
   private constructor(
-    model: Sequential,
+    model: Model,
     runtime: RuntimeInfo,
     options: ClassifierOptions,
   ) {
@@ -211,7 +211,7 @@ export class Classifier {
 
   /** Wraps a model in memory (the classifier takes ownership). */
   static async fromModel(
-    model: Sequential,
+    model: Model,
     options: ClassifierOptions = {},
   ): Promise<Classifier> {
     return new Classifier(model, await ensureRuntime(options), options);

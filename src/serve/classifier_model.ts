@@ -13,14 +13,14 @@ import {
   type ModelMetadata,
   type Normalization,
 } from "../nn/model_io.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 
 /**
  * `model`, checked to be an image classifier (RGB input, two classes or
  * more); otherwise it is freed and a {@linkcode ModelFormatError} naming
  * `where` is thrown.
  */
-export function classifierModel(model: Sequential, where: string): Sequential {
+export function classifierModel(model: Model, where: string): Model {
   const [, , c] = model.inputShape;
   const [classes] = model.outputShape;
   const problem = model.inputShape.length !== 3 || c !== 3

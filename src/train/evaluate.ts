@@ -6,7 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { batchTensors, checkImages } from "./batch.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
@@ -18,7 +18,7 @@ export interface Evaluation {
 }
 
 /** The model's input shape as an image shape, or a clear error. */
-export function imageShape(model: Sequential): [number, number, number] {
+export function imageShape(model: Model): [number, number, number] {
   const [h, w, c] = model.inputShape;
   if (model.inputShape.length !== 3 || !h || !w || !c) {
     throw new Error(
@@ -30,7 +30,7 @@ export function imageShape(model: Sequential): [number, number, number] {
 }
 
 /** Number of classes of a model whose output is `[classes]`. */
-export function classCount(model: Sequential): number {
+export function classCount(model: Model): number {
   const [n] = model.outputShape;
   if (model.outputShape.length !== 1 || !n || n < 2) {
     throw new Error(
@@ -45,7 +45,7 @@ export function classCount(model: Sequential): number {
  * image, computed `batchSize` images at a time in inference mode.
  */
 export async function evaluate(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   batchSize = 32,
 ): Promise<Evaluation> {
@@ -79,7 +79,7 @@ export async function evaluate(
  * `count x classes` array.
  */
 export async function predictImages(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   batchSize = 32,
 ): Promise<Float32Array> {
