@@ -9,11 +9,7 @@
  * @module
  */
 
-import {
-  describe,
-  isDict,
-  ModelFormatError,
-} from "./config_values.ts";
+import { describe, isDict, ModelFormatError } from "./config_values.ts";
 import {
   inputShapeOf,
   parseFunctional,
