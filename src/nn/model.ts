@@ -152,12 +152,21 @@ export class Model {
     nameLayers(nodes.map((n) => n.layer), [this.inputName]);
     const shapes: number[][] = [];
     const shapeOf = (i: number) => (i < 0 ? this.inputShape : shapes[i]!);
-    for (const { layer, inputs } of nodes) {
-      shapes.push(
-        isMergeLayer(layer)
-          ? layer.build(inputs.map(shapeOf))
-          : layer.build(shapeOf(inputs[0]!), init),
-      );
+    try {
+      for (const { layer, inputs } of nodes) {
+        shapes.push(
+          isMergeLayer(layer)
+            ? layer.build(inputs.map(shapeOf))
+            : layer.build(shapeOf(inputs[0]!), init),
+        );
+      }
+    } catch (error) {
+      // The model is never returned, so its caller could not free the
+      // weights of the layers built before the one that failed.
+      for (const w of nodes.flatMap((n) => n.layer.weights)) {
+        w.variable.dispose();
+      }
+      throw error;
     }
     this.#nodes = nodes;
     this.#outputShapes = shapes;
