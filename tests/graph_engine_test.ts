@@ -21,9 +21,15 @@ import type {
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { Add, Concatenate, Multiply } from "../src/nn/merge_layers.ts";
 import { Model } from "../src/nn/model.ts";
-import { modelFromArtifacts, modelToArtifacts } from "../src/nn/model_io.ts";
+import {
+  loadModel,
+  modelFromArtifacts,
+  modelToArtifacts,
+  saveModel,
+} from "../src/nn/model_io.ts";
 import { freezeLayers, replaceHead } from "../src/nn/transfer.ts";
 import { registerGradients } from "../src/runtime/gradients.ts";
+import { Classifier } from "../src/serve/classifier.ts";
 import { fit } from "../src/train/fit.ts";
 import { Rng } from "../src/util/random.ts";
 import { quadrants } from "./_train_fixtures.ts";
@@ -256,4 +262,36 @@ Deno.test("graph engine: fit trains a residual network for one epoch and its los
     assert.deepEqual(w.variable.dataSync(), frozenVars[i])
   );
   model.dispose();
+});
+
+Deno.test("graph engine: a functional model is saved, loaded, classified and shows its feature maps", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_graph_" });
+  const model = resNet(8);
+  const classNames = ["north-west", "north-east", "south-west", "south-east"];
+  try {
+    await saveModel(model, dir, { classNames });
+    const loaded = await loadModel(dir);
+    const x = tf.randomUniform([3, 8, 8, 3], 0, 1, "float32", 9) as tf.Tensor4D;
+    const want = await model.predict(x).data();
+    assert.deepEqual(await values(loaded.predict(x)), want);
+    const maps = loaded.activations(x);
+    assert.deepEqual(
+      maps.map((m) => m.name),
+      loaded.layers.filter((l) => l.name.includes("conv")).map((l) => l.name),
+    );
+    tf.dispose(maps.map((m) => m.output));
+    loaded.dispose();
+    const classifier = await Classifier.load(dir, { backend: "cpu" });
+    const got = await classifier.classifyBatch(x, { topK: 1 });
+    got.forEach(([best], i) => {
+      const row = Array.from(want.slice(i * 4, i * 4 + 4));
+      assert.equal(best!.index, row.indexOf(Math.max(...row)));
+      assert.equal(best!.label, classNames[best!.index]);
+    });
+    classifier.dispose();
+    tf.dispose(x);
+  } finally {
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
