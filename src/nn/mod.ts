@@ -34,6 +34,37 @@
  * console.log(copy.outputShape); // [ 3 ]
  * ```
  *
+ * A residual block, Keras' functional way: an `Input` symbol, `connect`
+ * for each layer call, then a `Model` from input to output (saved as
+ * tfjs-layers' functional `Model`).
+ *
+ * ```ts
+ * import { initRuntime } from "@simdnet/simdnet/runtime";
+ * import {
+ *   Add,
+ *   connect,
+ *   Conv2D,
+ *   Dense,
+ *   Flatten,
+ *   Input,
+ *   Model,
+ *   modelFromArtifacts,
+ *   modelToArtifacts,
+ * } from "@simdnet/simdnet/nn";
+ *
+ * await initRuntime({ backend: "cpu" });
+ * const conv = () => new Conv2D({ filters: 3, kernelSize: 3, padding: "same" });
+ * const x = Input({ shape: [8, 8, 3] });
+ * const block = connect(new Add(), [x, connect(conv(), connect(conv(), x))]);
+ * const y = connect(new Dense({ units: 2, activation: "softmax" }), connect(new Flatten(), block));
+ * const model = new Model({ inputs: x, outputs: y, seed: 1 });
+ * console.log(model.countParams()); // 2 * 84 + 193 * 2 = 554
+ * const { json, weights } = await modelToArtifacts(model);
+ * console.log(json.modelTopology.class_name); // Model
+ * const copy = modelFromArtifacts(json, weights);
+ * if (copy.countParams() !== model.countParams()) throw new Error("lost weights");
+ * ```
+ *
  * @module
  */
 
