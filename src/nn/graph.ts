@@ -12,6 +12,13 @@
 
 import type { AnyLayer } from "./layer.ts";
 
+/** One layer of a model and where its inputs come from. */
+export interface GraphNode {
+  layer: AnyLayer;
+  /** Indices of the nodes whose outputs it takes; -1 is the model input. */
+  inputs: number[];
+}
+
 /** Options of {@linkcode Input}. */
 export interface InputOptions {
   /** Shape without the batch axis, e.g. `[32, 32, 3]`. */
@@ -157,4 +164,50 @@ export function orderByDepth<K>(
   return [...postorder].sort((a, b) =>
     depth.get(b)! - depth.get(a)! || discovered.get(a)! - discovered.get(b)!
   );
+}
+
+/** The one symbol of `x` (a list of one is accepted); `what` names it in the error. */
+export function one(
+  x: SymbolicTensor | readonly SymbolicTensor[],
+  what: string,
+): SymbolicTensor {
+  const list = Array.isArray(x) ? x : [x as SymbolicTensor];
+  if (list.length !== 1) {
+    throw new Error(
+      `a simdnet model has one ${what}, got ${list.length}; build one ` +
+        `model per ${what} or merge them with Concatenate`,
+    );
+  }
+  return list[0]!;
+}
+
+/**
+ * The layers from `inputs` to `outputs` in Keras' order, each with the
+ * indices of the nodes it reads (-1: the input); one input only.
+ */
+export function graphOf(
+  inputs: SymbolicTensor,
+  outputs: SymbolicTensor,
+): GraphNode[] {
+  if (inputs.input === null) {
+    throw new Error("a model's inputs must be the symbol Input returned");
+  }
+  const order = orderByDepth(outputs, (s) => s.inputs);
+  const foreign = order.find((s) => s.layer === null && s !== inputs);
+  if (foreign !== undefined) {
+    throw new Error(
+      `the output depends on input '${foreign.input!.name}', which is not ` +
+        `the model's input; a simdnet model has one input`,
+    );
+  }
+  if (order[0] !== inputs) {
+    throw new Error(
+      `the output does not depend on the model's input '${inputs.input.name}'`,
+    );
+  }
+  const index = new Map(order.map((s, i) => [s, i - 1]));
+  return order.slice(1).map((s) => ({
+    layer: s.layer!,
+    inputs: s.inputs.map((i) => index.get(i)!),
+  }));
 }

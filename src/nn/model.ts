@@ -32,27 +32,26 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { createRng } from "../util/random.ts";
-import { orderByDepth, type SymbolicTensor } from "./graph.ts";
+import { type GraphNode, graphOf, one, type SymbolicTensor } from "./graph.ts";
 import { glorotUniform } from "./initializers.ts";
 import {
   type AnyLayer,
   type ApplyContext,
-  formatShape,
   type Initializer,
   isMergeLayer,
   type Layer,
   type NamedWeight,
-  sizeOf,
 } from "./layer.ts";
 import { nameLayers } from "./layer_names.ts";
-import { functionalSummaryLines, summaryLines } from "./summary.ts";
+import { predictInBatches } from "./predict_batches.ts";
+import { graphSummaryLines } from "./summary.ts";
+import {
+  assignWeightValues,
+  readWeightValues,
+  type WeightValues,
+} from "./weight_values.ts";
 
-/** One layer of a model and where its inputs come from. */
-export interface GraphNode {
-  layer: AnyLayer;
-  /** Indices of the nodes whose outputs it takes; -1 is the model input. */
-  inputs: number[];
-}
+export type { GraphNode } from "./graph.ts";
 
 /** Options of {@linkcode Model}. */
 export interface ModelOptions {
@@ -75,51 +74,7 @@ export interface LayerOutput {
   output: tf.Tensor;
 }
 
-/** Weight values detached from the backend, e.g. for saving. */
-export interface WeightValues {
-  name: string;
-  shape: number[];
-  values: Float32Array;
-}
-
-function one(
-  x: SymbolicTensor | readonly SymbolicTensor[],
-  what: string,
-): SymbolicTensor {
-  const list = Array.isArray(x) ? x : [x as SymbolicTensor];
-  if (list.length !== 1) {
-    throw new Error(
-      `a simdnet model has one ${what}, got ${list.length}; build one ` +
-        `model per ${what} or merge them with Concatenate`,
-    );
-  }
-  return list[0]!;
-}
-
-/** The graph of `outputs` back to `inputs`, in Keras' layer order. */
-function graphOf(inputs: SymbolicTensor, outputs: SymbolicTensor): GraphNode[] {
-  if (inputs.input === null) {
-    throw new Error("a model's inputs must be the symbol Input returned");
-  }
-  const order = orderByDepth(outputs, (s) => s.inputs);
-  const foreign = order.find((s) => s.layer === null && s !== inputs);
-  if (foreign !== undefined) {
-    throw new Error(
-      `the output depends on input '${foreign.input!.name}', which is not ` +
-        `the model's input; a simdnet model has one input`,
-    );
-  }
-  if (order[0] !== inputs) {
-    throw new Error(
-      `the output does not depend on the model's input '${inputs.input.name}'`,
-    );
-  }
-  const index = new Map(order.map((s, i) => [s, i - 1]));
-  return order.slice(1).map((s) => ({
-    layer: s.layer!,
-    inputs: s.inputs.map((i) => index.get(i)!),
-  }));
-}
+export type { WeightValues } from "./weight_values.ts";
 
 function count(weights: readonly NamedWeight[]): number {
   return weights.reduce((n, w) => n + w.variable.size, 0);
@@ -418,55 +373,22 @@ export class Model {
    */
   predict(x: tf.Tensor, batchSize = 32): tf.Tensor {
     this.#checkInput(x);
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(
-        `batchSize must be a whole number >= 1, got ${batchSize}`,
-      );
-    }
-    const n = x.shape[0] ?? 0;
-    // One batch: no slice, which would copy the whole input.
-    if (n > 0 && n <= batchSize) return tf.tidy(() => this.apply(x));
-    const parts: tf.Tensor[] = [];
-    for (let start = 0; start < n; start += batchSize) {
-      const size = Math.min(batchSize, n - start);
-      parts.push(tf.tidy(() => {
-        const begin = x.shape.map((_, i) => (i === 0 ? start : 0));
-        const sizes = x.shape.map((d, i) => (i === 0 ? size : d));
-        return this.apply(tf.slice(x, begin, sizes));
-      }));
-    }
-    if (parts.length === 0) return tf.zeros([0, ...this.outputShape]);
-    const out = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
-    if (parts.length > 1) tf.dispose(parts);
-    return out;
+    return predictInBatches(
+      (b) => this.apply(b),
+      x,
+      batchSize,
+      this.outputShape,
+    );
   }
 
   /** Copies every weight's values off the backend. */
   async getWeights(): Promise<WeightValues[]> {
-    return await Promise.all(this.weights.map(async (w) => ({
-      name: w.name,
-      shape: [...w.variable.shape],
-      values: (await w.variable.data()) as Float32Array,
-    })));
+    return await readWeightValues(this.weights);
   }
 
   /** Sets weights by Keras name; every weight must be given, with its shape. */
   setWeights(values: readonly WeightValues[]): void {
-    const byName = new Map(values.map((v) => [v.name, v]));
-    for (const w of this.weights) {
-      const v = byName.get(w.name);
-      if (!v) throw new Error(`no value given for weight '${w.name}'`);
-      const want = w.variable.shape;
-      if (v.values.length !== sizeOf(want) || v.shape.join() !== want.join()) {
-        throw new Error(
-          `weight '${w.name}' has shape [${want}], got [${v.shape}] with ${v.values.length} values`,
-        );
-      }
-    }
-    for (const w of this.weights) {
-      const v = byName.get(w.name)!;
-      tf.tidy(() => w.variable.assign(tf.tensor(v.values, w.variable.shape)));
-    }
+    assignWeightValues(this.weights, values);
   }
 
   /**
@@ -477,30 +399,18 @@ export class Model {
   summary(print: ((line: string) => void) | null = console.log): string {
     const trainable = count(this.trainableWeights);
     const nonTrainable = this.countParams() - trainable;
-    const params = (l: AnyLayer) => count(l.weights);
-    const input = {
-      name: this.inputName,
-      className: "InputLayer",
-      outputShape: `[${formatShape(this.inputShape)}]`,
-      params: 0,
-    };
-    const rows = this.#nodes.map(({ layer, inputs }, i) => ({
-      name: layer.name,
-      className: layer.className,
-      outputShape: formatShape(this.#outputShapes[i] ?? []),
-      params: params(layer),
-      connectedTo: inputs.map((k) =>
-        `${k < 0 ? this.inputName : this.#nodes[k]!.layer.name}[0][0]`
-      ),
-    }));
-    const lines = this.isChain
-      ? summaryLines(this.name, [input, ...rows], trainable, nonTrainable)
-      : functionalSummaryLines(
-        this.name,
-        [{ ...input, connectedTo: [] }, ...rows],
-        trainable,
-        nonTrainable,
-      );
+    const lines = graphSummaryLines(
+      {
+        name: this.name,
+        inputName: this.inputName,
+        inputShape: this.inputShape,
+        nodes: this.#nodes,
+        outputShapes: this.#outputShapes,
+        chain: this.isChain,
+      },
+      trainable,
+      nonTrainable,
+    );
     if (print) lines.forEach((line) => print(line));
     return lines.join("\n");
   }

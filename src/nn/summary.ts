@@ -8,6 +8,9 @@
  * @module
  */
 
+import type { GraphNode } from "./graph.ts";
+import { formatShape } from "./layer.ts";
+
 /** One row of the summary. */
 export interface SummaryRow {
   name: string;
@@ -116,4 +119,45 @@ export function functionalSummaryLines(
     "_".repeat(width),
   );
   return lines;
+}
+
+/** What {@linkcode graphSummaryLines} needs of a model. */
+export interface GraphSummary {
+  name: string;
+  inputName: string;
+  inputShape: readonly number[];
+  nodes: readonly GraphNode[];
+  outputShapes: readonly (readonly number[])[];
+  /** Whether each layer reads the previous one only. */
+  chain: boolean;
+}
+
+/**
+ * A graph model's summary: Keras 2 prints a chain in the sequential layout
+ * and any other graph with "Connected to"; both list the InputLayer first.
+ */
+export function graphSummaryLines(
+  g: GraphSummary,
+  trainable: number,
+  nonTrainable: number,
+): string[] {
+  const input = {
+    name: g.inputName,
+    className: "InputLayer",
+    outputShape: `[${formatShape(g.inputShape)}]`,
+    params: 0,
+    connectedTo: [],
+  };
+  const rows = g.nodes.map(({ layer, inputs }, i) => ({
+    name: layer.name,
+    className: layer.className,
+    outputShape: formatShape(g.outputShapes[i] ?? []),
+    params: layer.weights.reduce((n, w) => n + w.variable.size, 0),
+    connectedTo: inputs.map((k) =>
+      `${k < 0 ? g.inputName : g.nodes[k]!.layer.name}[0][0]`
+    ),
+  }));
+  return g.chain
+    ? summaryLines(g.name, [input, ...rows], trainable, nonTrainable)
+    : functionalSummaryLines(g.name, [input, ...rows], trainable, nonTrainable);
 }

@@ -1,7 +1,7 @@
 /**
  * The check `Classifier.load` and `Classifier.fromBytes` make on a model
- * read from files or bytes. A model file may describe any Sequential
- * model; one that is no image classifier is a bad model file (exit 2 in
+ * read from files or bytes. A model file may describe any Sequential or
+ * functional model; one that is no image classifier is a bad model file (exit 2 in
  * the CLIs), not a caller's `RangeError`.
  *
  * @module
