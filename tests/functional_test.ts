@@ -202,6 +202,26 @@ Deno.test("functional: a simdnet-built residual net loads in tfjs-layers with th
   await tf.setBackend("cpu");
   const again = await saveTfl(theirs);
   theirs.dispose();
+  // The topology is written as tfjs-layers writes it: same class, keys,
+  // layer entries and connections.
+  const topo = (j: ModelJson) => j.modelTopology as unknown as Topology;
+  const [mineT, theirT] = [topo(json), topo(again.json)];
+  assert.equal(mineT.class_name, theirT.class_name);
+  assert.deepEqual(
+    Object.keys(mineT.config).sort(),
+    Object.keys(theirT.config).sort(),
+  );
+  assert.deepEqual(mineT.config.input_layers, theirT.config.input_layers);
+  assert.deepEqual(mineT.config.output_layers, theirT.config.output_layers);
+  mineT.config.layers.forEach((l, i) => {
+    const t = theirT.config.layers[i]!;
+    assert.deepEqual(Object.keys(l).sort(), Object.keys(t).sort(), l.name);
+    assert.deepEqual([l.name, l.class_name, l.inbound_nodes], [
+      t.name,
+      t.class_name,
+      t.inbound_nodes,
+    ]);
+  });
   await tf.setBackend("wasm");
   const back = modelFromArtifacts(again.json, again.weights);
   assertSame(mine, ourResult(back, x, t, 2), "round trip", 1e-6);
@@ -210,6 +230,15 @@ Deno.test("functional: a simdnet-built residual net loads in tfjs-layers with th
 });
 
 type Layers = Record<string, unknown>[];
+
+interface Topology {
+  class_name: string;
+  config: {
+    layers: { name: string; class_name: string; inbound_nodes: unknown }[];
+    input_layers: unknown;
+    output_layers: unknown;
+  };
+}
 
 function kerasTensor(name: string) {
   return {

@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
+import { main as classifyMain } from "../src/cli/classify.ts";
 import { Conv2D } from "../src/nn/conv2d.ts";
 import { Dense } from "../src/nn/dense.ts";
 import { Flatten } from "../src/nn/flatten.ts";
@@ -218,4 +219,25 @@ Deno.test("graph errors: graphs built in code name the layer and the problem", (
   // The layers built before the failing one hold weights; the model is
   // never returned, so the caller cannot free them: building frees them.
   assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("graph errors: classify exits 2 on a model file whose graph has a cycle", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_graph_errors_" });
+  const image = `${dir}/a.png`;
+  try {
+    await Deno.writeFile(
+      `${dir}/model.json`,
+      new TextEncoder().encode(JSON.stringify(CASES[1]![1])),
+    );
+    await Deno.writeFile(`${dir}/group1-shard1of1.bin`, WEIGHTS);
+    // Any bytes: the model is checked before an image is read.
+    await Deno.writeFile(image, new Uint8Array(8));
+    const code = await classifyMain(
+      ["--model", dir, "--backend", "cpu", image],
+      () => {},
+    );
+    assert.equal(code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
