@@ -7,6 +7,7 @@ import { Conv2D } from "../src/nn/conv2d.ts";
 import { Dense } from "../src/nn/dense.ts";
 import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
+import type { Model } from "../src/nn/model.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import type { ImageSet } from "../src/data/image_set.ts";
 import type { ProgressOutput } from "../src/train/progress.ts";
@@ -61,11 +62,11 @@ export function randomImages(n: number, seed: number): ImageSet {
 
 export const quiet = { verbose: 0 } as const;
 
-export async function weightsOf(model: Sequential): Promise<Float32Array[]> {
+export async function weightsOf(model: Model): Promise<Float32Array[]> {
   return (await model.getWeights()).map((w) => w.values);
 }
 
-export function dispose(model: Sequential): void {
+export function dispose(model: Model): void {
   model.dispose();
 }
 

@@ -19,7 +19,7 @@ import {
   saveModel,
   WEIGHTS_FILE,
 } from "../src/nn/model_io.ts";
-import type { Sequential } from "../src/nn/sequential.ts";
+import type { Model } from "../src/nn/model.ts";
 import { maxDiff, tinyModel } from "./classify_fixtures.ts";
 
 await tf.setBackend("cpu");
@@ -28,7 +28,7 @@ function input(n: number, seed: number): tf.Tensor4D {
   return tf.randomUniform([n, 32, 32, 3], 0, 1, "float32", seed);
 }
 
-async function predict(model: Sequential, x: tf.Tensor): Promise<Float32Array> {
+async function predict(model: Model, x: tf.Tensor): Promise<Float32Array> {
   const y = model.apply(x);
   const out = await y.data() as Float32Array;
   y.dispose();

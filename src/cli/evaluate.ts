@@ -25,7 +25,7 @@ import { detectDataKind } from "../data/image_folder_scan.ts";
 import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { loadModel, modelMetadata } from "../nn/model_io.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
@@ -219,7 +219,7 @@ async function loadCifarEvaluation(a: EvaluateArgs): Promise<EvaluationData> {
  */
 async function loadEvaluationData(
   a: EvaluateArgs,
-  model: Sequential,
+  model: Model,
 ): Promise<EvaluationData> {
   if (
     a.data === undefined || await detectDataKind(a.data, "--data") !== "folder"
@@ -261,7 +261,7 @@ async function loadEvaluationData(
  */
 function checkFolderNames(
   dir: string,
-  model: Sequential,
+  model: Model,
   folderNames: readonly string[] | null | undefined,
 ): void {
   const saved = modelMetadata(model)?.classNames;

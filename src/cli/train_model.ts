@@ -17,7 +17,7 @@ import { cifarCnn } from "../nn/cifar_cnn.ts";
 import { loadTopology } from "../nn/model_from_topology.ts";
 import { loadModel, ModelFormatError } from "../nn/model_io.ts";
 import { logitsProblem, modelOutput } from "../nn/model_output.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { Rng } from "../util/random.ts";
 import { freezeLayers, replaceHead } from "../nn/transfer.ts";
 import type { FineTuneOptions } from "../train/phases.ts";
@@ -150,7 +150,7 @@ export interface DataSpec {
 
 /** The model to train and what `fit` and the report should record about it. */
 export interface BuiltModel {
-  model: Sequential;
+  model: Model;
   /** Extra checkpoint settings: the `--from` model's fingerprint, so a resume from another is refused. */
   settings: FitSettings;
   /** Lines for the report's settings table. */
@@ -158,7 +158,7 @@ export interface BuiltModel {
 }
 
 /** `sha256:<hex>` of the model's weights, in Keras order. */
-async function weightsFingerprint(model: Sequential): Promise<string> {
+async function weightsFingerprint(model: Model): Promise<string> {
   const hash = new Uint8Array(32 * model.weights.length);
   const values = await model.getWeights();
   for (const [i, w] of values.entries()) {
@@ -233,7 +233,7 @@ export async function buildTrainModel(
   }
 }
 
-function freeze(model: Sequential, spec: number | string): string[] {
+function freeze(model: Model, spec: number | string): string[] {
   try {
     return freezeLayers(model, spec);
   } catch (error) {
@@ -250,7 +250,7 @@ function freeze(model: Sequential, spec: number | string): string[] {
  * `--new-head`), and the last layer gives softmax or logits.
  */
 async function checkFileModel(
-  model: Sequential,
+  model: Model,
   a: TransferArgs & { seed: number },
   data: DataSpec,
   print: (line: string) => void,
@@ -309,7 +309,7 @@ async function checkFileModel(
   return report;
 }
 
-function newHead(model: Sequential, classes: number, seed: number) {
+function newHead(model: Model, classes: number, seed: number) {
   try {
     return replaceHead(model, classes, { seed });
   } catch (error) {

@@ -29,6 +29,11 @@ import { normalizationFromConfig } from "./normalization.ts";
 import { reluFromConfig } from "./relu.ts";
 import { rescalingFromConfig } from "./rescaling.ts";
 import { zeroPadding2dFromConfig } from "./zero_padding2d.ts";
+import {
+  addFromConfig,
+  concatenateFromConfig,
+  multiplyFromConfig,
+} from "./merge_layers.ts";
 
 function conv2d({ name, config: c, where, unsupported }: LayerConfig): Conv2D {
   if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
@@ -99,6 +104,9 @@ export const LAYER_CONFIGS: Readonly<
   Rescaling: rescalingFromConfig,
   Normalization: normalizationFromConfig,
   ZeroPadding2D: zeroPadding2dFromConfig,
+  Add: addFromConfig,
+  Concatenate: concatenateFromConfig,
+  Multiply: multiplyFromConfig,
 });
 
 /**

@@ -20,7 +20,10 @@ import {
 } from "./model_plan.ts";
 import { openLocal, openRemote } from "./model_read.ts";
 import { ModelFormatError, parseTopology } from "./model_topology.ts";
-import { Sequential } from "./sequential.ts";
+import type { Model } from "./model.ts";
+import { buildModel } from "./topology_build.ts";
+import { glorotUniform } from "./initializers.ts";
+import { createRng } from "../util/random.ts";
 import { sizeOf } from "./layer.ts";
 
 /** Options of {@linkcode modelFromTopology} and {@linkcode loadTopology}. */
@@ -81,7 +84,7 @@ function checkLimits(json: Dict, where: string, limits?: ModelLimits) {
 export function modelFromTopology(
   json: string | Uint8Array | Dict,
   options: TopologyOptions = {},
-): Sequential {
+): Model {
   const where = options.source ?? "model.json";
   const parsed = parseModelJson(json, where);
   let topology;
@@ -95,11 +98,10 @@ export function modelFromTopology(
     }
     throw error;
   }
-  const { layers, name, inputShape } = topology;
   try {
-    return new Sequential(layers, { name, inputShape, seed: options.seed });
+    // The same draws as `new Sequential(layers, { seed })`.
+    return buildModel(topology, glorotUniform(createRng(options.seed ?? 0)));
   } catch (error) {
-    for (const w of layers.flatMap((l) => l.weights)) w.variable.dispose();
     throw new ModelFormatError(
       `${where}: the topology cannot be built: ${(error as Error).message}`,
     );
@@ -114,7 +116,7 @@ export function modelFromTopology(
 export async function loadTopology(
   source: ModelSource,
   options: TopologyOptions = {},
-): Promise<Sequential> {
+): Promise<Model> {
   const loc = locateModel(source);
   const max = withDefaults(options.limits).maxJsonBytes;
   let file;

@@ -12,7 +12,7 @@ import { toFloatBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { defaultClassNames, isCifar10Names } from "../data/classes.ts";
 import { modelMetadata } from "../nn/model_metadata.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { ReportData } from "./types.ts";
 import { CIFAR10_CLASS_NAMES } from "./i18n.ts";
 import type { History } from "../train/checkpoint.ts";
@@ -22,7 +22,7 @@ import { Rng } from "../util/random.ts";
 
 /** A model and what it was trained and evaluated on: what the report shows. */
 export interface ReportRun {
-  model: Sequential;
+  model: Model;
   history: History;
   train: ImageSet;
   /** The set the model was finally evaluated on (test set or validation split). */

@@ -15,7 +15,7 @@ import {
   type Normalization,
 } from "../nn/model_io.ts";
 import { modelOutput } from "../nn/model_output.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { resolveTta, type TtaOptions, ttaProbabilities } from "../train/tta.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
 import { classLabels } from "./classifier_labels.ts";
@@ -74,7 +74,7 @@ function isTensor(x: unknown): x is tf.Tensor {
  */
 export class Classifier {
   /** The model; owned by the classifier and freed by {@linkcode dispose}. */
-  readonly model: Sequential;
+  readonly model: Model;
   /** Class names by index. */
   readonly labels: readonly string[];
   /** Japanese class names by index, or null when there are none (not CIFAR-10). */
@@ -91,7 +91,7 @@ export class Classifier {
   readonly #rescale: Normalization | null;
 
   private constructor(
-    model: Sequential,
+    model: Model,
     runtime: RuntimeInfo,
     options: ClassifierOptions,
   ) {
@@ -182,7 +182,7 @@ export class Classifier {
 
   /** Wraps a model in memory (the classifier takes ownership). */
   static async fromModel(
-    model: Sequential,
+    model: Model,
     options: ClassifierOptions = {},
   ): Promise<Classifier> {
     return new Classifier(model, await ensureRuntime(options), options);

@@ -7,7 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { probabilities } from "../nn/model_output.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { batchTensors, checkImages } from "./batch.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
@@ -47,7 +47,7 @@ function probabilityScores(
 }
 
 /** The model's input shape as an image shape, or a clear error. */
-export function imageShape(model: Sequential): [number, number, number] {
+export function imageShape(model: Model): [number, number, number] {
   const [h, w, c] = model.inputShape;
   if (model.inputShape.length !== 3 || !h || !w || !c) {
     throw new Error(
@@ -59,7 +59,7 @@ export function imageShape(model: Sequential): [number, number, number] {
 }
 
 /** Number of classes of a model whose output is `[classes]`. */
-export function classCount(model: Sequential): number {
+export function classCount(model: Model): number {
   const [n] = model.outputShape;
   if (model.outputShape.length !== 1 || !n || n < 2) {
     throw new Error(
@@ -76,7 +76,7 @@ export function classCount(model: Sequential): number {
  * clipped as Keras clips probabilities).
  */
 export async function evaluate(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   batchSize = 32,
   options: EvaluateOptions = {},
@@ -123,7 +123,7 @@ export async function evaluate(
  * `options.tta` when given.
  */
 export async function predictImages(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   batchSize = 32,
   options: EvaluateOptions = {},

@@ -1,5 +1,5 @@
 /**
- * `fit`: Keras-style training of a {@linkcode Sequential} classifier with
+ * `fit`: Keras-style training of a {@linkcode Model} classifier with
  * Adam, categorical cross-entropy, optional augmentation, validation,
  * early stopping and resumable checkpoints.
  *
@@ -15,7 +15,7 @@
  */
 
 import type { ImageSet } from "../data/image_set.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { registerGradients } from "../runtime/gradients.ts";
 import { Adam } from "./adam.ts";
 import {
@@ -79,7 +79,7 @@ function emptyHistory(): History {
  * ```
  */
 export async function fit(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   options: FitOptions = {},
 ): Promise<History> {

@@ -7,7 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageSet } from "../data/image_set.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { Rng } from "../util/random.ts";
 import type { Adam } from "./adam.ts";
 import { augmentBatch, type AugmentOptions } from "./augment.ts";
@@ -50,7 +50,7 @@ interface Step {
  * starts, so frozen conv blocks cost a forward pass and no backward pass.
  */
 async function trainStep(
-  model: Sequential,
+  model: Model,
   optimizer: Adam,
   batch: () => { x: tf.Tensor4D; y: tf.Tensor2D; labels: tf.Tensor1D },
   rng: Rng,
@@ -98,7 +98,7 @@ async function trainStep(
 
 /** What one epoch needs. */
 export interface EpochContext {
-  model: Sequential;
+  model: Model;
   optimizer: Adam;
   rng: Rng;
   train: ImageSet;

@@ -7,7 +7,7 @@
 
 import { checkValidationSplit, splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { Rng } from "../util/random.ts";
 import {
   type AugmentOptions,
@@ -98,7 +98,7 @@ export interface Plan {
 }
 
 export function plan(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   options: FitOptions,
 ): Plan {

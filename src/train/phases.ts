@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { frozenLayerNames, unfreezeAll } from "../nn/transfer.ts";
 import { Adam } from "./adam.ts";
 import { CheckpointError } from "./checkpoint.ts";
@@ -33,7 +33,7 @@ const PHASE_KEY = "phase";
  * it is; empty for a plain run, so older checkpoints still resume.
  */
 export function phaseSettings(
-  model: Sequential,
+  model: Model,
   epochs: number,
   fineTune: FineTuneOptions | undefined,
 ): FitSettings {
@@ -96,7 +96,7 @@ export function savedPhase(
  * and returns a fresh Adam over its trainable weights.
  */
 export function phaseOptimizer(
-  model: Sequential,
+  model: Model,
   phase: 1 | 2,
   learningRate: number | undefined,
 ): Adam {

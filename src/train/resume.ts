@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { Adam } from "./adam.ts";
 import { CheckpointError, type TrainState } from "./checkpoint.ts";
 import type { EarlyStopping } from "./early_stopping.ts";
@@ -80,7 +80,7 @@ export function restoreState(
   state: TrainState,
   path: string,
   into: {
-    model: Sequential;
+    model: Model;
     optimizer: Adam;
     rng: Rng;
     early: EarlyStopping | null;
