@@ -242,3 +242,30 @@ Deno.test("model output: the Classifier gives softmax of a linear head and does 
   }
   batch.dispose();
 });
+
+Deno.test("logits: only the output layer skips its softmax; a softmax inside the network still runs", () => {
+  const model = new Sequential([
+    new Flatten(),
+    new Dense({ units: 4, activation: "softmax" }),
+    new Dense({ units: 3, activation: "softmax" }),
+  ], { inputShape: [2, 2, 1], seed: 3 });
+  const x = tf.randomUniform([5, 2, 2, 1], 0, 1, "float32", 7);
+  const [, inner, head] = model.layers as Dense[];
+  const flat = tf.reshape(x, [5, 4]);
+  const hidden = tf.softmax(tf.add(
+    tf.matMul(flat, inner!.weights[0]!.variable),
+    inner!.weights[1]!.variable,
+  ));
+  const want = tf.add(
+    tf.matMul(hidden, head!.weights[0]!.variable),
+    head!.weights[1]!.variable,
+  );
+  const got = model.apply(x, { training: false, logits: true });
+  const diff = tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]!;
+  assert.ok(
+    diff < 1e-6,
+    `logits differ from the hand-computed ones by ${diff}`,
+  );
+  tf.dispose([x, flat, hidden, want, got]);
+  model.dispose();
+});

@@ -311,11 +311,16 @@ export class Model {
     keep: ((layer: AnyLayer, y: tf.Tensor) => void) | null,
   ): tf.Tensor {
     const values = new Map<number, tf.Tensor>([[start - 1, h]]);
+    // Only the output layer skips its softmax for `ctx.logits`: a softmax
+    // inside the network (an attention-like gate) is part of the function.
+    const last = this.#nodes.length - 1;
+    const inner = ctx.logits ? { ...ctx, logits: false } : ctx;
     let y = h;
     for (let j = start; j < end; j++) {
       const { layer, inputs } = this.#nodes[j]!;
       const xs = inputs.map((i) => values.get(i)!);
-      y = isMergeLayer(layer) ? layer.apply(xs, ctx) : layer.apply(xs[0]!, ctx);
+      const c = j === last ? ctx : inner;
+      y = isMergeLayer(layer) ? layer.apply(xs, c) : layer.apply(xs[0]!, c);
       values.set(j, y);
       keep?.(layer, y);
       if (!keep) this.#free(values, inputs, j, h);
