@@ -17,21 +17,58 @@ import * as tf from "@tensorflow/tfjs-core";
 /** Activations that can be fused, with a gradient. */
 export type FusedActivation = "linear" | "relu" | "sigmoid" | "elu" | "relu6";
 
+const FUSED: readonly string[] = ["linear", "relu", "sigmoid", "elu", "relu6"];
+
 /**
- * `activation(conv2d(x, kernel) + bias)` with stride 1 and no dilation, in
+ * Whether a Keras activation name (as `activationName` reads it from a
+ * config) can be fused into a convolution kernel. The one place the new
+ * convolution layers (DepthwiseConv2D, SeparableConv2D) check their
+ * activation, so it can later be routed to the full activation table.
+ */
+export function isFusedActivation(name: unknown): name is FusedActivation {
+  return typeof name === "string" && FUSED.includes(name);
+}
+
+/**
+ * `activation(conv2d(x, kernel, strides) + bias)` without dilation, in
  * NHWC.
  */
 export function conv2dBiasAct(
   x: tf.Tensor4D,
   kernel: tf.Tensor4D,
   bias: tf.Tensor1D | null,
+  strides: readonly [number, number],
   padding: "same" | "valid",
   activation: FusedActivation,
 ): tf.Tensor4D {
   const inputs: tf.NamedTensorMap = { x, filter: kernel };
   if (bias !== null) inputs.bias = bias;
   return tf.engine().runKernel(tf.FusedConv2D, inputs, {
-    strides: [1, 1],
+    strides: [strides[0], strides[1]],
+    pad: padding,
+    dataFormat: "NHWC",
+    dilations: [1, 1],
+    activation,
+  }) as tf.Tensor4D;
+}
+
+/**
+ * `activation(depthwiseConv2d(x, kernel, strides) + bias)` in NHWC, for
+ * `kernel` `[kh, kw, in, multiplier]`: one `FusedDepthwiseConv2D` kernel,
+ * whose gradient `registerGradients` provides (gradients_conv.ts).
+ */
+export function depthwiseBiasAct(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  bias: tf.Tensor1D | null,
+  strides: readonly [number, number],
+  padding: "same" | "valid",
+  activation: FusedActivation,
+): tf.Tensor4D {
+  const inputs: tf.NamedTensorMap = { x, filter: kernel };
+  if (bias !== null) inputs.bias = bias;
+  return tf.engine().runKernel(tf.FusedDepthwiseConv2D, inputs, {
+    strides: [strides[0], strides[1]],
     pad: padding,
     dataFormat: "NHWC",
     dilations: [1, 1],

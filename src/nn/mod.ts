@@ -41,6 +41,25 @@ export { Dense, type DenseOptions } from "./dense.ts";
 export { Dropout } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
 export { MaxPooling2D, type MaxPooling2DOptions } from "./max_pooling2d.ts";
+export {
+  AveragePooling2D,
+  type AveragePooling2DOptions,
+} from "./average_pooling2d.ts";
+export {
+  DepthwiseConv2D,
+  type DepthwiseConv2DOptions,
+} from "./depthwise_conv2d.ts";
+export {
+  SeparableConv2D,
+  type SeparableConv2DOptions,
+} from "./separable_conv2d.ts";
+export {
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  type GlobalPooling2DOptions,
+} from "./global_pooling2d.ts";
+export type { Pooling2DOptions } from "./pooling2d.ts";
+export type { Regularizer } from "./regularizers.ts";
 export type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
 export { glorotUniform, zeros } from "./initializers.ts";
 export type { FusedActivation } from "./fused.ts";

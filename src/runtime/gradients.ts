@@ -23,7 +23,8 @@
  *
  * Element-wise, shape and reduction ops are here; the layer kernels
  * (convolutions, pooling, matmul, softmax, fused ops) are in
- * `gradients_nn.ts`.
+ * `gradients_nn.ts`, depthwise convolutions and average pooling in
+ * `gradients_conv.ts`.
  *
  * @module
  */
@@ -36,6 +37,7 @@ import {
   reductionAxes,
   unbroadcast,
 } from "./gradient_util.ts";
+import { registerConvGradients } from "./gradients_conv.ts";
 import { registerNnGradients } from "./gradients_nn.ts";
 
 /** `shape` with `axes` set to 1, i.e. the keepDims shape of a reduction. */
@@ -260,5 +262,6 @@ export function registerGradients(): void {
   registerShape();
   registerReductions();
   registerNnGradients();
+  registerConvGradients();
   registered = true;
 }
