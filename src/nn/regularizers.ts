@@ -19,22 +19,24 @@ export interface Regularizer {
   l2: number;
 }
 
-// Keras' defaults: `L1()` and `L2()` take 0.01, `L1L2()` takes 0 for both,
-// and the string identifiers "l1", "l2", "l1_l2" mean those defaults.
-// (tfjs-layers' L1L2 defaults a missing key to 0.01 instead, but it always
-// writes both keys, so its files read the same either way.)
+// Keras' defaults for a missing key: `L1()` and `L2()` take 0.01,
+// `L1L2()` takes 0 for both. (tfjs-layers' L1L2 defaults a missing key to
+// 0.01 instead, but it always writes both keys, so its files read the same
+// either way.)
 const DEFAULTS: Readonly<Record<string, Regularizer>> = {
   L1: { l1: 0.01, l2: 0 },
   L2: { l1: 0, l2: 0.01 },
   L1L2: { l1: 0, l2: 0 },
 };
 
-// Keras 2 and 3 accept the snake_case identifiers as strings.
-const IDENTIFIERS: Readonly<Record<string, string>> = {
-  l1: "L1",
-  l2: "L2",
-  l1_l2: "L1L2",
-  l1l2: "L1L2",
+// String identifiers: "l1" and "l2" are 0.01 everywhere; "l1_l2" is
+// Keras 2's `l1_l2()` (0.01 each, as tfjs-layers' "l1l2"), where Keras 3
+// would take 0 for both.
+const IDENTIFIERS: Readonly<Record<string, Regularizer>> = {
+  l1: { l1: 0.01, l2: 0 },
+  l2: { l1: 0, l2: 0.01 },
+  l1_l2: { l1: 0.01, l2: 0.01 },
+  l1l2: { l1: 0.01, l2: 0.01 },
 };
 
 function factor(v: unknown, fallback: number, what: string): number {
@@ -60,9 +62,10 @@ export function readRegularizer(
   what: string,
 ): Regularizer | null {
   if (v == null) return null;
-  const className = typeof v === "string"
-    ? IDENTIFIERS[v] ?? v
-    : isDict(v) && typeof v.class_name === "string"
+  if (typeof v === "string" && Object.hasOwn(IDENTIFIERS, v)) {
+    return { ...IDENTIFIERS[v]! };
+  }
+  const className = isDict(v) && typeof v.class_name === "string"
     ? v.class_name
     : undefined;
   const defaults = className !== undefined && Object.hasOwn(DEFAULTS, className)
