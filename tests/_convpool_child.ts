@@ -45,6 +45,7 @@ async function runCase(c: ChildCase): Promise<ChildResult> {
     yShape: y.shape,
     grads: gradList.map((g) => Array.from(g.dataSync())),
     regLoss,
+    params: model.countParams(),
     topology: model.toJSON(null, false) as Record<string, unknown>,
   };
   tf.dispose([x, r, y, ...gradList, ...losses]);

@@ -34,6 +34,8 @@ export interface ChildResult {
   grads: number[][];
   /** Sum of tfjs-layers' regularization losses, or null without any. */
   regLoss: number | null;
+  /** tfjs-layers' `countParams()`. */
+  params: number;
   /** The topology tfjs-layers writes back (`model.toJSON`). */
   topology: Record<string, unknown>;
 }

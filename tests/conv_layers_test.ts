@@ -9,7 +9,11 @@
 
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
+import { AveragePooling2D } from "../src/nn/average_pooling2d.ts";
 import { Conv2D } from "../src/nn/conv2d.ts";
+import { Dense } from "../src/nn/dense.ts";
+import { GlobalAveragePooling2D } from "../src/nn/global_pooling2d.ts";
+import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { DepthwiseConv2D } from "../src/nn/depthwise_conv2d.ts";
 import type { FusedActivation } from "../src/nn/fused.ts";
 import type { Layer } from "../src/nn/layer.ts";
@@ -154,6 +158,38 @@ Deno.test("conv: SeparableConv2D matches tfjs-layers", async () => {
       ];
     }),
   );
+});
+
+Deno.test("conv: a small Sequential of every new layer matches tfjs-layers, parameter count included", async () => {
+  const layers: Layer[] = [
+    new Conv2D({
+      filters: 4,
+      kernelSize: 3,
+      strides: 2,
+      padding: "same",
+      activation: "relu",
+    }),
+    new DepthwiseConv2D({
+      kernelSize: 3,
+      depthMultiplier: 2,
+      padding: "same",
+      activation: "relu6",
+    }),
+    new MaxPooling2D({ poolSize: 3, strides: 1, padding: "same" }),
+    new SeparableConv2D({ filters: 5, kernelSize: [2, 3], activation: "elu" }),
+    // 'valid': tfjs' gradient of a 'same' average pool is wrong (see
+    // pooling_test.ts, which checks ours against the formula).
+    new AveragePooling2D({ poolSize: 2, strides: 1 }),
+    new GlobalAveragePooling2D(),
+    new Dense({ units: 3 }),
+  ];
+  const c = await makeCase("every layer", layers, [13, 12, 3], 3, 77);
+  const [ref] = await tflReference([c]);
+  assertMatches(c, ref!);
+  assertRoundTrip(c, ref!);
+  const model = modelFromArtifacts(c.json, c.weights);
+  assert.equal(model.countParams(), ref!.params);
+  model.dispose();
 });
 
 Deno.test("conv: depthwise gradients agree whether or not the backend has the backprop kernels", async () => {
