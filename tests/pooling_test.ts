@@ -207,7 +207,7 @@ Deno.test("pooling: keepdims keeps [1, 1, channels] and is read from and written
     const b = modelFromArtifacts(kept.json, kept.weights);
     assert.deepEqual(a.outputShape, [3]);
     assert.deepEqual(b.outputShape, [1, 1, 3]);
-    const x = (await import("@tensorflow/tfjs-core")).tensor(
+    const x = tf.tensor(
       flat.x,
       flat.xShape,
     );

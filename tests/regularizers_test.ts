@@ -174,11 +174,13 @@ Deno.test("regularizers: the loss equals tfjs-layers' regularization losses, and
   const refs = await tflReference(cases);
   cases.forEach((c, i) => {
     const ref = refs[i]!;
-    assert.ok(ref.regLoss !== null, `${c.label}: tfjs-layers found no loss`);
+    const want: number | null = ref.regLoss;
+    assert.ok(want !== null, `${c.label}: tfjs-layers found no loss`);
     for (const got of assertMatches(c, ref)) {
-      assert.ok(got.regLoss !== null);
-      const err = Math.abs(got.regLoss - ref.regLoss) / Math.abs(ref.regLoss);
-      assert.ok(err < 1e-5, `${c.label}: ${got.regLoss} vs ${ref.regLoss}`);
+      const loss: number | null = got.regLoss;
+      assert.ok(loss !== null);
+      const err: number = Math.abs(loss - want) / Math.abs(want);
+      assert.ok(err < 1e-5, `${c.label}: ${loss} vs ${want}`);
     }
     assertRoundTrip(c, ref);
   });
