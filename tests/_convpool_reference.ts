@@ -140,9 +140,16 @@ export async function tflReference(
   return JSON.parse(new TextDecoder().decode(stdout));
 }
 
-/** Runs a case in simdnet on the current backend with `threads` kernel threads. */
-export function simdnetRun(c: Case, threads: number): SimdnetResult {
-  setKernelThreads(threads);
+/** A case's results in simdnet, still as tensors. */
+interface SimdnetTensors {
+  y: tf.Tensor;
+  grads: tf.Tensor[];
+  regLoss: tf.Tensor | null;
+  dispose: () => void;
+}
+
+function simdnetTensors(c: Case, threads: number): SimdnetTensors {
+  if (tf.getBackend() === "wasm") setKernelThreads(threads);
   const model = modelFromArtifacts(c.json, c.weights);
   const x = tf.tensor(c.x, c.xShape);
   const r = tf.tensor(c.r);
@@ -158,15 +165,45 @@ export function simdnetRun(c: Case, threads: number): SimdnetResult {
     .map((l) => l.regularizationLoss?.() ?? null)
     .filter((t): t is tf.Scalar => t !== null);
   const total = losses.length === 0 ? null : tf.addN(losses);
-  const out = {
-    y: y.dataSync().slice() as Float32Array,
-    yShape: y.shape,
-    grads: vars.map((v) => grads[v.name]!.dataSync().slice() as Float32Array),
-    regLoss: total === null ? null : total.dataSync()[0]!,
+  return {
+    y,
+    grads: vars.map((v) => grads[v.name]!),
+    regLoss: total,
+    dispose: () => {
+      tf.dispose([x, r, xv, value, y, ...Object.values(grads), ...losses]);
+      if (total !== null) total.dispose();
+      model.dispose();
+    },
   };
-  tf.dispose([x, r, xv, value, y, ...Object.values(grads), ...losses]);
-  if (total !== null) total.dispose();
-  model.dispose();
+}
+
+/**
+ * Runs a case in simdnet on the current backend, with `threads` kernel
+ * threads when that is wasm.
+ */
+export function simdnetRun(c: Case, threads: number): SimdnetResult {
+  const t = simdnetTensors(c, threads);
+  const out = {
+    y: t.y.dataSync().slice() as Float32Array,
+    yShape: t.y.shape,
+    grads: t.grads.map((g) => g.dataSync().slice() as Float32Array),
+    regLoss: t.regLoss === null ? null : t.regLoss.dataSync()[0]!,
+  };
+  t.dispose();
+  return out;
+}
+
+/** {@linkcode simdnetRun} for backends that only read asynchronously (webgpu). */
+export async function simdnetRunAsync(c: Case): Promise<SimdnetResult> {
+  const t = simdnetTensors(c, 1);
+  const read = async (x: tf.Tensor) => (await x.data() as Float32Array).slice();
+  const out = {
+    y: await read(t.y),
+    yShape: t.y.shape,
+    grads: await Promise.all(t.grads.map(read)),
+    regLoss: t.regLoss === null ? null : (await read(t.regLoss))[0]!,
+  };
+  t.dispose();
   return out;
 }
 
