@@ -242,3 +242,55 @@ Deno.test("regularizers: an activity regularizer is refused in one line", async 
     /^ModelFormatError: .*layer 'conv2d' \(Conv2D\) has activity_regularizer \{.*\}, which simdnet cannot train; set it to null$/,
   );
 });
+
+Deno.test("regularizers: a Keras 3 layer config loads and is written back as tfjs-layers writes it", async () => {
+  const c = await makeCase(
+    "depthwise",
+    [new DepthwiseConv2D({ kernelSize: 3 })],
+    [5, 5, 2],
+    1,
+    5,
+  );
+  const json = structuredClone(c.json);
+  const config = (json.modelTopology.config as {
+    layers: { config: Record<string, unknown> }[];
+  }).layers[0]!.config;
+  Object.assign(config, {
+    groups: 1,
+    depthwise_regularizer: {
+      module: "keras.regularizers",
+      class_name: "L2",
+      config: { l2: 0.004 },
+      registered_name: null,
+    },
+    bias_regularizer: {
+      module: "keras.regularizers",
+      class_name: "L1",
+      config: { l1: 0.002 },
+      registered_name: null,
+    },
+  });
+  const model = modelFromArtifacts(json, c.weights);
+  const layer = model.layers[0] as DepthwiseConv2D;
+  assert.deepEqual(layer.depthwiseRegularizer, { l1: 0, l2: 0.004 });
+  assert.deepEqual(layer.biasRegularizer, { l1: 0.002, l2: 0 });
+  const written = layer.config();
+  assert.deepEqual(written.depthwise_regularizer, {
+    class_name: "L1L2",
+    config: { l1: 0, l2: 0.004 },
+  });
+  assert.deepEqual(written.bias_regularizer, {
+    class_name: "L1L2",
+    config: { l1: 0.002, l2: 0 },
+  });
+  // The loss is Keras' formula on the loaded weights.
+  const [kernel, bias] = layer.weights;
+  const k = Array.from(kernel!.variable.dataSync());
+  const b = Array.from(bias!.variable.dataSync());
+  const want = 0.004 * k.reduce((s, v) => s + v * v, 0) +
+    0.002 * b.reduce((s, v) => s + Math.abs(v), 0);
+  const loss = layer.regularizationLoss()!;
+  assert.ok(Math.abs(loss.dataSync()[0]! - want) <= 1e-6 * Math.abs(want));
+  loss.dispose();
+  model.dispose();
+});
