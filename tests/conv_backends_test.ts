@@ -24,9 +24,11 @@ import {
   WEBGPU_BACKEND,
 } from "../src/runtime/webgpu.ts";
 import {
+  avgPoolGradFormula,
   type Case,
   type ChildResult,
   makeCase,
+  type Pool,
   relErr,
   simdnetRunAsync,
   tflReference,
@@ -83,9 +85,34 @@ async function assertClose(
 const c = await makeCase("all layers", layers(), [12, 9, 2], 2, 5);
 const [ref] = await tflReference([c]);
 
+// A 'same' average pool: tfjs' AvgPoolGrad kernels divide border windows
+// by the full window on every backend, which simdnet's gradient corrects;
+// its reference is the formula.
+const pool: Pool = {
+  poolSize: [3, 2],
+  strides: [2, 2],
+  padding: "same",
+  inputShape: [7, 5, 3],
+  batch: 2,
+};
+const avg = await makeCase(
+  "same average pool",
+  [new AveragePooling2D(pool)],
+  pool.inputShape,
+  pool.batch,
+  6,
+);
+const [avgRef] = await tflReference([avg]);
+avgRef!.grads[0] = Array.from(avgPoolGradFormula(pool, avg.r));
+
+async function assertBoth(backend: string): Promise<void> {
+  await assertClose(c, ref!, backend);
+  await assertClose(avg, avgRef!, backend);
+}
+
 Deno.test("conv backends: the new layers' outputs and gradients on cpu match tfjs-layers", async () => {
   assert.ok(tf.getKernel(tf.DepthwiseConv2dNativeBackpropFilter, "cpu"));
-  await assertClose(c, ref!, "cpu");
+  await assertBoth("cpu");
 });
 
 const probe = await probeWebGpu();
@@ -105,7 +132,7 @@ Deno.test({
       await startWebGpu({ allowSoftware: true });
       // Small tensors would otherwise be computed by tfjs's CPU fallback.
       tf.env().set("WEBGPU_CPU_FORWARD", false);
-      await assertClose(c, ref!, WEBGPU_BACKEND);
+      await assertBoth(WEBGPU_BACKEND);
     } finally {
       tf.env().set("WEBGPU_CPU_FORWARD", forward);
       stopWebGpu();

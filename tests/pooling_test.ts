@@ -20,9 +20,11 @@ import { modelFromArtifacts } from "../src/nn/model_io.ts";
 import { createRng, type Rng } from "../src/util/random.ts";
 import {
   assertMatches,
+  avgPoolGradFormula,
   type Case,
   initWasm,
   makeCase,
+  type Pool,
   randInt,
   relErr,
   tflReference,
@@ -30,14 +32,6 @@ import {
 import { assertRoundTrip } from "./_convpool_roundtrip.ts";
 
 await initWasm();
-
-interface Pool {
-  poolSize: [number, number];
-  strides: [number, number];
-  padding: "same" | "valid";
-  inputShape: [number, number, number];
-  batch: number;
-}
 
 function randomPool(rng: Rng): Pool {
   const poolSize: [number, number] = [randInt(rng, 1, 4), randInt(rng, 1, 4)];
@@ -81,45 +75,6 @@ async function poolCases(
     );
   }
   return { cases, pools };
-}
-
-/**
- * The average pool's input gradient from its definition: each output's
- * upstream value `r` spread evenly over the input cells of its window
- * (TensorFlow's 'same' split: the odd cell of padding after).
- */
-function avgPoolGradFormula(p: Pool, r: Float32Array): Float32Array {
-  const [h, w, c] = p.inputShape;
-  const [kh, kw] = p.poolSize;
-  const [sh, sw] = p.strides;
-  const out = (n: number, k: number, s: number) =>
-    p.padding === "same" ? Math.ceil(n / s) : Math.floor((n - k) / s) + 1;
-  const before = (n: number, k: number, s: number) =>
-    p.padding === "same"
-      ? Math.floor(Math.max((out(n, k, s) - 1) * s + k - n, 0) / 2)
-      : 0;
-  const oh = out(h, kh, sh), ow = out(w, kw, sw);
-  const top = before(h, kh, sh), left = before(w, kw, sw);
-  const dx = new Float32Array(p.batch * h * w * c);
-  for (let b = 0; b < p.batch; b++) {
-    for (let i = 0; i < oh; i++) {
-      const r0 = Math.max(i * sh - top, 0), r1 = Math.min(i * sh - top + kh, h);
-      for (let j = 0; j < ow; j++) {
-        const c0 = Math.max(j * sw - left, 0);
-        const c1 = Math.min(j * sw - left + kw, w);
-        const n = (r1 - r0) * (c1 - c0);
-        for (let ch = 0; ch < c; ch++) {
-          const g = r[((b * oh + i) * ow + j) * c + ch]! / n;
-          for (let y = r0; y < r1; y++) {
-            for (let x = c0; x < c1; x++) {
-              dx[((b * h + y) * w + x) * c + ch]! += g;
-            }
-          }
-        }
-      }
-    }
-  }
-  return dx;
 }
 
 Deno.test("pooling: MaxPooling2D with any pool size, strides and padding matches tfjs-layers", async () => {
