@@ -136,14 +136,18 @@ export function penalty(r: Regularizer, w: tf.Tensor): tf.Scalar | null {
 export function weightPenalties(
   pairs: ReadonlyArray<readonly [NamedWeight | undefined, Regularizer | null]>,
 ): tf.Scalar | null {
-  let total: tf.Scalar | null = null;
+  const active: [NamedWeight, Regularizer][] = [];
   for (const [weight, r] of pairs) {
-    if (weight === undefined || r === null) continue;
-    const term = penalty(r, weight.variable);
-    if (term === null) continue;
-    total = total === null ? term : tf.add(total, term);
+    if (weight !== undefined && r !== null && (r.l1 !== 0 || r.l2 !== 0)) {
+      active.push([weight, r]);
+    }
   }
-  return total;
+  if (active.length === 0) return null;
+  // One tidy, so that no partial sum outlives the call.
+  return tf.tidy(() => {
+    const terms = active.map(([w, r]) => penalty(r, w.variable)!);
+    return terms.length === 1 ? terms[0]! : tf.addN(terms) as tf.Scalar;
+  });
 }
 
 /**
