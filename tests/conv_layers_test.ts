@@ -12,6 +12,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { AveragePooling2D } from "../src/nn/average_pooling2d.ts";
 import { Conv2D } from "../src/nn/conv2d.ts";
 import { Dense } from "../src/nn/dense.ts";
+import { Flatten } from "../src/nn/flatten.ts";
+import { Sequential } from "../src/nn/sequential.ts";
+import { fit } from "../src/train/fit.ts";
 import { GlobalAveragePooling2D } from "../src/nn/global_pooling2d.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { DepthwiseConv2D } from "../src/nn/depthwise_conv2d.ts";
@@ -29,6 +32,7 @@ import {
   tflReference,
 } from "./_convpool_reference.ts";
 import { assertRoundTrip } from "./_convpool_roundtrip.ts";
+import { quadrants } from "./_train_fixtures.ts";
 
 await initWasm();
 
@@ -190,6 +194,43 @@ Deno.test("conv: a small Sequential of every new layer matches tfjs-layers, para
   const model = modelFromArtifacts(c.json, c.weights);
   assert.equal(model.countParams(), ref!.params);
   model.dispose();
+});
+
+Deno.test("conv: a model of the new layers trains with fit on wasm: the loss falls and accuracy beats chance", async () => {
+  const model = new Sequential([
+    new Conv2D({
+      filters: 8,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+    }),
+    new DepthwiseConv2D({ kernelSize: 3, padding: "same", activation: "relu" }),
+    new SeparableConv2D({
+      filters: 8,
+      kernelSize: 3,
+      strides: 2,
+      padding: "same",
+      activation: "relu",
+    }),
+    new AveragePooling2D({ poolSize: 2, strides: 1, padding: "same" }),
+    new Flatten(),
+    new Dense({ units: 4, activation: "softmax" }),
+  ], { inputShape: [8, 8, 3], seed: 3 });
+  try {
+    const history = await fit(model, quadrants(256, 2), {
+      epochs: 3,
+      batchSize: 16,
+      learningRate: 0.01,
+      verbose: 0,
+      seed: 3,
+    });
+    const first = history.loss[0]!, last = history.loss.at(-1)!;
+    assert.ok(last < 0.8 * first, `loss ${first} -> ${last}`);
+    // Four classes: chance is 0.25.
+    assert.ok(history.accuracy.at(-1)! > 0.5, `accuracy ${history.accuracy}`);
+  } finally {
+    model.dispose();
+  }
 });
 
 Deno.test("conv: depthwise gradients agree whether or not the backend has the backprop kernels", async () => {
