@@ -295,9 +295,9 @@ Deno.test("model_io: broken or mismatched model files name what is wrong", async
     }, new RegExp(`weight '${kernel}' holds NaN at index 2`)],
     ["an unsupported layer setting", () => {
       const j = clone();
-      j.modelTopology.config.layers[0]!.config.strides = [2, 2];
+      j.modelTopology.config.layers[0]!.config.dilation_rate = [2, 2];
       return modelFromArtifacts(j, weights);
-    }, /layer 'conv2d' \(Conv2D\) uses strides other than 1/],
+    }, /layer 'conv2d' \(Conv2D\) uses dilation_rate other than 1/],
     ["an unsupported layer type", () => {
       const j = clone();
       j.modelTopology.config.layers[2]!.class_name = "LSTM";

@@ -101,6 +101,25 @@ export { ReLU, type ReLUOptions } from "./relu.ts";
 export { Rescaling } from "./rescaling.ts";
 export { type Padding2D, ZeroPadding2D } from "./zero_padding2d.ts";
 export { MaxPooling2D, type MaxPooling2DOptions } from "./max_pooling2d.ts";
+export {
+  AveragePooling2D,
+  type AveragePooling2DOptions,
+} from "./average_pooling2d.ts";
+export {
+  DepthwiseConv2D,
+  type DepthwiseConv2DOptions,
+} from "./depthwise_conv2d.ts";
+export {
+  SeparableConv2D,
+  type SeparableConv2DOptions,
+} from "./separable_conv2d.ts";
+export {
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  type GlobalPooling2DOptions,
+} from "./global_pooling2d.ts";
+export type { Pooling2DOptions } from "./pooling2d.ts";
+export type { Regularizer } from "./regularizers.ts";
 export type {
   AnyLayer,
   ApplyContext,
