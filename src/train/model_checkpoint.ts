@@ -109,7 +109,7 @@ export class ModelCheckpoint implements Callback {
     this.savedEpoch = saved;
   }
 
-  getConfig() {
+  getConfig(): Record<string, string | number | boolean> {
     return {
       filepath: this.filepath,
       monitor: this.monitor,

@@ -156,7 +156,7 @@ export class ReduceLROnPlateau implements Callback {
     this.scale = n("scale");
   }
 
-  getConfig() {
+  getConfig(): Record<string, string | number | boolean> {
     return {
       monitor: this.monitor,
       factor: this.factor,

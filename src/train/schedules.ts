@@ -49,7 +49,7 @@ export class ExponentialDecay implements LearningRateSchedule {
     return this.initialLearningRate *
       this.decayRate ** (this.staircase ? Math.floor(p) : p);
   }
-  getConfig() {
+  getConfig(): Record<string, number | boolean | number[] | null> {
     return {
       initial_learning_rate: this.initialLearningRate,
       decay_steps: this.decaySteps,
@@ -139,7 +139,7 @@ export class CosineDecay implements LearningRateSchedule {
     }
     return this.#decay(s - this.warmupSteps, this.warmupTarget);
   }
-  getConfig() {
+  getConfig(): Record<string, number | boolean | number[] | null> {
     return {
       initial_learning_rate: this.initialLearningRate,
       decay_steps: this.decaySteps,
@@ -180,7 +180,7 @@ export class PiecewiseConstantDecay implements LearningRateSchedule {
     const i = this.boundaries.findIndex((b) => step <= b);
     return this.values[i === -1 ? this.values.length - 1 : i]!;
   }
-  getConfig() {
+  getConfig(): Record<string, number | boolean | number[] | null> {
     return { boundaries: [...this.boundaries], values: [...this.values] };
   }
 }
@@ -251,7 +251,7 @@ export class TriangularSchedule implements LearningRateSchedule {
     return o.peakLearningRate + (o.endLearningRate - o.peakLearningRate) *
         ((step - o.warmupSteps) / (o.totalSteps - o.warmupSteps));
   }
-  getConfig() {
+  getConfig(): Record<string, number | boolean | number[] | null> {
     const o = this.options;
     return {
       initial_learning_rate: o.initialLearningRate,
