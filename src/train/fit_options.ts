@@ -93,9 +93,10 @@ export interface FitOptions {
   /**
    * A second phase after `epochs`: every layer is made trainable and
    * training continues for `fineTune.epochs` more epochs (numbered on, one
-   * history) at `fineTune.learningRate` with a fresh Adam. Layers frozen
-   * with `freezeLayers` stay frozen in the first phase; the model ends with
-   * every layer trainable.
+   * history) at `fineTune.learningRate` with a fresh optimizer of the
+   * same kind (constant rate: the schedule and callbacks drive phase 1).
+   * Layers frozen with `freezeLayers` stay frozen in the first phase; the
+   * model ends with every layer trainable.
    */
   fineTune?: FineTuneOptions;
   /**
