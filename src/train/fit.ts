@@ -38,7 +38,13 @@ import {
 } from "./fit_options.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { makeOptimizer } from "./optimizers.ts";
-import { phaseAt, phaseOptimizer, savedPhase, withPhase } from "./phases.ts";
+import {
+  type FineTuneOptions,
+  phaseAt,
+  phaseOptimizer,
+  savedPhase,
+  withPhase,
+} from "./phases.ts";
 import {
   type FitSettings,
   otherOptimizer,
@@ -151,16 +157,7 @@ export async function fit(
     step: 0,
     phase2: false,
   };
-  const baseRate = optimizer.learningRate;
-  // Phase 1: the schedule's rate at the step, then the callbacks' say
-  // (ReduceLROnPlateau); phase 2 keeps its constant fine-tuning rate.
-  const beforeStep = () => {
-    if (run.phase2) return;
-    let lr = p.schedule ? p.schedule.at(run.step) : baseRate;
-    for (const cb of p.callbacks) lr = cb.adjustLearningRate?.(lr) ?? lr;
-    run.optimizer.learningRate = lr;
-    run.step++;
-  };
+  const beforeStep = stepRate(p, run, optimizer.learningRate);
   const kept = () => ({
     text: run.lastSaved === null || run.keptIn === null
       ? "no checkpoint had been written yet"
@@ -184,12 +181,7 @@ export async function fit(
     for (let epoch = run.startEpoch; epoch < total; epoch++) {
       if (fineTune && epoch === epochs) {
         // Keras' guide: unfreeze, recompile with a low rate (new state).
-        run.optimizer.dispose();
-        run.phase2 = true;
-        run.optimizer = phaseOptimizer(model, 2, {
-          ...p.optimizer,
-          learningRate: fineTune.learningRate,
-        });
+        enterPhase2(p, fineTune, run);
         if (c.verbose) {
           c.output.write(
             `Fine-tuning every layer at learning rate ${fineTune.learningRate}\n`,
@@ -237,6 +229,31 @@ interface Run {
 }
 
 /**
+ * What runs before each step: phase 1's rate is the schedule's at the step
+ * (or the constant `baseRate`), then the callbacks' say (ReduceLROnPlateau);
+ * phase 2 keeps its constant fine-tuning rate.
+ */
+function stepRate(p: Plan, run: Run, baseRate: number): () => void {
+  return () => {
+    if (run.phase2) return;
+    let lr = p.schedule ? p.schedule.at(run.step) : baseRate;
+    for (const cb of p.callbacks) lr = cb.adjustLearningRate?.(lr) ?? lr;
+    run.optimizer.learningRate = lr;
+    run.step++;
+  };
+}
+
+/** Unfreezes every layer and gives `run` phase 2's fresh optimizer. */
+function enterPhase2(p: Plan, fineTune: FineTuneOptions, run: Run): void {
+  run.optimizer.dispose();
+  run.phase2 = true;
+  run.optimizer = phaseOptimizer(p.context.model, 2, {
+    ...p.optimizer,
+    learningRate: fineTune.learningRate,
+  });
+}
+
+/**
  * Restores `run` from its checkpoint, in the phase the checkpoint was
  * written in. Returns true when that run had stopped early (nothing more
  * to train).
@@ -253,14 +270,7 @@ async function resumeRun(
   const { state } = found;
   const phase = phaseAt(state.epoch, p.epochs, options.fineTune);
   const saved = savedPhase(state.settings, phase, found.path);
-  if (phase === 2) {
-    run.optimizer.dispose();
-    run.phase2 = true;
-    run.optimizer = phaseOptimizer(c.model, 2, {
-      ...p.optimizer,
-      learningRate: options.fineTune!.learningRate,
-    });
-  }
+  if (phase === 2) enterPhase2(p, options.fineTune!, run);
   const kind = otherOptimizer(state, run.optimizer, found.path);
   if (kind) throw kind;
   const mismatch = settingsMismatch(saved, run.settings, found.path);
