@@ -56,7 +56,7 @@ export { type EpochLogs, NonFiniteLossError } from "./fit_epoch.ts";
 export type { FineTuneOptions } from "./phases.ts";
 export type { FitOptions } from "./fit_options.ts";
 
-function emptyHistory(): History {
+function emptyHistory(): Required<History> {
   return {
     loss: [],
     accuracy: [],
@@ -68,7 +68,8 @@ function emptyHistory(): History {
 
 /**
  * Trains `model` on `data` (uint8 HWC images, converted per batch) and
- * returns Keras' `history.history`. Progress is printed like Keras'.
+ * returns Keras' `history.history` (with the learning rate of each epoch,
+ * as Keras 3 logs it). Progress is printed like Keras'.
  * Throws {@linkcode NonFiniteLossError} if the loss becomes NaN or infinite.
  *
  * @example Transfer learning: frozen conv blocks, then fine-tuning
@@ -134,7 +135,7 @@ export async function fit(
   model: Sequential,
   data: ImageSet,
   options: FitOptions = {},
-): Promise<History> {
+): Promise<Required<History>> {
   registerGradients();
   const p = plan(model, data, options);
   const { epochs, total, context: c } = p;
@@ -208,7 +209,8 @@ interface Run {
   settings: FitSettings;
   checkpoint: string | null;
   optimizer: Optimizer;
-  history: History;
+  /** Keras' `history.history`, the learning rate of each epoch included. */
+  history: Required<History>;
   /** Training steps done in phase 1: the schedule's position. */
   step: number;
   /** Whether phase 2 (constant fine-tuning rate) has begun. */
@@ -283,7 +285,8 @@ async function resumeRun(
     callbacks: p.callbacks,
   });
   run.step = state.step;
-  run.history = state.history;
+  // The decoder checked that a checkpoint's history has every key.
+  run.history = state.history as Required<History>;
   run.startEpoch = state.epoch;
   run.lastSaved = state.epoch;
   run.latestGood = found.latest;
@@ -313,7 +316,7 @@ async function endEpoch(
     history.val_loss.push(logs.val_loss!);
     history.val_accuracy.push(logs.val_accuracy!);
   }
-  (history.learning_rate ??= []).push(logs.learning_rate!);
+  history.learning_rate.push(logs.learning_rate!);
   const stop = early?.update(logs[early.monitor]!, epoch) ?? false;
   // Phase 1's callbacks (the learning rate is phase 1's to adjust).
   if (phaseAt(epoch + 1, p.epochs, options.fineTune) === 1) {
