@@ -222,6 +222,11 @@ export function sequentialToOnnx(
       if (layer.activation === "relu") add("Relu", [current]);
       else if (layer.activation === "softmax") {
         add("Softmax", [current], { int: { axis: -1 } });
+      } else if (layer.activation !== "linear") {
+        // Dense takes any Keras activation now; export only these three.
+        throw new Error(
+          `ONNX export: Dense activation '${layer.activation}' is not supported`,
+        );
       }
       shape = [layer.units];
     } else {

@@ -76,3 +76,13 @@ export function capture(
   let buf = "";
   return { isTTY, write: (t: string) => (buf += t), text: () => buf };
 }
+
+/** `n` random records in each CIFAR-10 training batch file of `dir`, no test batch. */
+export async function fakeCifar(dir: string, n: number): Promise<void> {
+  const rng = new Rng(5);
+  for (let b = 1; b <= 5; b++) {
+    const out = new Uint8Array(n * 3073).map(() => rng.int(256));
+    for (let i = 0; i < n; i++) out[i * 3073] = i % 10;
+    await Deno.writeFile(`${dir}/data_batch_${b}.bin`, out);
+  }
+}

@@ -1,5 +1,6 @@
 /**
- * `deno task train`: trains the seed notebook's CIFAR-10 CNN with its
+ * `deno task train`: trains the seed notebook's CIFAR-10 CNN (or, with
+ * `--model FILE`, the topology of a `model.json`) with the seed notebook's
  * settings (5 epochs, batch 64, Adam 0.001, augmentation), evaluates it and
  * writes the model, history, checkpoint and report into `--out`. `--data`
  * may also be an image folder of your own (`DIR/<class name>/*.png|jpg`).
@@ -56,8 +57,8 @@ import { optimFitOptions, optimReport } from "./train_schedule.ts";
 
 const USAGE = `usage: deno task train [options]
 
-Trains the seed notebook's CIFAR-10 CNN and writes model, history,
-checkpoint and report into the output directory.
+Trains the seed notebook's CIFAR-10 CNN (or the model of --model FILE) and
+writes model, history, checkpoint and report into the output directory.
 
 options:
   --epochs N         epochs (default 5)
@@ -106,7 +107,7 @@ export interface TrainArgs {
   report: boolean;
   /** Image-folder options (`--val-data`, `--test-data`, `--image-size`, `--cache-images`). */
   folder: FolderArgs;
-  /** `--from`, `--freeze`, `--new-head`, `--fine-tune-*`. */
+  /** `--model`, `--keep-weights`, `--from`, `--freeze`, `--new-head`, `--fine-tune-*`. */
   transfer: TransferArgs;
   /** `--optimizer`, `--schedule`, `--label-smoothing`, callbacks. */
   optim: OptimArgs;
@@ -302,7 +303,8 @@ async function run(a: TrainArgs): Promise<void> {
     `train: ${train.count} images, ${what}: ${evaluated.count} images`,
   );
 
-  // The model: the seed CNN, or --from a saved one (head, --freeze).
+  // The model: the seed CNN, --model FILE's topology (fresh or its own
+  // weights), or --from a saved one (head, --freeze).
   const built = await buildTrainModel({ ...a.transfer, seed: a.seed }, {
     classes: folderNames?.length ?? 10,
     shape: train.shape,

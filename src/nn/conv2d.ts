@@ -5,7 +5,13 @@
  */
 
 import type * as tf from "@tensorflow/tfjs-core";
-import { conv2dBiasAct, type FusedActivation } from "./fused.ts";
+import {
+  type ActivationName,
+  applyActivation,
+  checkActivation,
+  splitActivation,
+} from "./activations.ts";
+import { conv2dBiasAct } from "./fused.ts";
 import type {
   ApplyContext,
   Initializer,
@@ -20,7 +26,8 @@ export interface Conv2DOptions {
   filters: number;
   kernelSize: number | [number, number];
   padding?: "same" | "valid";
-  activation?: "relu" | "linear";
+  /** Any Keras activation name (see `activations.ts`); default `linear`. */
+  activation?: string;
   useBias?: boolean;
   name?: string;
 }
@@ -33,7 +40,7 @@ export class Conv2D implements Layer {
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly padding: "same" | "valid";
-  readonly activation: FusedActivation;
+  readonly activation: ActivationName;
   readonly useBias: boolean;
   weights: NamedWeight[] = [];
 
@@ -52,7 +59,7 @@ export class Conv2D implements Layer {
     }
     this.filters = options.filters;
     this.padding = options.padding ?? "valid";
-    this.activation = options.activation ?? "linear";
+    this.activation = checkActivation(options.activation ?? "linear");
     this.useBias = options.useBias ?? true;
     this.name = options.name ?? "";
   }
@@ -94,17 +101,23 @@ export class Conv2D implements Layer {
     return output;
   }
 
-  /** Runs the fused convolution. */
-  apply(x: tf.Tensor, _ctx: ApplyContext): tf.Tensor {
+  /**
+   * Runs the fused convolution, with the activation in its epilogue when
+   * the kernel has it, else as one op after it; a final `softmax` is
+   * skipped when `ctx.logits`.
+   */
+  apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     const [kernel, bias] = this.weights;
     if (!kernel) throw new Error(`${this.name}: layer used before build()`);
-    return conv2dBiasAct(
+    const { fused, after } = splitActivation(this.activation, ctx.logits);
+    const y = conv2dBiasAct(
       x as tf.Tensor4D,
       kernel.variable as tf.Tensor4D,
       (bias?.variable ?? null) as tf.Tensor1D | null,
       this.padding,
-      this.activation,
+      fused,
     );
+    return after === null ? y : applyActivation(after, y);
   }
 
   /** Keras config. */

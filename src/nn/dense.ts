@@ -4,7 +4,13 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "@tensorflow/tfjs-core";
+import {
+  type ActivationName,
+  applyActivation,
+  checkActivation,
+  splitActivation,
+} from "./activations.ts";
 import { denseBiasAct } from "./fused.ts";
 import type {
   ApplyContext,
@@ -18,8 +24,11 @@ import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
 /** Options of {@linkcode Dense}. */
 export interface DenseOptions {
   units: number;
-  /** `softmax` is applied after the fused product, and skipped when `ctx.logits`. */
-  activation?: "relu" | "linear" | "softmax";
+  /**
+   * Any Keras activation name (see `activations.ts`); default `linear`. A
+   * final `softmax` is skipped when `ctx.logits`.
+   */
+  activation?: string;
   useBias?: boolean;
   name?: string;
 }
@@ -30,7 +39,7 @@ export class Dense implements Layer {
   name: string;
   trainable = true;
   readonly units: number;
-  readonly activation: "relu" | "linear" | "softmax";
+  readonly activation: ActivationName;
   readonly useBias: boolean;
   weights: NamedWeight[] = [];
 
@@ -42,7 +51,7 @@ export class Dense implements Layer {
       );
     }
     this.units = options.units;
-    this.activation = options.activation ?? "linear";
+    this.activation = checkActivation(options.activation ?? "linear");
     this.useBias = options.useBias ?? true;
     this.name = options.name ?? "";
   }
@@ -74,18 +83,22 @@ export class Dense implements Layer {
     return output;
   }
 
-  /** Runs the fused product, then softmax unless logits are asked for. */
+  /**
+   * Runs the fused product, with the activation in its epilogue when the
+   * kernel has it, else as one op after it (a final `softmax` is skipped
+   * when `ctx.logits`).
+   */
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     const [kernel, bias] = this.weights;
     if (!kernel) throw new Error(`${this.name}: layer used before build()`);
-    const fused = this.activation === "relu" ? "relu" : "linear";
+    const { fused, after } = splitActivation(this.activation, ctx.logits);
     const y = denseBiasAct(
       x as tf.Tensor2D,
       kernel.variable as tf.Tensor2D,
       (bias?.variable ?? null) as tf.Tensor1D | null,
       fused,
     );
-    return this.activation === "softmax" && !ctx.logits ? tf.softmax(y) : y;
+    return after === null ? y : applyActivation(after, y);
   }
 
   /** Keras config. */

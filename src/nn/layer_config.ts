@@ -6,8 +6,10 @@
  * @module
  */
 
+import { activationLayerFromConfig } from "./activation_layer.ts";
+import { activationFromConfig } from "./activations.ts";
+import { batchNormalizationFromConfig } from "./batch_normalization.ts";
 import {
-  activationName,
   count,
   describe,
   type Dict,
@@ -21,7 +23,12 @@ import { Dense } from "./dense.ts";
 import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
 import type { AnyLayer } from "./layer.ts";
+import { leakyReluFromConfig } from "./leaky_relu.ts";
 import { MaxPooling2D } from "./max_pooling2d.ts";
+import { normalizationFromConfig } from "./normalization.ts";
+import { reluFromConfig } from "./relu.ts";
+import { rescalingFromConfig } from "./rescaling.ts";
+import { zeroPadding2dFromConfig } from "./zero_padding2d.ts";
 
 function conv2d({ name, config: c, where, unsupported }: LayerConfig): Conv2D {
   if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
@@ -30,10 +37,7 @@ function conv2d({ name, config: c, where, unsupported }: LayerConfig): Conv2D {
   const dilation = pair(c.dilation_rate ?? 1, `${where} dilation_rate`);
   if (dilation.some((s) => s !== 1)) throw unsupported("dilation");
   if (c.groups != null && c.groups !== 1) throw unsupported("groups");
-  const activation = activationName(c.activation);
-  if (activation !== "relu" && activation !== "linear") {
-    throw unsupported(`activation ${describe(activation)}`);
-  }
+  const activation = activationFromConfig(c.activation, where);
   return new Conv2D({
     name,
     filters: count(c.filters, `${where} filters`),
@@ -69,11 +73,8 @@ function dropout({ name, config: c, where }: LayerConfig): Dropout {
   return new Dropout(rate, { name });
 }
 
-function dense({ name, config: c, where, unsupported }: LayerConfig): Dense {
-  const a = activationName(c.activation);
-  if (a !== "relu" && a !== "linear" && a !== "softmax") {
-    throw unsupported(`activation ${describe(a)}`);
-  }
+function dense({ name, config: c, where }: LayerConfig): Dense {
+  const a = activationFromConfig(c.activation, where);
   return new Dense({
     name,
     units: count(c.units, `${where} units`),
@@ -91,6 +92,13 @@ export const LAYER_CONFIGS: Readonly<
   Dropout: dropout,
   Flatten: ({ name }: LayerConfig) => new Flatten({ name }),
   MaxPooling2D: maxPooling2d,
+  Activation: activationLayerFromConfig,
+  ReLU: reluFromConfig,
+  LeakyReLU: leakyReluFromConfig,
+  BatchNormalization: batchNormalizationFromConfig,
+  Rescaling: rescalingFromConfig,
+  Normalization: normalizationFromConfig,
+  ZeroPadding2D: zeroPadding2dFromConfig,
 });
 
 /**

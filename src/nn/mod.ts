@@ -3,8 +3,10 @@
  * saving and loading in the TF.js Layers format (`model.json` and weight
  * shards, readable by `tf.loadLayersModel`; model files are checked as
  * untrusted input, and carry the class names, input shape and
- * normalization, read back by `modelMetadata`), and transfer learning
- * (`freezeLayers`, `replaceHead`).
+ * normalization, read back by `modelMetadata`), a topology with fresh
+ * weights (`loadTopology`, `modelFromTopology`), softmax or logits heads
+ * (`modelOutput`, `probabilities`), and transfer learning (`freezeLayers`,
+ * `replaceHead`).
  *
  * ```ts
  * import { initRuntime } from "@simdnet/simdnet/runtime";
@@ -36,10 +38,35 @@
  */
 
 export { cifarCnn, type CifarCnnOptions } from "./cifar_cnn.ts";
+export { Activation } from "./activation_layer.ts";
+export {
+  type ActivationName,
+  activationNames,
+  checkActivation,
+} from "./activations.ts";
+export {
+  BatchNormalization,
+  type BatchNormalizationOptions,
+} from "./batch_normalization.ts";
+export {
+  batchNormInfer,
+  batchNormTrain,
+  type BatchNormTrainResult,
+} from "./batch_norm_train.ts";
 export { Conv2D, type Conv2DOptions } from "./conv2d.ts";
 export { Dense, type DenseOptions } from "./dense.ts";
 export { Dropout } from "./dropout.ts";
 export { Flatten } from "./flatten.ts";
+export { LeakyReLU } from "./leaky_relu.ts";
+// `Normalization` here is the model metadata type (model_io.ts); Keras'
+// layer of that name is exported as NormalizationLayer.
+export {
+  Normalization as NormalizationLayer,
+  type NormalizationOptions,
+} from "./normalization.ts";
+export { ReLU, type ReLUOptions } from "./relu.ts";
+export { Rescaling } from "./rescaling.ts";
+export { type Padding2D, ZeroPadding2D } from "./zero_padding2d.ts";
 export { MaxPooling2D, type MaxPooling2DOptions } from "./max_pooling2d.ts";
 export type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
 export { glorotUniform, zeros } from "./initializers.ts";
@@ -73,6 +100,18 @@ export {
   WEIGHTS_FILE,
   type WeightSpec,
 } from "./model_io.ts";
+export {
+  loadTopology,
+  modelFromTopology,
+  type TopologyOptions,
+} from "./model_from_topology.ts";
+export {
+  logitsProblem,
+  type ModelOutput,
+  modelOutput,
+  type OutputModel,
+  probabilities,
+} from "./model_output.ts";
 export {
   freezeLayers,
   frozenCount,

@@ -36,6 +36,7 @@ import {
   reductionAxes,
   unbroadcast,
 } from "./gradient_util.ts";
+import { registerActivationGradients } from "./gradients_activations.ts";
 import { registerNnGradients } from "./gradients_nn.ts";
 
 /** `shape` with `axes` set to 1, i.e. the keepDims shape of a reduction. */
@@ -260,5 +261,6 @@ export function registerGradients(): void {
   registerShape();
   registerReductions();
   registerNnGradients();
+  registerActivationGradients();
   registered = true;
 }

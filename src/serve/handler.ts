@@ -27,14 +27,25 @@ import {
 } from "./request_limits.ts";
 import { metricsResponse, readyResponse } from "./probes.ts";
 import { ServerMetrics } from "./server_metrics.ts";
+import { describeTta } from "../train/tta.ts";
 import { readUploads, type Upload } from "./uploads.ts";
 import { BatchQueue, QueueFullError } from "./work_queue.ts";
 
-/** The parts of a {@linkcode Classifier} the service uses. */
-export type ClassifierEngine = Pick<
-  Classifier,
-  "inputShape" | "classes" | "preprocess" | "predictPixels" | "top" | "runtime"
->;
+/**
+ * The parts of a {@linkcode Classifier} the service uses; `tta`, when
+ * present, is reported by `/healthz`.
+ */
+export type ClassifierEngine =
+  & Pick<
+    Classifier,
+    | "inputShape"
+    | "classes"
+    | "preprocess"
+    | "predictPixels"
+    | "top"
+    | "runtime"
+  >
+  & Partial<Pick<Classifier, "tta">>;
 
 /** Options of {@linkcode createClassifyHandler}; every limit has a default. */
 export interface ClassifyServiceOptions {
@@ -288,6 +299,8 @@ class Service {
             backend: this.classifier.runtime.backend,
             inputShape: this.classifier.inputShape,
             classes: this.classifier.classes,
+            // Which test-time augmentation the answers average over.
+            tta: describeTta(this.classifier.tta ?? undefined),
           }));
       case "/readyz":
         return only("GET", () => readyResponse(this.notReady()));

@@ -3,7 +3,8 @@
  * SGD, AdamW, RMSprop with weight decay and parameter groups; schedules;
  * ReduceLROnPlateau and ModelCheckpoint; label smoothing; cross-entropy, optional augmentation, validation, early stopping, Keras'
  * progress bar, atomic checkpoints that resume bit for bit), `evaluate` and
- * `predictImages`, on uint8 image sets converted one batch at a time.
+ * `predictImages` (with test-time augmentation: `tta`), on uint8 image sets
+ * converted one batch at a time.
  *
  * ```ts
  * import { initRuntime } from "@simdnet/simdnet/runtime";
@@ -41,7 +42,22 @@ export {
   type FitOptions,
   NonFiniteLossError,
 } from "./fit.ts";
-export { evaluate, type Evaluation, predictImages } from "./evaluate.ts";
+export {
+  evaluate,
+  type EvaluateOptions,
+  type Evaluation,
+  predictImages,
+} from "./evaluate.ts";
+export {
+  describeTta,
+  resolveTta,
+  type TtaOptions,
+  ttaProbabilities,
+  type TtaSetting,
+  type TtaView,
+  ttaView,
+  ttaViews,
+} from "./tta.ts";
 export {
   Adam,
   ADAM_DEFAULTS,
