@@ -7,7 +7,9 @@
  *
  * With a third argument `transfer`, the conv layer is frozen for EPOCHS
  * epochs and then everything is fine-tuned for 2 more (a transfer run).
- * With `sgd`, the run uses SGD with Nesterov momentum and weight decay, a
+ * With `sgd`, the model has BatchNormalization between its conv and ReLU,
+ * and the run uses SGD with Nesterov momentum and weight decay (biases and
+ * BatchNorm betas at 4x the rate, undecayed), a
  * cosine schedule with warm-up, label smoothing, ReduceLROnPlateau and
  * ModelCheckpoint(save_best_only) into `DIR/best`; `sgd-as-adam` resumes
  * such a run with Adam (to be refused).
@@ -20,6 +22,13 @@ import "@tensorflow/tfjs-backend-cpu";
 import { registerGradients } from "../src/runtime/gradients.ts";
 import { CheckpointError, previousPath } from "../src/train/checkpoint.ts";
 import { freezeLayers } from "../src/nn/transfer.ts";
+import { BatchNormalization } from "../src/nn/batch_normalization.ts";
+import { Conv2D } from "../src/nn/conv2d.ts";
+import { Dense } from "../src/nn/dense.ts";
+import { Flatten } from "../src/nn/flatten.ts";
+import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
+import { ReLU } from "../src/nn/relu.ts";
+import { Sequential } from "../src/nn/sequential.ts";
 import { fit, type FitOptions } from "../src/train/fit.ts";
 import { ModelCheckpoint } from "../src/train/model_checkpoint.ts";
 import { ReduceLROnPlateau } from "../src/train/reduce_lr_on_plateau.ts";
@@ -41,7 +50,7 @@ function sgdOptions(): FitOptions {
       nesterov: true,
       weightDecay: 5e-4,
       paramGroups: [{
-        match: "/bias$",
+        match: "/(bias|beta)$",
         learningRateMultiplier: 4,
         weightDecay: 0,
       }],
@@ -75,7 +84,17 @@ registerGradients();
 const checkpoint = `${dir}/c.ckpt`;
 const resume = await exists(checkpoint) ||
   await exists(previousPath(checkpoint));
-const model = smallModel(1);
+/** The toy model with BatchNormalization (moving statistics in the checkpoint too). */
+const bnModel = () =>
+  new Sequential([
+    new Conv2D({ filters: 8, kernelSize: 3, padding: "same" }),
+    new BatchNormalization({ momentum: 0.9 }),
+    new ReLU(),
+    new MaxPooling2D({ poolSize: 2 }),
+    new Flatten(),
+    new Dense({ units: 4, activation: "softmax" }),
+  ], { inputShape: [8, 8, 3], seed: 1 });
+const model = mode.startsWith("sgd") ? bnModel() : smallModel(1);
 if (transfer) freezeLayers(model, 1);
 try {
   await fit(model, quadrants(256, 2), {

@@ -1,6 +1,7 @@
 /**
- * kill -9 during a run with SGD (Nesterov momentum, weight decay, a
- * parameter group), a cosine schedule with warm-up, label smoothing,
+ * kill -9 during a run of a model with BatchNormalization, trained with SGD
+ * (Nesterov momentum, weight decay, a parameter group for biases and
+ * BatchNorm betas), a cosine schedule with warm-up, label smoothing,
  * ReduceLROnPlateau and ModelCheckpoint(save_best_only)
  * (tests/_ckpt_child.ts in `sgd` mode), then resume: the final weights
  * equal an uninterrupted run's bit for bit wherever the kill lands, because
@@ -39,7 +40,7 @@ async function reaches(dir: string, epoch: number, running: () => boolean) {
 
 Deno.test({
   name:
-    "kill -9 with SGD-Nesterov, a cosine schedule and ReduceLROnPlateau: resumed runs are bit-identical",
+    "kill -9 with BatchNormalization, SGD-Nesterov, a cosine schedule and ReduceLROnPlateau: resumed runs are bit-identical",
   sanitizeResources: false,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "simdnet_okill_" });
@@ -52,6 +53,13 @@ Deno.test({
       const expected = await Deno.readFile(`${root}/ref/final.bin`);
       const state = await loadCheckpoint(`${root}/ref/c.ckpt`);
       assert.equal(state.optimizer.kind, "sgd");
+      // The moving statistics are in the weights, not among the slots.
+      assert.ok(state.weights.some((w) => w.name.endsWith("/moving_mean")));
+      assert.ok(
+        state.optimizer.slots.momentum!.every((w) =>
+          !w.name.includes("moving")
+        ),
+      );
       assert.equal(state.step, EPOCHS * 16);
       const plateau = state.callbacks.ReduceLROnPlateau!;
       // The run must exercise what the checkpoint carries: a reduction
