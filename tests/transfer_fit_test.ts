@@ -14,7 +14,7 @@ import { Dense } from "../src/nn/dense.ts";
 import { Dropout } from "../src/nn/dropout.ts";
 import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
-import { Sequential } from "../src/nn/sequential.ts";
+import { Sequential, type WeightValues } from "../src/nn/sequential.ts";
 import { freezeLayers } from "../src/nn/transfer.ts";
 import { registerGradients } from "../src/runtime/gradients.ts";
 import {
@@ -172,7 +172,10 @@ Deno.test("fit: resumed at any epoch, the phase boundary included, a transfer ru
       assert.equal(state.settings.phase, stopAfter > 2 ? 2 : 1);
       assert.equal(state.settings.frozen, "conv2d,conv2d_1");
       // Phase 1's optimizer holds moments of the trainable weights only.
-      assert.equal(state.optimizer.m.length, stopAfter > 2 ? 8 : 4);
+      assert.equal(
+        state.optimizer.slots.momentum!.length,
+        stopAfter > 2 ? 8 : 4,
+      );
 
       const resumed = build();
       const history = await fit(resumed, data, {
@@ -229,13 +232,19 @@ Deno.test("checkpoint: moments of a subset of the weights are valid, moments tha
     await fit(m, data, { ...quiet, epochs: 1, batchSize: 24, checkpoint });
     const state = await loadCheckpoint(checkpoint);
     assert.deepEqual(
-      state.optimizer.m.map((w) => w.name),
+      state.optimizer.slots.momentum!.map((w) => w.name),
       ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"],
     );
-    const v = state.optimizer.v;
+    const { momentum: m1, velocity: v } = state.optimizer.slots as Record<
+      string,
+      WeightValues[]
+    >;
     const swapped = {
       ...state,
-      optimizer: { ...state.optimizer, v: [v[1]!, v[0]!, ...v.slice(2)] },
+      optimizer: {
+        ...state.optimizer,
+        slots: { momentum: m1!, velocity: [v![1]!, v![0]!, ...v!.slice(2)] },
+      },
     };
     assert.throws(
       () => decodeCheckpoint(encodeCheckpoint(swapped), "x.ckpt"),
@@ -245,10 +254,13 @@ Deno.test("checkpoint: moments of a subset of the weights are valid, moments tha
       ...state,
       optimizer: {
         ...state.optimizer,
-        m: [
-          { ...state.optimizer.m[0]!, name: "conv9/kernel" },
-          ...state.optimizer.m.slice(1),
-        ],
+        slots: {
+          momentum: [
+            { ...m1![0]!, name: "conv9/kernel" },
+            ...m1!.slice(1),
+          ],
+          velocity: v!,
+        },
       },
     };
     assert.throws(

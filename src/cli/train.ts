@@ -46,6 +46,14 @@ import {
   transferFlags,
 } from "./train_model.ts";
 import { UsageError } from "./usage.ts";
+// optim: the optimizer, schedule, loss and callback flags.
+import {
+  OPTIM_OPTIONS,
+  OPTIM_USAGE,
+  type OptimArgs,
+  optimFlags,
+} from "./train_optim.ts";
+import { optimFitOptions, optimReport } from "./train_schedule.ts";
 
 const USAGE = `usage: deno task train [options]
 
@@ -55,7 +63,7 @@ writes model, history, checkpoint and report into the output directory.
 options:
   --epochs N         epochs (default 5)
   --batch-size N     batch size (default 64)
-  --lr X             Adam learning rate (default 0.001)
+  --lr X             the optimizer's learning rate (default 0.001)
   --no-augment       no rotation/shift/flip augmentation
   --val-split X      validate on the last X of the training data
                      (default: the test set if present, else 0.1); for an
@@ -78,7 +86,7 @@ options:
   --lang en|ja       language of the report and messages (default en)
   --no-report        skip report.html and its pictures
   --help             show this text
-${TRANSFER_USAGE}`;
+${TRANSFER_USAGE}${OPTIM_USAGE}`;
 
 /** Parsed command line. */
 export interface TrainArgs {
@@ -101,6 +109,8 @@ export interface TrainArgs {
   folder: FolderArgs;
   /** `--model`, `--keep-weights`, `--from`, `--freeze`, `--new-head`, `--fine-tune-*`. */
   transfer: TransferArgs;
+  /** `--optimizer`, `--schedule`, `--label-smoothing`, callbacks. */
+  optim: OptimArgs;
 }
 
 /** Flags that apply when `--data` is an image folder. */
@@ -133,6 +143,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     "cache-images": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
     ...TRANSFER_OPTIONS,
+    ...OPTIM_OPTIONS,
   });
   const v = parsed.values;
   if (v.help) return "help";
@@ -180,6 +191,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
       cacheImages: v["cache-images"],
     },
     transfer: transferFlags(v, lr),
+    optim: optimFlags(v, lr),
   };
 }
 
@@ -304,7 +316,12 @@ async function run(a: TrainArgs): Promise<void> {
   // Temporary files of the checkpoint, model and history a killed run left.
   await removeStaleTemps(a.out);
   const started = performance.now();
+  // The model keeps the data set's names; CIFAR-10's are saved in English
+  // (the Japanese ones are derived from them where shown).
+  const classNames = folderNames ?? CIFAR10_CLASSES_EN;
   const history = await fit(model, train, {
+    // optim: durations in epochs become steps of this run.
+    ...optimFitOptions(a.optim, { ...a, count: train.count, classNames }),
     epochs: a.epochs,
     batchSize: a.batchSize,
     learningRate: a.lr,
@@ -317,9 +334,6 @@ async function run(a: TrainArgs): Promise<void> {
     settings: built.settings,
   });
   const seconds = (performance.now() - started) / 1000;
-  // The model keeps the data set's names; CIFAR-10's are saved in English
-  // (the Japanese ones are derived from them where shown).
-  const classNames = folderNames ?? CIFAR10_CLASSES_EN;
   await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
     `${a.out}/history.json`,
@@ -344,6 +358,7 @@ async function run(a: TrainArgs): Promise<void> {
       [`${what} images`]: evaluated.count,
       "training time (s)": Math.round(seconds),
       ...built.report,
+      ...optimReport(a.optim),
       ...(fineTune
         ? {
           "fine-tune epochs": fineTune.epochs,

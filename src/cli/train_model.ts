@@ -57,8 +57,8 @@ transfer learning:
                      head is replaced anyway when it differs
   --fine-tune-epochs E
                      then unfreeze every layer and train E more epochs with
-                     a fresh Adam (epochs numbered on, one history)
-  --fine-tune-lr X   learning rate of those epochs (default: --lr / 10)
+                     a fresh --optimizer (epochs numbered on, one history)
+  --fine-tune-lr X   constant learning rate of those epochs (default: --lr / 10)
 `;
 
 /** The transfer flags, checked. */

@@ -1,6 +1,7 @@
 /**
- * Training as Keras does it for the seed notebook: `fit` (Adam,
- * cross-entropy, optional augmentation, validation, early stopping, Keras'
+ * Training as Keras does it for the seed notebook: `fit` (Adam by default;
+ * SGD, AdamW, RMSprop with weight decay and parameter groups; schedules;
+ * ReduceLROnPlateau and ModelCheckpoint; label smoothing; cross-entropy, optional augmentation, validation, early stopping, Keras'
  * progress bar, atomic checkpoints that resume bit for bit), `evaluate` and
  * `predictImages` (with test-time augmentation: `tta`), on uint8 image sets
  * converted one batch at a time.
@@ -63,8 +64,54 @@ export {
   type AdamOptions,
   type AdamState,
   adamUpdate,
+  AdamW,
+  ADAMW_WEIGHT_DECAY,
 } from "./adam.ts";
-export { correctCount, softmaxCrossEntropy } from "./loss.ts";
+export {
+  type BaseOptions,
+  type ConfigValue,
+  type Optimizer,
+  type OptimizerKind,
+  type OptimizerState,
+  type ParamGroup,
+  SlotOptimizer,
+} from "./optimizer.ts";
+export { SGD, SGD_DEFAULTS, type SgdOptions } from "./sgd.ts";
+export { RMSprop, RMSPROP_DEFAULTS, type RmspropOptions } from "./rmsprop.ts";
+export {
+  makeOptimizer,
+  OPTIMIZER_KINDS,
+  type OptimizerConfig,
+} from "./optimizers.ts";
+export {
+  CosineDecay,
+  type CosineDecayOptions,
+  ExponentialDecay,
+  type LearningRateSchedule,
+  PiecewiseConstantDecay,
+  type TriangularOptions,
+  TriangularSchedule,
+} from "./schedules.ts";
+export {
+  type Callback,
+  type CallbackContext,
+  type CallbackState,
+  type Monitor,
+} from "./callback.ts";
+export {
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+} from "./reduce_lr_on_plateau.ts";
+export {
+  ModelCheckpoint,
+  type ModelCheckpointOptions,
+} from "./model_checkpoint.ts";
+export {
+  correctCount,
+  regularizationLoss,
+  smoothLabels,
+  softmaxCrossEntropy,
+} from "./loss.ts";
 export {
   augmentBatch,
   type AugmentOptions,
