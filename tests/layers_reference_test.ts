@@ -51,6 +51,8 @@ import assert from "node:assert/strict";
 import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
 import { probeWebGpu, startWebGpu, stopWebGpu } from "../src/runtime/webgpu.ts";
 import { modelFromArtifacts } from "../src/nn/model_io.ts";
+import { Dropout } from "../src/nn/dropout.ts";
+import { createRng } from "../src/util/random.ts";
 import {
   type ChildItem,
   closeness,
@@ -331,4 +333,40 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
     await child.close();
     await Deno.remove(root, { recursive: true });
   }
+});
+
+// tfjs-layers draws its own dropout masks, so training-mode Dropout is
+// checked against its formula instead: y = x * m and dL/dx = dL/dy * m with
+// m in {0, 1 / (1 - rate)}, and the mask the same at 1 and 2 threads.
+Deno.test("Dropout in training mode: output and gradient are the mask's, at 1 and 2 threads", async () => {
+  await initRuntime({ backend: "wasm", threads: 2 });
+  const rate = 0.3;
+  const scale = Math.fround(1 / (1 - rate));
+  const rng = createRng(41);
+  const n = 4096;
+  const xs = Float32Array.from({ length: n }, () => rng.uniform(0.1, 1));
+  const up = Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+  const masks: Float32Array[] = [];
+  for (const threads of [1, 2]) {
+    assert.equal(setKernelThreads(threads), threads);
+    const layer = new Dropout(rate, { name: "dropout" });
+    const ctx = { training: true, nextSeed: () => 7 };
+    const x = tf.tensor2d(xs, [4, n / 4]);
+    const dy = tf.tensor2d(up, [4, n / 4]);
+    const y = await layer.apply(x, ctx).data();
+    const dx = await tf.grad((v: tf.Tensor) => layer.apply(v, ctx))(x, dy)
+      .data();
+    const m = Float32Array.from(y, (v, i) => v / xs[i]!);
+    for (let i = 0; i < n; i++) {
+      const keep = Math.abs(m[i]! - scale) < 1e-6;
+      assert.ok(keep || m[i] === 0, `y[${i}] = ${y[i]} for x = ${xs[i]}`);
+      assert.ok(Math.abs(dx[i]! - (keep ? scale : 0) * up[i]!) < 1e-6);
+    }
+    const dropped = m.filter((v) => v === 0).length / n;
+    // 4096 draws: the standard deviation of the fraction is 0.007.
+    assert.ok(Math.abs(dropped - rate) < 0.03, `dropped ${dropped}`);
+    masks.push(m);
+    tf.dispose([x, dy]);
+  }
+  assert.deepEqual(masks[0], masks[1]);
 });
