@@ -180,6 +180,54 @@ async function inputsFor(
   return [tf.tensor(x, inShape), tf.tensor2d(y, [item.batch, outUnits])];
 }
 
+/**
+ * The loss and its gradients w.r.t. the trainable weights (in order) and
+ * the input, in training mode, by tfjs' own gradient configs.
+ */
+function gradients(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor2D,
+): { loss: tf.Scalar; grads: tf.Tensor[] } {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const xVar = tf.variable(x, true);
+  const softmax = endsInSoftmax(model);
+  const { value, grads } = tf.variableGrads(() => {
+    const h = flat(model.apply(xVar, { training: true }) as tf.Tensor);
+    return (softmax
+      ? tf.mean(tfl.metrics.categoricalCrossentropy(y, h))
+      : tf.losses.softmaxCrossEntropy(y, h)) as tf.Scalar;
+  }, [...vars, xVar]);
+  const ordered = [...vars, xVar].map((v) => grads[v.name]!);
+  xVar.dispose();
+  return { loss: value, grads: ordered };
+}
+
+// A Sequential's InputLayer only carries the input shape, which Keras and
+// simdnet write as the first layer's batch_input_shape instead.
+function describeModel(model: tfl.LayersModel, trainModel: tfl.LayersModel) {
+  const sequential = model instanceof tfl.Sequential;
+  const layers = sequential
+    ? model.layers.filter((l) => l.getClassName() !== "InputLayer")
+    : model.layers;
+  return {
+    softmax: endsInSoftmax(model),
+    sequential,
+    classNames: layers.map((l) => l.getClassName()),
+    layerNames: layers.map((l) => l.name),
+    configs: layers.map((l) => l.getConfig() as Json),
+    inbound: layers.map((l) =>
+      l.inboundNodes.flatMap((n) => n.inboundLayers.map((i) => i.name))
+    ),
+    weightNames: model.weights.map((w) => w.originalName),
+    trainable: trainModel.trainableWeights.map((w) => ({
+      name: w.originalName,
+      shape: w.shape as number[],
+    })),
+    countParams: model.countParams(),
+  };
+}
+
 async function reference(
   item: ChildItem,
   specs: readonly ReferenceSpec[],
@@ -193,43 +241,21 @@ async function reference(
   const trainModel = await loadFrom(withoutDropout(json), weights);
   const [x, y] = await inputsFor(item, model, item.seed);
   const out = model.predict(x) as tf.Tensor;
-  const vars = trainModel.trainableWeights.map((w) => w.read() as tf.Variable);
-  const xVar = tf.variable(x, true, `input_${item.seed}`);
-  const softmax = endsInSoftmax(trainModel);
-  const { value, grads } = tf.variableGrads(() => {
-    const h = flat(trainModel.apply(xVar, { training: true }) as tf.Tensor);
-    return (softmax
-      ? tf.mean(tfl.metrics.categoricalCrossentropy(y, h))
-      : tf.losses.softmaxCrossEntropy(y, h)) as tf.Scalar;
-  }, [...vars, xVar]);
-  const ordered = [...vars, xVar].map((v) => grads[v.name]!);
+  const { loss, grads } = item.gradients === false
+    ? { loss: tf.scalar(NaN), grads: [] }
+    : gradients(trainModel, x, y);
   await Deno.writeFile(`${item.dir}/x.bin`, await bytesOf([x]));
   await Deno.writeFile(`${item.dir}/y.bin`, await bytesOf([y]));
   await Deno.writeFile(`${item.dir}/out.bin`, await bytesOf([out]));
-  await Deno.writeFile(`${item.dir}/grads.bin`, await bytesOf(ordered));
-  // A Sequential's InputLayer only carries the input shape, which Keras
-  // and simdnet write as the first layer's batch_input_shape instead.
-  const layers = model instanceof tfl.Sequential
-    ? model.layers.filter((l) => l.getClassName() !== "InputLayer")
-    : model.layers;
+  await Deno.writeFile(`${item.dir}/grads.bin`, await bytesOf(grads));
   const info: RefInfo = {
     inputShape: x.shape,
     outputShape: out.shape,
-    loss: (await value.data())[0]!,
-    softmax,
-    sequential: model instanceof tfl.Sequential,
-    classNames: layers.map((l) => l.getClassName()),
-    layerNames: layers.map((l) => l.name),
-    configs: layers.map((l) => l.getConfig() as Json),
-    weightNames: model.weights.map((w) => w.originalName),
-    trainable: trainModel.trainableWeights.map((w) => ({
-      name: w.originalName,
-      shape: w.shape as number[],
-    })),
-    countParams: model.countParams(),
+    loss: (await loss.data())[0]!,
+    ...describeModel(model, trainModel),
   };
   await Deno.writeTextFile(`${item.dir}/ref.json`, JSON.stringify(info));
-  tf.dispose([x, y, out, xVar, value, ...ordered]);
+  tf.dispose([x, y, out, loss, ...grads]);
   model.dispose();
   trainModel.dispose();
 }

@@ -53,6 +53,8 @@ export interface ChildItem {
   batch: number;
   /** Folder whose `x.bin`/`y.bin` to reuse instead of drawing a batch. */
   inputFrom?: string;
+  /** False to skip the gradients (outputs and description only). */
+  gradients?: boolean;
 }
 
 /** A job: the module and exports holding the specs, and the items. */
@@ -73,6 +75,8 @@ export interface RefInfo {
   classNames: string[];
   layerNames: string[];
   configs: Record<string, unknown>[];
+  /** For each layer, the names of the layers feeding it. */
+  inbound: string[][];
   /** All weights in tfjs-layers' order (the manifest's). */
   weightNames: string[];
   /** The trainable weights, in the order of `grads.bin`. */
@@ -182,7 +186,10 @@ export interface Reference {
   x: Float32Array;
   y: Float32Array;
   out: Float32Array;
-  /** Trainable weights' gradients by name, then the input's as `input`. */
+  /**
+   * Trainable weights' gradients by name, then the input's as `input`;
+   * empty for an item run with `gradients: false`.
+   */
   grads: Map<string, Float32Array>;
 }
 
@@ -206,7 +213,7 @@ export async function readReference(dir: string): Promise<Reference> {
     ...info.trainable.map((w) => [w.name, w.shape] as const),
     ["input", info.inputShape] as const,
   ];
-  for (const [name, shape] of sizes) {
+  for (const [name, shape] of all.length === 0 ? [] : sizes) {
     const n = shape.reduce((a, b) => a * b, 1);
     grads.set(name, all.subarray(at, at + n));
     at += n;
@@ -269,6 +276,9 @@ export interface SimdnetResult {
   grads: Map<string, Float32Array>;
   loss: number;
   trainableNames: string[];
+  /** All weights' names in simdnet's order. */
+  weightNames: string[];
+  countParams: number;
 }
 
 // The loss the trainer uses (src/train/fit_epoch.ts): the model's logits
@@ -310,6 +320,8 @@ export async function runSimdnet(ref: Reference): Promise<SimdnetResult> {
       grads: new Map(),
       loss: (await value.data())[0]!,
       trainableNames: weights.map((w) => w.name),
+      weightNames: model.weights.map((w) => w.name),
+      countParams: model.countParams(),
     };
     for (const w of weights) {
       result.grads.set(
