@@ -32,6 +32,7 @@ import {
   type ChildJob,
   type ReferenceSpec,
   type RefInfo,
+  TFJS_ONLY_GRADIENTS,
   withoutDropout,
 } from "./_tfl_reference.ts";
 
@@ -296,11 +297,12 @@ async function* lines(
 if (import.meta.main) {
   tf.enableProdMode(); // no per-op debug checks, no "running in Node" banner
   await tf.setBackend("cpu");
-  // tfjs-core's npm entry has no gradients: if Conv2D has one now, it is
-  // tfjs' own from the tfjs-layers bundle, the math this reference must use.
-  if (!tf.getGradient("Conv2D") || !tf.getGradient("BatchMatMul")) {
+  // tfjs-core's npm entry registers no gradients and simdnet none of
+  // these: they are here only if tfjs-layers' bundle put tfjs' own in force.
+  const missing = TFJS_ONLY_GRADIENTS.filter((k) => !tf.getGradient(k));
+  if (missing.length > 0) {
     throw new Error(
-      "tfjs-layers registered no gradients; the reference would not be tfjs' math",
+      `no tfjs gradient for ${missing}: the reference would not be tfjs' math`,
     );
   }
   const out = Deno.stdout.writable.getWriter();

@@ -63,6 +63,7 @@ import {
   runSimdnet,
   saveWithSimdnet,
   spec,
+  TFJS_ONLY_GRADIENTS,
   TflReference,
 } from "./_tfl_reference.ts";
 
@@ -191,6 +192,10 @@ function stepName(name: string, skip: string | undefined): string {
 
 Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round trip)", async (t) => {
   await initRuntime({ backend: "wasm", threads: 2 });
+  // simdnet's gradient configs must be the ones computing simdnet's side.
+  for (const kernel of TFJS_ONLY_GRADIENTS) {
+    assert.equal(tf.getGradient(kernel), undefined, `tfjs' ${kernel} gradient`);
+  }
   const root = await Deno.makeTempDir({ prefix: "simdnet_tfl_" });
   const child = TflReference.start();
   try {
