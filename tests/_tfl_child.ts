@@ -195,9 +195,11 @@ function gradients(
   const softmax = endsInSoftmax(model);
   const { value, grads } = tf.variableGrads(() => {
     const h = flat(model.apply(xVar, { training: true }) as tf.Tensor);
-    return (softmax
+    const loss = softmax
       ? tf.mean(tfl.metrics.categoricalCrossentropy(y, h))
-      : tf.losses.softmaxCrossEntropy(y, h)) as tf.Scalar;
+      : tf.losses.softmaxCrossEntropy(y, h);
+    // Keras adds the kernel/bias regularizers' penalties to the loss.
+    return tf.addN([loss, ...model.calculateLosses()]) as tf.Scalar;
   }, [...vars, xVar]);
   const ordered = [...vars, xVar].map((v) => grads[v.name]!);
   xVar.dispose();
@@ -253,6 +255,7 @@ async function reference(
     inputShape: x.shape,
     outputShape: out.shape,
     loss: (await loss.data())[0]!,
+    gradients: item.gradients !== false,
     ...describeModel(model, trainModel),
   };
   await Deno.writeTextFile(`${item.dir}/ref.json`, JSON.stringify(info));

@@ -32,6 +32,11 @@ export interface ReferenceSpec {
   build: (tfl: typeof Tfl) => Tfl.layers.Layer | Tfl.LayersModel;
   input: number[];
   seed: number;
+  /**
+   * Why tfjs cannot give this spec's gradients (only outputs and the round
+   * trip are compared then), or undefined.
+   */
+  outputsOnly?: string;
 }
 
 /** A spec line; see {@linkcode ReferenceSpec}. */
@@ -40,8 +45,9 @@ export function spec(
   build: ReferenceSpec["build"],
   input: number[],
   seed: number,
+  outputsOnly?: string,
 ): ReferenceSpec {
-  return { name, build, input, seed };
+  return { name, build, input, seed, outputsOnly };
 }
 
 /**
@@ -76,7 +82,10 @@ export interface ChildJob {
 export interface RefInfo {
   inputShape: number[];
   outputShape: number[];
+  /** The cross-entropy (plus penalties); NaN without gradients. */
   loss: number;
+  /** Whether `grads.bin` holds the gradients (see `ChildItem.gradients`). */
+  gradients: boolean;
   softmax: boolean;
   /** Whether tfjs-layers loaded it as a Sequential (InputLayer left out). */
   sequential: boolean;
@@ -303,19 +312,24 @@ export interface SimdnetResult {
   countParams: number;
 }
 
+/** What the harness needs of a simdnet model. */
+interface Model {
+  apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor;
+  readonly layers: readonly { regularizationLoss?(): tf.Scalar | null }[];
+}
+
 // The loss the trainer uses (src/train/fit_epoch.ts): the model's logits
-// (its final softmax skipped), flattened for layers with image outputs.
-function lossOf(
-  model: { apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor },
-  x: tf.Tensor,
-  y: tf.Tensor2D,
-): tf.Scalar {
+// (its final softmax skipped), flattened for layers with image outputs,
+// plus the layers' regularization penalties as Keras adds them.
+function lossOf(model: Model, x: tf.Tensor, y: tf.Tensor2D): tf.Scalar {
   const h = model.apply(x, {
     training: true,
     logits: true,
     nextSeed: () => 1,
   });
-  return softmaxCrossEntropy(tf.reshape(h, [h.shape[0]!, -1]), y);
+  const loss = softmaxCrossEntropy(tf.reshape(h, [h.shape[0]!, -1]), y);
+  const penalties = model.layers.flatMap((l) => l.regularizationLoss?.() ?? []);
+  return tf.addN([loss, ...penalties]) as tf.Scalar;
 }
 
 /**

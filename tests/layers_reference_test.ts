@@ -180,6 +180,48 @@ export function randomSpecs(seed: number, count: number): ReferenceSpec[] {
 export const RANDOM_SPECS: ReferenceSpec[] = randomSpecs(20261202, 9);
 
 /**
+ * Layers and options issue #13 is adding now (the layers, convpool and
+ * graph parts). Like {@linkcode FUNCTIONAL_SPECS}, each is skipped with
+ * simdnet's own load error while simdnet cannot load it, and runs (and must
+ * pass) as soon as it can: move a line up to SPECS once it runs. Left out:
+ * a frozen BatchNormalization (`trainable: false`), which Keras 2+ runs in
+ * inference mode and tfjs-layers 4.22 does not, so tfjs-layers is no
+ * reference for it; `center: false, scale: false`, whose training pass
+ * tfjs-layers 4.22 cannot run (it reads the missing gamma: "Cannot read
+ * properties of undefined (reading 'read')"); and `Normalization`, which
+ * tfjs-layers lacks. These need a formula or finite differences.
+ */
+// One spec per line, so that adding a layer is one line: not reformatted.
+// deno-fmt-ignore
+export const PENDING_SPECS: ReferenceSpec[] = [
+  spec("BatchNormalization on images", (L) => L.layers.batchNormalization({}), [5, 5, 3], 51),
+  spec("BatchNormalization momentum 0.9 epsilon 1e-2 on features", (L) => L.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-2 }), [7], 52),
+  ...(["relu6", "elu", "selu", "gelu", "swish", "sigmoid", "tanh", "softmax", "softplus", "linear"] as const).map((activation, i) =>
+    spec(`Activation ${activation}`, (L) => L.layers.activation({ activation }), [11], 60 + i)),
+  spec("Dense elu", (L) => L.layers.dense({ units: 5, activation: "elu" }), [8], 71),
+  spec("Conv2D swish", (L) => L.layers.conv2d({ filters: 3, kernelSize: 3, padding: "same", activation: "swish" }), [6, 6, 2], 72),
+  spec("ReLU", (L) => L.layers.reLU({}), [3, 3, 4], 73),
+  spec("ReLU max_value 6", (L) => L.layers.reLU({ maxValue: 6 }), [10], 74),
+  spec("LeakyReLU alpha 0.2", (L) => L.layers.leakyReLU({ alpha: 0.2 }), [3, 3, 4], 75),
+  spec("Conv2D strides 2 same", (L) => L.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: "same" }), [9, 8, 3], 76),
+  spec("Conv2D strides 2 valid", (L) => L.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2 }), [9, 8, 3], 77),
+  spec("Conv2D dilation 2", (L) => L.layers.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, activation: "relu" }), [9, 9, 2], 78, "tfjs-core 4.22 has no Conv2D gradient for dilation > 1"),
+  spec("DepthwiseConv2D same, multiplier 2", (L) => L.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: "same" }), [7, 7, 3], 79),
+  spec("DepthwiseConv2D strides 2 valid relu", (L) => L.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, activation: "relu" }), [9, 9, 4], 80),
+  spec("SeparableConv2D", (L) => L.layers.separableConv2d({ filters: 5, kernelSize: 3, padding: "same" }), [7, 7, 3], 81),
+  spec("ZeroPadding2D asymmetric", (L) => L.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }), [4, 5, 2], 82),
+  spec("MaxPooling2D 3x3 strides 2 same", (L) => L.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }), [9, 8, 3], 83),
+  spec("AveragePooling2D 2x2", (L) => L.layers.averagePooling2d({ poolSize: 2 }), [8, 6, 3], 84),
+  spec("AveragePooling2D 3x3 strides 1 same", (L) => L.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: "same" }), [6, 7, 2], 85),
+  spec("GlobalAveragePooling2D", (L) => L.layers.globalAveragePooling2d({}), [5, 6, 4], 86),
+  spec("GlobalMaxPooling2D", (L) => L.layers.globalMaxPooling2d({}), [5, 6, 4], 87),
+  spec("Rescaling", (L) => L.layers.rescaling({ scale: 2, offset: -1 }), [4, 4, 3], 88),
+  spec("Dense with L2 kernel and L1 bias regularizers", (L) => L.layers.dense({ units: 4, kernelRegularizer: L.regularizers.l2({ l2: 0.05 }), biasRegularizer: L.regularizers.l1({ l1: 0.02 }) }), [6], 89),
+  spec("Conv2D with L1L2 kernel regularizer", (L) => L.layers.conv2d({ filters: 3, kernelSize: 3, kernelRegularizer: L.regularizers.l1l2({ l1: 0.01, l2: 0.02 }) }), [6, 6, 2], 90),
+  spec("conv-BN-relu-GAP head", (L) => L.sequential({ layers: [L.layers.conv2d({ inputShape: [8, 8, 3], filters: 6, kernelSize: 3, padding: "same", useBias: false }), L.layers.batchNormalization({}), L.layers.activation({ activation: "relu" }), L.layers.globalAveragePooling2d({}), L.layers.dense({ units: 4, activation: "softmax" })] }), [8, 8, 3], 91),
+];
+
+/**
  * Functional models (`tfl.model`, class_name "Functional"/"Model"). Each is
  * skipped, with simdnet's own error as the reason, while simdnet cannot load
  * it: the test tries, so the specs switch on by themselves when the graph
@@ -190,6 +232,7 @@ export const FUNCTIONAL_SPECS: ReferenceSpec[] = [
   spec("residual Add block", (L) => { const x = L.input({ shape: [8, 8, 4] }); const h = L.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same", activation: "relu" }).apply(x) as Tfl.SymbolicTensor; const r = L.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same" }).apply(h) as Tfl.SymbolicTensor; const s = L.layers.add().apply([x, r]) as Tfl.SymbolicTensor; return L.model({ inputs: x, outputs: L.layers.dense({ units: 5, activation: "softmax" }).apply(L.layers.flatten().apply(s)) as Tfl.SymbolicTensor }); }, [8, 8, 4], 31),
   spec("two-branch Concatenate", (L) => { const x = L.input({ shape: [6, 6, 3] }); const a = L.layers.conv2d({ filters: 3, kernelSize: 3, padding: "same", activation: "relu" }).apply(x) as Tfl.SymbolicTensor; const b = L.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(x) as Tfl.SymbolicTensor; const c = L.layers.concatenate().apply([a, b]) as Tfl.SymbolicTensor; return L.model({ inputs: x, outputs: L.layers.dense({ units: 4 }).apply(L.layers.flatten().apply(c)) as Tfl.SymbolicTensor }); }, [6, 6, 3], 32),
   spec("gated Multiply", (L) => { const x = L.input({ shape: [10] }); const a = L.layers.dense({ units: 6, activation: "relu" }).apply(x) as Tfl.SymbolicTensor; const b = L.layers.dense({ units: 6 }).apply(x) as Tfl.SymbolicTensor; const m = L.layers.multiply().apply([a, b]) as Tfl.SymbolicTensor; return L.model({ inputs: x, outputs: L.layers.dense({ units: 3, activation: "softmax" }).apply(m) as Tfl.SymbolicTensor }); }, [10], 33),
+  spec("residual block with BatchNormalization and a global pooling head", (L) => { const x = L.input({ shape: [8, 8, 4] }); const conv = (t: Tfl.SymbolicTensor) => L.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same", useBias: false }).apply(t) as Tfl.SymbolicTensor; const bn = (t: Tfl.SymbolicTensor) => L.layers.batchNormalization({}).apply(t) as Tfl.SymbolicTensor; const relu = (t: Tfl.SymbolicTensor) => L.layers.activation({ activation: "relu" }).apply(t) as Tfl.SymbolicTensor; const h = bn(conv(relu(bn(conv(x))))); const s = relu(L.layers.add().apply([x, h]) as Tfl.SymbolicTensor); return L.model({ inputs: x, outputs: L.layers.dense({ units: 5, activation: "softmax" }).apply(L.layers.globalAveragePooling2d({}).apply(s)) as Tfl.SymbolicTensor }); }, [8, 8, 4], 34),
 ];
 
 interface Case {
@@ -232,6 +275,7 @@ async function compare(ref: Reference, where: string): Promise<void> {
   );
   const o = checkClose(got.out, ref.out, OUTPUT, `${where}: output`);
   seen.output = Math.max(seen.output, o);
+  if (!ref.info.gradients) return;
   checkClose(
     Float32Array.of(got.loss),
     Float32Array.of(ref.info.loss),
@@ -268,6 +312,13 @@ function stepName(name: string, skip: string | undefined): string {
   return skip === undefined ? name : `${name} (ignored: ${skip})`;
 }
 
+/** The spec's name, saying when its gradients cannot be compared. */
+function shown(s: ReferenceSpec): string {
+  return s.outputsOnly === undefined
+    ? s.name
+    : `${s.name} (outputs only: ${s.outputsOnly})`;
+}
+
 Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round trip)", async (t) => {
   await initRuntime({ backend: "wasm", threads: 2 });
   // simdnet's gradient configs must be the ones computing simdnet's side.
@@ -277,7 +328,12 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
   const root = await Deno.makeTempDir({ prefix: "simdnet_tfl_" });
   const child = TflReference.start();
   try {
-    const cases: Case[] = [...SPECS, ...RANDOM_SPECS, ...FUNCTIONAL_SPECS].map((
+    const cases: Case[] = [
+      ...SPECS,
+      ...RANDOM_SPECS,
+      ...PENDING_SPECS,
+      ...FUNCTIONAL_SPECS,
+    ].map((
       s,
       i,
     ) => ({
@@ -290,10 +346,11 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
       build: c.spec.name,
       seed: c.spec.seed,
       batch: BATCH,
+      gradients: c.spec.outputsOnly === undefined,
     }));
     await child.run({
       module: import.meta.url,
-      specs: ["SPECS", "RANDOM_SPECS", "FUNCTIONAL_SPECS"],
+      specs: ["SPECS", "RANDOM_SPECS", "PENDING_SPECS", "FUNCTIONAL_SPECS"],
       items,
     });
 
@@ -303,13 +360,15 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
       names.length,
       "spec names must be unique",
     );
-    const refs = new Map<Case, Reference>();
+    // A spec tfjs-layers cannot run fails its own steps, not the table.
+    const refs = new Map<Case, Reference | Error>();
     const skips = new Map<Case, string | undefined>();
     for (const c of cases) {
-      const ref = await readReference(c.dir);
+      const ref = await readReference(c.dir).catch((e: Error) => e);
       refs.set(c, ref);
+      if (ref instanceof Error) continue;
       skips.set(c, loadFailure(ref));
-      if (!FUNCTIONAL_SPECS.includes(c.spec)) {
+      if (SPECS.includes(c.spec) || RANDOM_SPECS.includes(c.spec)) {
         assert.equal(
           skips.get(c),
           undefined,
@@ -317,19 +376,24 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
         );
       }
     }
+    const refOf = (c: Case): Reference => {
+      const ref = refs.get(c)!;
+      if (ref instanceof Error) throw ref;
+      return ref;
+    };
 
     for (const threads of [1, 2]) {
       for (const c of cases) {
         await t.step({
           name: stepName(
-            `${c.spec.name}: wasm, ${threads} thread(s)`,
+            `${shown(c.spec)}: wasm, ${threads} thread(s)`,
             skips.get(c),
           ),
           ignore: skips.get(c) !== undefined,
           fn: async () => {
             await tf.setBackend("wasm");
             assert.equal(setKernelThreads(threads), threads);
-            await compare(refs.get(c)!, `${c.spec.name} (wasm ${threads})`);
+            await compare(refOf(c), `${c.spec.name} (wasm ${threads})`);
           },
         });
       }
@@ -350,9 +414,9 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
         try {
           for (const c of cases) {
             await g.step({
-              name: stepName(c.spec.name, skips.get(c)),
+              name: stepName(shown(c.spec), skips.get(c)),
               ignore: skips.get(c) !== undefined,
-              fn: () => compare(refs.get(c)!, `${c.spec.name} (webgpu)`),
+              fn: () => compare(refOf(c), `${c.spec.name} (webgpu)`),
             });
           }
         } finally {
@@ -364,9 +428,11 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
     });
 
     // The other way: simdnet saves, tfjs-layers loads, on the same batch.
-    const loadable = cases.filter((c) => skips.get(c) === undefined);
+    const loadable = cases.filter((c) =>
+      !(refs.get(c) instanceof Error) && skips.get(c) === undefined
+    );
     for (const c of loadable) {
-      await saveWithSimdnet(refs.get(c)!, `${c.dir}/simdnet`);
+      await saveWithSimdnet(refOf(c), `${c.dir}/simdnet`);
     }
     await child.run({
       module: import.meta.url,
@@ -389,7 +455,7 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
         ),
         ignore: skips.get(c) !== undefined,
         fn: async () => {
-          const want = refs.get(c)!;
+          const want = refOf(c);
           const back = await readReference(`${c.dir}/simdnet`);
           assert.deepEqual(back.info.classNames, want.info.classNames);
           assert.deepEqual(back.info.layerNames, want.info.layerNames);
@@ -417,6 +483,37 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
         },
       });
     }
+    await t.step(
+      "the comparison notices an error just over a tolerance",
+      async () => {
+        const ref = refOf(cases[0]!);
+        await tf.setBackend("wasm");
+        await compare(ref, "unchanged");
+        const [kernel] = ref.info.trainable;
+        const off = (v: Float32Array, by: number) => {
+          const c = v.slice();
+          const i = c.reduce(
+            (m, x, j) => Math.abs(x) > Math.abs(c[m]!) ? j : m,
+            0,
+          );
+          c[i]! *= 1 + by;
+          return c;
+        };
+        await assert.rejects(
+          compare({ ...ref, out: off(ref.out, 3 * OUTPUT_RTOL) }, "bad output"),
+          /bad output: output: error/,
+        );
+        const grads = new Map(ref.grads);
+        grads.set(
+          kernel!.name,
+          off(ref.grads.get(kernel!.name)!, 3 * GRAD_RTOL),
+        );
+        await assert.rejects(
+          compare({ ...ref, grads }, "bad gradient"),
+          /bad gradient: d loss \/ d .*kernel: error/,
+        );
+      },
+    );
     console.log(
       `worst errors: outputs ${seen.output.toExponential(2)}, gradients ${
         seen.grad.toExponential(2)
