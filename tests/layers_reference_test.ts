@@ -216,6 +216,8 @@ export const PENDING_SPECS: ReferenceSpec[] = [
   spec("GlobalAveragePooling2D", (L) => L.layers.globalAveragePooling2d({}), [5, 6, 4], 86),
   spec("GlobalMaxPooling2D", (L) => L.layers.globalMaxPooling2d({}), [5, 6, 4], 87),
   spec("Rescaling", (L) => L.layers.rescaling({ scale: 2, offset: -1 }), [4, 4, 3], 88),
+  // These two fail on main today: Conv2D and Dense load a kernel/bias
+  // regularizer and drop it (no penalty in the loss, saved as null).
   spec("Dense with L2 kernel and L1 bias regularizers", (L) => L.layers.dense({ units: 4, kernelRegularizer: L.regularizers.l2({ l2: 0.05 }), biasRegularizer: L.regularizers.l1({ l1: 0.02 }) }), [6], 89),
   spec("Conv2D with L1L2 kernel regularizer", (L) => L.layers.conv2d({ filters: 3, kernelSize: 3, kernelRegularizer: L.regularizers.l1l2({ l1: 0.01, l2: 0.02 }) }), [6, 6, 2], 90),
   spec("conv-BN-relu-GAP head", (L) => L.sequential({ layers: [L.layers.conv2d({ inputShape: [8, 8, 3], filters: 6, kernelSize: 3, padding: "same", useBias: false }), L.layers.batchNormalization({}), L.layers.activation({ activation: "relu" }), L.layers.globalAveragePooling2d({}), L.layers.dense({ units: 4, activation: "softmax" })] }), [8, 8, 3], 91),
@@ -319,6 +321,198 @@ function shown(s: ReferenceSpec): string {
     : `${s.name} (outputs only: ${s.outputsOnly})`;
 }
 
+/** The specs with their folders, references and reasons to skip. */
+interface Table {
+  cases: Case[];
+  /** The reference of a case; throws when tfjs-layers could not make it. */
+  refOf(c: Case): Reference;
+  /** Why simdnet cannot load a case (its own error), or undefined. */
+  skip(c: Case): string | undefined;
+  /** Whether tfjs-layers made the reference and simdnet loads it. */
+  runnable(c: Case): boolean;
+}
+
+/** Builds every spec in the child and reads the references back. */
+async function prepare(child: TflReference, root: string): Promise<Table> {
+  const all = [
+    ...SPECS,
+    ...RANDOM_SPECS,
+    ...PENDING_SPECS,
+    ...FUNCTIONAL_SPECS,
+  ];
+  const names = all.map((s) => s.name);
+  assert.equal(new Set(names).size, names.length, "spec names must be unique");
+  const cases = all.map((spec, i) => ({ spec, dir: `${root}/${i}` }));
+  for (const c of cases) await Deno.mkdir(c.dir);
+  await child.run({
+    module: import.meta.url,
+    specs: ["SPECS", "RANDOM_SPECS", "PENDING_SPECS", "FUNCTIONAL_SPECS"],
+    items: cases.map((c): ChildItem => ({
+      dir: c.dir,
+      build: c.spec.name,
+      seed: c.spec.seed,
+      batch: BATCH,
+      gradients: c.spec.outputsOnly === undefined,
+    })),
+  });
+  // A spec tfjs-layers cannot run fails its own steps, not the table.
+  const refs = new Map<Case, Reference | Error>();
+  const skips = new Map<Case, string | undefined>();
+  for (const c of cases) {
+    const ref = await readReference(c.dir).catch((e: Error) => e);
+    refs.set(c, ref);
+    if (ref instanceof Error) continue;
+    skips.set(c, loadFailure(ref));
+    if (SPECS.includes(c.spec) || RANDOM_SPECS.includes(c.spec)) {
+      assert.equal(
+        skips.get(c),
+        undefined,
+        `${c.spec.name}: simdnet cannot load it`,
+      );
+    }
+  }
+  return {
+    cases,
+    refOf: (c) => {
+      const ref = refs.get(c)!;
+      if (ref instanceof Error) throw ref;
+      return ref;
+    },
+    skip: (c) => skips.get(c),
+    runnable: (c) => !(refs.get(c) instanceof Error) && !skips.get(c),
+  };
+}
+
+async function wasmSteps(t: Deno.TestContext, table: Table): Promise<void> {
+  for (const threads of [1, 2]) {
+    for (const c of table.cases) {
+      await t.step({
+        name: stepName(
+          `${shown(c.spec)}: wasm, ${threads} thread(s)`,
+          table.skip(c),
+        ),
+        ignore: table.skip(c) !== undefined,
+        fn: async () => {
+          await tf.setBackend("wasm");
+          assert.equal(setKernelThreads(threads), threads);
+          await compare(table.refOf(c), `${c.spec.name} (wasm ${threads})`);
+        },
+      });
+    }
+  }
+}
+
+async function webgpuSteps(t: Deno.TestContext, table: Table): Promise<void> {
+  const gpu = await probeWebGpu();
+  const noGpu = gpu.available ? undefined : `no WebGPU adapter: ${gpu.reason}`;
+  await t.step({
+    name: stepName("webgpu", noGpu),
+    ignore: noGpu !== undefined,
+    fn: async (g) => {
+      await startWebGpu({ allowSoftware: true });
+      const forward = tf.env().getBool("WEBGPU_CPU_FORWARD");
+      // Small tensors would otherwise run on tfjs' cpu fallback.
+      tf.env().set("WEBGPU_CPU_FORWARD", false);
+      try {
+        for (const c of table.cases) {
+          await g.step({
+            name: stepName(shown(c.spec), table.skip(c)),
+            ignore: table.skip(c) !== undefined,
+            fn: () => compare(table.refOf(c), `${c.spec.name} (webgpu)`),
+          });
+        }
+      } finally {
+        tf.env().set("WEBGPU_CPU_FORWARD", forward);
+        stopWebGpu();
+        await tf.setBackend("wasm");
+      }
+    },
+  });
+}
+
+/** tfjs-layers read simdnet's file (`back`) as it read its own (`want`). */
+function checkRoundTrip(back: Reference, want: Reference): void {
+  assert.deepEqual(back.info.classNames, want.info.classNames);
+  assert.deepEqual(back.info.layerNames, want.info.layerNames);
+  assert.deepEqual(back.info.weightNames, want.info.weightNames);
+  assert.deepEqual(back.info.trainable, want.info.trainable);
+  assert.equal(back.info.sequential, want.info.sequential);
+  if (!want.info.sequential) {
+    assert.deepEqual(back.info.inbound, want.info.inbound);
+  }
+  want.info.configs.forEach((config, i) => {
+    const moved = want.info.sequential && i === 0;
+    const diff = configDiff(back.info.configs[i]!, config, moved);
+    assert.deepEqual(diff, [], `${want.info.layerNames[i]}'s config`);
+  });
+  assert.equal(back.info.countParams, want.info.countParams);
+  checkClose(
+    back.out,
+    want.out,
+    EXACT,
+    "tfjs-layers' output of simdnet's file",
+  );
+}
+
+/** The other way: simdnet saves, tfjs-layers loads, on the same batch. */
+async function roundTripSteps(
+  t: Deno.TestContext,
+  child: TflReference,
+  table: Table,
+): Promise<void> {
+  const loadable = table.cases.filter(table.runnable);
+  for (const c of loadable) {
+    await saveWithSimdnet(table.refOf(c), `${c.dir}/simdnet`);
+  }
+  await child.run({
+    module: import.meta.url,
+    specs: [],
+    items: loadable.map((c) => ({
+      dir: `${c.dir}/simdnet`,
+      seed: c.spec.seed,
+      batch: BATCH,
+      inputFrom: c.dir,
+      // Same weights, same configs, same math: the outputs and the
+      // trainable list are proof enough, and the gradients cost seconds.
+      gradients: false,
+    })),
+  });
+  for (const c of table.cases) {
+    await t.step({
+      name: stepName(
+        `${c.spec.name}: saved by simdnet, loaded by tfjs-layers`,
+        table.skip(c),
+      ),
+      ignore: table.skip(c) !== undefined,
+      fn: async () =>
+        checkRoundTrip(await readReference(`${c.dir}/simdnet`), table.refOf(c)),
+    });
+  }
+}
+
+/** The comparison fails on an error 3x its tolerance in one value. */
+async function selfCheck(ref: Reference): Promise<void> {
+  await tf.setBackend("wasm");
+  await compare(ref, "unchanged");
+  const off = (v: Float32Array, by: number) => {
+    const c = v.slice();
+    const i = c.reduce((m, x, j) => Math.abs(x) > Math.abs(c[m]!) ? j : m, 0);
+    c[i]! *= 1 + by;
+    return c;
+  };
+  await assert.rejects(
+    compare({ ...ref, out: off(ref.out, 3 * OUTPUT_RTOL) }, "bad output"),
+    /bad output: output: error/,
+  );
+  const kernel = ref.info.trainable[0]!.name;
+  const grads = new Map(ref.grads);
+  grads.set(kernel, off(ref.grads.get(kernel)!, 3 * GRAD_RTOL));
+  await assert.rejects(
+    compare({ ...ref, grads }, "bad gradient"),
+    /bad gradient: d loss \/ d .*kernel: error/,
+  );
+}
+
 Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round trip)", async (t) => {
   await initRuntime({ backend: "wasm", threads: 2 });
   // simdnet's gradient configs must be the ones computing simdnet's side.
@@ -328,196 +522,17 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
   const root = await Deno.makeTempDir({ prefix: "simdnet_tfl_" });
   const child = TflReference.start();
   try {
-    const cases: Case[] = [
-      ...SPECS,
-      ...RANDOM_SPECS,
-      ...PENDING_SPECS,
-      ...FUNCTIONAL_SPECS,
-    ].map((
-      s,
-      i,
-    ) => ({
-      spec: s,
-      dir: `${root}/${i}`,
-    }));
-    for (const c of cases) await Deno.mkdir(c.dir);
-    const items: ChildItem[] = cases.map((c) => ({
-      dir: c.dir,
-      build: c.spec.name,
-      seed: c.spec.seed,
-      batch: BATCH,
-      gradients: c.spec.outputsOnly === undefined,
-    }));
-    await child.run({
-      module: import.meta.url,
-      specs: ["SPECS", "RANDOM_SPECS", "PENDING_SPECS", "FUNCTIONAL_SPECS"],
-      items,
-    });
-
-    const names = cases.map((c) => c.spec.name);
-    assert.equal(
-      new Set(names).size,
-      names.length,
-      "spec names must be unique",
-    );
-    // A spec tfjs-layers cannot run fails its own steps, not the table.
-    const refs = new Map<Case, Reference | Error>();
-    const skips = new Map<Case, string | undefined>();
-    for (const c of cases) {
-      const ref = await readReference(c.dir).catch((e: Error) => e);
-      refs.set(c, ref);
-      if (ref instanceof Error) continue;
-      skips.set(c, loadFailure(ref));
-      if (SPECS.includes(c.spec) || RANDOM_SPECS.includes(c.spec)) {
-        assert.equal(
-          skips.get(c),
-          undefined,
-          `${c.spec.name}: simdnet cannot load it`,
-        );
-      }
-    }
-    const refOf = (c: Case): Reference => {
-      const ref = refs.get(c)!;
-      if (ref instanceof Error) throw ref;
-      return ref;
-    };
-
-    for (const threads of [1, 2]) {
-      for (const c of cases) {
-        await t.step({
-          name: stepName(
-            `${shown(c.spec)}: wasm, ${threads} thread(s)`,
-            skips.get(c),
-          ),
-          ignore: skips.get(c) !== undefined,
-          fn: async () => {
-            await tf.setBackend("wasm");
-            assert.equal(setKernelThreads(threads), threads);
-            await compare(refOf(c), `${c.spec.name} (wasm ${threads})`);
-          },
-        });
-      }
-    }
-
-    const gpu = await probeWebGpu();
-    const noGpu = gpu.available
-      ? undefined
-      : `no WebGPU adapter: ${gpu.reason}`;
-    await t.step({
-      name: stepName("webgpu", noGpu),
-      ignore: noGpu !== undefined,
-      fn: async (g) => {
-        await startWebGpu({ allowSoftware: true });
-        const forward = tf.env().getBool("WEBGPU_CPU_FORWARD");
-        // Small tensors would otherwise run on tfjs' cpu fallback.
-        tf.env().set("WEBGPU_CPU_FORWARD", false);
-        try {
-          for (const c of cases) {
-            await g.step({
-              name: stepName(shown(c.spec), skips.get(c)),
-              ignore: skips.get(c) !== undefined,
-              fn: () => compare(refOf(c), `${c.spec.name} (webgpu)`),
-            });
-          }
-        } finally {
-          tf.env().set("WEBGPU_CPU_FORWARD", forward);
-          stopWebGpu();
-          await tf.setBackend("wasm");
-        }
-      },
-    });
-
-    // The other way: simdnet saves, tfjs-layers loads, on the same batch.
-    const loadable = cases.filter((c) =>
-      !(refs.get(c) instanceof Error) && skips.get(c) === undefined
-    );
-    for (const c of loadable) {
-      await saveWithSimdnet(refOf(c), `${c.dir}/simdnet`);
-    }
-    await child.run({
-      module: import.meta.url,
-      specs: [],
-      items: loadable.map((c) => ({
-        dir: `${c.dir}/simdnet`,
-        seed: c.spec.seed,
-        batch: BATCH,
-        inputFrom: c.dir,
-        // Same weights, same configs, same math: the outputs and the
-        // trainable list are proof enough, and the gradients cost seconds.
-        gradients: false,
-      })),
-    });
-    for (const c of cases) {
-      await t.step({
-        name: stepName(
-          `${c.spec.name}: saved by simdnet, loaded by tfjs-layers`,
-          skips.get(c),
-        ),
-        ignore: skips.get(c) !== undefined,
-        fn: async () => {
-          const want = refOf(c);
-          const back = await readReference(`${c.dir}/simdnet`);
-          assert.deepEqual(back.info.classNames, want.info.classNames);
-          assert.deepEqual(back.info.layerNames, want.info.layerNames);
-          assert.deepEqual(back.info.weightNames, want.info.weightNames);
-          assert.equal(back.info.sequential, want.info.sequential);
-          want.info.configs.forEach((config, i) => {
-            const diff = configDiff(
-              back.info.configs[i]!,
-              config,
-              want.info.sequential && i === 0,
-            );
-            assert.deepEqual(diff, [], `${want.info.layerNames[i]}'s config`);
-          });
-          assert.equal(back.info.countParams, want.info.countParams);
-          checkClose(
-            back.out,
-            want.out,
-            EXACT,
-            "tfjs-layers' output of simdnet's file",
-          );
-          assert.deepEqual(back.info.trainable, want.info.trainable);
-          if (!want.info.sequential) {
-            assert.deepEqual(back.info.inbound, want.info.inbound);
-          }
-        },
-      });
-    }
+    const table = await prepare(child, root);
+    await wasmSteps(t, table);
+    await webgpuSteps(t, table);
+    await roundTripSteps(t, child, table);
     await t.step(
       "the comparison notices an error just over a tolerance",
-      async () => {
-        const ref = refOf(cases[0]!);
-        await tf.setBackend("wasm");
-        await compare(ref, "unchanged");
-        const [kernel] = ref.info.trainable;
-        const off = (v: Float32Array, by: number) => {
-          const c = v.slice();
-          const i = c.reduce(
-            (m, x, j) => Math.abs(x) > Math.abs(c[m]!) ? j : m,
-            0,
-          );
-          c[i]! *= 1 + by;
-          return c;
-        };
-        await assert.rejects(
-          compare({ ...ref, out: off(ref.out, 3 * OUTPUT_RTOL) }, "bad output"),
-          /bad output: output: error/,
-        );
-        const grads = new Map(ref.grads);
-        grads.set(
-          kernel!.name,
-          off(ref.grads.get(kernel!.name)!, 3 * GRAD_RTOL),
-        );
-        await assert.rejects(
-          compare({ ...ref, grads }, "bad gradient"),
-          /bad gradient: d loss \/ d .*kernel: error/,
-        );
-      },
+      () => selfCheck(table.refOf(table.cases[0]!)),
     );
     console.log(
-      `worst errors: outputs ${seen.output.toExponential(2)}, gradients ${
-        seen.grad.toExponential(2)
-      }`,
+      `worst errors: outputs ${seen.output.toExponential(2)}, ` +
+        `gradients ${seen.grad.toExponential(2)}`,
     );
   } finally {
     await child.close();
