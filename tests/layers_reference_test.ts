@@ -57,23 +57,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as Tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert/strict";
 import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
-import { probeWebGpu, startWebGpu, stopWebGpu } from "../src/runtime/webgpu.ts";
-import { modelFromArtifacts } from "../src/nn/model_io.ts";
 import { Dropout } from "../src/nn/dropout.ts";
 import { createRng } from "../src/util/random.ts";
-import {
-  type ChildItem,
-  closeness,
-  configDiff,
-  readReference,
-  type Reference,
-  type ReferenceSpec,
-  runSimdnet,
-  saveWithSimdnet,
-  spec,
-  TFJS_ONLY_GRADIENTS,
-  TflReference,
-} from "./_tfl_reference.ts";
+import { type ReferenceSpec, spec } from "./_tfl_reference.ts";
+import { runConformance } from "./_tfl_conformance.ts";
 
 /** Rows in each input batch. */
 export const BATCH = 3;
@@ -237,307 +224,24 @@ export const FUNCTIONAL_SPECS: ReferenceSpec[] = [
   spec("residual block with BatchNormalization and a global pooling head", (L) => { const x = L.input({ shape: [8, 8, 4] }); const conv = (t: Tfl.SymbolicTensor) => L.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same", useBias: false }).apply(t) as Tfl.SymbolicTensor; const bn = (t: Tfl.SymbolicTensor) => L.layers.batchNormalization({}).apply(t) as Tfl.SymbolicTensor; const relu = (t: Tfl.SymbolicTensor) => L.layers.activation({ activation: "relu" }).apply(t) as Tfl.SymbolicTensor; const h = bn(conv(relu(bn(conv(x))))); const s = relu(L.layers.add().apply([x, h]) as Tfl.SymbolicTensor); return L.model({ inputs: x, outputs: L.layers.dense({ units: 5, activation: "softmax" }).apply(L.layers.globalAveragePooling2d({}).apply(s)) as Tfl.SymbolicTensor }); }, [8, 8, 4], 34),
 ];
 
-interface Case {
-  spec: ReferenceSpec;
-  dir: string;
-}
-
-function checkClose(
-  got: Float32Array,
-  want: Float32Array,
-  [rtol, floor]: readonly [number, number],
-  what: string,
-): number {
-  const c = closeness(got, want, floor);
-  assert.ok(
-    c.worst <= rtol,
-    `${what}: error ${
-      c.worst.toExponential(2)
-    } > ${rtol} at [${c.at}]: ${c.got} vs ${c.want}`,
-  );
-  return c.worst;
-}
-
-const OUTPUT = [OUTPUT_RTOL, OUTPUT_FLOOR] as const;
-const GRAD = [GRAD_RTOL, GRAD_FLOOR] as const;
-const EXACT = [0, 0] as const;
-
-/** Worst errors seen, for the tolerances' documentation. */
-const seen = { output: 0, grad: 0 };
-
-async function compare(ref: Reference, where: string): Promise<void> {
-  const got = await runSimdnet(ref);
-  const wantNames = ref.info.trainable.map((w) => w.name);
-  assert.deepEqual(got.weightNames, ref.info.weightNames, `${where}: weights`);
-  assert.equal(got.countParams, ref.info.countParams, `${where}: parameters`);
-  assert.deepEqual(
-    got.trainableNames,
-    wantNames,
-    `${where}: trainable weights`,
-  );
-  const o = checkClose(got.out, ref.out, OUTPUT, `${where}: output`);
-  seen.output = Math.max(seen.output, o);
-  if (!ref.info.gradients) return;
-  checkClose(
-    Float32Array.of(got.loss),
-    Float32Array.of(ref.info.loss),
-    OUTPUT,
-    `${where}: loss`,
-  );
-  for (const [name, want] of ref.grads) {
-    // An all-zero reference gradient would make agreement meaningless.
-    assert.ok(
-      want.some((v) => v !== 0),
-      `${where}: tfjs' gradient of ${name} is all zero`,
-    );
-    const g = checkClose(
-      got.grads.get(name)!,
-      want,
-      GRAD,
-      `${where}: d loss / d ${name}`,
-    );
-    seen.grad = Math.max(seen.grad, g);
-  }
-}
-
-/** Why simdnet cannot load the reference's model today, or undefined. */
-function loadFailure(ref: Reference): string | undefined {
-  try {
-    modelFromArtifacts(ref.json, ref.weights).dispose();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-function stepName(name: string, skip: string | undefined): string {
-  return skip === undefined ? name : `${name} (ignored: ${skip})`;
-}
-
-/** The spec's name, saying when its gradients cannot be compared. */
-function shown(s: ReferenceSpec): string {
-  return s.outputsOnly === undefined
-    ? s.name
-    : `${s.name} (outputs only: ${s.outputsOnly})`;
-}
-
-/** The specs with their folders, references and reasons to skip. */
-interface Table {
-  cases: Case[];
-  /** The reference of a case; throws when tfjs-layers could not make it. */
-  refOf(c: Case): Reference;
-  /** Why simdnet cannot load a case (its own error), or undefined. */
-  skip(c: Case): string | undefined;
-  /** Whether tfjs-layers made the reference and simdnet loads it. */
-  runnable(c: Case): boolean;
-}
-
-/** Builds every spec in the child and reads the references back. */
-async function prepare(child: TflReference, root: string): Promise<Table> {
-  const all = [
-    ...SPECS,
-    ...RANDOM_SPECS,
-    ...PENDING_SPECS,
-    ...FUNCTIONAL_SPECS,
-  ];
-  const names = all.map((s) => s.name);
-  assert.equal(new Set(names).size, names.length, "spec names must be unique");
-  const cases = all.map((spec, i) => ({ spec, dir: `${root}/${i}` }));
-  for (const c of cases) await Deno.mkdir(c.dir);
-  await child.run({
-    module: import.meta.url,
-    specs: ["SPECS", "RANDOM_SPECS", "PENDING_SPECS", "FUNCTIONAL_SPECS"],
-    items: cases.map((c): ChildItem => ({
-      dir: c.dir,
-      build: c.spec.name,
-      seed: c.spec.seed,
-      batch: BATCH,
-      gradients: c.spec.outputsOnly === undefined,
-    })),
-  });
-  // A spec tfjs-layers cannot run fails its own steps, not the table.
-  const refs = new Map<Case, Reference | Error>();
-  const skips = new Map<Case, string | undefined>();
-  for (const c of cases) {
-    const ref = await readReference(c.dir).catch((e: Error) => e);
-    refs.set(c, ref);
-    if (ref instanceof Error) continue;
-    skips.set(c, loadFailure(ref));
-    if (SPECS.includes(c.spec) || RANDOM_SPECS.includes(c.spec)) {
-      assert.equal(
-        skips.get(c),
-        undefined,
-        `${c.spec.name}: simdnet cannot load it`,
-      );
-    }
-  }
-  return {
-    cases,
-    refOf: (c) => {
-      const ref = refs.get(c)!;
-      if (ref instanceof Error) throw ref;
-      return ref;
-    },
-    skip: (c) => skips.get(c),
-    runnable: (c) => !(refs.get(c) instanceof Error) && !skips.get(c),
-  };
-}
-
-async function wasmSteps(t: Deno.TestContext, table: Table): Promise<void> {
-  for (const threads of [1, 2]) {
-    for (const c of table.cases) {
-      await t.step({
-        name: stepName(
-          `${shown(c.spec)}: wasm, ${threads} thread(s)`,
-          table.skip(c),
-        ),
-        ignore: table.skip(c) !== undefined,
-        fn: async () => {
-          await tf.setBackend("wasm");
-          assert.equal(setKernelThreads(threads), threads);
-          await compare(table.refOf(c), `${c.spec.name} (wasm ${threads})`);
-        },
-      });
-    }
-  }
-}
-
-async function webgpuSteps(t: Deno.TestContext, table: Table): Promise<void> {
-  const gpu = await probeWebGpu();
-  const noGpu = gpu.available ? undefined : `no WebGPU adapter: ${gpu.reason}`;
-  await t.step({
-    name: stepName("webgpu", noGpu),
-    ignore: noGpu !== undefined,
-    fn: async (g) => {
-      await startWebGpu({ allowSoftware: true });
-      const forward = tf.env().getBool("WEBGPU_CPU_FORWARD");
-      // Small tensors would otherwise run on tfjs' cpu fallback.
-      tf.env().set("WEBGPU_CPU_FORWARD", false);
-      try {
-        for (const c of table.cases) {
-          await g.step({
-            name: stepName(shown(c.spec), table.skip(c)),
-            ignore: table.skip(c) !== undefined,
-            fn: () => compare(table.refOf(c), `${c.spec.name} (webgpu)`),
-          });
-        }
-      } finally {
-        tf.env().set("WEBGPU_CPU_FORWARD", forward);
-        stopWebGpu();
-        await tf.setBackend("wasm");
-      }
-    },
-  });
-}
-
-/** tfjs-layers read simdnet's file (`back`) as it read its own (`want`). */
-function checkRoundTrip(back: Reference, want: Reference): void {
-  assert.deepEqual(back.info.classNames, want.info.classNames);
-  assert.deepEqual(back.info.layerNames, want.info.layerNames);
-  assert.deepEqual(back.info.weightNames, want.info.weightNames);
-  assert.deepEqual(back.info.trainable, want.info.trainable);
-  assert.equal(back.info.sequential, want.info.sequential);
-  if (!want.info.sequential) {
-    assert.deepEqual(back.info.inbound, want.info.inbound);
-  }
-  want.info.configs.forEach((config, i) => {
-    const moved = want.info.sequential && i === 0;
-    const diff = configDiff(back.info.configs[i]!, config, moved);
-    assert.deepEqual(diff, [], `${want.info.layerNames[i]}'s config`);
-  });
-  assert.equal(back.info.countParams, want.info.countParams);
-  checkClose(
-    back.out,
-    want.out,
-    EXACT,
-    "tfjs-layers' output of simdnet's file",
-  );
-}
-
-/** The other way: simdnet saves, tfjs-layers loads, on the same batch. */
-async function roundTripSteps(
-  t: Deno.TestContext,
-  child: TflReference,
-  table: Table,
-): Promise<void> {
-  const loadable = table.cases.filter(table.runnable);
-  for (const c of loadable) {
-    await saveWithSimdnet(table.refOf(c), `${c.dir}/simdnet`);
-  }
-  await child.run({
-    module: import.meta.url,
-    specs: [],
-    items: loadable.map((c) => ({
-      dir: `${c.dir}/simdnet`,
-      seed: c.spec.seed,
-      batch: BATCH,
-      inputFrom: c.dir,
-      // Same weights, same configs, same math: the outputs and the
-      // trainable list are proof enough, and the gradients cost seconds.
-      gradients: false,
-    })),
-  });
-  for (const c of table.cases) {
-    await t.step({
-      name: stepName(
-        `${c.spec.name}: saved by simdnet, loaded by tfjs-layers`,
-        table.skip(c),
-      ),
-      ignore: table.skip(c) !== undefined,
-      fn: async () =>
-        checkRoundTrip(await readReference(`${c.dir}/simdnet`), table.refOf(c)),
-    });
-  }
-}
-
-/** The comparison fails on an error 3x its tolerance in one value. */
-async function selfCheck(ref: Reference): Promise<void> {
-  await tf.setBackend("wasm");
-  await compare(ref, "unchanged");
-  const off = (v: Float32Array, by: number) => {
-    const c = v.slice();
-    const i = c.reduce((m, x, j) => Math.abs(x) > Math.abs(c[m]!) ? j : m, 0);
-    c[i]! *= 1 + by;
-    return c;
-  };
-  await assert.rejects(
-    compare({ ...ref, out: off(ref.out, 3 * OUTPUT_RTOL) }, "bad output"),
-    /bad output: output: error/,
-  );
-  const kernel = ref.info.trainable[0]!.name;
-  const grads = new Map(ref.grads);
-  grads.set(kernel, off(ref.grads.get(kernel)!, 3 * GRAD_RTOL));
-  await assert.rejects(
-    compare({ ...ref, grads }, "bad gradient"),
-    /bad gradient: d loss \/ d .*kernel: error/,
-  );
-}
-
 Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round trip)", async (t) => {
   await initRuntime({ backend: "wasm", threads: 2 });
-  // simdnet's gradient configs must be the ones computing simdnet's side.
-  for (const kernel of TFJS_ONLY_GRADIENTS) {
-    assert.equal(tf.getGradient(kernel), undefined, `tfjs' ${kernel} gradient`);
-  }
-  const root = await Deno.makeTempDir({ prefix: "simdnet_tfl_" });
-  const child = TflReference.start();
-  try {
-    const table = await prepare(child, root);
-    await wasmSteps(t, table);
-    await webgpuSteps(t, table);
-    await roundTripSteps(t, child, table);
-    await t.step(
-      "the comparison notices an error just over a tolerance",
-      () => selfCheck(table.refOf(table.cases[0]!)),
-    );
-    console.log(
-      `worst errors: outputs ${seen.output.toExponential(2)}, ` +
-        `gradients ${seen.grad.toExponential(2)}`,
-    );
-  } finally {
-    await child.close();
-    await Deno.remove(root, { recursive: true });
-  }
+  const seen = await runConformance(t, {
+    module: import.meta.url,
+    groups: [
+      { name: "SPECS", specs: SPECS, mustLoad: true },
+      { name: "RANDOM_SPECS", specs: RANDOM_SPECS, mustLoad: true },
+      { name: "PENDING_SPECS", specs: PENDING_SPECS, mustLoad: false },
+      { name: "FUNCTIONAL_SPECS", specs: FUNCTIONAL_SPECS, mustLoad: false },
+    ],
+    batch: BATCH,
+    output: [OUTPUT_RTOL, OUTPUT_FLOOR],
+    grad: [GRAD_RTOL, GRAD_FLOOR],
+  });
+  console.log(
+    `worst errors: outputs ${seen.output.toExponential(2)}, ` +
+      `gradients ${seen.grad.toExponential(2)}`,
+  );
 });
 
 // tfjs-layers draws its own dropout masks, so training-mode Dropout is
