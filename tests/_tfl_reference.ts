@@ -5,12 +5,18 @@
  * which its bundle registers as it loads, never replace simdnet's in the test
  * process, and the reference is tfjs' own math end to end.
  *
- * {@linkcode TflReference} runs the child; {@linkcode checkAgainstReference}
- * loads the child's `model.json` + weights in simdnet and compares outputs
- * (inference mode) and the gradients of the categorical cross-entropy
- * (training mode) w.r.t. every trainable weight and the input.
- * `tests/layers_reference_test.ts` holds the table of specs and the
- * tolerances, with the measurements behind them.
+ * {@linkcode TflReference} runs the child (one per test file, many jobs);
+ * {@linkcode readReference} reads what it wrote for a model folder;
+ * {@linkcode runSimdnet} loads the same `model.json` + weights in simdnet
+ * and computes outputs (inference mode) and the gradients of the
+ * categorical cross-entropy plus any regularization penalty (training
+ * mode) w.r.t. every trainable weight and the input;
+ * {@linkcode saveWithSimdnet} writes simdnet's copy for the round trip.
+ * Any folder holding a `model.json` and its weights as one `weights.bin`
+ * can be a child item (e.g. a converter's file), not only a spec.
+ * `_tfl_conformance.ts` runs a table through all of it;
+ * `layers_reference_test.ts` holds the table and the tolerances, with the
+ * measurements behind them.
  *
  * @module
  */

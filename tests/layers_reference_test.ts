@@ -29,9 +29,12 @@
  * test checks training-mode Dropout against its formula).
  * {@linkcode RANDOM_SPECS} adds layers on random shapes and options. A
  * SPECS line simdnet cannot load fails with simdnet's message; a
- * FUNCTIONAL_SPECS line is skipped with it (the test tries to load each),
- * so the functional lines switch on by themselves when the graph engine
- * lands: move them up to SPECS then.
+ * {@linkcode PENDING_SPECS} or FUNCTIONAL_SPECS line is skipped with it
+ * (the test tries to load each), so those lines switch on by themselves
+ * when the layers and the graph engine land: move them up to SPECS then.
+ * A spec whose gradients tfjs cannot compute passes a fifth argument, the
+ * reason, and is compared on outputs and the round trip only. The run
+ * itself (child, steps, round trip) is `_tfl_conformance.ts`.
  *
  * TOLERANCES. Each value must satisfy |simdnet - tfjs| <= rtol x
  * max(|tfjs|, floor x peak), peak being the tensor's largest magnitude: a
