@@ -149,7 +149,10 @@ function shown(s: ReferenceSpec): string {
 /** The specs with their folders, references and reasons to skip. */
 interface Table {
   cases: Case[];
-  /** The reference of a case; throws when tfjs-layers could not make it. */
+  /**
+   * The reference of a case; throws when tfjs-layers could not make it or
+   * simdnet cannot load it.
+   */
   refOf(c: Case): Reference;
   /** Why simdnet cannot load a case (its own error), or undefined. */
   skip(c: Case): string | undefined;
@@ -184,31 +187,29 @@ async function prepare(
   const mustLoad = new Set(
     options.groups.filter((g) => g.mustLoad).flatMap((g) => g.specs),
   );
-  // A spec tfjs-layers cannot run fails its own steps, not the table.
+  // A spec tfjs-layers cannot run, or a must-load spec simdnet cannot
+  // load, fails its own steps, not the whole table.
   const refs = new Map<Case, Reference | Error>();
-  const skips = new Map<Case, string | undefined>();
+  const failures = new Map<Case, string | undefined>();
   for (const c of cases) {
     const ref = await readReference(c.dir).catch((e: Error) => e);
     refs.set(c, ref);
-    if (ref instanceof Error) continue;
-    skips.set(c, loadFailure(ref));
-    if (mustLoad.has(c.spec)) {
-      assert.equal(
-        skips.get(c),
-        undefined,
-        `${c.spec.name}: simdnet cannot load it`,
-      );
-    }
+    if (!(ref instanceof Error)) failures.set(c, loadFailure(ref));
   }
   return {
     cases,
     refOf: (c) => {
       const ref = refs.get(c)!;
       if (ref instanceof Error) throw ref;
+      const failure = failures.get(c);
+      if (failure !== undefined) {
+        throw new Error(`${c.spec.name}: simdnet cannot load it: ${failure}`);
+      }
       return ref;
     },
-    skip: (c) => skips.get(c),
-    runnable: (c) => !(refs.get(c) instanceof Error) && !skips.get(c),
+    skip: (c) => mustLoad.has(c.spec) ? undefined : failures.get(c),
+    runnable: (c) =>
+      !(refs.get(c) instanceof Error) && failures.get(c) === undefined,
     options,
     seen: { output: 0, grad: 0 },
   };
@@ -326,8 +327,10 @@ async function roundTripSteps(
         table.skip(c),
       ),
       ignore: table.skip(c) !== undefined,
-      fn: async () =>
-        checkRoundTrip(await readReference(`${c.dir}/simdnet`), table.refOf(c)),
+      fn: async () => {
+        const want = table.refOf(c);
+        checkRoundTrip(await readReference(`${c.dir}/simdnet`), want);
+      },
     });
   }
 }
