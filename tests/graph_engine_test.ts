@@ -243,9 +243,8 @@ Deno.test("graph engine: fit trains a residual network for one epoch and its los
   const data = quadrants(192, 5);
   const model = resNet(6);
   const before = crossEntropy(model, data.images, data.labels);
-  const frozenVars = model.weights.slice(0, 2).map((w) =>
-    w.variable.dataSync().slice()
-  );
+  const stem = model.weights.slice(0, 2);
+  const frozenVars = stem.map((w) => w.variable.dataSync().slice());
   freezeLayers(model, "conv2d");
   const history = await fit(model, data, {
     epochs: 1,
@@ -258,7 +257,7 @@ Deno.test("graph engine: fit trains a residual network for one epoch and its los
   assert.equal(history.loss.length, 1);
   assert.ok(after < before * 0.9, `loss ${before} -> ${after}`);
   // The frozen stem kept its weights.
-  model.weights.slice(0, 2).forEach((w, i) =>
+  stem.forEach((w, i) =>
     assert.deepEqual(w.variable.dataSync(), frozenVars[i])
   );
   model.dispose();

