@@ -1,7 +1,8 @@
 /**
- * `Sum` over every axis but the last (a layer's bias gradient), threaded:
+ * `Sum` and `Mean` over every axis but the last (a layer's bias gradient,
+ * BatchNormalization's moments), threaded:
  * per-thread column sums, then a reduction (wasm/assembly/kernels.ts).
- * Other sums stay on tfjs' kernel.
+ * Other reductions stay on tfjs' kernels.
  *
  * @module
  */
@@ -9,7 +10,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { HeapKernels } from "./wasm_kernels.ts";
 import { type Backend, offset } from "./tfjs_heap.ts";
 import { entry, paramBlock } from "./params.ts";
-import { fallback, type KernelArgs, type KernelDecl } from "./decl.ts";
+import {
+  fallback,
+  type KernelArgs,
+  type KernelDecl,
+  type KernelImpl,
+} from "./decl.ts";
 
 const COL_SUM_BLOCK = paramBlock("ColSum", {
   /** A row-major [rows, cols] matrix. */
@@ -20,19 +26,25 @@ const COL_SUM_BLOCK = paramBlock("ColSum", {
   out: "ptr",
   /** Partials to add up (the threads of phase 1). */
   parts: "i32",
+  /** Phase 2 multiplies the sums by this: 1 for Sum, 1/rows for Mean. */
+  scale: "f32",
 });
 
 /** Phase 1: each thread's column sums of its rows into its partial. */
 export const COL_SUM = entry("col_sum", COL_SUM_BLOCK);
-/** Phase 2: out = Σ partials, on the same block. */
+/** Phase 2: out = scale · Σ partials, on the same block. */
 export const COL_SUM_REDUCE = entry("col_sum_reduce", COL_SUM_BLOCK);
 
-/** Sums a float32 tensor over every axis but the last. */
+/**
+ * Sums a float32 tensor over every axis but the last, or averages it when
+ * `mean` is set.
+ */
 export function sumLeading(
   k: HeapKernels,
   b: Backend,
   x: tf.TensorInfo,
   keepDims: boolean,
+  mean = false,
 ): tf.TensorInfo {
   const cols = x.shape[x.shape.length - 1]!;
   const rows = tf.util.sizeFromShape(x.shape) / cols;
@@ -48,38 +60,47 @@ export function sumLeading(
     partials,
     out: offset(b, out),
     parts: k.threads,
+    scale: mean ? 1 / rows : 1,
   };
   k.run(COL_SUM, params);
   k.run(COL_SUM_REDUCE, params);
   return out;
 }
 
-function sumKernel(
-  args: KernelArgs,
-  k: HeapKernels,
-  stock: tf.KernelFunc | null,
-) {
-  const { inputs, backend, attrs } = args;
-  const { x } = inputs as { x: tf.TensorInfo };
-  const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+function leadingAxes(x: tf.TensorInfo, axis: number | number[]): boolean {
   const rank = x.shape.length;
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-  const leading = rank >= 2 && axes.length === rank - 1 &&
-    axes.every((v, i) => v === i);
-  if (!leading || x.dtype !== "float32") {
-    return fallback(
-      stock,
-      "Sum",
-      "only sums over all leading axes are handled",
-    )(args);
-  }
-  return sumLeading(k, backend as Backend, x, keepDims);
+  return rank >= 2 && axes.length === rank - 1 &&
+    axes.every((v, i) => v === i) && tf.util.sizeFromShape(x.shape) > 0;
 }
 
-/** The bias-gradient `Sum`, so a training step never wakes XNNPACK's pool. */
+function reduceKernel(name: string, mean: boolean): KernelImpl {
+  return (args: KernelArgs, k: HeapKernels, stock: tf.KernelFunc | null) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+    if (!leadingAxes(x, axis) || x.dtype !== "float32") {
+      return fallback(
+        stock,
+        name,
+        "only reductions over all leading axes are handled",
+      )(args);
+    }
+    return sumLeading(k, backend as Backend, x, keepDims, mean);
+  };
+}
+
+/**
+ * The bias-gradient `Sum`, so a training step never wakes XNNPACK's pool,
+ * and the per-channel `Mean` of BatchNormalization's batch moments (over N,
+ * H, W of NHWC; tfjs-wasm's is single-threaded, 2% of an airbench step).
+ */
 export const sumKernels: KernelDecl = {
   family: "sum",
   backend: "wasm",
-  kernels: { [tf.Sum]: sumKernel },
+  kernels: {
+    [tf.Sum]: reduceKernel("Sum", false),
+    [tf.Mean]: reduceKernel("Mean", true),
+  },
   entries: [COL_SUM, COL_SUM_REDUCE],
 };

@@ -19,6 +19,8 @@ import { adamKernels } from "./adam.ts";
 import { reluGradKernels } from "./relu_grad.ts";
 import { dropoutKernels } from "./dropout.ts";
 import { identityKernels } from "./identity.ts";
+import { tileKernels } from "./tile.ts";
+import { unaryKernels } from "./unary.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -32,6 +34,8 @@ export const KERNELS: readonly KernelDecl[] = [
   reluGradKernels,
   dropoutKernels,
   identityKernels,
+  tileKernels,
+  unaryKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

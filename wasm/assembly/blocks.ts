@@ -215,6 +215,7 @@ export const enum ColSum {
   partials = 3, // ptr
   out = 4, // ptr
   parts = 5, // i32
+  scale = 6, // f32
 }
 
 // adam_update
@@ -250,4 +251,31 @@ export const enum DropoutMask {
   seed = 2, // i32
   rate = 3, // f32
   scale = 4, // f32
+}
+
+// tile
+export const enum Tile {
+  x0 = 0, // i32
+  x1 = 1, // i32
+  x2 = 2, // i32
+  x3 = 3, // i32
+  x4 = 4, // i32
+  x5 = 5, // i32
+  o0 = 6, // i32
+  o1 = 7, // i32
+  o2 = 8, // i32
+  o3 = 9, // i32
+  o4 = 10, // i32
+  o5 = 11, // i32
+  x = 12, // ptr
+  out = 13, // ptr
+}
+
+// unary
+export const enum Unary {
+  op = 0, // i32
+  n = 1, // i32
+  x = 2, // ptr
+  out = 3, // ptr
+  alpha = 4, // f32
 }
