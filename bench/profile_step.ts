@@ -186,6 +186,21 @@ export function printKernelTable(
     `\nstep ${perStep.toFixed(1)} ms: kernels ${inKernels.toFixed(1)} ms, ` +
       `the rest ${(perStep - inKernels).toFixed(1)} ms`,
   );
+  // Issue #13 asks that no tfjs kernel take more than 5% of a step, all its
+  // shapes together.
+  const tfjs = new Map<string, number>();
+  for (const r of rows) {
+    const name = r.key.split(" ")[0]!;
+    if (!kernels.simdnet.has(name)) {
+      tfjs.set(name, (tfjs.get(name) ?? 0) + r.ms);
+    }
+  }
+  const top = [...tfjs].sort((a, b) => b[1] - a[1]).slice(0, 5);
+  console.log(
+    "largest tfjs kernels, all shapes: " +
+      top.map(([n, ms]) => `${n} ${(100 * ms / perStep).toFixed(1)}%`)
+        .join(", "),
+  );
 }
 
 /** Runs `bench:profile` with `args`; resolves to the exit code. */

@@ -1,4 +1,5 @@
-// Element-wise unary activations, four lanes at a time, on an exp built
+// Element-wise unary activations (erf, tanh, leaky relu), four lanes at a
+// time; erf and tanh on an exp built
 // from a range reduction (x = n ln2 + r, |r| <= ln2/2) and a degree-6
 // Taylor polynomial for e^r (truncation below 2e-7 relative). The tail
 // goes through the same vector code on a splat, so results do not depend
@@ -8,8 +9,7 @@ import { f32At, p32 } from "./params";
 import { Unary } from "./blocks";
 
 // The op codes of src/kernels/unary.ts.
-const EXP = 0, ERF = 1, SIGMOID = 2, TANH = 3, ELU = 4, RELU6 = 5,
-  LEAKY_RELU = 6;
+const ERF = 0, TANH = 1, LEAKY_RELU = 2;
 
 // Below this e^x is not a normal f32 (tfjs then gives a denormal or 0).
 const EXP_LO: f32 = -87.33654;
@@ -23,7 +23,8 @@ function pow2(k: v128): v128 {
 }
 
 // e^x, lanes: 0 below EXP_LO, +Inf above EXP_HI, NaN stays NaN.
-export function expv(x: v128): v128 {
+@inline
+function expv(x: v128): v128 {
   const xc = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
   // ln2 in two parts, so n * ln2_hi is exact.
@@ -51,6 +52,7 @@ export function expv(x: v128): v128 {
 
 // erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7), the
 // approximation tfjs' own kernels use.
+@inline
 function erfv(x: v128): v128 {
   const a = f32x4.abs(x);
   const t = f32x4.div(
@@ -69,27 +71,15 @@ function erfv(x: v128): v128 {
   return v128.or(y, v128.and(x, i32x4.splat(0x80000000)));
 }
 
+@inline
 function apply(op: i32, x: v128, alpha: f32): v128 {
   const one = f32x4.splat(1), zero = f32x4.splat(0);
-  if (op == EXP) return expv(x);
   if (op == ERF) return erfv(x);
-  if (op == SIGMOID) {
-    return f32x4.div(one, f32x4.add(one, expv(f32x4.neg(x))));
-  }
   if (op == TANH) {
     // 1 - 2 / (e^{2|x|} + 1), signed; exact 1 once e^{2|x|} overflows.
     const e = expv(f32x4.mul(f32x4.abs(x), f32x4.splat(2)));
     const y = f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(e, one)));
     return v128.or(y, v128.and(x, i32x4.splat(0x80000000)));
-  }
-  if (op == ELU) {
-    const neg = f32x4.sub(expv(f32x4.min(x, zero)), one);
-    return v128.bitselect(x, neg, f32x4.gt(x, zero));
-  }
-  if (op == RELU6) {
-    // NaN stays NaN, as in tfjs' clip.
-    const y = f32x4.pmin(f32x4.splat(6), f32x4.pmax(zero, x));
-    return v128.bitselect(x, y, f32x4.ne(x, x));
   }
   // LEAKY_RELU
   return v128.bitselect(
@@ -111,6 +101,15 @@ export function unary(p: usize, tid: i32, nt: i32): void {
   const l0 = tid * per + min(tid, extra);
   const i0 = min(n, l0 * 16);
   const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  // One loop per op (the op is a constant inside each), so the vector body
+  // is straight-line code.
+  if (op == ERF) run(ERF, x, out, i0, i1, alpha);
+  else if (op == TANH) run(TANH, x, out, i0, i1, alpha);
+  else run(LEAKY_RELU, x, out, i0, i1, alpha);
+}
+
+@inline
+function run(op: i32, x: usize, out: usize, i0: i32, i1: i32, alpha: f32): void {
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const o = <usize> i * 4;
