@@ -21,6 +21,7 @@ import { dropoutKernels } from "./dropout.ts";
 import { identityKernels } from "./identity.ts";
 import { tileKernels } from "./tile.ts";
 import { unaryKernels } from "./unary.ts";
+import { binaryKernels } from "./binary.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -36,6 +37,7 @@ export const KERNELS: readonly KernelDecl[] = [
   identityKernels,
   tileKernels,
   unaryKernels,
+  binaryKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

@@ -279,3 +279,14 @@ export const enum Unary {
   out = 3, // ptr
   alpha = 4, // f32
 }
+
+// binary
+export const enum Binary {
+  op = 0, // i32
+  n = 1, // i32
+  a = 2, // ptr
+  ma = 3, // i32
+  b = 4, // ptr
+  mb = 5, // i32
+  out = 6, // ptr
+}

@@ -29,6 +29,7 @@ export { max_pool, maxpool_grad } from "./max_pool";
 export { relu_grad } from "./relu_grad";
 export { tile } from "./tile";
 export { unary } from "./unary";
+export { binary } from "./binary";
 
 const NC: i32 = 512;
 
