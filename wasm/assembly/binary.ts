@@ -29,11 +29,48 @@ function ops(op: i32, a: f32, b: f32): f32 {
   return d * d;
 }
 
-// Elements [i0, i1) of out; i0 a multiple of 16, so with periods that are
-// 1, n or multiples of 4 a vector never straddles the end of a row.
+// out[0, len) = op(a, b) over contiguous runs; `sa` / `sb` mark a scalar
+// operand, read once.
+@inline
+function segment(
+  op: i32,
+  a: usize,
+  sa: bool,
+  b: usize,
+  sb: bool,
+  out: usize,
+  len: i32,
+): void {
+  let k = 0;
+  if (sa) {
+    const va = f32x4.splat(load<f32>(a));
+    for (; k + 4 <= len; k += 4) {
+      const o = <usize> k * 4;
+      v128.store(out + o, opv(op, va, v128.load(b + o)));
+    }
+  } else if (sb) {
+    const vb = f32x4.splat(load<f32>(b));
+    for (; k + 4 <= len; k += 4) {
+      const o = <usize> k * 4;
+      v128.store(out + o, opv(op, v128.load(a + o), vb));
+    }
+  } else {
+    for (; k + 4 <= len; k += 4) {
+      const o = <usize> k * 4;
+      v128.store(out + o, opv(op, v128.load(a + o), v128.load(b + o)));
+    }
+  }
+  for (; k < len; k++) {
+    const x = load<f32>(a + (sa ? 0 : <usize> k * 4));
+    const y = load<f32>(b + (sb ? 0 : <usize> k * 4));
+    store<f32>(out + <usize> k * 4, ops(op, x, y));
+  }
+}
+
+// Elements [i0, i1) of out, as runs over which both operands' indices
+// advance by one (a repeated row ends a run where it wraps).
 @inline
 function run(
-  p0: usize,
   op: i32,
   a: usize,
   ma: i32,
@@ -44,32 +81,29 @@ function run(
   i1: i32,
 ): void {
   let ja = i0 % ma, jb = i0 % mb;
-  let i = i0;
-  const n = p32(p0, Binary.n);
-  // A full operand (m = n) never wraps inside the vector loop.
-  if (
-    (ma == 1 || ma == n || (ma & 3) == 0) &&
-    (mb == 1 || mb == n || (mb & 3) == 0)
-  ) {
-    const sa = ma == 1, sb = mb == 1;
-    const va = f32x4.splat(load<f32>(a)), vb = f32x4.splat(load<f32>(b));
-    for (; i + 4 <= i1; i += 4) {
-      const x = sa ? va : v128.load(a + <usize> ja * 4);
-      const y = sb ? vb : v128.load(b + <usize> jb * 4);
-      v128.store(out + <usize> i * 4, opv(op, x, y));
-      ja += 4;
-      if (ja >= ma) ja = 0;
-      jb += 4;
-      if (jb >= mb) jb = 0;
-    }
-  }
-  for (; i < i1; i++) {
-    store<f32>(
+  const sa = ma == 1, sb = mb == 1;
+  for (let i = i0; i < i1;) {
+    let len = i1 - i;
+    if (!sa) len = min(len, ma - ja);
+    if (!sb) len = min(len, mb - jb);
+    segment(
+      op,
+      a + <usize> ja * 4,
+      sa,
+      b + <usize> jb * 4,
+      sb,
       out + <usize> i * 4,
-      ops(op, load<f32>(a + <usize> ja * 4), load<f32>(b + <usize> jb * 4)),
+      len,
     );
-    if (++ja == ma) ja = 0;
-    if (++jb == mb) jb = 0;
+    i += len;
+    if (!sa) {
+      ja += len;
+      if (ja == ma) ja = 0;
+    }
+    if (!sb) {
+      jb += len;
+      if (jb == mb) jb = 0;
+    }
   }
 }
 
@@ -87,9 +121,9 @@ export function binary(p: usize, tid: i32, nt: i32): void {
   const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
   if (i0 >= i1) return;
   // One loop per op, so the op is a constant in each vector body.
-  if (op == ADD) run(p, ADD, a, ma, b, mb, out, i0, i1);
-  else if (op == SUB) run(p, SUB, a, ma, b, mb, out, i0, i1);
-  else if (op == MUL) run(p, MUL, a, ma, b, mb, out, i0, i1);
-  else if (op == DIV) run(p, DIV, a, ma, b, mb, out, i0, i1);
-  else run(p, SQUARED_DIFFERENCE, a, ma, b, mb, out, i0, i1);
+  if (op == ADD) run(ADD, a, ma, b, mb, out, i0, i1);
+  else if (op == SUB) run(SUB, a, ma, b, mb, out, i0, i1);
+  else if (op == MUL) run(MUL, a, ma, b, mb, out, i0, i1);
+  else if (op == DIV) run(DIV, a, ma, b, mb, out, i0, i1);
+  else run(SQUARED_DIFFERENCE, a, ma, b, mb, out, i0, i1);
 }
