@@ -22,6 +22,7 @@ import { identityKernels } from "./identity.ts";
 import { tileKernels } from "./tile.ts";
 import { unaryKernels } from "./unary.ts";
 import { binaryKernels } from "./binary.ts";
+import { depthwiseKernels } from "./depthwise.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -38,6 +39,7 @@ export const KERNELS: readonly KernelDecl[] = [
   tileKernels,
   unaryKernels,
   binaryKernels,
+  depthwiseKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

@@ -290,3 +290,29 @@ export const enum Binary {
   mb = 5, // i32
   out = 6, // ptr
 }
+
+// depthwise_conv, depthwise_input_grad, depthwise_filter_grad, depthwise_filter_reduce
+export const enum Depthwise {
+  B = 0, // i32
+  H = 1, // i32
+  W = 2, // i32
+  C = 3, // i32
+  M = 4, // i32
+  OH = 5, // i32
+  OW = 6, // i32
+  fh = 7, // i32
+  fw = 8, // i32
+  sh = 9, // i32
+  sw = 10, // i32
+  dh = 11, // i32
+  dw = 12, // i32
+  padT = 13, // i32
+  padL = 14, // i32
+  x = 15, // ptr
+  f = 16, // ptr
+  y = 17, // ptr
+  dx = 18, // ptr
+  df = 19, // ptr
+  partials = 20, // ptr
+  parts = 21, // i32
+}

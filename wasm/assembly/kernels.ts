@@ -30,6 +30,12 @@ export { relu_grad } from "./relu_grad";
 export { tile } from "./tile";
 export { unary } from "./unary";
 export { binary } from "./binary";
+export {
+  depthwise_conv,
+  depthwise_filter_grad,
+  depthwise_filter_reduce,
+  depthwise_input_grad,
+} from "./depthwise";
 
 const NC: i32 = 512;
 
