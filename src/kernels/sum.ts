@@ -1,8 +1,9 @@
 /**
  * `Sum` and `Mean` over every axis but the last (a layer's bias gradient,
- * BatchNormalization's moments), threaded:
- * per-thread column sums, then a reduction (wasm/assembly/kernels.ts).
- * Other reductions stay on tfjs' kernels.
+ * BatchNormalization's moments), threaded: per-thread column sums, then a
+ * reduction (wasm/assembly/kernels.ts); `Sum`, `Mean` and `Max` over the
+ * middle axes (global pooling) through `reduce_rows.ts`. Other reductions
+ * stay on tfjs' kernels.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { HeapKernels } from "./wasm_kernels.ts";
 import { type Backend, offset } from "./tfjs_heap.ts";
 import { entry, paramBlock } from "./params.ts";
+import { middleAxes, REDUCE_ROWS, reduceMiddle } from "./reduce_rows.ts";
 import {
   fallback,
   type KernelArgs,
@@ -67,40 +69,49 @@ export function sumLeading(
   return out;
 }
 
-function leadingAxes(x: tf.TensorInfo, axis: number | number[]): boolean {
+function leadingAxes(x: tf.TensorInfo, axes: number[]): boolean {
   const rank = x.shape.length;
-  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
   return rank >= 2 && axes.length === rank - 1 &&
     axes.every((v, i) => v === i) && tf.util.sizeFromShape(x.shape) > 0;
 }
 
-function reduceKernel(name: string, mean: boolean): KernelImpl {
+function reduceKernel(kind: "sum" | "mean" | "max"): KernelImpl {
+  const name = kind === "sum" ? "Sum" : kind === "mean" ? "Mean" : "Max";
   return (args: KernelArgs, k: HeapKernels, stock: tf.KernelFunc | null) => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs as { x: tf.TensorInfo };
-    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
-    if (!leadingAxes(x, axis) || x.dtype !== "float32") {
-      return fallback(
-        stock,
-        name,
-        "only reductions over all leading axes are handled",
-      )(args);
+    const a = attrs as { keepDims: boolean; axis?: number | number[] };
+    // Max names its axes reductionIndices.
+    const axis = kind === "max"
+      ? (attrs as unknown as tf.MaxAttrs).reductionIndices
+      : a.axis!;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const b = backend as Backend;
+    if (middleAxes(x, axes)) return reduceMiddle(k, b, x, a.keepDims, kind);
+    if (kind !== "max" && leadingAxes(x, axes) && x.dtype === "float32") {
+      return sumLeading(k, b, x, a.keepDims, kind === "mean");
     }
-    return sumLeading(k, backend as Backend, x, keepDims, mean);
+    return fallback(
+      stock,
+      name,
+      "only reductions over the leading or the middle axes are handled",
+    )(args);
   };
 }
 
 /**
  * The bias-gradient `Sum`, so a training step never wakes XNNPACK's pool,
- * and the per-channel `Mean` of BatchNormalization's batch moments (over N,
- * H, W of NHWC; tfjs-wasm's is single-threaded, 2% of an airbench step).
+ * the per-channel `Mean` of BatchNormalization's batch moments (over N, H,
+ * W of NHWC; tfjs-wasm's is single-threaded, 2% of an airbench step), and
+ * global average and max pooling (`Mean` / `Max` over H, W).
  */
 export const sumKernels: KernelDecl = {
   family: "sum",
   backend: "wasm",
   kernels: {
-    [tf.Sum]: reduceKernel("Sum", false),
-    [tf.Mean]: reduceKernel("Mean", true),
+    [tf.Sum]: reduceKernel("sum"),
+    [tf.Mean]: reduceKernel("mean"),
+    [tf.Max]: reduceKernel("max"),
   },
-  entries: [COL_SUM, COL_SUM_REDUCE],
+  entries: [COL_SUM, COL_SUM_REDUCE, REDUCE_ROWS],
 };

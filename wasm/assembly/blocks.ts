@@ -218,6 +218,17 @@ export const enum ColSum {
   scale = 6, // f32
 }
 
+// reduce_rows
+export const enum ReduceRows {
+  x = 0, // ptr
+  outer = 1, // i32
+  rows = 2, // i32
+  cols = 3, // i32
+  out = 4, // ptr
+  op = 5, // i32
+  scale = 6, // f32
+}
+
 // adam_update
 export const enum AdamUpdate {
   n = 0, // i32

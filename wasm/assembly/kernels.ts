@@ -30,6 +30,7 @@ export { relu_grad } from "./relu_grad";
 export { tile } from "./tile";
 export { unary } from "./unary";
 export { binary } from "./binary";
+export { reduce_rows } from "./reduce_rows";
 export {
   depthwise_conv,
   depthwise_filter_grad,
