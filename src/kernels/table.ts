@@ -23,6 +23,7 @@ import { tileKernels } from "./tile.ts";
 import { unaryKernels } from "./unary.ts";
 import { binaryKernels } from "./binary.ts";
 import { depthwiseKernels } from "./depthwise.ts";
+import { avgPoolKernels } from "./avg_pool.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -40,6 +41,7 @@ export const KERNELS: readonly KernelDecl[] = [
   unaryKernels,
   binaryKernels,
   depthwiseKernels,
+  avgPoolKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

@@ -327,3 +327,40 @@ export const enum Depthwise {
   partials = 20, // ptr
   parts = 21, // i32
 }
+
+// avg_pool
+export const enum AvgPool {
+  B = 0, // i32
+  H = 1, // i32
+  W = 2, // i32
+  C = 3, // i32
+  OH = 4, // i32
+  OW = 5, // i32
+  fh = 6, // i32
+  fw = 7, // i32
+  sh = 8, // i32
+  sw = 9, // i32
+  padT = 10, // i32
+  padL = 11, // i32
+  x = 12, // ptr
+  out = 13, // ptr
+}
+
+// avgpool_grad
+export const enum AvgPoolGrad {
+  B = 0, // i32
+  H = 1, // i32
+  W = 2, // i32
+  C = 3, // i32
+  OH = 4, // i32
+  OW = 5, // i32
+  fh = 6, // i32
+  fw = 7, // i32
+  sh = 8, // i32
+  sw = 9, // i32
+  padT = 10, // i32
+  padL = 11, // i32
+  dy = 12, // ptr
+  dx = 13, // ptr
+  scale = 14, // f32
+}

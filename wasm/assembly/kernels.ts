@@ -31,6 +31,7 @@ export { tile } from "./tile";
 export { unary } from "./unary";
 export { binary } from "./binary";
 export { reduce_rows } from "./reduce_rows";
+export { avg_pool, avgpool_grad } from "./avg_pool";
 export {
   depthwise_conv,
   depthwise_filter_grad,
