@@ -24,6 +24,7 @@ import { unaryKernels } from "./unary.ts";
 import { binaryKernels } from "./binary.ts";
 import { depthwiseKernels } from "./depthwise.ts";
 import { avgPoolKernels } from "./avg_pool.ts";
+import { batchNormKernels } from "./batch_norm.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -42,6 +43,7 @@ export const KERNELS: readonly KernelDecl[] = [
   binaryKernels,
   depthwiseKernels,
   avgPoolKernels,
+  batchNormKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

@@ -364,3 +364,18 @@ export const enum AvgPoolGrad {
   dx = 13, // ptr
   scale = 14, // f32
 }
+
+// batch_norm
+export const enum BatchNorm {
+  n = 0, // i32
+  C = 1, // i32
+  x = 2, // ptr
+  mean = 3, // ptr
+  variance = 4, // ptr
+  offset = 5, // ptr
+  scale = 6, // ptr
+  out = 7, // ptr
+  epsilon = 8, // f32
+  scratch = 9, // ptr
+  scratchStride = 10, // i32
+}

@@ -32,6 +32,7 @@ export { unary } from "./unary";
 export { binary } from "./binary";
 export { reduce_rows } from "./reduce_rows";
 export { avg_pool, avgpool_grad } from "./avg_pool";
+export { batch_norm } from "./batch_norm";
 export {
   depthwise_conv,
   depthwise_filter_grad,
