@@ -4,7 +4,9 @@
  * channel multiplier. tfjs-wasm has only the forward pass (XNNPACK, one
  * thread under Deno): `DepthwiseConv2dNativeBackpropInput` and
  * `DepthwiseConv2dNativeBackpropFilter` are missing, so without these a
- * DepthwiseConv2D or SeparableConv2D layer could not train on `wasm`.
+ * DepthwiseConv2D or SeparableConv2D layer could not train on `wasm`. The
+ * forward pass stays on XNNPACK (faster per thread) except where XNNPACK
+ * is wrong: a stride larger than the window.
  *
  * @module
  */
@@ -128,6 +130,15 @@ function forwardKernel(
     filter.shape as Shape4,
     a,
   );
+  // tfjs' XNNPACK kernel is 2.2x faster per thread than this direct loop
+  // (5.8 against 12.9 ms at 512x15x15x32, 3x3), but wrong when a stride
+  // exceeds the window (e.g. a 1x5 filter with strides [3, 1], "same").
+  if (
+    stock && info.strideHeight <= info.filterHeight &&
+    info.strideWidth <= info.filterWidth
+  ) {
+    return stock(args);
+  }
   const b = backend as Backend;
   const out = b.makeOutput(
     [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
