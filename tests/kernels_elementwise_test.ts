@@ -173,3 +173,23 @@ Deno.test("Conv2D without bias matches cpu, gradients included", async () => {
     );
   }
 });
+
+Deno.test("small convolutions with a stride past the window match cpu", async () => {
+  // XNNPACK, which runs small convolutions, is wrong on these.
+  for (
+    const [h, w, kh, kw, s, pad] of [
+      [6, 13, 1, 5, [3, 1], "same"],
+      [9, 9, 2, 2, [3, 3], "same"],
+      [8, 8, 1, 1, [2, 2], "valid"],
+      [10, 7, 2, 1, [3, 2], "valid"],
+    ] as const
+  ) {
+    const c = randInt(rng, 1, 9), o = randInt(rng, 1, 9);
+    const err = await compareBackends(
+      [randomValues(rng, [2, h, w, c]), randomValues(rng, [kh, kw, c, o])],
+      (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, [...s], pad),
+      1e-6,
+    );
+    assert.ok(err <= 1e-5, `${h}x${w} k${kh}x${kw} s${s} ${pad}: ${err}`);
+  }
+});

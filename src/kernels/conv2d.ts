@@ -145,11 +145,15 @@ function fusedConvKernel(
   );
   // Small batches (inference, latency) run faster on XNNPACK, which keeps
   // its packed weights between calls; large ones, and every convolution
-  // Winograd fits, go to our threaded pool.
+  // Winograd fits, go to our threaded pool. So do strides larger than the
+  // window: XNNPACK's output is wrong there (a 1x5 filter with strides
+  // [3, 1], or 2x2 with stride 3, "same"; tests/kernels_elementwise_test.ts).
   const fits = winogradFits(info);
   if (
     stock && !fits &&
-    info.batchSize * info.outHeight * info.outWidth < SMALL_CONV_ROWS
+    info.batchSize * info.outHeight * info.outWidth < SMALL_CONV_ROWS &&
+    info.strideHeight <= info.filterHeight &&
+    info.strideWidth <= info.filterWidth
   ) {
     return stock(args);
   }
