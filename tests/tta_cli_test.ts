@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { main as classifyMain } from "../src/cli/classify.ts";
 import { main as evaluateMain } from "../src/cli/evaluate.ts";
+import { main as trainMain } from "../src/cli/train.ts";
 import { parseServeArgs } from "../src/cli/serve.ts";
 import { ttaFlags } from "../src/cli/tta_flags.ts";
 import { encodeRecords } from "../src/data/format.ts";
@@ -143,6 +144,39 @@ Deno.test("evaluate --tta: the accuracy is the TTA classifier's and metrics.json
       assert.equal(metrics.accuracy, metrics.test.accuracy);
     }
     assert.equal(new Set(losses).size, 3, `${losses}`);
+  });
+});
+
+Deno.test("train --tta: the final evaluation is the TTA classifier's and metrics.json names it", async () => {
+  await withModel(async (dir, modelDir) => {
+    await Deno.mkdir(`${dir}/data`);
+    for (let b = 1; b <= 5; b++) {
+      await Deno.writeFile(`${dir}/data/data_batch_${b}.bin`, batchFile(6, b));
+    }
+    const test = batchFile(16, 6);
+    await Deno.writeFile(`${dir}/data/test_batch.bin`, test);
+    const out = `${dir}/run`;
+    const code = await trainMain([
+      "--model",
+      `${modelDir}/model.json`,
+      "--data",
+      `${dir}/data`,
+      "--epochs",
+      "1",
+      "--batch-size",
+      "8",
+      "--backend",
+      "cpu",
+      "--out",
+      out,
+      "--tta",
+    ]);
+    assert.equal(code, 0);
+    const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+    assert.equal(metrics.settings["test-time augmentation"], "mirror");
+    const want = await scoresOf(out, test, true);
+    assert.equal(metrics.test.accuracy, want.accuracy);
+    assert.ok(Math.abs(metrics.test.loss - want.loss) < 1e-5);
   });
 });
 

@@ -12,13 +12,6 @@
  * @module
  */
 
-import { loadCifar10 } from "../data/cifar10.ts";
-import { DataError } from "../data/errors.ts";
-import { splitValidation } from "../data/dataset.ts";
-import { detectDataKind } from "../data/image_folder_scan.ts";
-import { formatSkipped } from "../data/image_folder_stats.ts";
-import type { ImageSet } from "../data/image_set.ts";
-import { loadTrainingFolders } from "../data/training_folders.ts";
 import { CIFAR10_CLASSES_EN, type Lang } from "../data/classes.ts";
 import { saveModel } from "../nn/model_io.ts";
 import { buildReportData } from "../report/build_report_data.ts";
@@ -28,6 +21,7 @@ import type { BackendChoice } from "../runtime/types.ts";
 import { removeStaleTemps, writeFileAtomic } from "../util/atomic_write.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
+import { describeTta, type TtaOptions } from "../train/tta.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
 import { EXIT_BAD_DATA, EXIT_DIVERGED, EXIT_OK } from "./exit_codes.ts";
 import {
@@ -38,6 +32,7 @@ import {
   wholeFlag,
 } from "./flags.ts";
 import { printError, reportFailure, runCli } from "./run_cli.ts";
+import { TTA_OPTIONS, TTA_USAGE, ttaFlags } from "./tta_flags.ts";
 import {
   buildTrainModel,
   TRANSFER_OPTIONS,
@@ -45,6 +40,7 @@ import {
   type TransferArgs,
   transferFlags,
 } from "./train_model.ts";
+import { loadTrainingData } from "./train_data.ts";
 import { UsageError } from "./usage.ts";
 // optim: the optimizer, schedule, loss and callback flags.
 import {
@@ -86,6 +82,7 @@ options:
   --lang en|ja       language of the report and messages (default en)
   --no-report        skip report.html and its pictures
   --help             show this text
+${TTA_USAGE}
 ${TRANSFER_USAGE}${OPTIM_USAGE}`;
 
 /** Parsed command line. */
@@ -111,6 +108,8 @@ export interface TrainArgs {
   transfer: TransferArgs;
   /** `--optimizer`, `--schedule`, `--label-smoothing`, callbacks. */
   optim: OptimArgs;
+  /** `--tta`, `--tta-translate`: the final evaluation's test-time augmentation. */
+  tta: Required<TtaOptions> | undefined;
 }
 
 /** Flags that apply when `--data` is an image folder. */
@@ -132,6 +131,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     limit: { type: "string" },
     seed: { type: "string" },
     ...RUNTIME_OPTIONS,
+    ...TTA_OPTIONS,
     data: { type: "string" },
     archive: { type: "string" },
     out: { type: "string" },
@@ -192,6 +192,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     },
     transfer: transferFlags(v, lr),
     optim: optimFlags(v, lr),
+    tta: ttaFlags(v),
   };
 }
 
@@ -204,95 +205,6 @@ const TEXT = {
   },
   ja: { test: "テスト", validation: "検証", accuracy: "精度", loss: "損失" },
 };
-
-/** What a run trains on, validates on, and reports on at the end. */
-interface TrainingData {
-  train: ImageSet;
-  /** The set validated on after each epoch. */
-  validation: ImageSet;
-  /** The set evaluated and reported on at the end. */
-  evaluated: ImageSet;
-  what: "test" | "validation";
-  /** An image folder's class names; null for CIFAR-10 (the report's own). */
-  classNames: string[] | null;
-}
-
-// CIFAR-10, as before image folders: Keras semantics.
-async function loadCifarTraining(a: TrainArgs): Promise<TrainingData> {
-  const data = await loadCifar10({
-    dir: a.data,
-    archive: a.archive,
-    limit: a.limit,
-    lang: a.lang,
-  });
-  if (data.train === null) {
-    throw new DataError(
-      "missing",
-      `no training batches in ${data.source.path}`,
-      "pass --data with a directory holding data_batch_1.bin ... data_batch_5.bin",
-    );
-  }
-  // Keras semantics: an explicit split takes the last part of the training
-  // data; otherwise the test set validates, or the last 10% without one.
-  const split = a.valSplit ?? (data.test ? null : 0.1);
-  if (split === null) {
-    return {
-      train: data.train,
-      validation: data.test!,
-      evaluated: data.test!,
-      what: "test",
-      classNames: null,
-    };
-  }
-  const parts = splitValidation(data.train, { validationSplit: split });
-  return {
-    train: parts.train,
-    validation: parts.validation,
-    evaluated: parts.validation,
-    what: "validation",
-    classNames: null,
-  };
-}
-
-/**
- * CIFAR-10, or an image folder when `--data` is one: the folder is split
- * per class (`--val-split`, default 0.1) unless `--val-data` is given, and
- * `--test-data`, when given, is what the run reports on at the end.
- */
-async function loadTrainingData(a: TrainArgs): Promise<TrainingData> {
-  const { valData, testData } = a.folder;
-  const isFolder = a.data !== undefined &&
-    await detectDataKind(a.data, "--data") === "folder";
-  if (!isFolder) {
-    if (valData !== undefined || testData !== undefined) {
-      throw new UsageError(
-        "--val-data and --test-data need --data DIR to be an image folder",
-      );
-    }
-    return await loadCifarTraining(a);
-  }
-  const data = await loadTrainingFolders({
-    dir: a.data!,
-    ...(valData === undefined ? {} : { valData }),
-    ...(testData === undefined ? {} : { testData }),
-    ...(a.valSplit === null ? {} : { valSplit: a.valSplit }),
-    ...(a.limit === undefined ? {} : { limit: a.limit }),
-    seed: a.seed,
-    imageSize: a.folder.imageSize,
-    cache: a.folder.cacheImages,
-    progress: true,
-  });
-  // Not fatal, but the user should know which files were left out.
-  const skipped = formatSkipped(data.skipped);
-  if (skipped !== "") console.log(skipped.trimEnd());
-  return {
-    train: data.train,
-    validation: data.validation,
-    evaluated: data.test ?? data.validation,
-    what: data.test ? "test" : "validation",
-    classNames: data.classNames,
-  };
-}
 
 async function run(a: TrainArgs): Promise<void> {
   const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
@@ -339,7 +251,8 @@ async function run(a: TrainArgs): Promise<void> {
     `${a.out}/history.json`,
     new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"),
   );
-  const result = await evaluate(model, evaluated, a.batchSize);
+  if (a.tta) console.log(`test-time augmentation: ${describeTta(a.tta)}`);
+  const result = await evaluate(model, evaluated, a.batchSize, { tta: a.tta });
   const t = TEXT[a.lang];
   const label = what === "test" ? t.test : t.validation;
   console.log(`\n${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
@@ -357,6 +270,7 @@ async function run(a: TrainArgs): Promise<void> {
       "training images": train.count,
       [`${what} images`]: evaluated.count,
       "training time (s)": Math.round(seconds),
+      "test-time augmentation": describeTta(a.tta),
       ...built.report,
       ...optimReport(a.optim),
       ...(fineTune
@@ -377,6 +291,7 @@ async function run(a: TrainArgs): Promise<void> {
       batchSize: a.batchSize,
       seed: a.seed,
       classNames,
+      tta: a.tta,
     });
     await writeReport(a.out, report, a.lang);
   }

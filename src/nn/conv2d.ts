@@ -14,6 +14,7 @@ import {
   splitActivation,
 } from "./activations.ts";
 import { imageShape, pairOption, windowOutput } from "./conv_shape.ts";
+import { convConfig } from "./conv_config.ts";
 import { conv2dBiasAct } from "./fused.ts";
 import type {
   ApplyContext,
@@ -28,7 +29,7 @@ import {
   regularizerConfig,
   weightPenalties,
 } from "./regularizers.ts";
-import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
+import { glorotConfig, makeWeight } from "./weights.ts";
 
 /** Options of {@linkcode Conv2D}. */
 export interface Conv2DOptions {
@@ -152,24 +153,11 @@ export class Conv2D implements Layer {
   /** Keras config. */
   config(): Record<string, unknown> {
     return {
-      name: this.name,
-      trainable: this.trainable,
-      dtype: "float32",
+      ...convConfig(this),
       filters: this.filters,
-      kernel_size: this.kernelSize,
-      strides: this.strides,
-      padding: this.padding,
-      data_format: "channels_last",
-      dilation_rate: [1, 1],
-      activation: this.activation,
-      use_bias: this.useBias,
       kernel_initializer: glorotConfig(),
-      bias_initializer: zerosConfig(),
       kernel_regularizer: regularizerConfig(this.kernelRegularizer),
-      bias_regularizer: regularizerConfig(this.biasRegularizer),
-      activity_regularizer: null,
       kernel_constraint: null,
-      bias_constraint: null,
     };
   }
 }

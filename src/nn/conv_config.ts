@@ -11,7 +11,9 @@ import {
   readRegularizer,
   refuseActivityRegularizer,
   type Regularizer,
+  regularizerConfig,
 } from "./regularizers.ts";
+import { zerosConfig } from "./weights.ts";
 
 /** What {@linkcode convSettings} reads. */
 export interface ConvSettings {
@@ -51,4 +53,39 @@ export function activationOf(
   { config: c, where }: LayerConfig,
 ): ActivationName {
   return activationFromConfig(c.activation, where);
+}
+
+/** The fields of a convolution layer that {@linkcode convConfig} writes. */
+export interface ConvLayerFields {
+  name: string;
+  trainable: boolean;
+  kernelSize: readonly [number, number];
+  strides: readonly [number, number];
+  padding: "same" | "valid";
+  activation: string;
+  useBias: boolean;
+  biasRegularizer: Regularizer | null;
+}
+
+/**
+ * The config keys every convolution layer writes, as tfjs-layers writes
+ * them; each layer adds its own kernels' keys.
+ */
+export function convConfig(layer: ConvLayerFields): Record<string, unknown> {
+  return {
+    name: layer.name,
+    trainable: layer.trainable,
+    dtype: "float32",
+    kernel_size: layer.kernelSize,
+    strides: layer.strides,
+    padding: layer.padding,
+    data_format: "channels_last",
+    dilation_rate: [1, 1],
+    activation: layer.activation,
+    use_bias: layer.useBias,
+    bias_initializer: zerosConfig(),
+    bias_regularizer: regularizerConfig(layer.biasRegularizer),
+    activity_regularizer: null,
+    bias_constraint: null,
+  };
 }

@@ -7,7 +7,7 @@
 
 import type * as tf from "@tensorflow/tfjs-core";
 import { count, type LayerConfig, pair } from "./config_values.ts";
-import { activationOf, convSettings } from "./conv_config.ts";
+import { activationOf, convConfig, convSettings } from "./conv_config.ts";
 import { imageShape, pairOption, windowOutput } from "./conv_shape.ts";
 import {
   type ActivationName,
@@ -30,7 +30,7 @@ import {
   regularizerConfig,
   weightPenalties,
 } from "./regularizers.ts";
-import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
+import { glorotConfig, makeWeight } from "./weights.ts";
 
 /** Options of {@linkcode DepthwiseConv2D}. */
 export interface DepthwiseConv2DOptions {
@@ -152,20 +152,7 @@ export class DepthwiseConv2D implements Layer {
   /** Keras config, with tfjs-layers' keys. */
   config(): Record<string, unknown> {
     return {
-      name: this.name,
-      trainable: this.trainable,
-      dtype: "float32",
-      kernel_size: this.kernelSize,
-      strides: this.strides,
-      padding: this.padding,
-      data_format: "channels_last",
-      dilation_rate: [1, 1],
-      activation: this.activation,
-      use_bias: this.useBias,
-      bias_initializer: zerosConfig(),
-      bias_regularizer: regularizerConfig(this.biasRegularizer),
-      activity_regularizer: null,
-      bias_constraint: null,
+      ...convConfig(this),
       depth_multiplier: this.depthMultiplier,
       depthwise_initializer: glorotConfig(),
       depthwise_regularizer: regularizerConfig(this.depthwiseRegularizer),

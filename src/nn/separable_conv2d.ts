@@ -15,7 +15,7 @@ import {
   checkActivation,
   splitActivation,
 } from "./activations.ts";
-import { activationOf, convSettings } from "./conv_config.ts";
+import { activationOf, convConfig, convSettings } from "./conv_config.ts";
 import { imageShape, pairOption, windowOutput } from "./conv_shape.ts";
 import { conv2dBiasAct, depthwiseBiasAct } from "./fused.ts";
 import type {
@@ -32,7 +32,7 @@ import {
   regularizerConfig,
   weightPenalties,
 } from "./regularizers.ts";
-import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
+import { glorotConfig, makeWeight } from "./weights.ts";
 
 /** Options of {@linkcode SeparableConv2D}. */
 export interface SeparableConv2DOptions {
@@ -193,21 +193,8 @@ export class SeparableConv2D implements Layer {
    */
   config(): Record<string, unknown> {
     return {
-      name: this.name,
-      trainable: this.trainable,
-      dtype: "float32",
+      ...convConfig(this),
       filters: this.filters,
-      kernel_size: this.kernelSize,
-      strides: this.strides,
-      padding: this.padding,
-      data_format: "channels_last",
-      dilation_rate: [1, 1],
-      activation: this.activation,
-      use_bias: this.useBias,
-      bias_initializer: zerosConfig(),
-      bias_regularizer: regularizerConfig(this.biasRegularizer),
-      activity_regularizer: null,
-      bias_constraint: null,
       depth_multiplier: this.depthMultiplier,
       depthwise_initializer: glorotConfig(),
       pointwise_initializer: glorotConfig(),
