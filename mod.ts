@@ -65,21 +65,25 @@ export {
   type WebGpuInfo,
 } from "./src/runtime/mod.ts";
 
-// Layers, the seed model and model files; a loaded model's class names
-// (`modelMetadata`); transfer learning from a saved model (`freezeLayers`,
-// `replaceHead`; the rest of that API is in `/nn`).
+// Layers, the seed model, functional graphs (`Input`, `connect`, `Model`)
+// and model files; a loaded model's class names (`modelMetadata`); transfer
+// learning from a saved model (`freezeLayers`, `replaceHead`). Every other
+// layer (BatchNormalization, pooling, merge layers...) is in `/nn`.
 export {
   cifarCnn,
   type CifarCnnOptions,
+  connect,
   Conv2D,
   Dense,
   Dropout,
   Flatten,
   freezeLayers,
+  Input,
   type Layer,
   loadModel,
   type LoadOptions,
   MaxPooling2D,
+  Model,
   ModelFormatError,
   modelMetadata,
   type ModelSource,
@@ -87,7 +91,6 @@ export {
   replaceHead,
   saveModel,
   Sequential,
-  type SequentialOptions,
 } from "./src/nn/mod.ts";
 
 // Data: CIFAR-10, or your own image folder (`loadImageFolder`; its
@@ -106,7 +109,6 @@ export type { Pixels } from "./src/image/mod.ts";
 // Training.
 export {
   Adam,
-  type AdamOptions,
   type AugmentOptions,
   CheckpointError,
   type EarlyStoppingOptions,
