@@ -5,8 +5,8 @@
  * (0, 2, ...) it is mirrored when its bit is set, in odd epochs when it is
  * not. Every image is thus seen both ways in any two consecutive epochs,
  * where independent coin flips repeat the same view half the time; the
- * paper (arXiv 2404.00498, section 3.6) measures it as worth about 0.2
- * points, or 10-20% fewer epochs for the same accuracy.
+ * paper (arXiv 2404.00498) finds it better than random flipping wherever
+ * flipping helps at all.
  *
  * Works on the uint8 `ImageSet` and writes the float batch (`byte / 255`)
  * in one pass, so augmentation costs no more than the conversion
