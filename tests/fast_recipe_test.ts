@@ -1,0 +1,91 @@
+/**
+ * The fast recipe's assembly (src/train/fast_recipe.ts): the optimizer
+ * numbers against airbench's PyTorch update on a summed loss, the model's stem against `whiteningStem`, and the
+ * augmentation's determinism.
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import assert from "node:assert/strict";
+import type { ImageSet } from "../src/data/image_set.ts";
+import { flipTranslateBatch } from "../src/train/augment_flip_translate.ts";
+import {
+  fastAugmentation,
+  fastOptimizerSettings,
+  fastRecipeModel,
+} from "../src/train/fast_recipe.ts";
+import { whiteningStem } from "../src/train/whitening.ts";
+import { Rng } from "../src/util/random.ts";
+
+await tf.setBackend("cpu");
+
+function randomSet(n: number, seed: number): ImageSet {
+  const rng = new Rng(seed);
+  const images = new Uint8Array(n * 3072).map(() => rng.int(256));
+  return { images, labels: new Uint8Array(n), count: n, shape: [32, 32, 3] };
+}
+
+Deno.test("fast_recipe: the SGD settings give airbench's PyTorch step (summed loss, lr and decay per 1024 images) on a batch-mean loss", () => {
+  const rng = new Rng(1);
+  for (const batch of [256, 512, 1024]) {
+    const s = fastOptimizerSettings(40000, batch);
+    const kilostep = 1024 * (1 + 1 / (1 - 0.85));
+    // PyTorch's SGD on airbench's summed loss: group lr L, weight_decay W / L.
+    const lrTorch = 11.5 / kilostep;
+    const wdTorch = 0.0153 * batch / kilostep;
+    const groups: [number, number, number][] = [
+      [s.learningRate, s.weightDecay, 1],
+      [s.biasLearningRate, s.biasWeightDecay, 64],
+    ];
+    for (const [lr, wd, scale] of groups) {
+      const w = rng.uniform(-1, 1);
+      const gMean = rng.uniform(-1, 1);
+      const torchStep = lrTorch * scale *
+        (batch * gMean + wdTorch / (lrTorch * scale) * w);
+      const ourStep = lr * (gMean + wd * w);
+      assert.ok(
+        Math.abs(torchStep - ourStep) < 1e-12,
+        `batch ${batch}: ${torchStep} vs ${ourStep}`,
+      );
+    }
+    assert.equal(s.momentum, 0.85);
+    assert.equal(s.totalSteps, Math.ceil(Math.floor(40000 / batch) * 9.9));
+  }
+  assert.ok(Math.abs(fastOptimizerSettings(50000).learningRate - 1.5) < 1e-12);
+  assert.throws(() => fastOptimizerSettings(100, 1024), /at least one batch/);
+});
+
+Deno.test("fast_recipe: the model's stem is the training images' whitening; width and classes pass through", () => {
+  const train = randomSet(30, 2);
+  const model = fastRecipeModel(train, { width: 0.125, classes: 4, seed: 3 });
+  try {
+    const stem = whiteningStem(train);
+    assert.deepEqual(
+      model.layers[0]!.weights[0]!.variable.dataSync(),
+      stem.kernel,
+    );
+    assert.deepEqual(
+      model.layers[0]!.weights[1]!.variable.dataSync(),
+      stem.bias,
+    );
+    assert.deepEqual(model.outputShape, [4]);
+    assert.deepEqual(model.outputShapes[2], [31, 31, 8]);
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("fast_recipe: the augmentation's flips follow the seed and its batches are flipTranslateBatch with pad 2", () => {
+  const train = randomSet(12, 4);
+  const a = fastAugmentation(train, 7);
+  assert.deepEqual(a.flips, fastAugmentation(train, 7).flips);
+  assert.notDeepEqual(a.flips, fastAugmentation(train, 8).flips);
+  const got = a.batch([3, 9, 0], 1, new Rng(5));
+  const want = flipTranslateBatch(train, [3, 9, 0], {
+    flips: a.flips,
+    epoch: 1,
+    rng: new Rng(5),
+    pad: 2,
+  });
+  assert.deepEqual(got, want);
+});
