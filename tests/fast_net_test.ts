@@ -18,6 +18,7 @@ import {
   setStem,
 } from "../src/nn/fast_net.ts";
 import { modelFromArtifacts, modelToArtifacts } from "../src/nn/model_io.ts";
+import { modelOutput, probabilities } from "../src/nn/model_output.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { initRuntime } from "../src/runtime/init.ts";
 import {
@@ -305,7 +306,12 @@ Deno.test("fast_net: model.json round trip keeps the frozen stem, BatchNormaliza
     const x = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 5);
     const a = model.apply(x), b = back.apply(x);
     assert.deepEqual(a.dataSync(), b.dataSync());
-    tf.dispose([x, a, b]);
+    // The classifier, report and evaluation take softmax of the logits once.
+    assert.equal(modelOutput(back).kind, "logits");
+    const p = probabilities(back, x);
+    const want = tf.softmax(a);
+    assert.ok(relErr(p.dataSync(), want.dataSync()) < 1e-6);
+    tf.dispose([x, a, b, p, want]);
   } finally {
     model.dispose();
     back.dispose();
