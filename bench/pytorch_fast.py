@@ -190,7 +190,7 @@ def evaluate(model, images, labels, tta: bool, memory_format, batch=1000):
     return int(correct) / len(images)
 
 
-def main() -> None:
+def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.environ.get("CIFAR10_DIR"))
     p.add_argument("--width", type=float, default=0.5)
@@ -207,34 +207,24 @@ def main() -> None:
     a = p.parse_args()
     if not a.data:
         sys.exit("pass --data DIR (cifar-10-batches-bin) or set CIFAR10_DIR")
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    generator = torch.Generator().manual_seed(a.seed)
-    memory_format = (torch.channels_last if a.channels_last == "yes"
-                     else torch.contiguous_format)
-    train_x, train_y = load_batches(
-        a.data, [f"data_batch_{i}.bin" for i in range(1, 5)], a.train_limit)
-    test_x, test_y = load_batches(a.data, ["data_batch_5.bin"],
-                                  a.held_out_limit)
-    n = len(train_x)
-    batch = min(a.batch, n)
-    steps_per_epoch = n // batch  # the last partial batch is dropped
-    total_steps = math.ceil(steps_per_epoch * a.epochs)
+    return a
 
-    start = time.perf_counter()
-    stem_weight, stem_bias = whitening(train_x)
-    model = fast_net(a.width, stem_weight, stem_bias).to(
-        memory_format=memory_format)
+
+def make_optimizer(model, batch: int, total_steps: int):
+    """airbench's SGD: rates per 1024 images of the summed loss."""
     momentum = 0.85
+    # Nesterov momentum m lengthens steps by 1 + 1 / (1 - m) under a
+    # constant gradient; dividing by it keeps the step size independent
+    # of the momentum.
     kilostep = 1024 * (1 + 1 / (1 - momentum))
     lr = 11.5 / kilostep
     wd = 0.0153 * batch / kilostep
     lr_bias = lr * 64
-    named = [(k, v) for k, v in model.named_parameters() if v.requires_grad]
     bn_ids = {id(m.bias) for m in model.modules()
               if isinstance(m, nn.BatchNorm2d)}
-    biases = [v for _, v in named if id(v) in bn_ids]
-    others = [v for _, v in named if id(v) not in bn_ids]
+    trained = [v for v in model.parameters() if v.requires_grad]
+    biases = [v for v in trained if id(v) in bn_ids]
+    others = [v for v in trained if id(v) not in bn_ids]
     # torch's SGD multiplies the decay by the group's lr: dividing by it
     # leaves the decay per step `wd` times the schedule in both groups.
     optimizer = torch.optim.SGD(
@@ -243,83 +233,133 @@ def main() -> None:
         momentum=momentum, nesterov=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, total_steps))
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="none")
-    slow = {k: v.detach().clone() for k, v in model.state_dict().items()
-            if v.is_floating_point()}
+    return optimizer, scheduler, lr
 
-    def lookahead(decay: float) -> None:
+
+class Lookahead:
+    """Slow copies of every float tensor of the model's state."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.slow = {k: v.detach().clone()
+                     for k, v in model.state_dict().items()
+                     if v.is_floating_point()}
+
+    def update(self, decay: float) -> None:
         with torch.no_grad():
-            state = model.state_dict()
-            for k, s in slow.items():
+            state = self.model.state_dict()
+            for k, s in self.slow.items():
                 s.lerp_(state[k], 1 - decay)
                 state[k].copy_(s)
 
-    flips = (torch.rand(n, generator=generator) < 0.5).to(torch.uint8)
-    setup_seconds = time.perf_counter() - start
-    train_seconds = setup_seconds
-    eval_seconds = 0.0
-    history = []
-    step = 0
-    for epoch in range(math.ceil(a.epochs)):
-        t0 = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=generator)
+
+class Run:
+    """One training run: data, model, optimizer and the step count."""
+
+    def __init__(self, a) -> None:
+        self.a = a
+        self.generator = torch.Generator().manual_seed(a.seed)
+        self.memory_format = (torch.channels_last if a.channels_last == "yes"
+                              else torch.contiguous_format)
+        self.train_x, self.train_y = load_batches(
+            a.data, [f"data_batch_{i}.bin" for i in range(1, 5)],
+            a.train_limit)
+        self.test_x, self.test_y = load_batches(
+            a.data, ["data_batch_5.bin"], a.held_out_limit)
+        n = len(self.train_x)
+        self.batch = min(a.batch, n)
+        self.steps_per_epoch = n // self.batch  # last partial batch dropped
+        self.total_steps = math.ceil(self.steps_per_epoch * a.epochs)
+        stem_weight, stem_bias = whitening(self.train_x)
+        self.model = fast_net(a.width, stem_weight, stem_bias).to(
+            memory_format=self.memory_format)
+        self.optimizer, self.scheduler, self.lr = make_optimizer(
+            self.model, self.batch, self.total_steps)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2,
+                                           reduction="none")
+        self.lookahead = Lookahead(self.model)
+        self.flips = (torch.rand(n, generator=self.generator) < 0.5).to(
+            torch.uint8)
+        self.step = 0
+
+    def epoch(self, epoch: int) -> dict:
+        """Trains one epoch; the mean loss (smoothed) and accuracy."""
+        self.model.train()
+        n = len(self.train_x)
+        order = torch.randperm(n, generator=self.generator)
         loss_sum, correct, seen = 0.0, 0, 0
-        factor = lr_factor(step, total_steps)
-        for i in range(steps_per_epoch):
-            if step >= total_steps:
+        factor = lr_factor(self.step, self.total_steps)
+        for i in range(self.steps_per_epoch):
+            if self.step >= self.total_steps:
                 break
-            idx = order[i * batch:(i + 1) * batch]
-            x = augment(train_x, idx, flips, epoch, 2, generator,
-                        memory_format)
-            y = train_y[idx]
-            out = model(x)
-            loss = loss_fn(out, y).sum()
-            optimizer.zero_grad(set_to_none=True)
+            idx = order[i * self.batch:(i + 1) * self.batch]
+            x = augment(self.train_x, idx, self.flips, epoch, 2,
+                        self.generator, self.memory_format)
+            y = self.train_y[idx]
+            out = self.model(x)
+            loss = self.loss_fn(out, y).sum()
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step % 5 == 0:
-                lookahead(0.95 ** 5 * (step / total_steps) ** 3)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            if self.step % 5 == 0:
+                self.lookahead.update(
+                    0.95 ** 5 * (self.step / self.total_steps) ** 3)
             loss_sum += loss.item()
             correct += int((out.argmax(1) == y).sum())
             seen += len(y)
-        if step >= total_steps:
-            lookahead(1.0)
-        seconds = time.perf_counter() - t0
+        if self.step >= self.total_steps:
+            self.lookahead.update(1.0)  # the run ends on the slow weights
+        return {"epoch": epoch + 1,
+                "lrMeanLoss": factor * self.lr * self.batch,
+                "lrFactor": factor, "loss": loss_sum / max(1, seen),
+                "accuracy": correct / max(1, seen)}
+
+    def evaluate(self, tta: bool) -> float:
+        return evaluate(self.model, self.test_x, self.test_y, tta,
+                        self.memory_format)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def main() -> None:
+    a = parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    run, setup_seconds = timed(lambda: Run(a))
+    train_seconds, eval_seconds = setup_seconds, 0.0
+    history = []
+    for epoch in range(math.ceil(a.epochs)):
+        row, seconds = timed(lambda: run.epoch(epoch))
         train_seconds += seconds
-        t1 = time.perf_counter()
-        acc = (evaluate(model, test_x, test_y, False, memory_format)
-               if a.epoch_eval == "yes" else None)
-        eval_seconds += time.perf_counter() - t1
-        row = {"epoch": epoch + 1, "lrMeanLoss": factor * lr * batch,
-               "lrFactor": factor, "loss": loss_sum / max(1, seen),
-               "accuracy": correct / max(1, seen), "heldOutAccuracy": acc,
-               "seconds": seconds}
-        history.append(row)
+        acc, held_seconds = timed(lambda: run.evaluate(False)
+                                  if a.epoch_eval == "yes" else None)
+        eval_seconds += held_seconds
+        history.append({**row, "heldOutAccuracy": acc, "seconds": seconds})
         held = "-" if acc is None else f"{acc:.4f}"
-        print(f"epoch {epoch + 1:2d}  lr x{factor:.3f}  loss "
+        print(f"epoch {epoch + 1:2d}  lr x{row['lrFactor']:.3f}  loss "
               f"{row['loss']:.4f}  accuracy {row['accuracy']:.4f}  held-out "
               f"{held}  {seconds:.1f} s", flush=True)
-    t2 = time.perf_counter()
-    plain = evaluate(model, test_x, test_y, False, memory_format)
-    plain_seconds = time.perf_counter() - t2
-    t3 = time.perf_counter()
-    tta = evaluate(model, test_x, test_y, True, memory_format)
-    tta_seconds = time.perf_counter() - t3
+    plain, plain_seconds = timed(lambda: run.evaluate(False))
+    tta, tta_seconds = timed(lambda: run.evaluate(True))
     result = {
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "width": a.width, "epochs": a.epochs, "batch": batch,
-        "steps": step, "trainImages": n, "heldOutImages": len(test_x),
-        "seed": a.seed, "heldOutAccuracy": plain, "ttaAccuracy": tta,
+        "width": a.width, "epochs": a.epochs, "batch": run.batch,
+        "steps": run.step, "trainImages": len(run.train_x),
+        "heldOutImages": len(run.test_x), "seed": a.seed,
+        "heldOutAccuracy": plain, "ttaAccuracy": tta,
         "setupSeconds": setup_seconds, "trainSeconds": train_seconds,
         "epochEvalSeconds": eval_seconds, "evalSeconds": plain_seconds,
         "ttaSeconds": tta_seconds, "history": history,
     }
     print(f"held-out accuracy {plain:.4f} without TTA ({plain_seconds:.1f} s), "
           f"{tta:.4f} with TTA ({tta_seconds:.1f} s); training "
-          f"{train_seconds:.1f} s for {step} steps", flush=True)
+          f"{train_seconds:.1f} s for {run.step} steps", flush=True)
     print(PREFIX + json.dumps(result), flush=True)
 
 
