@@ -55,6 +55,25 @@ Deno.test("fast_recipe: the SGD settings give airbench's PyTorch step (summed lo
   assert.throws(() => fastOptimizerSettings(100, 1024), /at least one batch/);
 });
 
+Deno.test("fast_recipe: the decoupled decay per step shrinks a weight as fast as the L2 decay through Nesterov momentum does", () => {
+  const s = fastOptimizerSettings(40000, 1024);
+  // Nesterov SGD (PyTorch's form) on a zero loss: only the decay acts.
+  let w = 1, v = 0;
+  const rates: number[] = [];
+  for (let t = 0; t < 200; t++) {
+    const g = s.weightDecay * w;
+    v = s.momentum * v + g;
+    const before = w;
+    w -= s.learningRate * (g + s.momentum * v);
+    rates.push(1 - w / before);
+  }
+  const steady = rates.at(-1)!;
+  assert.ok(
+    Math.abs(steady / s.decoupledDecayPerStep - 1) < 1e-6,
+    `steady shrink ${steady} per step vs ${s.decoupledDecayPerStep}`,
+  );
+});
+
 Deno.test("fast_recipe: the model's stem is the training images' whitening; width and classes pass through", () => {
   const train = randomSet(30, 2);
   const model = fastRecipeModel(train, { width: 0.125, classes: 4, seed: 3 });

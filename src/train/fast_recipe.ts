@@ -65,6 +65,16 @@ export interface FastOptimizerSettings {
   biasLearningRate: number;
   /** Their L2 coefficient: `weightDecay / 64`. */
   biasWeightDecay: number;
+  /**
+   * The same decay applied outside the momentum (`w -= factor * d * w`
+   * each step, AdamW-style decoupled decay), the same for every group.
+   * Through Nesterov momentum `m` a decay `a = learningRate * weightDecay`
+   * per step settles to shrinking the weights by the root `d` of
+   * `d^2 - d (1 - m + a (1 + m)) + a = 0` per step (about `a / (1 - m)`
+   * when `a` is small against `1 - m`; at batch 1024 that estimate is 7%
+   * low: 0.0133 against 0.0143). Exact at schedule factor 1.
+   */
+  decoupledDecayPerStep: number;
   /** Total optimizer steps for `epochs` of `stepsPerEpoch`. */
   totalSteps: number;
 }
@@ -105,8 +115,19 @@ export function fastOptimizerSettings(
     weightDecay,
     biasLearningRate: learningRate * AIRBENCH94.biasLrScale,
     biasWeightDecay: weightDecay / AIRBENCH94.biasLrScale,
+    decoupledDecayPerStep: steadyDecay(decayPerStep, m),
     totalSteps: Math.ceil(stepsPerEpoch * epochs),
   };
+}
+
+// The per-step shrink rate an L2 decay `a` settles to under Nesterov
+// momentum `m`: with w_t = r^t and the velocity following, r = 1 - d
+// solves the quadratic above (the smaller root is the slow, surviving
+// mode). Complex roots (a huge decay) fall back to a / (1 - m).
+function steadyDecay(a: number, m: number): number {
+  const b = 1 - m + a * (1 + m);
+  const disc = b * b - 4 * a;
+  return disc >= 0 ? (b - Math.sqrt(disc)) / 2 : a / (1 - m);
 }
 
 /** Options of {@linkcode fastRecipeModel}. */
