@@ -7,7 +7,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
+import { toFloatBatch } from "../src/data/batch.ts";
 import type { ImageSet } from "../src/data/image_set.ts";
+import { initRuntime } from "../src/runtime/init.ts";
+import { softmaxCrossEntropy } from "../src/train/loss.ts";
+import { Lookahead, lookaheadDecay } from "../src/train/lookahead.ts";
 import { flipTranslateBatch } from "../src/train/augment_flip_translate.ts";
 import {
   fastAugmentation,
@@ -107,4 +111,83 @@ Deno.test("fast_recipe: the augmentation's flips follow the seed and its batches
     pad: 2,
   });
   assert.deepEqual(got, want);
+});
+
+/** 32x32 noise with a bright 6x6 square in the top (class 0) or bottom half. */
+function topBottom(n: number, seed: number): ImageSet {
+  const rng = new Rng(seed);
+  const images = new Uint8Array(n * 3072).map(() => rng.int(80));
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    labels[i] = rng.int(2);
+    const top = labels[i]! * 16 + 2 + rng.int(8);
+    const left = 2 + rng.int(24);
+    for (let y = top; y < top + 6; y++) {
+      for (let x = left; x < left + 6; x++) {
+        for (let c = 0; c < 3; c++) {
+          images[i * 3072 + (y * 32 + x) * 3 + c] = 230;
+        }
+      }
+    }
+  }
+  return { images, labels, count: n, shape: [32, 32, 3] };
+}
+
+Deno.test("fast_recipe: the parts train together on wasm (whitened model, augmentation, SGD steps, lookahead): a toy task is learnt", async () => {
+  await initRuntime({ backend: "wasm", threads: 2 });
+  const train = topBottom(64, 1);
+  const model = fastRecipeModel(train, { width: 0.125, classes: 2, seed: 2 });
+  const aug = fastAugmentation(train, 3);
+  const la = new Lookahead(model.weights.map((w) => w.variable));
+  const rng = new Rng(4);
+  const total = 40;
+  const accuracy = () =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(toFloatBatch(train, [...Array(64).keys()]), [
+        64,
+        32,
+        32,
+        3,
+      ]);
+      const pred = tf.argMax(model.apply(x), -1).dataSync();
+      return pred.filter((p, i) => p === train.labels[i]).length / 64;
+    });
+  try {
+    const before = accuracy();
+    assert.ok(
+      before < 0.8,
+      `untrained accuracy ${before}: the task is not learnt yet`,
+    );
+    for (let step = 1; step <= total; step++) {
+      const idx = rng.permutation(64).subarray(0, 32);
+      tf.tidy(() => {
+        const x = tf.tensor4d(aug.batch(idx, Math.floor(step / 2), rng), [
+          32,
+          32,
+          32,
+          3,
+        ]);
+        const y = tf.tensor2d(
+          Array.from(idx, (i) => train.labels[i] === 0 ? [1, 0] : [0, 1]),
+        );
+        const { grads } = tf.variableGrads(
+          () =>
+            softmaxCrossEntropy(
+              model.apply(x, { training: true, logits: true }),
+              y,
+            ),
+          model.trainableVariables,
+        );
+        for (const v of model.trainableVariables) {
+          v.assign(tf.sub(v, tf.mul(grads[v.name]!, 0.2)));
+        }
+      });
+      la.afterStep(step, lookaheadDecay(step, total));
+    }
+    la.finish();
+    assert.ok(accuracy() >= 0.9, `training accuracy ${accuracy()}`);
+  } finally {
+    la.dispose();
+    model.dispose();
+  }
 });
