@@ -1,7 +1,9 @@
 /**
  * The fast recipe's assembly (src/train/fast_recipe.ts): the optimizer
- * numbers against airbench's PyTorch update on a summed loss, the model's stem against `whiteningStem`, and the
- * augmentation's determinism.
+ * numbers against airbench's PyTorch update on a summed loss and against
+ * a simulated momentum decay, the model's stem against `whiteningStem`,
+ * the augmentation's determinism, and all the parts training a toy task
+ * together on wasm.
  */
 
 import * as tf from "@tensorflow/tfjs-core";
