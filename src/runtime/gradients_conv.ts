@@ -3,12 +3,9 @@
  * `FusedDepthwiseConv2D`) and average pooling (`AvgPool`).
  *
  * Written in terms of tfjs kernel names: the depthwise gradients run
- * `DepthwiseConv2dNativeBackpropInput` and `...BackpropFilter` wherever the
- * active backend registers them (cpu and webgpu do, and so will a fast
- * wasm kernel), and otherwise (tfjs-backend-wasm 4.22 has neither) the
- * same sums from forward kernels every backend has: a depthwise
- * convolution of the zero-stuffed output gradient with the flipped filter,
- * and one strided slice, product and sum per filter tap.
+ * `DepthwiseConv2dNativeBackpropInput` and `...BackpropFilter`, which cpu
+ * and webgpu register and simdnet's kernel table adds to wasm (which has
+ * neither in tfjs-backend-wasm 4.22).
  *
  * @module
  */
@@ -26,10 +23,6 @@ function run(
   attrs: NamedAttrMap,
 ): tf.Tensor {
   return tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor;
-}
-
-function hasKernel(name: string): boolean {
-  return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 function depthwiseInfo(
@@ -51,115 +44,6 @@ function depthwiseInfo(
   );
 }
 
-/**
- * `dx` from ops: `x[r]` feeds output `p` through tap `i` when
- * `r + padTop = p * stride + i * dilation`, so `dx` is `dy` with
- * `stride - 1` zeros between rows (and columns), padded, correlated with
- * the flipped filter, summed over each input channel's multiplier outputs.
- */
-function inputGradByOps(
-  dy: tf.Tensor4D,
-  filter: tf.Tensor4D,
-  info: tf.backend_util.Conv2DInfo,
-): tf.Tensor {
-  const { batchSize: b, inHeight: h, inWidth: w, inChannels: c } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const { outHeight: oh, outWidth: ow } = info;
-  const [kh, kw, , m] = filter.shape;
-  let z: tf.Tensor4D = dy;
-  if (sh > 1 || sw > 1) {
-    const spread = tf.pad(tf.reshape(dy, [b, oh, 1, ow, 1, c * m]), [
-      [0, 0],
-      [0, 0],
-      [0, sh - 1],
-      [0, 0],
-      [0, sw - 1],
-      [0, 0],
-    ]);
-    z = tf.reshape(spread, [b, oh * sh, ow * sw, c * m]);
-  }
-  // Rows: (kh - 1) * dilation - padTop zeros before, and enough after (or
-  // rows cut) for an output of exactly h rows; likewise for columns.
-  const fit = (size: number, eff: number, before: number, have: number) => {
-    const after = size + eff - 1 - before - have;
-    return {
-      before,
-      after: Math.max(after, 0),
-      keep: have + Math.min(after, 0),
-    };
-  };
-  const rows = fit(
-    h,
-    info.effectiveFilterHeight,
-    info.effectiveFilterHeight - 1 - info.padInfo.top,
-    z.shape[1],
-  );
-  const cols = fit(
-    w,
-    info.effectiveFilterWidth,
-    info.effectiveFilterWidth - 1 - info.padInfo.left,
-    z.shape[2],
-  );
-  const cut = tf.slice(z, [0, 0, 0, 0], [b, rows.keep, cols.keep, c * m]);
-  const padded = tf.pad(cut, [
-    [0, 0],
-    [rows.before, rows.after],
-    [cols.before, cols.after],
-    [0, 0],
-  ]);
-  const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, c * m, 1]);
-  const out = tf.depthwiseConv2d(
-    padded as tf.Tensor4D,
-    flipped as tf.Tensor4D,
-    1,
-    "valid",
-    "NHWC",
-    [info.dilationHeight, info.dilationWidth],
-  );
-  return tf.sum(tf.reshape(out, [b, h, w, c, m]), 4);
-}
-
-/**
- * `dfilter` from ops: for each tap `(i, j)`, the input cells it read (a
- * strided slice of the padded input) times `dy`, summed over the batch and
- * the output positions.
- */
-function filterGradByOps(
-  x: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  filterShape: Shape4,
-  info: tf.backend_util.Conv2DInfo,
-): tf.Tensor {
-  const [kh, kw, c, m] = filterShape;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const { dilationHeight: dh, dilationWidth: dw } = info;
-  const { batchSize: b, outHeight: oh, outWidth: ow } = info;
-  const { top, bottom, left, right } = info.padInfo;
-  const xpad = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-  // With one filter per channel the product needs no broadcast, and with
-  // stride 1 a plain slice reads the cells: 164 ms -> 48 ms for x of
-  // [32, 16, 16, 64] and a 3x3 filter on wasm, 2 threads.
-  const g = m === 1 ? dy : tf.reshape(dy, [b, oh, ow, c, m]);
-  const taps: tf.Tensor[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const read = sh === 1 && sw === 1
-        ? tf.slice(xpad, [0, i * dh, j * dw, 0], [b, oh, ow, c])
-        : tf.stridedSlice(
-          xpad,
-          [0, i * dh, j * dw, 0],
-          [b, i * dh + (oh - 1) * sh + 1, j * dw + (ow - 1) * sw + 1, c],
-          [1, sh, sw, 1],
-        );
-      const product = m === 1
-        ? tf.mul(read, g)
-        : tf.mul(tf.expandDims(read, 4), g);
-      taps.push(tf.sum(product, [0, 1, 2]));
-    }
-  }
-  return tf.reshape(tf.stack(taps), [kh, kw, c, m]);
-}
-
 function depthwiseGrads(
   dy: tf.Tensor,
   x: tf.Tensor,
@@ -172,28 +56,19 @@ function depthwiseGrads(
     dilations: attrs.dilations ?? [1, 1],
     dimRoundingMode: attrs.dimRoundingMode,
   } as NamedAttrMap;
-  const info = () =>
-    depthwiseInfo(x.shape as Shape4, filter.shape as Shape4, attrs);
+  // Checks the layout before any kernel runs.
+  depthwiseInfo(x.shape as Shape4, filter.shape as Shape4, attrs);
   return {
     dx: () =>
-      hasKernel(tf.DepthwiseConv2dNativeBackpropInput)
-        ? run(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter }, {
-          ...common,
-          inputShape: x.shape,
-        })
-        : inputGradByOps(dy as tf.Tensor4D, filter as tf.Tensor4D, info()),
+      run(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter }, {
+        ...common,
+        inputShape: x.shape,
+      }),
     dfilter: () =>
-      hasKernel(tf.DepthwiseConv2dNativeBackpropFilter)
-        ? run(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, {
-          ...common,
-          filterShape: filter.shape,
-        })
-        : filterGradByOps(
-          x as tf.Tensor4D,
-          dy as tf.Tensor4D,
-          filter.shape as Shape4,
-          info(),
-        ),
+      run(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, {
+        ...common,
+        filterShape: filter.shape,
+      }),
   };
 }
 
