@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import wasmPkg from "@tensorflow/tfjs-backend-wasm";
+import * as wasmPkg from "@tensorflow/tfjs-backend-wasm";
 import threadedFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js";
 import threadedWorker from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js";
 // The single-threaded glue: tfjs ships one for its SIMD and non-SIMD builds.
@@ -56,6 +56,30 @@ export interface LoadedTfjsWasm {
 if (tf.findBackendFactory("wasm") != null) tf.removeBackend("wasm");
 
 type Factory = (config: Record<string, unknown>) => Promise<TfjsWasmModule>;
+
+/** The tfjs WASM binaries by build, as bytes: the SIMD build, and the threaded one. */
+export interface TfjsWasmBinaries {
+  /** `tfjs-backend-wasm-simd.wasm`. */
+  simd: Uint8Array;
+  /** `tfjs-backend-wasm-threaded-simd.wasm`. */
+  threadedSimd: Uint8Array;
+}
+
+let embedded: TfjsWasmBinaries | null = null;
+
+/**
+ * Makes `binaries` the default of {@linkcode loadTfjsWasm} instead of the
+ * npm package's files, for a bundle that carries them (no file system, no
+ * `require.resolve` there). Either build is then taken by the threads asked.
+ */
+export function useEmbeddedWasmBinaries(binaries: TfjsWasmBinaries): void {
+  embedded = binaries;
+}
+
+/** True once {@linkcode useEmbeddedWasmBinaries} supplied the binaries. */
+export function hasEmbeddedWasmBinaries(): boolean {
+  return embedded !== null;
+}
 
 /** Resolves a binary shipped in the npm package to a file URL. */
 export function packageWasmUrl(name: TfjsWasmBinaryName): URL {
@@ -143,7 +167,12 @@ export async function loadTfjsWasm(options: {
   const name: TfjsWasmBinaryName = threaded
     ? "tfjs-backend-wasm-threaded-simd.wasm"
     : "tfjs-backend-wasm-simd.wasm";
-  const bytes = await readWasmSource(options.binary ?? packageWasmUrl(name));
+  const bytes = await readWasmSource(
+    options.binary ??
+      (embedded
+        ? (threaded ? embedded.threadedSimd : embedded.simd)
+        : packageWasmUrl(name)),
+  );
   // The glue caps its thread pool at hardwareConcurrency / 2.
   const cores = 2 * Math.max(1, options.threads);
   let module: TfjsWasmModule;
