@@ -16,6 +16,12 @@
 // A worker that sets `self.onmessage` itself (emscripten's) then receives
 // messages directly, once, instead of through these listeners.
 const PRELUDE = `
+// tfjs' pthread shim assigns self = globalThis, which is a getter-only
+// accessor in a browser's worker scope (a TypeError in strict code): an own
+// writable property with the same value lets the assignment through.
+try {
+  Object.defineProperty(globalThis, "self", { value: globalThis, writable: true, configurable: true });
+} catch {}
 const __simdnetPost = self.postMessage.bind(self);
 const __simdnetListeners = [];
 const __simdnetPort = {

@@ -99,10 +99,14 @@ export async function readWasmSource(source: WasmSource): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-// Evaluates an emscripten factory's source with Node globals hidden.
+// Evaluates an emscripten factory's source with Node globals hidden, and
+// `window` too: on a browser's main thread the glue's web path reads a
+// variable of its module wrapper that `toString()` leaves behind (a
+// ReferenceError in the bundle), while the path it takes in Deno needs
+// nothing the page lacks.
 function scopedFactory(src: string, scope: Record<string, unknown>): Factory {
-  const names = ["process", "require", ...Object.keys(scope)];
-  const values = [undefined, undefined, ...Object.values(scope)];
+  const names = ["process", "require", "window", ...Object.keys(scope)];
+  const values = [undefined, undefined, undefined, ...Object.values(scope)];
   return new Function(...names, `return (${src});`)(...values) as Factory;
 }
 
