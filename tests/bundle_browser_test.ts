@@ -25,6 +25,7 @@ const installed = chromiumAvailable("bundle_browser_test");
 
 interface TabRun {
   isolated: boolean;
+  status: string;
   runtime: {
     backend: string;
     threads: number;
@@ -128,6 +129,10 @@ Deno.test({
           assert.equal(run.runtime.threads, 1);
           assert.match(run.runtime.reason, /no Worker or SharedArrayBuffer/);
         }
+        assert.equal(
+          run.status,
+          `Classified in this tab: wasm, ${run.runtime.threads} thread(s)`,
+        );
         assert.deepEqual(
           run.predictions.map((p) => p.label),
           want.map((p) => p.label),

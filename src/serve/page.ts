@@ -20,7 +20,7 @@ const TEXT = {
     top: "Top classes",
     tab: "Run in this tab (the image is not uploaded)",
     tabLoading: "Loading the model into this tab…",
-    tabRan: "Classified in this tab:",
+    tabRan: "Classified in this tab: {backend}, {threads} thread(s)",
   },
   ja: {
     title: "simdnet CIFAR-10 画像分類",
@@ -33,7 +33,7 @@ const TEXT = {
     top: "上位のクラス",
     tab: "このタブで実行（画像をアップロードしません）",
     tabLoading: "モデルをこのタブに読み込み中…",
-    tabRan: "このタブで分類しました:",
+    tabRan: "このタブで分類しました: {backend}、{threads} スレッド",
   },
 } as const;
 
@@ -171,8 +171,12 @@ async function classify(file) {
   try {
     const here = tab !== null && tab.checked;
     const predictions = here ? await classifyHere(file) : await classifyOnServer(file);
+    // The backend and threads, not the runtime's reason: its hints (e.g.
+    // which Linux package gives a GPU adapter) are for servers, not readers.
+    const runtime = here ? JSON.parse(document.body.dataset.runtime) : null;
     status.textContent = here
-      ? TEXT.tabRan + " " + JSON.parse(document.body.dataset.runtime).reason
+      ? TEXT.tabRan.replace("{backend}", runtime.backend)
+        .replace("{threads}", String(runtime.threads))
       : "";
     show(predictions);
     document.body.dataset.predictions = JSON.stringify(predictions);
