@@ -36,19 +36,25 @@ export function sampleState(seed = 1): TrainState {
       accuracy: [0.25, 0.75],
       val_loss: [1.5, 0.75],
       val_accuracy: [0.125, 0.5],
+      learning_rate: [1e-3, 5e-4],
     },
     earlyStopping: { best: 0.75, wait: 0 },
     settings: { batchSize: 16, augment: false, trainData: "sha256:00" },
     weights: shapes.map(([n, s]) => tensor(n, s)),
     optimizer: {
+      kind: "adam",
       iterations: 40,
-      m: shapes.map(([n, s]) => tensor(n, s)),
-      v: shapes.map(([n, s]) => tensor(n, s, true)),
+      slots: {
+        momentum: shapes.map(([n, s]) => tensor(n, s)),
+        velocity: shapes.map(([n, s]) => tensor(n, s, true)),
+      },
     },
+    step: 40,
+    callbacks: {},
   };
 }
 
-/** Splits a version-3 file into its header object and payload bytes. */
+/** Splits a version-4 file into its header object and payload bytes. */
 export function unframe(bytes: Uint8Array): {
   header: Record<string, unknown>;
   payload: Uint8Array;
@@ -63,7 +69,7 @@ export function unframe(bytes: Uint8Array): {
 }
 
 /**
- * Builds a version-3 file from header text and payload with correct length
+ * Builds a version-4 file from header text and payload with correct length
  * fields and CRC, as a careful hand edit would; `floats` overrides the
  * announced payload size, `pad` pads the header to a multiple of 4.
  */
@@ -78,7 +84,7 @@ export function frame(
     : Math.ceil(json.length / 4) * 4;
   const out = new Uint8Array(16 + n + payload.length + 4);
   const view = new DataView(out.buffer);
-  out.set(new TextEncoder().encode("SNCKPT03"));
+  out.set(new TextEncoder().encode("SNCKPT04"));
   view.setUint32(8, n, true);
   view.setUint32(12, options.floats ?? payload.length / 4, true);
   out.fill(0x20, 16, 16 + n);

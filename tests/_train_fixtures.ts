@@ -7,6 +7,7 @@ import { Conv2D } from "../src/nn/conv2d.ts";
 import { Dense } from "../src/nn/dense.ts";
 import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
+import type { Model } from "../src/nn/model.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import type { ImageSet } from "../src/data/image_set.ts";
 import type { ProgressOutput } from "../src/train/progress.ts";
@@ -61,11 +62,11 @@ export function randomImages(n: number, seed: number): ImageSet {
 
 export const quiet = { verbose: 0 } as const;
 
-export async function weightsOf(model: Sequential): Promise<Float32Array[]> {
+export async function weightsOf(model: Model): Promise<Float32Array[]> {
   return (await model.getWeights()).map((w) => w.values);
 }
 
-export function dispose(model: Sequential): void {
+export function dispose(model: Model): void {
   model.dispose();
 }
 
@@ -75,4 +76,14 @@ export function capture(
 ): ProgressOutput & { text: () => string } {
   let buf = "";
   return { isTTY, write: (t: string) => (buf += t), text: () => buf };
+}
+
+/** `n` random records in each CIFAR-10 training batch file of `dir`, no test batch. */
+export async function fakeCifar(dir: string, n: number): Promise<void> {
+  const rng = new Rng(5);
+  for (let b = 1; b <= 5; b++) {
+    const out = new Uint8Array(n * 3073).map(() => rng.int(256));
+    for (let i = 0; i < n; i++) out[i * 3073] = i % 10;
+    await Deno.writeFile(`${dir}/data_batch_${b}.bin`, out);
+  }
 }

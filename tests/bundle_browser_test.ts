@@ -6,8 +6,9 @@
  * classifies the chosen image without uploading it. Served with the page's
  * COOP/COEP headers the tab is cross-origin isolated and the bundle runs
  * threads; with those headers stripped it runs one thread. Both equal the
- * server's answer. Headless Chromium has no hardware GPU adapter, so the
- * WebGPU rule must pick wasm. Skipped when /usr/bin/chromium is absent.
+ * server's answer, test-time augmentation included. Headless Chromium has
+ * no hardware GPU adapter, so the WebGPU rule must pick wasm. Skipped when
+ * /usr/bin/chromium is absent.
  */
 
 import assert from "node:assert/strict";
@@ -44,7 +45,10 @@ Deno.test({
     const bundle = new TextEncoder().encode(await bundleText());
     await initRuntime({ backend: "wasm", threads: 1 });
     const { json, weights } = await modelToArtifacts(cifarCnn({ seed: 23 }));
-    const classifier = await Classifier.fromBytes(json, weights);
+    // The tab must average the same test-time views as the server.
+    const classifier = await Classifier.fromBytes(json, weights, {
+      tta: { flip: true, translate: true },
+    });
     const service = createClassifyHandler(classifier, {
       bundle,
       decodeWorkers: 0,

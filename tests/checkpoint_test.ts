@@ -85,6 +85,14 @@ Deno.test("checkpoint: old and unknown versions are refused clearly", () => {
     "version 2",
     /version-2 checkpoint, from an older simdnet whose random generator/,
   );
+  // Version 3 held Adam's moments only.
+  const v3 = good.slice();
+  v3.set(new TextEncoder().encode("SNCKPT03"));
+  assertRefused(
+    v3,
+    "version 3",
+    /version-3 checkpoint, from an older simdnet that saved Adam's moments only/,
+  );
   const v9 = good.slice();
   v9.set(new TextEncoder().encode("SNCKPT09"));
   assertRefused(v9, "version 9", /from a newer simdnet/);
@@ -111,8 +119,29 @@ const EDITS: Edit[] = [
   ["rngState 2^32 inside", (h) => (h.rngState[2] = 2 ** 32), /rngState/],
   ["rngState all zero", (h) => (h.rngState = [0, 0, 0, 0]), /rngState/],
   ["stoppedEarly 'no'", (h) => (h.stoppedEarly = "no"), /stoppedEarly/],
-  ["iterations -1", (h) => (h.iterations = -1), /iterations/],
-  ["iterations null", (h) => (h.iterations = null), /iterations/],
+  ["iterations -1", (h) => (h.optimizer.iterations = -1), /iterations/],
+  ["iterations null", (h) => (h.optimizer.iterations = null), /iterations/],
+  ["optimizer kind", (h) => (h.optimizer.kind = "lamb"), /kind "lamb"/],
+  [
+    "slot of another kind",
+    (h) => (h.optimizer.slots = ["momentum", "average_gradient"]),
+    /slot names/,
+  ],
+  ["slots reordered", (h) => h.optimizer.slots.reverse(), /slot names/],
+  ["optimizer extra", (h) => (h.optimizer.lr = 1), /unexpected field 'lr'/],
+  ["step -1", (h) => (h.step = -1), /step/],
+  ["step missing", (h) => delete h.step, /'step' missing/],
+  ["callbacks list", (h) => (h.callbacks = []), /callbacks/],
+  [
+    "callback value",
+    (h) => (h.callbacks.ReduceLROnPlateau = { best: "x" }),
+    /ReduceLROnPlateau's best/,
+  ],
+  [
+    "one learning rate",
+    (h) => h.history.learning_rate.pop(),
+    /history\.learning_rate/,
+  ],
   ["loss null", (h) => (h.history.loss[0] = null), /history\.loss/],
   ["one val_loss", (h) => h.history.val_loss.pop(), /history\.val_loss/],
   ["history extra", (h) => (h.history.lr = [1, 2]), /unexpected field 'lr'/],
@@ -126,7 +155,7 @@ const EDITS: Edit[] = [
   ],
   ["settings list", (h) => (h.settings = []), /settings/],
   ["extra field", (h) => (h.comment = "hi"), /unexpected field 'comment'/],
-  ["version 2 in a v3 file", (h) => (h.version = 2), /format/],
+  ["version 3 in a v4 file", (h) => (h.version = 3), /format/],
   ["other format", (h) => (h.format = "keras"), /format/],
   ["tensors missing", (h) => delete h.tensors, /'tensors' missing/],
   ["tensors object", (h) => (h.tensors = {}), /tensors is not a list/],
@@ -148,7 +177,7 @@ const EDITS: Edit[] = [
       h.tensors[0] = { ...b, offset: 0 };
       h.tensors[3] = { ...a, offset: b.offset };
     },
-    /weights, then m, then v/,
+    /weights, then each optimizer slot in order/,
   ],
   [
     "header is a list",

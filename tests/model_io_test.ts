@@ -19,7 +19,7 @@ import {
   saveModel,
   WEIGHTS_FILE,
 } from "../src/nn/model_io.ts";
-import type { Sequential } from "../src/nn/sequential.ts";
+import type { Model } from "../src/nn/model.ts";
 import { maxDiff, tinyModel } from "./classify_fixtures.ts";
 
 await tf.setBackend("cpu");
@@ -28,7 +28,7 @@ function input(n: number, seed: number): tf.Tensor4D {
   return tf.randomUniform([n, 32, 32, 3], 0, 1, "float32", seed);
 }
 
-async function predict(model: Sequential, x: tf.Tensor): Promise<Float32Array> {
+async function predict(model: Model, x: tf.Tensor): Promise<Float32Array> {
   const y = model.apply(x);
   const out = await y.data() as Float32Array;
   y.dispose();
@@ -295,9 +295,9 @@ Deno.test("model_io: broken or mismatched model files name what is wrong", async
     }, new RegExp(`weight '${kernel}' holds NaN at index 2`)],
     ["an unsupported layer setting", () => {
       const j = clone();
-      j.modelTopology.config.layers[0]!.config.strides = [2, 2];
+      j.modelTopology.config.layers[0]!.config.dilation_rate = [2, 2];
       return modelFromArtifacts(j, weights);
-    }, /layer 'conv2d' \(Conv2D\) uses strides other than 1/],
+    }, /layer 'conv2d' \(Conv2D\) uses dilation_rate other than 1/],
     ["an unsupported layer type", () => {
       const j = clone();
       j.modelTopology.config.layers[2]!.class_name = "LSTM";

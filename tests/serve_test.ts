@@ -209,6 +209,7 @@ Deno.test("serve: the page, /healthz and /metrics", async () => {
       backend: "cpu",
       inputShape: [32, 32, 3],
       classes: 10,
+      tta: "none",
     });
     const picture = png(pattern(16, 16, 3, 4), 16, 16, 3);
     for (let i = 0; i < 3; i++) {

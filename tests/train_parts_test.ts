@@ -213,6 +213,7 @@ Deno.test("train: checkpoints round-trip and corrupt ones are rejected clearly",
       accuracy: [0.1, 0.2],
       val_loss: [],
       val_accuracy: [],
+      learning_rate: [1e-3, 1e-3],
     },
     earlyStopping: { best: null, wait: 0 },
     settings: { batchSize: 64, augment: false },
@@ -222,10 +223,23 @@ Deno.test("train: checkpoints round-trip and corrupt ones are rejected clearly",
       values: new Float32Array([1, 2, 3, 4, 5, 6]),
     }],
     optimizer: {
+      kind: "adam" as const,
       iterations: 7,
-      m: [{ name: "w", shape: [2, 3], values: new Float32Array(6).fill(0.5) }],
-      v: [{ name: "w", shape: [2, 3], values: new Float32Array(6).fill(0.25) }],
+      slots: {
+        momentum: [{
+          name: "w",
+          shape: [2, 3],
+          values: new Float32Array(6).fill(0.5),
+        }],
+        velocity: [{
+          name: "w",
+          shape: [2, 3],
+          values: new Float32Array(6).fill(0.25),
+        }],
+      },
     },
+    step: 7,
+    callbacks: { ReduceLROnPlateau: { best: 0.5, wait: 1 } },
   };
   const bytes = encodeCheckpoint(state);
   assert.deepEqual(decodeCheckpoint(bytes, "x"), state);

@@ -287,7 +287,7 @@ Deno.test("train: fit prints Keras' epoch header and one line per epoch", async 
   assert.equal(fitLines[0], "Epoch 1/2");
   assert.match(
     fitLines[1]!,
-    /^2\/2 - \d+s - loss: \d\.\d{4} - accuracy: \d\.\d{4} - \d+(?:us|ms|s)\/epoch - \d+(?:us|ms|s)\/step$/,
+    /^2\/2 - \d+s - loss: \d\.\d{4} - accuracy: \d\.\d{4} - learning_rate: 1\.0000e-03 - \d+(?:us|ms|s)\/epoch - \d+(?:us|ms|s)\/step$/,
   );
   dispose(model);
 });

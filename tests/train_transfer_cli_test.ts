@@ -16,19 +16,9 @@ import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { type ModelJson, saveModel } from "../src/nn/model_io.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
-import { Rng } from "../src/util/random.ts";
+import { fakeCifar } from "./_train_fixtures.ts";
 
 await tf.setBackend("cpu");
-
-/** `n` random records in each training batch file, no test batch. */
-async function fakeCifar(dir: string, n: number): Promise<void> {
-  const rng = new Rng(5);
-  for (let b = 1; b <= 5; b++) {
-    const out = new Uint8Array(n * 3073).map(() => rng.int(256));
-    for (let i = 0; i < n; i++) out[i * 3073] = i % 10;
-    await Deno.writeFile(`${dir}/data_batch_${b}.bin`, out);
-  }
-}
 
 /** A small 32x32 model with four classes, as a pretrained source. */
 function source(): Sequential {
@@ -79,6 +69,8 @@ Deno.test("train cli: transfer flags are parsed and checked", () => {
   ]);
   assert.ok(a !== "help");
   assert.deepEqual(a.transfer, {
+    model: undefined,
+    keepWeights: false,
     from: "m",
     freeze: 3,
     newHead: false,

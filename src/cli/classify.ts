@@ -20,6 +20,8 @@ import {
   wholeFlag,
 } from "./flags.ts";
 import { reportFailure, runCli } from "./run_cli.ts";
+import { TTA_OPTIONS, TTA_USAGE, ttaFlags } from "./tta_flags.ts";
+import type { TtaOptions } from "../train/tta.ts";
 import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task classify --model DIR [options] IMAGE...
@@ -37,6 +39,7 @@ options:
   --backend B        auto, wasm, webgpu or cpu (default auto)
   --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
   --batch-size N     images per forward pass (default 256)
+${TTA_USAGE}
   --help             show this text
 `;
 
@@ -50,6 +53,8 @@ export interface ClassifyArgs {
   backend: BackendChoice;
   threads: number | undefined;
   batchSize: number;
+  /** `--tta`, `--tta-translate`: test-time augmentation, or undefined for none. */
+  tta: Required<TtaOptions> | undefined;
 }
 
 /** Parses the command line; returns "help" for --help. */
@@ -60,6 +65,7 @@ export function parseClassifyArgs(args: string[]): ClassifyArgs | "help" {
     json: { type: "boolean", default: false },
     ...RUNTIME_OPTIONS,
     "batch-size": { type: "string" },
+    ...TTA_OPTIONS,
     help: { type: "boolean", default: false },
   }, true);
   const v = parsed.values;
@@ -82,6 +88,7 @@ export function parseClassifyArgs(args: string[]): ClassifyArgs | "help" {
     backend: runtime.backend,
     threads: runtime.threads,
     batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 256,
+    tta: ttaFlags(v),
   };
 }
 
@@ -171,6 +178,7 @@ async function run(
     backend: a.backend,
     threads: a.threads,
     batchSize: a.batchSize,
+    tta: a.tta,
   });
   const [h, w, c] = classifier.inputShape;
   const size = h * w * c;

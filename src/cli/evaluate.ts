@@ -25,7 +25,7 @@ import { detectDataKind } from "../data/image_folder_scan.ts";
 import { formatSkipped } from "../data/image_folder_stats.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { loadModel, modelMetadata } from "../nn/model_io.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
@@ -33,6 +33,7 @@ import type { BackendChoice } from "../runtime/types.ts";
 import type { History } from "../train/checkpoint.ts";
 import { Rng } from "../util/random.ts";
 import { evaluate } from "../train/evaluate.ts";
+import { describeTta, type TtaOptions } from "../train/tta.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import {
   parseFlags,
@@ -41,6 +42,7 @@ import {
   wholeFlag,
 } from "./flags.ts";
 import { reportFailure, runCli } from "./run_cli.ts";
+import { TTA_OPTIONS, TTA_USAGE, ttaFlags } from "./tta_flags.ts";
 import { UsageError } from "./usage.ts";
 
 const USAGE = `usage: deno task evaluate --model DIR [options]
@@ -62,6 +64,7 @@ options:
   --lang en|ja       language of the report and messages (default en)
   --batch-size N     images per forward pass (default 256)
   --limit N          evaluate at most N images
+${TTA_USAGE}
   --backend B        auto, wasm, webgpu or cpu (default auto)
   --threads N        WASM threads (default: all cores, or env SIMDNET_THREADS)
   --help             show this text
@@ -80,6 +83,8 @@ export interface EvaluateArgs {
   threads: number | undefined;
   /** `--cache-images`: keep an image folder's decoded images in the cache. */
   cacheImages: boolean;
+  /** `--tta`, `--tta-translate`: test-time augmentation, or undefined for none. */
+  tta: Required<TtaOptions> | undefined;
 }
 
 /** Parses the command line; returns "help" for --help. */
@@ -93,6 +98,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
     limit: { type: "string" },
     ...RUNTIME_OPTIONS,
     "cache-images": { type: "boolean", default: false },
+    ...TTA_OPTIONS,
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
@@ -117,6 +123,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
     backend: runtime.backend,
     threads: runtime.threads,
     cacheImages: v["cache-images"],
+    tta: ttaFlags(v),
   };
 }
 
@@ -212,7 +219,7 @@ async function loadCifarEvaluation(a: EvaluateArgs): Promise<EvaluationData> {
  */
 async function loadEvaluationData(
   a: EvaluateArgs,
-  model: Sequential,
+  model: Model,
 ): Promise<EvaluationData> {
   if (
     a.data === undefined || await detectDataKind(a.data, "--data") !== "folder"
@@ -254,7 +261,7 @@ async function loadEvaluationData(
  */
 function checkFolderNames(
   dir: string,
-  model: Sequential,
+  model: Model,
   folderNames: readonly string[] | null | undefined,
 ): void {
   const saved = modelMetadata(model)?.classNames;
@@ -286,7 +293,10 @@ async function run(a: EvaluateArgs): Promise<number> {
   const label = what === "test" ? t.test : t.validation;
   console.log(`${label}: ${evaluated.count} images`);
   const started = performance.now();
-  const result = await evaluate(model, evaluated, a.batchSize);
+  if (a.tta) console.log(`test-time augmentation: ${describeTta(a.tta)}`);
+  const result = await evaluate(model, evaluated, a.batchSize, {
+    tta: a.tta,
+  });
   const seconds = (performance.now() - started) / 1000;
   console.log(`${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
   console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
@@ -308,9 +318,11 @@ async function run(a: EvaluateArgs): Promise<number> {
       threads: runtime.threads,
       "batch size": a.batchSize,
       "evaluation time (s)": Math.round(seconds * 10) / 10,
+      "test-time augmentation": describeTta(a.tta),
     },
     batchSize: a.batchSize,
     seed: 42,
+    tta: a.tta,
   });
   // The class names come from the model (see buildReportData), and the
   // title names CIFAR-10 only when those are CIFAR-10's.

@@ -36,6 +36,8 @@ import {
   permittedEnv,
 } from "./env_flags.ts";
 import { reportFailure, runCli } from "./run_cli.ts";
+import { TTA_OPTIONS, ttaFlags } from "./tta_flags.ts";
+import { describeTta, type TtaOptions } from "../train/tta.ts";
 import { UsageError } from "./usage.ts";
 
 /**
@@ -62,6 +64,8 @@ export const SERVE_ENV: Readonly<Record<string, string>> = {
   "drain-timeout": "SIMDNET_DRAIN_TIMEOUT",
   backend: "SIMDNET_BACKEND",
   threads: "SIMDNET_THREADS",
+  tta: "SIMDNET_TTA",
+  "tta-translate": "SIMDNET_TTA_TRANSLATE",
 };
 
 /** The text of `--help`. */
@@ -102,10 +106,15 @@ options:
                        flight before exiting anyway (default 30000)
   --backend B          auto, wasm, webgpu or cpu (default auto)
   --threads N          WASM threads (default: all cores, or env SIMDNET_THREADS)
+  --tta                test-time augmentation: average the probabilities of
+                       each image and its mirror (2 forward passes per image)
+  --tta-translate      also average one-pixel translations, filled by
+                       reflection, as airbench does (6 passes; implies --tta)
   --help               show this text
 
-Every option can also be set by an environment variable (for containers);
-a flag on the command line wins over its variable:
+Every option can also be set by an environment variable (for containers;
+1 or 0 for --tta and --tta-translate); a flag on the command line wins over
+its variable:
 ${envHelp(SERVE_ENV)}
 `;
 
@@ -129,6 +138,8 @@ export interface ServeArgs {
   drainTimeout: number;
   backend: BackendChoice;
   threads: number | undefined;
+  /** Test-time augmentation, or undefined for none. */
+  tta: Required<TtaOptions> | undefined;
 }
 
 /**
@@ -161,6 +172,7 @@ export function parseServeArgs(
     ...RUNTIME_OPTIONS,
     backend: { type: "string" },
     lang: { type: "string" },
+    ...TTA_OPTIONS,
     help: { type: "boolean", default: false },
   });
   const v = parsed.values;
@@ -204,6 +216,10 @@ function serveArgs(v: Record<string, unknown>): ServeArgs {
     drainTimeout: whole("drain-timeout", 0) ?? 30_000,
     backend: runtime.backend,
     threads: runtime.threads,
+    tta: ttaFlags({
+      tta: v.tta as boolean | string | undefined,
+      "tta-translate": v["tta-translate"] as boolean | string | undefined,
+    }),
   };
 }
 
@@ -264,9 +280,11 @@ async function run(a: ServeArgs): Promise<number> {
   const classifier = await Classifier.load(a.model, {
     backend: a.backend,
     threads: a.threads,
+    tta: a.tta,
   });
   const rt = classifier.runtime;
   console.log(`backend: ${rt.backend} (${rt.reason})`);
+  if (a.tta) console.log(`test-time augmentation: ${describeTta(a.tta)}`);
   const { server } = serveClassifier(classifier, {
     hostname: a.host,
     port: a.port,

@@ -1,5 +1,6 @@
 /**
- * `deno task train`: trains the seed notebook's CIFAR-10 CNN with its
+ * `deno task train`: trains the seed notebook's CIFAR-10 CNN (or, with
+ * `--model FILE`, the topology of a `model.json`) with the seed notebook's
  * settings (5 epochs, batch 64, Adam 0.001, augmentation), evaluates it and
  * writes the model, history, checkpoint and report into `--out`. `--data`
  * may also be an image folder of your own (`DIR/<class name>/*.png|jpg`).
@@ -45,16 +46,24 @@ import {
   transferFlags,
 } from "./train_model.ts";
 import { UsageError } from "./usage.ts";
+// optim: the optimizer, schedule, loss and callback flags.
+import {
+  OPTIM_OPTIONS,
+  OPTIM_USAGE,
+  type OptimArgs,
+  optimFlags,
+} from "./train_optim.ts";
+import { optimFitOptions, optimReport } from "./train_schedule.ts";
 
 const USAGE = `usage: deno task train [options]
 
-Trains the seed notebook's CIFAR-10 CNN and writes model, history,
-checkpoint and report into the output directory.
+Trains the seed notebook's CIFAR-10 CNN (or the model of --model FILE) and
+writes model, history, checkpoint and report into the output directory.
 
 options:
   --epochs N         epochs (default 5)
   --batch-size N     batch size (default 64)
-  --lr X             Adam learning rate (default 0.001)
+  --lr X             the optimizer's learning rate (default 0.001)
   --no-augment       no rotation/shift/flip augmentation
   --val-split X      validate on the last X of the training data
                      (default: the test set if present, else 0.1); for an
@@ -77,7 +86,7 @@ options:
   --lang en|ja       language of the report and messages (default en)
   --no-report        skip report.html and its pictures
   --help             show this text
-${TRANSFER_USAGE}`;
+${TRANSFER_USAGE}${OPTIM_USAGE}`;
 
 /** Parsed command line. */
 export interface TrainArgs {
@@ -98,8 +107,10 @@ export interface TrainArgs {
   report: boolean;
   /** Image-folder options (`--val-data`, `--test-data`, `--image-size`, `--cache-images`). */
   folder: FolderArgs;
-  /** `--from`, `--freeze`, `--new-head`, `--fine-tune-*`. */
+  /** `--model`, `--keep-weights`, `--from`, `--freeze`, `--new-head`, `--fine-tune-*`. */
   transfer: TransferArgs;
+  /** `--optimizer`, `--schedule`, `--label-smoothing`, callbacks. */
+  optim: OptimArgs;
 }
 
 /** Flags that apply when `--data` is an image folder. */
@@ -132,6 +143,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     "cache-images": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
     ...TRANSFER_OPTIONS,
+    ...OPTIM_OPTIONS,
   });
   const v = parsed.values;
   if (v.help) return "help";
@@ -179,6 +191,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
       cacheImages: v["cache-images"],
     },
     transfer: transferFlags(v, lr),
+    optim: optimFlags(v, lr),
   };
 }
 
@@ -290,7 +303,8 @@ async function run(a: TrainArgs): Promise<void> {
     `train: ${train.count} images, ${what}: ${evaluated.count} images`,
   );
 
-  // The model: the seed CNN, or --from a saved one (head, --freeze).
+  // The model: the seed CNN, --model FILE's topology (fresh or its own
+  // weights), or --from a saved one (head, --freeze).
   const built = await buildTrainModel({ ...a.transfer, seed: a.seed }, {
     classes: folderNames?.length ?? 10,
     shape: train.shape,
@@ -302,7 +316,12 @@ async function run(a: TrainArgs): Promise<void> {
   // Temporary files of the checkpoint, model and history a killed run left.
   await removeStaleTemps(a.out);
   const started = performance.now();
+  // The model keeps the data set's names; CIFAR-10's are saved in English
+  // (the Japanese ones are derived from them where shown).
+  const classNames = folderNames ?? CIFAR10_CLASSES_EN;
   const history = await fit(model, train, {
+    // optim: durations in epochs become steps of this run.
+    ...optimFitOptions(a.optim, { ...a, count: train.count, classNames }),
     epochs: a.epochs,
     batchSize: a.batchSize,
     learningRate: a.lr,
@@ -315,9 +334,6 @@ async function run(a: TrainArgs): Promise<void> {
     settings: built.settings,
   });
   const seconds = (performance.now() - started) / 1000;
-  // The model keeps the data set's names; CIFAR-10's are saved in English
-  // (the Japanese ones are derived from them where shown).
-  const classNames = folderNames ?? CIFAR10_CLASSES_EN;
   await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
     `${a.out}/history.json`,
@@ -342,6 +358,7 @@ async function run(a: TrainArgs): Promise<void> {
       [`${what} images`]: evaluated.count,
       "training time (s)": Math.round(seconds),
       ...built.report,
+      ...optimReport(a.optim),
       ...(fineTune
         ? {
           "fine-tune epochs": fineTune.epochs,

@@ -1,5 +1,5 @@
 /**
- * The tfjs convolution kernels: `FusedConv2D` (bias, relu), the missing
+ * The tfjs convolution kernels: `FusedConv2D` (bias, relu) and `Conv2D`, the missing
  * `Conv2DBackpropFilter` and a faster `Conv2DBackpropInput`. 3x3 stride-1
  * layers run as Winograd (`conv_winograd.ts`), the others as implicit GEMMs
  * (`conv_gemm.ts`); small batches of other shapes stay on XNNPACK.
@@ -145,11 +145,15 @@ function fusedConvKernel(
   );
   // Small batches (inference, latency) run faster on XNNPACK, which keeps
   // its packed weights between calls; large ones, and every convolution
-  // Winograd fits, go to our threaded pool.
+  // Winograd fits, go to our threaded pool. So do strides larger than the
+  // window: XNNPACK's output is wrong there (a 1x5 filter with strides
+  // [3, 1], or 2x2 with stride 3, "same"; tests/kernels_elementwise_test.ts).
   const fits = winogradFits(info);
   if (
     stock && !fits &&
-    info.batchSize * info.outHeight * info.outWidth < SMALL_CONV_ROWS
+    info.batchSize * info.outHeight * info.outWidth < SMALL_CONV_ROWS &&
+    info.strideHeight <= info.filterHeight &&
+    info.strideWidth <= info.filterWidth
   ) {
     return stock(args);
   }
@@ -184,12 +188,36 @@ function fusedConvKernel(
   return out;
 }
 
+/**
+ * A plain `Conv2D` (a layer without bias, as before a BatchNormalization, or
+ * `tf.conv2d`) is the fused kernel without bias and activation: tfjs' own
+ * runs on XNNPACK, single-threaded under Deno (8% of an airbench step at
+ * 512x7x7x128, measured with bench/profile_airbench.ts).
+ */
+function conv2dKernel(
+  args: KernelArgs,
+  k: HeapKernels,
+  stock: tf.KernelFunc | null,
+) {
+  const { x, filter } = args.inputs as Record<string, tf.TensorInfo>;
+  return fusedConvKernel(
+    {
+      ...args,
+      inputs: { x: x!, filter: filter! },
+      attrs: { ...args.attrs, activation: "linear" },
+    },
+    k,
+    stock,
+  );
+}
+
 /** Convolutions and their gradients, threaded, NHWC, float32. */
 export const conv2dKernels: KernelDecl = {
   family: "conv2d",
   backend: "wasm",
   kernels: {
     [tf.FusedConv2D]: fusedConvKernel,
+    [tf.Conv2D]: conv2dKernel,
     [tf.Conv2DBackpropFilter]: filterGradKernel,
     [tf.Conv2DBackpropInput]: inputGradKernel,
   },

@@ -16,8 +16,8 @@ import {
   requireFloat,
 } from "./decl.ts";
 
-// The 12 geometry words both blocks start with.
-const POOL_GEOM = {
+/** The 12 geometry words every pooling block starts with. */
+export const POOL_GEOM = {
   B: "i32",
   H: "i32",
   W: "i32",
@@ -47,7 +47,10 @@ export const MAXPOOL_GRAD = entry(
 
 type Shape4 = [number, number, number, number];
 
-function poolGeometry(info: tf.backend_util.Conv2DInfo) {
+/** The {@linkcode POOL_GEOM} words of a pooling. */
+export function poolGeometry(
+  info: tf.backend_util.Conv2DInfo,
+): { [K in keyof typeof POOL_GEOM]: number } {
   return {
     B: info.batchSize,
     H: info.inHeight,

@@ -19,6 +19,12 @@ import { adamKernels } from "./adam.ts";
 import { reluGradKernels } from "./relu_grad.ts";
 import { dropoutKernels } from "./dropout.ts";
 import { identityKernels } from "./identity.ts";
+import { tileKernels } from "./tile.ts";
+import { unaryKernels } from "./unary.ts";
+import { binaryKernels } from "./binary.ts";
+import { depthwiseKernels } from "./depthwise.ts";
+import { avgPoolKernels } from "./avg_pool.ts";
+import { batchNormKernels } from "./batch_norm.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -32,6 +38,12 @@ export const KERNELS: readonly KernelDecl[] = [
   reluGradKernels,
   dropoutKernels,
   identityKernels,
+  tileKernels,
+  unaryKernels,
+  binaryKernels,
+  depthwiseKernels,
+  avgPoolKernels,
+  batchNormKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

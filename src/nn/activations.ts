@@ -20,7 +20,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { describe, ModelFormatError } from "./config_values.ts";
+import { activationName, describe, ModelFormatError } from "./config_values.ts";
 import type { FusedActivation } from "./fused.ts";
 
 /** How one activation runs. */
@@ -111,11 +111,7 @@ export function activationFromConfig(
   value: unknown,
   where: string,
 ): ActivationName {
-  const name = typeof value === "object" && value !== null &&
-      !Array.isArray(value) &&
-      typeof (value as Record<string, unknown>).class_name === "string"
-    ? (value as Record<string, unknown>).class_name
-    : value ?? "linear";
+  const name = activationName(value);
   if (typeof name === "string") {
     try {
       return checkActivation(name);

@@ -1,5 +1,7 @@
 /**
- * Keras `Conv2D` with stride 1: `activation(conv(x, kernel) + bias)`.
+ * Keras `Conv2D`: `activation(conv(x, kernel, strides) + bias)`, with
+ * TensorFlow's `same` padding (the odd pixel of padding goes to the bottom
+ * and right) and optional L1/L2 weight regularizers.
  *
  * @module
  */
@@ -11,6 +13,7 @@ import {
   checkActivation,
   splitActivation,
 } from "./activations.ts";
+import { imageShape, pairOption, windowOutput } from "./conv_shape.ts";
 import { conv2dBiasAct } from "./fused.ts";
 import type {
   ApplyContext,
@@ -19,29 +22,45 @@ import type {
   LayerPlan,
   NamedWeight,
 } from "./layer.ts";
+import {
+  checkRegularizer,
+  type Regularizer,
+  regularizerConfig,
+  weightPenalties,
+} from "./regularizers.ts";
 import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
 
 /** Options of {@linkcode Conv2D}. */
 export interface Conv2DOptions {
   filters: number;
   kernelSize: number | [number, number];
+  /** Default 1. */
+  strides?: number | [number, number];
   padding?: "same" | "valid";
   /** Any Keras activation name (see `activations.ts`); default `linear`. */
   activation?: string;
   useBias?: boolean;
+  kernelRegularizer?: Regularizer | null;
+  biasRegularizer?: Regularizer | null;
   name?: string;
 }
 
-/** A 2-D convolution layer (NHWC, stride 1, no dilation). */
+/**
+ * A 2-D convolution layer (NHWC, any kernel size and strides, no dilation:
+ * the convolution gradients simdnet registers do not handle it).
+ */
 export class Conv2D implements Layer {
   readonly className = "Conv2D";
   name: string;
   trainable = true;
   readonly filters: number;
   readonly kernelSize: [number, number];
+  readonly strides: [number, number];
   readonly padding: "same" | "valid";
   readonly activation: ActivationName;
   readonly useBias: boolean;
+  readonly kernelRegularizer: Regularizer | null;
+  readonly biasRegularizer: Regularizer | null;
   weights: NamedWeight[] = [];
 
   /** Describes the layer; weights are created when the model builds it. */
@@ -58,21 +77,30 @@ export class Conv2D implements Layer {
       );
     }
     this.filters = options.filters;
+    this.strides = pairOption(options.strides ?? 1, "Conv2D strides");
     this.padding = options.padding ?? "valid";
     this.activation = checkActivation(options.activation ?? "linear");
     this.useBias = options.useBias ?? true;
+    this.kernelRegularizer = checkRegularizer(
+      options.kernelRegularizer,
+      "Conv2D kernel_regularizer",
+    );
+    this.biasRegularizer = checkRegularizer(
+      options.biasRegularizer,
+      "Conv2D bias_regularizer",
+    );
     this.name = options.name ?? "";
   }
 
   /** Output shape and `kernel` `[kh, kw, in, filters]`, `bias` `[filters]`. */
   plan(inputShape: readonly number[]): LayerPlan {
-    const [h, w, c] = inputShape;
-    if (inputShape.length !== 3 || !h || !w || !c) {
-      throw new Error(
-        `${this.name}: Conv2D needs inputs of shape [height, width, ` +
-          `channels], got [${inputShape}]`,
-      );
-    }
+    const what = `${this.name}: Conv2D`;
+    const [h, w, c] = imageShape(inputShape, what);
+    const [oh, ow] = windowOutput([h, w], {
+      size: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+    }, what);
     const [kh, kw] = this.kernelSize;
     const weights = [{
       name: `${this.name}/kernel`,
@@ -81,16 +109,7 @@ export class Conv2D implements Layer {
     if (this.useBias) {
       weights.push({ name: `${this.name}/bias`, shape: [this.filters] });
     }
-    if (this.padding === "same") {
-      return { output: [h, w, this.filters], weights };
-    }
-    if (h < kh || w < kw) {
-      throw new Error(
-        `${this.name}: a ${kh}x${kw} 'valid' convolution cannot run on a ` +
-          `${h}x${w} input; use padding 'same' or a larger input`,
-      );
-    }
-    return { output: [h - kh + 1, w - kw + 1, this.filters], weights };
+    return { output: [oh, ow, this.filters], weights };
   }
 
   /** Creates `kernel` (from `init`) and a zero `bias`. */
@@ -114,10 +133,20 @@ export class Conv2D implements Layer {
       x as tf.Tensor4D,
       kernel.variable as tf.Tensor4D,
       (bias?.variable ?? null) as tf.Tensor1D | null,
+      this.strides,
       this.padding,
       fused,
     );
     return after === null ? y : applyActivation(after, y);
+  }
+
+  /** Keras' penalties of `kernel_regularizer` and `bias_regularizer`. */
+  regularizationLoss(): tf.Scalar | null {
+    const [kernel, bias] = this.weights;
+    return weightPenalties([
+      [kernel, this.kernelRegularizer],
+      [bias, this.biasRegularizer],
+    ]);
   }
 
   /** Keras config. */
@@ -128,7 +157,7 @@ export class Conv2D implements Layer {
       dtype: "float32",
       filters: this.filters,
       kernel_size: this.kernelSize,
-      strides: [1, 1],
+      strides: this.strides,
       padding: this.padding,
       data_format: "channels_last",
       dilation_rate: [1, 1],
@@ -136,8 +165,8 @@ export class Conv2D implements Layer {
       use_bias: this.useBias,
       kernel_initializer: glorotConfig(),
       bias_initializer: zerosConfig(),
-      kernel_regularizer: null,
-      bias_regularizer: null,
+      kernel_regularizer: regularizerConfig(this.kernelRegularizer),
+      bias_regularizer: regularizerConfig(this.biasRegularizer),
       activity_regularizer: null,
       kernel_constraint: null,
       bias_constraint: null,

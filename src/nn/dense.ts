@@ -19,6 +19,12 @@ import type {
   LayerPlan,
   NamedWeight,
 } from "./layer.ts";
+import {
+  checkRegularizer,
+  type Regularizer,
+  regularizerConfig,
+  weightPenalties,
+} from "./regularizers.ts";
 import { glorotConfig, makeWeight, zerosConfig } from "./weights.ts";
 
 /** Options of {@linkcode Dense}. */
@@ -30,6 +36,8 @@ export interface DenseOptions {
    */
   activation?: string;
   useBias?: boolean;
+  kernelRegularizer?: Regularizer | null;
+  biasRegularizer?: Regularizer | null;
   name?: string;
 }
 
@@ -41,6 +49,8 @@ export class Dense implements Layer {
   readonly units: number;
   readonly activation: ActivationName;
   readonly useBias: boolean;
+  readonly kernelRegularizer: Regularizer | null;
+  readonly biasRegularizer: Regularizer | null;
   weights: NamedWeight[] = [];
 
   /** Describes the layer; weights are created when the model builds it. */
@@ -53,6 +63,14 @@ export class Dense implements Layer {
     this.units = options.units;
     this.activation = checkActivation(options.activation ?? "linear");
     this.useBias = options.useBias ?? true;
+    this.kernelRegularizer = checkRegularizer(
+      options.kernelRegularizer,
+      "Dense kernel_regularizer",
+    );
+    this.biasRegularizer = checkRegularizer(
+      options.biasRegularizer,
+      "Dense bias_regularizer",
+    );
     this.name = options.name ?? "";
   }
 
@@ -101,6 +119,15 @@ export class Dense implements Layer {
     return after === null ? y : applyActivation(after, y);
   }
 
+  /** Keras' penalties of `kernel_regularizer` and `bias_regularizer`. */
+  regularizationLoss(): tf.Scalar | null {
+    const [kernel, bias] = this.weights;
+    return weightPenalties([
+      [kernel, this.kernelRegularizer],
+      [bias, this.biasRegularizer],
+    ]);
+  }
+
   /** Keras config. */
   config(): Record<string, unknown> {
     return {
@@ -112,8 +139,8 @@ export class Dense implements Layer {
       use_bias: this.useBias,
       kernel_initializer: glorotConfig(),
       bias_initializer: zerosConfig(),
-      kernel_regularizer: null,
-      bias_regularizer: null,
+      kernel_regularizer: regularizerConfig(this.kernelRegularizer),
+      bias_regularizer: regularizerConfig(this.biasRegularizer),
       activity_regularizer: null,
       kernel_constraint: null,
       bias_constraint: null,

@@ -111,6 +111,8 @@ export interface MergeLayer {
   apply(xs: readonly tf.Tensor[], ctx: ApplyContext): tf.Tensor;
   /** The layer's Keras config (snake_case keys). */
   config(): Record<string, unknown>;
+  /** As {@linkcode Layer.regularizationLoss}; merge layers have no weights to regularise. */
+  regularizationLoss?(): tf.Scalar | null;
 }
 
 /** Any layer a model can hold. */

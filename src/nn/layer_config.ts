@@ -15,51 +15,48 @@ import {
   type Dict,
   type LayerConfig,
   ModelFormatError,
-  padding,
   pair,
 } from "./config_values.ts";
+import { averagePooling2dFromConfig } from "./average_pooling2d.ts";
+import { convSettings } from "./conv_config.ts";
 import { Conv2D } from "./conv2d.ts";
 import { Dense } from "./dense.ts";
+import { depthwiseConv2dFromConfig } from "./depthwise_conv2d.ts";
 import { Dropout } from "./dropout.ts";
 import { Flatten } from "./flatten.ts";
+import {
+  globalAveragePooling2dFromConfig,
+  globalMaxPooling2dFromConfig,
+} from "./global_pooling2d.ts";
 import type { AnyLayer } from "./layer.ts";
 import { leakyReluFromConfig } from "./leaky_relu.ts";
-import { MaxPooling2D } from "./max_pooling2d.ts";
 import { normalizationFromConfig } from "./normalization.ts";
 import { reluFromConfig } from "./relu.ts";
 import { rescalingFromConfig } from "./rescaling.ts";
 import { zeroPadding2dFromConfig } from "./zero_padding2d.ts";
+import {
+  addFromConfig,
+  concatenateFromConfig,
+  multiplyFromConfig,
+} from "./merge_layers.ts";
 
-function conv2d({ name, config: c, where, unsupported }: LayerConfig): Conv2D {
-  if (pair(c.strides ?? 1, `${where} strides`).some((s) => s !== 1)) {
-    throw unsupported("strides other than 1");
-  }
-  const dilation = pair(c.dilation_rate ?? 1, `${where} dilation_rate`);
-  if (dilation.some((s) => s !== 1)) throw unsupported("dilation");
-  if (c.groups != null && c.groups !== 1) throw unsupported("groups");
+import { maxPooling2dFromConfig } from "./max_pooling2d.ts";
+import { readRegularizer, refuseActivityRegularizer } from "./regularizers.ts";
+import { separableConv2dFromConfig } from "./separable_conv2d.ts";
+
+function conv2d(lc: LayerConfig): Conv2D {
+  const { name, config: c, where } = lc;
   const activation = activationFromConfig(c.activation, where);
   return new Conv2D({
     name,
     filters: count(c.filters, `${where} filters`),
     kernelSize: pair(c.kernel_size, `${where} kernel_size`),
-    padding: padding(c.padding, `${where} padding`),
     activation,
-    useBias: c.use_bias !== false,
-  });
-}
-
-function maxPooling2d({ name, config: c, where, unsupported }: LayerConfig) {
-  const pool = pair(c.pool_size ?? 2, `${where} pool_size`);
-  const strides = c.strides == null
-    ? pool
-    : pair(c.strides, `${where} strides`);
-  if (strides.join() !== pool.join()) {
-    throw unsupported("strides other than the pool size");
-  }
-  return new MaxPooling2D({
-    name,
-    poolSize: pool,
-    padding: padding(c.padding, `${where} padding`),
+    kernelRegularizer: readRegularizer(
+      c.kernel_regularizer,
+      `${where} kernel_regularizer`,
+    ),
+    ...convSettings(lc),
   });
 }
 
@@ -75,11 +72,20 @@ function dropout({ name, config: c, where }: LayerConfig): Dropout {
 
 function dense({ name, config: c, where }: LayerConfig): Dense {
   const a = activationFromConfig(c.activation, where);
+  refuseActivityRegularizer(c.activity_regularizer, where);
   return new Dense({
     name,
     units: count(c.units, `${where} units`),
     activation: a,
     useBias: c.use_bias !== false,
+    kernelRegularizer: readRegularizer(
+      c.kernel_regularizer,
+      `${where} kernel_regularizer`,
+    ),
+    biasRegularizer: readRegularizer(
+      c.bias_regularizer,
+      `${where} bias_regularizer`,
+    ),
   });
 }
 
@@ -91,7 +97,12 @@ export const LAYER_CONFIGS: Readonly<
   Dense: dense,
   Dropout: dropout,
   Flatten: ({ name }: LayerConfig) => new Flatten({ name }),
-  MaxPooling2D: maxPooling2d,
+  MaxPooling2D: maxPooling2dFromConfig,
+  DepthwiseConv2D: depthwiseConv2dFromConfig,
+  SeparableConv2D: separableConv2dFromConfig,
+  AveragePooling2D: averagePooling2dFromConfig,
+  GlobalAveragePooling2D: globalAveragePooling2dFromConfig,
+  GlobalMaxPooling2D: globalMaxPooling2dFromConfig,
   Activation: activationLayerFromConfig,
   ReLU: reluFromConfig,
   LeakyReLU: leakyReluFromConfig,
@@ -99,6 +110,9 @@ export const LAYER_CONFIGS: Readonly<
   Rescaling: rescalingFromConfig,
   Normalization: normalizationFromConfig,
   ZeroPadding2D: zeroPadding2dFromConfig,
+  Add: addFromConfig,
+  Concatenate: concatenateFromConfig,
+  Multiply: multiplyFromConfig,
 });
 
 /**

@@ -1,10 +1,14 @@
 /**
- * Layers, the `Sequential` model, the seed notebook's CIFAR-10 CNN, and
+ * Layers, the functional `Model` (built with `Input` and `connect`, merged
+ * with `Add`, `Concatenate`, `Multiply`) and its chain case `Sequential`,
+ * the seed notebook's CIFAR-10 CNN, and
  * saving and loading in the TF.js Layers format (`model.json` and weight
  * shards, readable by `tf.loadLayersModel`; model files are checked as
  * untrusted input, and carry the class names, input shape and
- * normalization, read back by `modelMetadata`), and transfer learning
- * (`freezeLayers`, `replaceHead`).
+ * normalization, read back by `modelMetadata`), a topology with fresh
+ * weights (`loadTopology`, `modelFromTopology`), softmax or logits heads
+ * (`modelOutput`, `probabilities`), and transfer learning (`freezeLayers`,
+ * `replaceHead`).
  *
  * ```ts
  * import { initRuntime } from "@simdnet/simdnet/runtime";
@@ -30,6 +34,37 @@
  * const { json, weights } = await modelToArtifacts(model);
  * const copy = modelFromArtifacts(json, weights);
  * console.log(copy.outputShape); // [ 3 ]
+ * ```
+ *
+ * A residual block, Keras' functional way: an `Input` symbol, `connect`
+ * for each layer call, then a `Model` from input to output (saved as
+ * tfjs-layers' functional `Model`).
+ *
+ * ```ts
+ * import { initRuntime } from "@simdnet/simdnet/runtime";
+ * import {
+ *   Add,
+ *   connect,
+ *   Conv2D,
+ *   Dense,
+ *   Flatten,
+ *   Input,
+ *   Model,
+ *   modelFromArtifacts,
+ *   modelToArtifacts,
+ * } from "@simdnet/simdnet/nn";
+ *
+ * await initRuntime({ backend: "cpu" });
+ * const conv = () => new Conv2D({ filters: 3, kernelSize: 3, padding: "same" });
+ * const x = Input({ shape: [8, 8, 3] });
+ * const block = connect(new Add(), [x, connect(conv(), connect(conv(), x))]);
+ * const y = connect(new Dense({ units: 2, activation: "softmax" }), connect(new Flatten(), block));
+ * const model = new Model({ inputs: x, outputs: y, seed: 1 });
+ * console.log(model.countParams()); // 2 * 84 + 193 * 2 = 554
+ * const { json, weights } = await modelToArtifacts(model);
+ * console.log(json.modelTopology.class_name); // Model
+ * const copy = modelFromArtifacts(json, weights);
+ * if (copy.countParams() !== model.countParams()) throw new Error("lost weights");
  * ```
  *
  * @module
@@ -66,15 +101,51 @@ export { ReLU, type ReLUOptions } from "./relu.ts";
 export { Rescaling } from "./rescaling.ts";
 export { type Padding2D, ZeroPadding2D } from "./zero_padding2d.ts";
 export { MaxPooling2D, type MaxPooling2DOptions } from "./max_pooling2d.ts";
-export type { ApplyContext, Initializer, Layer, NamedWeight } from "./layer.ts";
+export {
+  AveragePooling2D,
+  type AveragePooling2DOptions,
+} from "./average_pooling2d.ts";
+export {
+  DepthwiseConv2D,
+  type DepthwiseConv2DOptions,
+} from "./depthwise_conv2d.ts";
+export {
+  SeparableConv2D,
+  type SeparableConv2DOptions,
+} from "./separable_conv2d.ts";
+export {
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  type GlobalPooling2DOptions,
+} from "./global_pooling2d.ts";
+export type { Pooling2DOptions } from "./pooling2d.ts";
+export type { Regularizer } from "./regularizers.ts";
+export type {
+  AnyLayer,
+  ApplyContext,
+  Initializer,
+  Layer,
+  MergeLayer,
+  NamedWeight,
+} from "./layer.ts";
 export { glorotUniform, zeros } from "./initializers.ts";
 export type { FusedActivation } from "./fused.ts";
+export { Sequential, type SequentialOptions } from "./sequential.ts";
 export {
+  type GraphNode,
   type LayerOutput,
-  Sequential,
-  type SequentialOptions,
+  Model,
+  type ModelOptions,
   type WeightValues,
-} from "./sequential.ts";
+} from "./model.ts";
+export { connect, Input, type InputOptions, SymbolicTensor } from "./graph.ts";
+export {
+  Add,
+  Concatenate,
+  type ConcatenateOptions,
+  type MergeOptions,
+  Multiply,
+} from "./merge_layers.ts";
 export {
   DEFAULT_LIMITS,
   loadModel,
@@ -98,6 +169,18 @@ export {
   WEIGHTS_FILE,
   type WeightSpec,
 } from "./model_io.ts";
+export {
+  loadTopology,
+  modelFromTopology,
+  type TopologyOptions,
+} from "./model_from_topology.ts";
+export {
+  logitsProblem,
+  type ModelOutput,
+  modelOutput,
+  type OutputModel,
+  probabilities,
+} from "./model_output.ts";
 export {
   freezeLayers,
   frozenCount,

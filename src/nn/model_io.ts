@@ -1,6 +1,6 @@
 /**
  * Saving and loading models in the TF.js Layers format: `model.json` (a
- * Keras `Sequential` topology plus a weights manifest) and one binary shard
+ * Keras `Sequential` or functional topology plus a weights manifest) and one binary shard
  * `group1-shard1of1.bin` of little-endian float32 weights in manifest order.
  * `tf.loadLayersModel` from tfjs-layers can read what this writes, and
  * {@linkcode loadModel} reads what tfjs-layers and Keras' tfjs converter
@@ -49,8 +49,10 @@ import {
   setModelMetadata,
 } from "./model_metadata.ts";
 import { type OpenedFile, openLocal, openRemote } from "./model_read.ts";
+import type { Model } from "./model.ts";
 import { ModelFormatError } from "./model_topology.ts";
-import { Sequential } from "./sequential.ts";
+import { buildModel } from "./topology_build.ts";
+import { topologyJson } from "./topology_write.ts";
 
 export { ModelFormatError } from "./model_topology.ts";
 export type { ModelJson, WeightSpec } from "./model_json.ts";
@@ -83,7 +85,7 @@ export const WEIGHTS_FILE = "group1-shard1of1.bin";
  * of at most 256 characters per output unit.
  */
 export async function modelToArtifacts(
-  model: Sequential,
+  model: Model,
   options: SaveOptions = {},
 ): Promise<{ json: ModelJson; weights: Uint8Array }> {
   const metadata = metadataFor(model, options);
@@ -95,21 +97,11 @@ export async function modelToArtifacts(
     blob.set(w.values, offset);
     offset += w.values.length;
   }
-  const layers = model.layers.map((layer, i) => {
-    const config = layer.config();
-    if (i === 0) config.batch_input_shape = [null, ...model.inputShape];
-    return { class_name: layer.className, config };
-  });
   const json: ModelJson = {
     format: "layers-model",
     generatedBy: "simdnet",
     convertedBy: null,
-    modelTopology: {
-      class_name: "Sequential",
-      config: { name: model.name, layers },
-      keras_version: "tfjs-layers 4.22.0",
-      backend: "tensor_flow.js",
-    },
+    modelTopology: topologyJson(model),
     weightsManifest: [{
       paths: [WEIGHTS_FILE],
       weights: values.map((w) => ({
@@ -128,7 +120,7 @@ export async function modelToArtifacts(
  * with the class names of `options` (see {@linkcode modelToArtifacts}).
  */
 export async function saveModel(
-  model: Sequential,
+  model: Model,
   dir: string,
   options: SaveOptions = {},
 ): Promise<void> {
@@ -175,7 +167,7 @@ export function modelFromArtifacts(
   json: ModelJsonInput,
   weights: Uint8Array | readonly Uint8Array[],
   options: LoadOptions = {},
-): Sequential {
+): Model {
   const where = options.source ?? "model.json";
   const maxJson = withDefaults(options.limits).maxJsonBytes;
   if (typeof json === "string" || json instanceof Uint8Array) {
@@ -197,13 +189,14 @@ export function modelFromArtifacts(
     where,
     () => readWeights(plan.entries, concatBytes(parts)),
   );
-  const { layers, name, inputShape } = plan.topology;
-  let model: Sequential;
+  let model: Model;
   try {
-    // The values are replaced at once: skip drawing random ones.
-    model = new Sequential(layers, { name, inputShape, init: zeros });
+    model = buildModel(plan.topology, zeros);
   } catch (error) {
     // Layers built before the one that failed hold tensors: free them.
+    const layers = plan.topology.kind === "Sequential"
+      ? plan.topology.layers
+      : plan.topology.nodes.map((n) => n.layer);
     for (const w of layers.flatMap((l) => l.weights)) w.variable.dispose();
     throw new ModelFormatError(
       `${where}: the topology cannot be built: ${(error as Error).message}`,
@@ -335,7 +328,7 @@ export async function loadModelArtifacts(
 export async function loadModel(
   source: ModelSource,
   options: LoadOptions = {},
-): Promise<Sequential> {
+): Promise<Model> {
   const { json, weights, location } = await loadModelArtifacts(
     source,
     options,

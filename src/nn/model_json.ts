@@ -18,11 +18,19 @@ export interface ModelJson {
   format: "layers-model";
   generatedBy: string;
   convertedBy: string | null;
+  /** A Keras `Sequential` or functional `Model` topology. */
   modelTopology: {
-    class_name: "Sequential";
+    class_name: "Sequential" | "Model";
     config: {
       name: string;
-      layers: { class_name: string; config: Record<string, unknown> }[];
+      layers: {
+        class_name: string;
+        config: Record<string, unknown>;
+        name?: string;
+        inbound_nodes?: unknown[];
+      }[];
+      input_layers?: [string, number, number][];
+      output_layers?: [string, number, number][];
     };
     keras_version: string;
     backend: string;

@@ -10,7 +10,7 @@ import { sizeOf } from "./layer.ts";
 import type { ModelJson } from "./model_json.ts";
 import { resolveWeightUrl } from "./model_paths.ts";
 import { describe, ModelFormatError } from "./model_topology.ts";
-import type { WeightValues } from "./sequential.ts";
+import type { WeightValues } from "./model.ts";
 
 /** `model.json` as an object, its text, or its bytes. */
 export type ModelJsonInput =

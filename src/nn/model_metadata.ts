@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { Sequential } from "./sequential.ts";
+import type { Model } from "./model.ts";
 import { describe, ModelFormatError } from "./model_topology.ts";
 
 /** How bytes 0..255 become model inputs: `byte * scale + offset`. */
@@ -54,11 +54,11 @@ export const MAX_CLASS_NAME = 256;
 
 // Metadata read with a model (or given when it was built), by model: the
 // model class belongs to the network code, which should not carry labels.
-const attached = new WeakMap<Sequential, ModelMetadata>();
+const attached = new WeakMap<Model, ModelMetadata>();
 
 /** Attaches `metadata` to `model`, for saving it again or labelling its outputs. */
 export function setModelMetadata(
-  model: Sequential,
+  model: Model,
   metadata: ModelMetadata | null,
 ): void {
   if (metadata === null) attached.delete(model);
@@ -66,7 +66,7 @@ export function setModelMetadata(
 }
 
 /** The metadata `model` was loaded with (or given), else null. */
-export function modelMetadata(model: Sequential): ModelMetadata | null {
+export function modelMetadata(model: Model): ModelMetadata | null {
   return attached.get(model) ?? null;
 }
 
@@ -202,7 +202,7 @@ export interface SaveOptions {
  * @throws {RangeError} when the class names do not fit the model.
  */
 export function metadataFor(
-  model: Sequential,
+  model: Model,
   options: SaveOptions,
 ): ModelMetadata {
   const loaded = modelMetadata(model);

@@ -11,7 +11,8 @@
  */
 
 import {
-  type Layer,
+  type AnyLayer,
+  isMergeLayer,
   type LayerPlan,
   type PlannedWeight,
   sizeOf,
@@ -27,8 +28,9 @@ import {
   ModelFormatError,
   type ParsedTopology,
   parseTopology,
+  topologyNodes,
 } from "./model_topology.ts";
-import { nameLayers } from "./sequential.ts";
+import { nameLayers } from "./layer_names.ts";
 
 /** Bounds a model file must stay within; every field is optional. */
 export interface ModelLimits {
@@ -81,9 +83,12 @@ export interface ModelPlan {
 // Each layer computes its own plan; a layer's message starts with its
 // name, which is replaced here by the "layer 'name' (Class)" of every
 // model-file error.
-function layerPlan(layer: Layer, input: readonly number[]): LayerPlan {
+function layerPlan(
+  layer: AnyLayer,
+  inputs: readonly (readonly number[])[],
+): LayerPlan {
   try {
-    return layer.plan(input);
+    return isMergeLayer(layer) ? layer.plan(inputs) : layer.plan(inputs[0]!);
   } catch (error) {
     const message = (error as Error).message;
     const own = `${layer.name}: `;
@@ -117,7 +122,9 @@ export function plannedWeights(
   topology: ParsedTopology,
   limits: Required<ModelLimits>,
 ): PlannedModel {
-  const { layers, inputShape } = topology;
+  const { inputShape } = topology;
+  const nodes = topologyNodes(topology);
+  const layers = nodes.map((n) => n.layer);
   if (layers.length === 0 || layers.length > limits.maxLayers) {
     throw new ModelFormatError(
       `the topology has ${layers.length} layers; simdnet loads 1 to ` +
@@ -125,16 +132,24 @@ export function plannedWeights(
     );
   }
   try {
-    nameLayers(layers);
+    nameLayers(
+      layers,
+      topology.kind === "Functional" ? [topology.inputName] : [],
+    );
   } catch (error) {
     throw new ModelFormatError((error as Error).message);
   }
   let shape: number[] = [...inputShape];
   let largest = { what: "the input", shape };
   const weights: PlannedWeight[] = [];
-  for (const layer of layers) {
-    const plan = layerPlan(layer, shape);
+  const shapes: number[][] = [];
+  for (const { layer, inputs } of nodes) {
+    const plan = layerPlan(
+      layer,
+      inputs.map((i) => (i < 0 ? inputShape : shapes[i]!)),
+    );
     shape = plan.output;
+    shapes.push(shape);
     if (sizeOf(shape) > sizeOf(largest.shape)) {
       largest = { what: `the output of layer '${layer.name}'`, shape };
     }

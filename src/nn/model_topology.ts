@@ -1,6 +1,7 @@
 /**
- * Reading the Keras `Sequential` topology of a TF.js Layers `model.json`
- * into simdnet layers. Accepts what simdnet and tfjs-layers save and what
+ * Reading the Keras topology of a TF.js Layers `model.json` into simdnet
+ * layers: `Sequential` here, functional ("Functional" or "Model") in
+ * `functional_topology.ts`. Accepts what simdnet and tfjs-layers save and what
  * the tensorflowjs converter writes for Keras 2 and Keras 3 models (the
  * topology wrapped in `model_config`, an `InputLayer` with
  * `batch_input_shape` or `batch_shape`, or the old list-only config).
@@ -8,46 +9,47 @@
  * @module
  */
 
+import { describe, isDict, ModelFormatError } from "./config_values.ts";
 import {
-  describe,
-  type Dict,
-  isDict,
-  ModelFormatError,
-} from "./config_values.ts";
+  inputShapeOf,
+  parseFunctional,
+  trainableOf,
+} from "./functional_topology.ts";
 import { isMergeLayer, type Layer } from "./layer.ts";
 import { layerFromConfig } from "./layer_config.ts";
+import type { GraphNode } from "./model.ts";
 
 export { describe, ModelFormatError } from "./config_values.ts";
 
-/** The parts of a topology simdnet needs to rebuild the model. */
-export interface ParsedTopology {
+/** A Sequential topology: its layers in order. */
+export interface ParsedSequential {
+  kind: "Sequential";
   name: string;
   /** Input shape without the batch axis, e.g. `[32, 32, 3]`. */
   inputShape: number[];
   layers: Layer[];
 }
 
-// Keras writes `trainable` on every layer; absent means trainable, as in
-// Keras. Anything but a boolean is refused rather than guessed.
-function trainableOf(c: Dict, name: string): boolean {
-  if (c.trainable === undefined || c.trainable === null) return true;
-  if (typeof c.trainable !== "boolean") {
-    throw new ModelFormatError(
-      `layer '${name}' has trainable ${
-        describe(c.trainable)
-      }; it must be true or false`,
-    );
-  }
-  return c.trainable;
+/** A functional topology: its input and layer graph in Keras' order. */
+export interface ParsedFunctional {
+  kind: "Functional";
+  name: string;
+  /** Input shape without the batch axis, e.g. `[32, 32, 3]`. */
+  inputShape: number[];
+  /** Name of the InputLayer. */
+  inputName: string;
+  /** The layers with their inputs (-1: the model input), input side first. */
+  nodes: GraphNode[];
 }
 
-function inputShapeOf(config: Dict | undefined): number[] | null {
-  const shape = config?.batch_input_shape ?? config?.batch_shape;
-  if (!Array.isArray(shape) || shape.length < 2) return null;
-  const dims = shape.slice(1);
-  return dims.every((d) => Number.isInteger(d) && d >= 1)
-    ? dims as number[]
-    : null;
+/** The parts of a topology simdnet needs to rebuild the model. */
+export type ParsedTopology = ParsedSequential | ParsedFunctional;
+
+/** The topology's layers and their inputs, as a graph either way. */
+export function topologyNodes(t: ParsedTopology): GraphNode[] {
+  return t.kind === "Functional"
+    ? t.nodes
+    : t.layers.map((layer, i) => ({ layer, inputs: [i - 1] }));
 }
 
 /**
@@ -60,11 +62,17 @@ export function parseTopology(topology: unknown): ParsedTopology {
   const model = isDict(topology) && isDict(topology.model_config)
     ? topology.model_config
     : topology;
+  if (
+    isDict(model) &&
+    (model.class_name === "Functional" || model.class_name === "Model")
+  ) {
+    return { kind: "Functional", ...parseFunctional(model.config) };
+  }
   if (!isDict(model) || model.class_name !== "Sequential") {
     const kind = isDict(model) ? describe(model.class_name) : "nothing";
     throw new ModelFormatError(
-      `the topology is ${kind}, not a Keras Sequential model; simdnet loads ` +
-        `Sequential models saved by simdnet, tfjs-layers or tensorflowjs_converter`,
+      `the topology is ${kind}, not a Keras Sequential or functional model; ` +
+        `simdnet loads models saved by simdnet, tfjs-layers or tensorflowjs_converter`,
     );
   }
   const config = model.config;
@@ -115,5 +123,5 @@ export function parseTopology(topology: unknown): ParsedTopology {
     layer.trainable = trainableOf(spec.config, layer.name);
     return layer;
   });
-  return { name, inputShape, layers };
+  return { kind: "Sequential", name, inputShape, layers };
 }

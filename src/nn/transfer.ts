@@ -1,5 +1,5 @@
 /**
- * Transfer learning on a {@linkcode Sequential}: freezing the first layers
+ * Transfer learning on a {@linkcode Model} (Sequential or functional): freezing the first layers
  * (Keras' `layer.trainable = False`) and replacing the classification head
  * by a fresh `Dense` of another size.
  *
@@ -24,14 +24,14 @@
 import { createRng } from "../util/random.ts";
 import { Dense } from "./dense.ts";
 import { glorotUniform } from "./initializers.ts";
-import type { Sequential } from "./sequential.ts";
+import type { Model } from "./model.ts";
 
 /**
  * How many leading layers `spec` freezes: a count `N` (the first N layers)
  * or a layer name (up to and including that layer). An unknown name or an
  * out-of-range count is an error listing the layers.
  */
-export function frozenCount(model: Sequential, spec: number | string): number {
+export function frozenCount(model: Model, spec: number | string): number {
   const names = model.layers.map((l) => l.name);
   if (typeof spec === "number") {
     if (!Number.isInteger(spec) || spec < 0 || spec > names.length) {
@@ -59,7 +59,7 @@ export function frozenCount(model: Sequential, spec: number | string): number {
  * saves `trainable: false`. Returns the names of the frozen layers.
  */
 export function freezeLayers(
-  model: Sequential,
+  model: Model,
   spec: number | string,
 ): string[] {
   const n = frozenCount(model, spec);
@@ -68,12 +68,12 @@ export function freezeLayers(
 }
 
 /** Makes every layer trainable again (the fine-tuning phase). */
-export function unfreezeAll(model: Sequential): void {
+export function unfreezeAll(model: Model): void {
   for (const layer of model.layers) layer.trainable = true;
 }
 
 /** Names of the layers whose `trainable` is false, in order. */
-export function frozenLayerNames(model: Sequential): string[] {
+export function frozenLayerNames(model: Model): string[] {
   return model.layers.filter((l) => !l.trainable).map((l) => l.name);
 }
 
@@ -97,7 +97,7 @@ export interface HeadReplacement {
   units: number;
 }
 
-function freeName(model: Sequential, base: string, replaced: string): string {
+function freeName(model: Model, base: string, replaced: string): string {
   const taken = new Set(
     model.layers.map((l) => l.name).filter((n) => n !== replaced),
   );
@@ -113,7 +113,7 @@ function freeName(model: Sequential, base: string, replaced: string): string {
  * defaults). The old head's weights are freed.
  */
 export function replaceHead(
-  model: Sequential,
+  model: Model,
   classes: number,
   options: ReplaceHeadOptions = {},
 ): HeadReplacement {

@@ -12,16 +12,17 @@ import { toFloatBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { defaultClassNames, isCifar10Names } from "../data/classes.ts";
 import { modelMetadata } from "../nn/model_metadata.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { ReportData } from "./types.ts";
 import { CIFAR10_CLASS_NAMES } from "./i18n.ts";
 import type { History } from "../train/checkpoint.ts";
 import { predictImages } from "../train/evaluate.ts";
+import type { TtaSetting } from "../train/tta.ts";
 import { Rng } from "../util/random.ts";
 
 /** A model and what it was trained and evaluated on: what the report shows. */
 export interface ReportRun {
-  model: Sequential;
+  model: Model;
   history: History;
   train: ImageSet;
   /** The set the model was finally evaluated on (test set or validation split). */
@@ -41,6 +42,11 @@ export interface ReportRun {
    * CIFAR-10's English names also get the notebook's Japanese ones.
    */
   classNames?: readonly string[];
+  /**
+   * The test-time augmentation `evaluation` used, so that the predictions
+   * shown (confusion matrix, classification report) are the same ones.
+   */
+  tta?: TtaSetting;
 }
 
 /** The report's class names and title for a model with `classes` outputs. */
@@ -61,6 +67,13 @@ function namesAndTitle(
     ? { classNames: CIFAR10_CLASS_NAMES, title: "simdnet CIFAR-10 CNN" }
     : { classNames: [...names], title: `simdnet CNN (${classes} classes)` };
 }
+
+/** Layers whose outputs the report shows as feature maps. */
+export const CONV_LIKE: ReadonlySet<string> = new Set([
+  "Conv2D",
+  "DepthwiseConv2D",
+  "SeparableConv2D",
+]);
 
 function argmaxRows(probs: Float32Array, classes: number): Int32Array {
   const out = new Int32Array(probs.length / classes);
@@ -113,7 +126,7 @@ export async function buildReportData(run: ReportRun): Promise<ReportData> {
   const classes = model.outputShape[0] ?? 10;
   const named = namesAndTitle(run, classes);
   const yPred = argmaxRows(
-    await predictImages(model, evaluated, run.batchSize),
+    await predictImages(model, evaluated, run.batchSize, { tta: run.tta }),
     classes,
   );
 
@@ -135,7 +148,11 @@ export async function buildReportData(run: ReportRun): Promise<ReportData> {
   const index = Math.min(12, evaluated.count - 1);
   const input = evaluated.images.slice(index * size, (index + 1) * size);
   const x = tf.tensor4d(toFloatBatch(evaluated, [index]), [1, h, w, c]);
-  const maps = model.activations(x);
+  // The convolution layers present (none in an MLP: no feature maps), as
+  // the seed notebook shows its conv layers; only image-shaped outputs.
+  const all = model.activations(x, (l) => CONV_LIKE.has(l.className));
+  const maps = all.filter((m) => m.output.rank === 4);
+  tf.dispose(all.filter((m) => m.output.rank !== 4).map((m) => m.output));
   const layers = await Promise.all(maps.map(async (m) => {
     const [, mh, mw, mc] = m.output.shape as [number, number, number, number];
     return {

@@ -1,8 +1,9 @@
 /**
  * Gradient configs for layer kernels: convolution, pooling, matmul, softmax
  * and the fused conv/matmul kernels. Backward passes run the tfjs kernels
- * `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `MaxPoolGrad`,
- * `AvgPoolGrad` and `BatchMatMul`, so a backend's fast versions are used.
+ * `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `MaxPoolGrad` and
+ * `BatchMatMul`, so a backend's fast versions are used. Depthwise
+ * convolutions and average pooling are in `gradients_conv.ts`.
  *
  * @module
  */
@@ -27,8 +28,9 @@ function isOne(v: unknown): boolean {
 /**
  * Gradient through a fused activation, from the activation's output `y`:
  * every supported activation's derivative can be written in terms of `y`.
+ * Shared with the fused depthwise convolution (gradients_conv.ts).
  */
-function throughActivation(
+export function throughActivation(
   dy: tf.Tensor,
   y: tf.Tensor,
   attrs: NamedAttrMap,
@@ -176,7 +178,7 @@ export function filterGradByConv(
 }
 
 /** Gradient of a 1-D bias added along the last axis. */
-function biasGrad(dz: tf.Tensor): tf.Tensor {
+export function biasGrad(dz: tf.Tensor): tf.Tensor {
   return unbroadcast(dz, [dz.shape[dz.rank - 1] ?? 1]);
 }
 
@@ -254,17 +256,6 @@ function registerPoolSoftmax(): void {
         } as NamedAttrMap),
     }),
   );
-  // Exact for 'valid' padding. With 'same', tfjs's AvgPoolGrad kernels
-  // divide border windows by the full window size, whereas the forward
-  // kernels divide by the number of valid inputs.
-  defineGradient(tf.AvgPool, { inputs: ["x"] }, (dy, saved, attrs) => ({
-    x: () =>
-      run(tf.AvgPoolGrad, { dy, input: at(saved, 0) }, {
-        filterSize: attrs.filterSize,
-        strides: attrs.strides,
-        pad: attrs.pad,
-      } as NamedAttrMap),
-  }));
   defineGradient(tf.Softmax, { output: true }, (dy, saved, attrs) => ({
     logits: () => {
       const y = at(saved, 0);

@@ -6,18 +6,17 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { Dense } from "../nn/dense.ts";
 import {
   loadModelArtifacts,
   modelFromArtifacts,
   type ModelJsonInput,
-  type ModelLimits,
   modelMetadata,
   type ModelSource,
   type Normalization,
 } from "../nn/model_io.ts";
-import type { Sequential } from "../nn/sequential.ts";
-import type { InitOptions } from "../runtime/init.ts";
+import { modelOutput } from "../nn/model_output.ts";
+import type { Model } from "../nn/model.ts";
+import { resolveTta, type TtaOptions, ttaProbabilities } from "../train/tta.ts";
 import type { RuntimeInfo } from "../runtime/types.ts";
 import { classLabels } from "./classifier_labels.ts";
 import { classifierModel, inputRescale } from "./classifier_model.ts";
@@ -27,63 +26,31 @@ import type { Pixels } from "../image/pixels.ts";
 import { pixelsToInput } from "../image/resize.ts";
 
 export type { Pixels } from "../image/pixels.ts";
-
-/** One class of a result, best first. */
-export interface Prediction {
-  /** Class index (the model's output unit). */
-  index: number;
-  /** The model's name of the class, e.g. `cat`, as saved with the model. */
-  label: string;
-  /**
-   * Japanese name, e.g. `猫`: only when the labels are CIFAR-10's or
-   * `labelsJa` was given; other label sets have no translation.
-   */
-  labelJa?: string;
-  /** Softmax probability in [0, 1]. */
-  probability: number;
-}
-
-/**
- * An image to classify: PNG or JPEG file bytes (any size and colour mode),
- * raw 8-bit pixels (grey, grey+alpha, RGB or RGBA, any size), or a tensor
- * `[height, width, channels]` or `[1, height, width, channels]` (float32 in
- * [0, 1], or int32 0..255; resized with `tf.image.resizeBilinear`).
- */
-export type ClassifierInput = Uint8Array | ArrayBuffer | Pixels | tf.Tensor;
-
-/** Options of {@linkcode Classifier.load} and {@linkcode Classifier.fromBytes}. */
-export interface ClassifierOptions extends InitOptions {
-  /**
-   * Class names by output index; default the names saved with the model
-   * (`userDefinedMetadata`), else CIFAR-10's for 10-class models, else
-   * `class 0`, `class 1`, ...
-   */
-  labels?: readonly string[];
-  /** Japanese class names; default CIFAR-10's when the labels are CIFAR-10's, else none. */
-  labelsJa?: readonly string[];
-  /** Images per forward pass; default 256. */
-  batchSize?: number;
-  /** Largest decoded image in pixels; default 40 million. */
-  maxPixels?: number;
-  /** Bounds the model files must stay within (sizes, shards, parameters). */
-  limits?: ModelLimits;
-}
-
-/** Options of {@linkcode Classifier.classify}. */
-export interface ClassifyOptions {
-  /** How many classes to return, best first; default 3. */
-  topK?: number;
-}
+export type {
+  ClassifierInput,
+  ClassifierOptions,
+  ClassifyOptions,
+  Prediction,
+} from "./classifier_options.ts";
+import type {
+  ClassifierInput,
+  ClassifierOptions,
+  ClassifyOptions,
+  Prediction,
+} from "./classifier_options.ts";
 
 function isTensor(x: unknown): x is tf.Tensor {
   return x instanceof tf.Tensor;
 }
 
 /**
- * An image classifier over a loaded model. Inputs are resized to the
+ * An image classifier over a loaded model: any model of RGB images whose
+ * output is one score per class, ending in softmax or giving logits (a
+ * linear last layer; its softmax is taken here). Inputs are resized to the
  * model's input size (32x32 for CIFAR-10) as `resize.ts` describes: area
  * averaging when shrinking, bilinear when enlarging; alpha is dropped and
- * grey is expanded to RGB.
+ * grey is expanded to RGB. With the `tta` option each image's
+ * probabilities are averaged with those of its mirror (and translations).
  *
  * Given bytes (model, weights and the tfjs WASM binary), it needs no Deno
  * permission at all: nothing is read from files or the environment, as in
@@ -107,7 +74,7 @@ function isTensor(x: unknown): x is tf.Tensor {
  */
 export class Classifier {
   /** The model; owned by the classifier and freed by {@linkcode dispose}. */
-  readonly model: Sequential;
+  readonly model: Model;
   /** Class names by index. */
   readonly labels: readonly string[];
   /** Japanese class names by index, or null when there are none (not CIFAR-10). */
@@ -116,13 +83,15 @@ export class Classifier {
   readonly runtime: RuntimeInfo;
   /** Model input `[height, width, 3]`. */
   readonly inputShape: readonly [number, number, number];
+  /** The test-time augmentation in force, or null for none. */
+  readonly tta: Readonly<Required<TtaOptions>> | null;
   readonly #batchSize: number;
   readonly #maxPixels: number | undefined;
   readonly #softmax: boolean;
   readonly #rescale: Normalization | null;
 
   private constructor(
-    model: Sequential,
+    model: Model,
     runtime: RuntimeInfo,
     options: ClassifierOptions,
   ) {
@@ -148,7 +117,6 @@ export class Classifier {
         `batchSize must be a whole number >= 1, got ${batchSize}`,
       );
     }
-    const last = model.layers[model.layers.length - 1];
     this.model = model;
     this.runtime = runtime;
     this.labels = labels;
@@ -156,7 +124,10 @@ export class Classifier {
     this.inputShape = [h, w, c];
     this.#batchSize = batchSize;
     this.#maxPixels = options.maxPixels;
-    this.#softmax = last instanceof Dense && last.activation === "softmax";
+    // A linear (logits) head, e.g. from Keras with `from_logits=True`, gets
+    // its softmax here.
+    this.#softmax = modelOutput(model).kind === "softmax";
+    this.tta = resolveTta(options.tta);
     this.#rescale = inputRescale(metadata);
   }
 
@@ -211,7 +182,7 @@ export class Classifier {
 
   /** Wraps a model in memory (the classifier takes ownership). */
   static async fromModel(
-    model: Sequential,
+    model: Model,
     options: ClassifierOptions = {},
   ): Promise<Classifier> {
     return new Classifier(model, await ensureRuntime(options), options);
@@ -307,8 +278,10 @@ export class Classifier {
           tf.mul(part, 255 * this.#rescale.scale),
           this.#rescale.offset,
         );
-        const y = this.model.apply(input, { training: false });
-        return this.#softmax ? y : tf.softmax(y);
+        return ttaProbabilities(input as tf.Tensor4D, (view) => {
+          const y = this.model.apply(view, { training: false });
+          return this.#softmax ? y : tf.softmax(y);
+        }, this.tta ?? undefined);
       });
       try {
         // `data()`, not `dataSync()`: the WebGPU backend cannot read synchronously in Deno.

@@ -1,7 +1,7 @@
 /**
  * The check `Classifier.load` and `Classifier.fromBytes` make on a model
- * read from files or bytes. A model file may describe any Sequential
- * model; one that is no image classifier is a bad model file (exit 2 in
+ * read from files or bytes. A model file may describe any Sequential or
+ * functional model; one that is no image classifier is a bad model file (exit 2 in
  * the CLIs), not a caller's `RangeError`.
  *
  * @module
@@ -13,14 +13,14 @@ import {
   type ModelMetadata,
   type Normalization,
 } from "../nn/model_io.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 
 /**
  * `model`, checked to be an image classifier (RGB input, two classes or
  * more); otherwise it is freed and a {@linkcode ModelFormatError} naming
  * `where` is thrown.
  */
-export function classifierModel(model: Sequential, where: string): Sequential {
+export function classifierModel(model: Model, where: string): Model {
   const [, , c] = model.inputShape;
   const [classes] = model.outputShape;
   const problem = model.inputShape.length !== 3 || c !== 3

@@ -42,6 +42,7 @@ export {
   type Pixels,
   type Prediction,
 } from "./classifier.ts";
+export type { TtaOptions, TtaSetting } from "../train/tta.ts";
 export { ModelFormatError } from "../nn/config_values.ts";
 export { ImageDecodeError } from "../image/image_errors.ts";
 export { RuntimeError } from "../runtime/init.ts";

@@ -17,7 +17,7 @@ import {
 } from "./decode_pool.ts";
 import type { Lang } from "../data/classes.ts";
 import { DEFAULT_MAX_PIXELS } from "../image/image_decode.ts";
-import { classifierPage } from "./page.ts";
+import { classifierPage, type TabOptions } from "./page.ts";
 import {
   type BodyLimits,
   ByteBudget,
@@ -28,14 +28,25 @@ import {
 import { metricsResponse, readyResponse } from "./probes.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import { ISOLATION_HEADERS, TabAssets } from "./tab_assets.ts";
+import { describeTta } from "../train/tta.ts";
 import { readUploads, type Upload } from "./uploads.ts";
 import { BatchQueue, QueueFullError } from "./work_queue.ts";
 
-/** The parts of a {@linkcode Classifier} the service uses. */
-export type ClassifierEngine = Pick<
-  Classifier,
-  "inputShape" | "classes" | "preprocess" | "predictPixels" | "top" | "runtime"
->;
+/**
+ * The parts of a {@linkcode Classifier} the service uses; `tta`, when
+ * present, is reported by `/healthz`.
+ */
+export type ClassifierEngine =
+  & Pick<
+    Classifier,
+    | "inputShape"
+    | "classes"
+    | "preprocess"
+    | "predictPixels"
+    | "top"
+    | "runtime"
+  >
+  & Partial<Pick<Classifier, "tta">>;
 
 /** Options of {@linkcode createClassifyHandler}; every limit has a default. */
 export interface ClassifyServiceOptions {
@@ -126,7 +137,7 @@ function topKOf(url: URL, classes: number): number {
   return Math.min(k, classes);
 }
 
-function page(lang: Lang, inTab: boolean): Response {
+function page(lang: Lang, inTab: TabOptions | null): Response {
   const nonce = crypto.randomUUID().replaceAll("-", "");
   // In the tab, the bundle is a same-origin script that compiles
   // WebAssembly, evaluates tfjs' emscripten glue with `new Function` and
@@ -134,7 +145,7 @@ function page(lang: Lang, inTab: boolean): Response {
   const scripts = inTab
     ? `script-src 'nonce-${nonce}' 'self' 'unsafe-eval' 'wasm-unsafe-eval'; worker-src blob:`
     : `script-src 'nonce-${nonce}'`;
-  return new Response(classifierPage(lang, nonce, inTab), {
+  return new Response(classifierPage(lang, nonce, inTab ?? undefined), {
     headers: {
       "content-type": "text/html; charset=utf-8",
       "content-security-policy":
@@ -299,7 +310,12 @@ class Service {
         return only("POST", () => this.#admitted(request, url));
       case "/":
       case "/index.html":
-        return only("GET", () => page(this.options.lang ?? "en", !!this.tab));
+        return only("GET", () =>
+          page(
+            this.options.lang ?? "en",
+            // The tab averages the server's TTA views, so answers agree.
+            this.tab ? { tta: this.classifier.tta ?? null } : null,
+          ));
       case "/healthz":
         return only("GET", () =>
           json(200, {
@@ -307,6 +323,8 @@ class Service {
             backend: this.classifier.runtime.backend,
             inputShape: this.classifier.inputShape,
             classes: this.classifier.classes,
+            // Which test-time augmentation the answers average over.
+            tta: describeTta(this.classifier.tta ?? undefined),
           }));
       case "/readyz":
         return only("GET", () => readyResponse(this.notReady()));

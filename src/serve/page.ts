@@ -7,6 +7,7 @@
  */
 
 import type { Lang } from "../data/classes.ts";
+import type { TtaOptions } from "../train/tta.ts";
 
 const TEXT = {
   en: {
@@ -37,6 +38,12 @@ const TEXT = {
   },
 } as const;
 
+/** How the page's "run in this tab" classifier is made. */
+export interface TabOptions {
+  /** The server's test-time augmentation, which the tab applies too. */
+  tta: TtaOptions | null;
+}
+
 /**
  * The page in `lang`; `nonce` authorises its inline style and script under
  * the CSP. With `inTab`, a switch runs the classifier in the tab: the page
@@ -46,7 +53,7 @@ const TEXT = {
 export function classifierPage(
   lang: Lang,
   nonce: string,
-  inTab = false,
+  inTab?: TabOptions,
 ): string {
   const t = TEXT[lang];
   const tabSwitch = inTab
@@ -96,6 +103,7 @@ const TEXT = ${
     })
   };
 const tab = document.getElementById("in-tab");
+const TTA = ${JSON.stringify(inTab?.tta ?? null)};
 let local = null;
 const drop = document.getElementById("drop");
 const input = document.getElementById("file");
@@ -132,7 +140,7 @@ function show(predictions) {
 function tabClassifier() {
   if (!local) {
     status.textContent = TEXT.tabLoading;
-    local = import("./simdnet.js").then((m) => m.fromUrl("model/model.json"));
+    local = import("./simdnet.js").then((m) => m.fromUrl("model/model.json", { tta: TTA ?? undefined }));
     local.catch(() => { local = null; });
   }
   return local;

@@ -8,31 +8,35 @@
  *     v = beta2 * v + (1 - beta2) * g^2
  *     w = w - alpha * m / (sqrt(v) + epsilon)
  *
+ * With `weightDecay` (Keras 3's decoupled decay, `w -= w * wd * lr` before
+ * the update) and as {@linkcode AdamW} (the same with Keras' default decay
+ * 0.004). Without decay or groups the update is exactly the seed's.
+ *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs-core";
 import { FUSED_ADAM, type FusedAdamAttrs } from "../kernels/custom_kernels.ts";
 import type { NamedWeight } from "../nn/layer.ts";
-import type { WeightValues } from "../nn/sequential.ts";
+import {
+  type BaseOptions,
+  checkOption,
+  type ConfigValue,
+  type OptimizerKind,
+  type OptimizerState,
+  SlotOptimizer,
+} from "./optimizer.ts";
 
 /** Options of {@linkcode Adam}; Keras' defaults when omitted. */
-export interface AdamOptions {
+export interface AdamOptions extends BaseOptions {
   learningRate?: number;
   beta1?: number;
   beta2?: number;
   epsilon?: number;
 }
 
-/** Adam's state, for checkpoints. */
-export interface AdamState {
-  /** Number of updates applied (Keras' `iterations`). */
-  iterations: number;
-  /** First moments, by weight name. */
-  m: WeightValues[];
-  /** Second moments, by weight name. */
-  v: WeightValues[];
-}
+/** Adam's state, for checkpoints: slots `momentum` (m) and `velocity` (v). */
+export type AdamState = OptimizerState;
 
 /**
  * One variable's update: one fused kernel where the backend has it (the
@@ -75,137 +79,79 @@ export function adamUpdate(
 }
 
 /** Keras' defaults. */
-export const ADAM_DEFAULTS: Readonly<Required<AdamOptions>> = {
+export const ADAM_DEFAULTS: Readonly<
+  Required<Omit<AdamOptions, "weightDecay" | "paramGroups">>
+> = {
   learningRate: 0.001,
   beta1: 0.9,
   beta2: 0.999,
   epsilon: 1e-7,
 };
 
-function check(name: keyof AdamOptions, value: number, ok: boolean): number {
-  if (!ok || !Number.isFinite(value)) {
-    throw new RangeError(
-      `Adam ${name} ${value} is out of range; Keras' default is ${
-        ADAM_DEFAULTS[name]
-      }`,
-    );
-  }
-  return value;
-}
-
 /** The Adam optimiser over a fixed list of named weights. */
-export class Adam {
-  readonly learningRate: number;
+export class Adam extends SlotOptimizer {
+  readonly kind: OptimizerKind = "adam";
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
-  /** Updates applied so far. */
-  iterations = 0;
-  readonly #weights: NamedWeight[];
-  readonly #m: tf.Variable[];
-  readonly #v: tf.Variable[];
 
-  /**
-   * Creates the moment buffers up front (zeros), so the number of live
-   * tensors does not change after the first step.
-   */
-  constructor(weights: readonly NamedWeight[], options: AdamOptions = {}) {
-    const o = {
-      learningRate: options.learningRate ?? ADAM_DEFAULTS.learningRate,
-      beta1: options.beta1 ?? ADAM_DEFAULTS.beta1,
-      beta2: options.beta2 ?? ADAM_DEFAULTS.beta2,
-      epsilon: options.epsilon ?? ADAM_DEFAULTS.epsilon,
-    };
-    this.learningRate = check(
-      "learningRate",
-      o.learningRate,
-      o.learningRate > 0,
-    );
-    this.beta1 = check("beta1", o.beta1, o.beta1 >= 0 && o.beta1 < 1);
-    this.beta2 = check("beta2", o.beta2, o.beta2 >= 0 && o.beta2 < 1);
-    this.epsilon = check("epsilon", o.epsilon, o.epsilon > 0);
-    this.#weights = [...weights];
-    const zeros = () =>
-      this.#weights.map((w) =>
-        tf.tidy(() => tf.variable(tf.zerosLike(w.variable), false))
-      );
-    this.#m = zeros();
-    this.#v = zeros();
+  /** Creates the moment buffers (zeros) for `weights`. */
+  constructor(
+    weights: readonly NamedWeight[],
+    options: AdamOptions = {},
+    name = "Adam",
+    defaultDecay = 0,
+  ) {
+    super(name, weights, options, {
+      learningRate: ADAM_DEFAULTS.learningRate,
+      weightDecay: defaultDecay,
+    }, ["momentum", "velocity"]);
+    const b1 = options.beta1 ?? ADAM_DEFAULTS.beta1;
+    const b2 = options.beta2 ?? ADAM_DEFAULTS.beta2;
+    const eps = options.epsilon ?? ADAM_DEFAULTS.epsilon;
+    this.beta1 = checkOption(name, "beta1", b1, b1 >= 0 && b1 < 1, "in [0, 1)");
+    this.beta2 = checkOption(name, "beta2", b2, b2 >= 0 && b2 < 1, "in [0, 1)");
+    this.epsilon = checkOption(name, "epsilon", eps, eps > 0, "> 0");
   }
 
-  /**
-   * Applies one update. `grads[i]` is the gradient of the `i`-th weight
-   * given to the constructor.
-   */
-  applyGradients(grads: readonly tf.Tensor[]): void {
-    if (grads.length !== this.#weights.length) {
-      throw new Error(
-        `Adam got ${grads.length} gradients for ${this.#weights.length} weights`,
-      );
-    }
-    this.iterations++;
+  protected updateWeight(i: number, g: tf.Tensor, lr: number): void {
     const t = this.iterations;
-    const alphaValue = this.learningRate * Math.sqrt(1 - this.beta2 ** t) /
-      (1 - this.beta1 ** t);
-    this.#weights.forEach((w, i) => {
-      adamUpdate(
-        w.variable,
-        grads[i]!,
-        this.#m[i]!,
-        this.#v[i]!,
-        alphaValue,
-        this.beta1,
-        this.beta2,
-        this.epsilon,
-      );
-    });
+    // The seed's expression, term for term, so its results do not change.
+    const alpha = lr * Math.sqrt(1 - this.beta2 ** t) / (1 - this.beta1 ** t);
+    adamUpdate(
+      this.weights[i]!.variable,
+      g,
+      this.slots[0]![i]!,
+      this.slots[1]![i]!,
+      alpha,
+      this.beta1,
+      this.beta2,
+      this.epsilon,
+    );
   }
 
-  /** Copies the state off the backend. */
-  async getState(): Promise<AdamState> {
-    const read = (vars: tf.Variable[]) =>
-      Promise.all(vars.map(async (t, i) => ({
-        name: this.#weights[i]!.name,
-        shape: [...t.shape],
-        values: (await t.data()) as Float32Array,
-      })));
+  protected ownConfig(): Record<string, ConfigValue> {
     return {
-      iterations: this.iterations,
-      m: await read(this.#m),
-      v: await read(this.#v),
+      beta_1: this.beta1,
+      beta_2: this.beta2,
+      epsilon: this.epsilon,
+      amsgrad: false,
     };
-  }
-
-  /** Restores a state from {@linkcode Adam.getState}; names and shapes must match. */
-  setState(state: AdamState): void {
-    const load = (vars: tf.Variable[], saved: WeightValues[], what: string) => {
-      // Exactly this optimizer's weights: moments of other weights would
-      // mean the state belongs to another set of frozen layers.
-      if (saved.length !== vars.length) {
-        throw new Error(
-          `optimizer state has ${what}s of ${saved.length} weights for ` +
-            `${vars.length} trainable weights`,
-        );
-      }
-      const byName = new Map(saved.map((s) => [s.name, s]));
-      vars.forEach((t, i) => {
-        const name = this.#weights[i]!.name;
-        const s = byName.get(name);
-        if (!s || s.values.length !== t.size) {
-          throw new Error(
-            `optimizer state has no ${what} of ${t.size} values for '${name}'`,
-          );
-        }
-        tf.tidy(() => t.assign(tf.tensor(s.values, t.shape)));
-      });
-    };
-    load(this.#m, state.m, "first moment");
-    load(this.#v, state.v, "second moment");
-    this.iterations = state.iterations;
-  }
-
-  /** Frees the moment buffers. */
-  dispose(): void {
-    tf.dispose([...this.#m, ...this.#v]);
   }
 }
+
+/**
+ * Keras' `AdamW`: Adam with decoupled weight decay, default 0.004
+ * (`w -= w * weight_decay * lr` before each Adam update).
+ */
+export class AdamW extends Adam {
+  override readonly kind: OptimizerKind = "adamw";
+
+  /** Creates the moment buffers (zeros) for `weights`. */
+  constructor(weights: readonly NamedWeight[], options: AdamOptions = {}) {
+    super(weights, options, "AdamW", ADAMW_WEIGHT_DECAY);
+  }
+}
+
+/** Keras' default `weight_decay` of AdamW. */
+export const ADAMW_WEIGHT_DECAY = 0.004;

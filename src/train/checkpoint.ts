@@ -1,8 +1,9 @@
 /**
  * Training checkpoints on disk: everything needed to continue a run exactly
- * where the last completed epoch left it (weights, Adam's moments and
- * iteration count, the trainer's random state, history, early-stopping
- * state, the settings and data fingerprints it was trained with). The byte
+ * where the last completed epoch left it (weights, the optimizer's kind,
+ * slots and iteration count, the schedule's step, the callbacks' state,
+ * the trainer's random state, history, early-stopping state, the settings
+ * and data fingerprints it was trained with). The byte
  * format, with its checksum and strict validation, is in
  * checkpoint_format.ts.
  *

@@ -1,27 +1,31 @@
 /**
- * The checkpoint file format, version 3: what a checkpoint holds, its
+ * The checkpoint file format, version 4: what a checkpoint holds, its
  * encoding, and a decoder that refuses anything damaged with one line.
  *
  * Layout (little-endian):
  *
- *     0       8 bytes  magic "SNCKPT03" (the last two digits: the version)
+ *     0       8 bytes  magic "SNCKPT04" (the last two digits: the version)
  *     8       4 bytes  uint32 n: bytes of the JSON header, a multiple of 4
  *     12      4 bytes  uint32 f: float32 values in the payload
  *     16      n bytes  UTF-8 JSON header, padded with spaces
- *     16+n    4f bytes float32 payload: weights, then Adam's m, then v
+ *     16+n    4f bytes float32 payload: weights, then each optimizer slot
+ *                      (Adam: momentum, velocity; SGD: momentum; RMSprop:
+ *                      velocity[, momentum][, average_gradient])
  *     16+n+4f 4 bytes  uint32 CRC-32 (zlib's) of every byte before it
  *
  * A file is accepted only if its length is exactly 20 + n + 4f (so a
  * truncated file or trailing bytes are refused before anything is parsed),
  * the CRC matches, the header has exactly the expected fields with the
  * expected types, its tensors tile the payload exactly (contiguous, in
- * order, each `length` the product of its `shape`, m and v naming the same
- * weights with their shapes: all of them, or the trainable ones in order
- * when layers are frozen), history lengths match the epoch count, and every value is
- * finite. Older files are refused with a message saying why: version 1
+ * order, each `length` the product of its `shape`, every optimizer slot
+ * naming the same weights with their shapes: all of them, or the trainable
+ * ones in order when layers are frozen), history lengths match the epoch
+ * count, and every value is finite. Older files are refused with a message saying why: version 1
  * ("SNCKPT01") had no checksum, version 2 saved the state of the trainer's
  * former generator (one uint32 of SplitMix32), which the one generator of
- * src/util/random.ts (xoshiro128**, four uint32s) cannot continue.
+ * src/util/random.ts (xoshiro128**, four uint32s) cannot continue, version
+ * 3 held Adam's moments only (no optimizer kind, schedule step, callback
+ * state or learning-rate history).
  *
  * Cost on a seed-CNN checkpoint (26.0 MB): encoding 33 ms, decoding with
  * the CRC and every check 38 ms (minimum of 9 runs, AMD EPYC Zen 4, Deno
@@ -32,6 +36,8 @@
 
 import type { WeightValues } from "../nn/sequential.ts";
 import type { RngState } from "../util/random.ts";
+import type { CallbackState } from "./callback.ts";
+import type { OptimizerKind, OptimizerState } from "./optimizer.ts";
 import { crc32 } from "./crc32.ts";
 import {
   checkFields,
@@ -44,14 +50,16 @@ import {
 export type { Group, TensorEntry } from "./checkpoint_validate.ts";
 
 /** The magic of the current version; "SNCKPT" + two digits in general. */
-const MAGIC = "SNCKPT03";
-const VERSION = 3;
+const MAGIC = "SNCKPT04";
+const VERSION = 4;
 const PREFIX = 16;
 /** Why each older version cannot be read, for the refusal message. */
 const OLDER: Record<number, string> = {
   1: "from an older simdnet without a checksum",
   2: "from an older simdnet whose random generator state (one uint32) the " +
     "current generator cannot continue",
+  3: "from an older simdnet that saved Adam's moments only, without the " +
+    "optimizer kind, schedule step and callback state",
 };
 const CRC_BYTES = 4;
 
@@ -65,6 +73,11 @@ export interface History {
   val_loss: number[];
   /** Validation accuracy of each epoch (empty without validation data). */
   val_accuracy: number[];
+  /**
+   * Learning rate of each epoch's last step (Keras 3's `learning_rate`);
+   * always written by `fit` and in checkpoints, absent in older history.json.
+   */
+  learning_rate?: number[];
 }
 
 /** Early stopping's running state. */
@@ -91,8 +104,12 @@ export interface TrainState {
   settings: Record<string, string | number | boolean | null>;
   /** The model's weights, by Keras name. */
   weights: WeightValues[];
-  /** Adam's update count and moments, one per trainable weight in weight order. */
-  optimizer: { iterations: number; m: WeightValues[]; v: WeightValues[] };
+  /** The optimizer's kind, update count and slots, one per trainable weight in weight order. */
+  optimizer: OptimizerState;
+  /** Training steps done, the learning-rate schedule's position. */
+  step: number;
+  /** Each callback's state, by class name. */
+  callbacks: Record<string, CallbackState>;
 }
 
 /** Why a checkpoint cannot be used. */
@@ -129,7 +146,7 @@ export function damaged(path: string, why: string): CheckpointError {
 interface Header extends Omit<TrainState, "weights" | "optimizer"> {
   format: string;
   version: number;
-  iterations: number;
+  optimizer: { kind: OptimizerKind; iterations: number; slots: string[] };
   tensors: TensorEntry[];
 }
 
@@ -143,16 +160,20 @@ export const HEADER_KEYS = [
   "history",
   "earlyStopping",
   "settings",
-  "iterations",
+  "optimizer",
+  "step",
+  "callbacks",
   "tensors",
 ];
 
-/** Serialises `state` to the checkpoint format (version 3). */
+/** Serialises `state` to the checkpoint format (version 4). */
 export function encodeCheckpoint(state: TrainState): Uint8Array {
+  const slots = Object.keys(state.optimizer.slots);
   const groups: Array<[Group, WeightValues[]]> = [
     ["weight", state.weights],
-    ["m", state.optimizer.m],
-    ["v", state.optimizer.v],
+    ...slots.map((
+      s,
+    ): [Group, WeightValues[]] => [s, state.optimizer.slots[s]!]),
   ];
   const tensors: TensorEntry[] = [];
   let floats = 0;
@@ -178,7 +199,13 @@ export function encodeCheckpoint(state: TrainState): Uint8Array {
     history: state.history,
     earlyStopping: state.earlyStopping,
     settings: state.settings,
-    iterations: state.optimizer.iterations,
+    optimizer: {
+      kind: state.optimizer.kind,
+      iterations: state.optimizer.iterations,
+      slots,
+    },
+    step: state.step,
+    callbacks: state.callbacks,
     tensors,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -256,19 +283,22 @@ function readFrame(
 }
 
 /**
- * Fails unless every value is finite and Adam's second moments (from
- * `vStart` on) are not negative. One plain loop: `Array.prototype.some`
+ * Fails unless every value is finite and the velocity slot (Adam's and
+ * RMSprop's squared-gradient average, `[vStart, vEnd)`) is not negative. One plain loop: `Array.prototype.some`
  * with a closure took ~10x longer on 26 MB.
  */
 function checkValues(
   payload: Float32Array,
   vStart: number,
+  vEnd: number,
   fail: (why: string) => never,
 ): void {
   for (let i = 0; i < payload.length; i++) {
     const x = payload[i]!;
     if (x - x !== 0) fail(`non-finite value at payload index ${i}`);
-    if (x < 0 && i >= vStart) fail(`negative second moment at index ${i}`);
+    if (x < 0 && i >= vStart && i < vEnd) {
+      fail(`negative second moment at index ${i}`);
+    }
   }
 }
 
@@ -291,15 +321,23 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): TrainState {
   if (h.format !== "simdnet-checkpoint" || h.version !== VERSION) {
     fail(`header names format ${JSON.stringify(h.format)} ${h.version}`);
   }
-  checkFields(h, fail);
-  const tensors = checkTensors(h.tensors, payload.length, fail);
-  checkValues(payload, tensors.find((e) => e.group === "v")!.offset, fail);
+  const slots = checkFields(h, fail);
+  const tensors = checkTensors(h.tensors, payload.length, slots, fail);
+  const velocity = tensors.filter((e) => e.group === "velocity");
+  const last = velocity[velocity.length - 1];
+  checkValues(
+    payload,
+    velocity[0]?.offset ?? 0,
+    last ? last.offset + last.length : 0,
+    fail,
+  );
   // Views into the one payload copy: Sequential.setWeights and
-  // Adam.setState copy them into tensors anyway.
-  const groups: Record<Group, WeightValues[]> = { weight: [], m: [], v: [] };
+  // the optimizers' setState copy them into tensors anyway.
+  const groups: Record<Group, WeightValues[]> = { weight: [] };
+  for (const s of slots) groups[s] = [];
   for (const e of tensors) {
     const values = payload.subarray(e.offset, e.offset + e.length);
-    groups[e.group].push({ name: e.name, shape: e.shape, values });
+    groups[e.group]!.push({ name: e.name, shape: e.shape, values });
   }
   const header = h as unknown as Header;
   return {
@@ -309,7 +347,13 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): TrainState {
     history: header.history,
     earlyStopping: header.earlyStopping,
     settings: header.settings,
-    weights: groups.weight,
-    optimizer: { iterations: header.iterations, m: groups.m, v: groups.v },
+    weights: groups.weight!,
+    optimizer: {
+      kind: header.optimizer.kind,
+      iterations: header.optimizer.iterations,
+      slots: Object.fromEntries(slots.map((s) => [s, groups[s]!])),
+    },
+    step: header.step,
+    callbacks: header.callbacks,
   };
 }

@@ -6,8 +6,22 @@
  * @module
  */
 
-/** The three tensor groups of the payload, in order. */
-export type Group = "weight" | "m" | "v";
+/**
+ * A tensor group of the payload: `weight`, or an optimizer slot name
+ * (groups are stored in that order: weights first, then the slots in the
+ * order the header's `optimizer.slots` lists).
+ */
+export type Group = string;
+
+/** The optimizer kinds a checkpoint may name. */
+const KINDS = ["sgd", "adam", "adamw", "rmsprop"];
+/** The slot names each kind may have, in their order. */
+const SLOTS: Record<string, string[]> = {
+  sgd: ["momentum"],
+  adam: ["momentum", "velocity"],
+  adamw: ["momentum", "velocity"],
+  rmsprop: ["velocity", "momentum", "average_gradient"],
+};
 
 /** One tensor of the payload, as the header lists it. */
 export interface TensorEntry {
@@ -40,11 +54,55 @@ export function exactKeys(
   return v;
 }
 
-/** Validates the scalar fields, history and settings of a parsed header. */
+/** Validates the optimizer's entry of the header; returns its slot names. */
+function checkOptimizer(
+  v: unknown,
+  fail: (why: string) => never,
+): string[] {
+  const o = exactKeys(v, ["kind", "iterations", "slots"], "optimizer", fail);
+  if (typeof o.kind !== "string" || !KINDS.includes(o.kind)) {
+    fail(`optimizer kind ${JSON.stringify(o.kind)} is unknown`);
+  }
+  if (!isCount(o.iterations)) {
+    fail("optimizer.iterations is not a whole number");
+  }
+  const allowed = SLOTS[o.kind]!;
+  const slots = o.slots;
+  let last = -1;
+  const ok = Array.isArray(slots) && slots.every((name) => {
+    const i = allowed.indexOf(name as string);
+    if (i <= last) return false;
+    last = i;
+    return true;
+  });
+  if (!ok) fail(`optimizer.slots are not ${o.kind}'s slot names in order`);
+  if (o.kind === "adam" || o.kind === "adamw") {
+    if (slots.length !== 2) fail(`optimizer.slots miss ${o.kind}'s moments`);
+  }
+  return slots as string[];
+}
+
+/** Validates the callbacks' states: objects of finite numbers or null. */
+function checkCallbacks(v: unknown, fail: (why: string) => never): void {
+  if (!isRecord(v)) fail("callbacks is not an object");
+  for (const [name, state] of Object.entries(v)) {
+    if (!isRecord(state)) fail(`callback ${name}'s state is not an object`);
+    for (const [k, x] of Object.entries(state)) {
+      if (x !== null && !isFiniteNumber(x)) {
+        fail(`callback ${name}'s ${k} is not a finite number or null`);
+      }
+    }
+  }
+}
+
+/**
+ * Validates the scalar fields, history, optimizer entry, callbacks and
+ * settings of a parsed header; returns the optimizer's slot names.
+ */
 export function checkFields(
   h: Record<string, unknown>,
   fail: (why: string) => never,
-) {
+): string[] {
   if (!isCount(h.epoch) || h.epoch < 1) {
     fail("epoch is not a whole number >= 1");
   }
@@ -58,8 +116,16 @@ export function checkFields(
   ) {
     fail("rngState is not four uint32s (not all zero)");
   }
-  if (!isCount(h.iterations)) fail("iterations is not a whole number");
-  const keys = ["loss", "accuracy", "val_loss", "val_accuracy"];
+  const slots = checkOptimizer(h.optimizer, fail);
+  if (!isCount(h.step)) fail("step is not a whole number");
+  checkCallbacks(h.callbacks, fail);
+  const keys = [
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+  ];
   const history = exactKeys(h.history, keys, "history", fail);
   for (const k of keys) {
     const list = history[k];
@@ -92,12 +158,14 @@ export function checkFields(
       fail(`setting '${k}' is not a string, finite number, boolean or null`);
     }
   }
+  return slots;
 }
 
 /** Validates the tensor table against the payload of `floats` values. */
 export function checkTensors(
   tensors: unknown,
   floats: number,
+  slots: readonly string[],
   fail: (why: string) => never,
 ): TensorEntry[] {
   if (!Array.isArray(tensors)) fail("tensors is not a list");
@@ -105,7 +173,7 @@ export function checkTensors(
   let offset = 0;
   const entries = tensors.map((t, i) => {
     const e = exactKeys(t, keys, `tensor ${i}`, fail);
-    if (e.group !== "weight" && e.group !== "m" && e.group !== "v") {
+    if (e.group !== "weight" && !slots.includes(e.group as string)) {
       fail(`tensor ${i} has group ${JSON.stringify(e.group)}`);
     }
     if (typeof e.name !== "string" || e.name === "") {
@@ -132,28 +200,33 @@ export function checkTensors(
     fail(`tensors hold ${offset} values, the payload ${floats}`);
   }
   const of = (g: Group) => entries.filter((e) => e.group === g);
-  const [w, m, v] = [of("weight"), of("m"), of("v")];
-  const order = [...w, ...m, ...v];
+  const w = of("weight");
+  const bySlot = slots.map(of);
+  const order = [...w, ...bySlot.flat()];
   if (w.length === 0 || order.some((e, i) => e !== entries[i])) {
-    fail("tensors are not weights, then m, then v");
+    fail("tensors are not weights, then each optimizer slot in order");
   }
   if (new Set(w.map((e) => e.name)).size !== w.length) {
     fail("duplicate weight names");
   }
-  // Moments exist for the trainable weights only: all of them, or, with
-  // frozen layers, some of them in weight order.
+  // Slots exist for the trainable weights only: all of them, or, with
+  // frozen layers, some of them in weight order; every slot alike.
   const index = new Map(w.map((e, i) => [e.name, i]));
+  const [first, ...rest] = bySlot;
+  if (first === undefined) return entries;
   let last = -1;
-  const ofWeights = m.length > 0 && m.every((e) => {
+  const ofWeights = first.length > 0 && first.every((e) => {
     const i = index.get(e.name);
     if (i === undefined || i <= last) return false;
     last = i;
     return e.shape.join() === w[i]!.shape.join();
   });
-  const likeM = v.length === m.length &&
-    v.every((e, i) =>
-      e.name === m[i]!.name && e.shape.join() === m[i]!.shape.join()
-    );
-  if (!ofWeights || !likeM) fail("optimizer moments do not match the weights");
+  const alike = rest.every((list) =>
+    list.length === first.length &&
+    list.every((e, i) =>
+      e.name === first[i]!.name && e.shape.join() === first[i]!.shape.join()
+    )
+  );
+  if (!ofWeights || !alike) fail("optimizer moments do not match the weights");
   return entries;
 }

@@ -6,10 +6,12 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { Sequential } from "../nn/sequential.ts";
+import { probabilities } from "../nn/model_output.ts";
+import type { Model } from "../nn/model.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { batchTensors, checkImages } from "./batch.ts";
 import { correctCount, softmaxCrossEntropy } from "./loss.ts";
+import { resolveTta, ttaProbabilities, type TtaSetting } from "./tta.ts";
 
 /** Mean loss and accuracy. */
 export interface Evaluation {
@@ -17,8 +19,35 @@ export interface Evaluation {
   accuracy: number;
 }
 
+/** Options of {@linkcode evaluate} and {@linkcode predictImages}. */
+export interface EvaluateOptions {
+  /**
+   * Test-time augmentation: average the probabilities of each image and its
+   * mirror (`true`), or of the views `{ flip, translate }` asks for (see
+   * `tta.ts`). Default none.
+   */
+  tta?: TtaSetting;
+}
+
+// Keras' categorical cross-entropy on probabilities clips them to
+// [1e-7, 1 - 1e-7]; averaged TTA probabilities have no logits to work from.
+const EPSILON = 1e-7;
+
+/** Cross-entropy sum and hit count of averaged probabilities `[n, classes]`. */
+function probabilityScores(
+  probs: tf.Tensor,
+  onehot: tf.Tensor,
+  labels: tf.Tensor,
+): [tf.Scalar, tf.Scalar] {
+  return tf.tidy(() => {
+    const clipped = tf.clipByValue(probs, EPSILON, 1 - EPSILON);
+    const loss = tf.neg(tf.sum(tf.mul(onehot, tf.log(clipped))));
+    return [loss as tf.Scalar, correctCount(probs, labels)];
+  });
+}
+
 /** The model's input shape as an image shape, or a clear error. */
-export function imageShape(model: Sequential): [number, number, number] {
+export function imageShape(model: Model): [number, number, number] {
   const [h, w, c] = model.inputShape;
   if (model.inputShape.length !== 3 || !h || !w || !c) {
     throw new Error(
@@ -30,7 +59,7 @@ export function imageShape(model: Sequential): [number, number, number] {
 }
 
 /** Number of classes of a model whose output is `[classes]`. */
-export function classCount(model: Sequential): number {
+export function classCount(model: Model): number {
   const [n] = model.outputShape;
   if (model.outputShape.length !== 1 || !n || n < 2) {
     throw new Error(
@@ -42,13 +71,17 @@ export function classCount(model: Sequential): number {
 
 /**
  * Keras' `model.evaluate`: cross-entropy and accuracy averaged over every
- * image, computed `batchSize` images at a time in inference mode.
+ * image, computed `batchSize` images at a time in inference mode. With
+ * `options.tta` both come from the averaged probabilities (the loss then
+ * clipped as Keras clips probabilities).
  */
 export async function evaluate(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   batchSize = 32,
+  options: EvaluateOptions = {},
 ): Promise<Evaluation> {
+  const tta = resolveTta(options.tta);
   const shape = imageShape(model);
   const classes = classCount(model);
   checkImages(data, shape, classes, "evaluation data");
@@ -64,10 +97,19 @@ export async function evaluate(
     const indices = Array.from({ length: n }, (_, i) => start + i);
     const [loss, hits] = tf.tidy(() => {
       const b = batchTensors(data, indices, classes);
+      if (tta !== null) {
+        const probs = ttaProbabilities(
+          b.x as tf.Tensor4D,
+          (x) => probabilities(model, x),
+          tta,
+        );
+        return probabilityScores(probs, b.y, b.labels);
+      }
       const logits = model.apply(b.x, { training: false, logits: true });
       return [softmaxCrossEntropy(logits, b.y), correctCount(logits, b.labels)];
     });
-    lossSum += (await loss.data())[0]! * n;
+    // The plain loss is a batch mean, the TTA one a batch sum.
+    lossSum += (await loss.data())[0]! * (tta === null ? n : 1);
     correct += (await hits.data())[0]!;
     tf.dispose([loss, hits]);
   }
@@ -76,12 +118,15 @@ export async function evaluate(
 
 /**
  * Class probabilities for every image, `batchSize` at a time, as one
- * `count x classes` array.
+ * `count x classes` array: the model's softmax, or the softmax of its
+ * logits when its last layer is linear; averaged over the views of
+ * `options.tta` when given.
  */
 export async function predictImages(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   batchSize = 32,
+  options: EvaluateOptions = {},
 ): Promise<Float32Array> {
   const shape = imageShape(model);
   const classes = classCount(model);
@@ -91,7 +136,11 @@ export async function predictImages(
     const n = Math.min(batchSize, data.count - start);
     const indices = Array.from({ length: n }, (_, i) => start + i);
     const probs = tf.tidy(() =>
-      model.apply(batchTensors(data, indices, classes).x)
+      ttaProbabilities(
+        batchTensors(data, indices, classes).x as tf.Tensor4D,
+        (x) => probabilities(model, x),
+        options.tta,
+      )
     );
     out.set((await probs.data()) as Float32Array, start * classes);
     probs.dispose();

@@ -1,7 +1,10 @@
 /**
- * `fit`: Keras-style training of a {@linkcode Sequential} classifier with
- * Adam, categorical cross-entropy, optional augmentation, validation,
- * early stopping and resumable checkpoints.
+ * `fit`: Keras-style training of a {@linkcode Model} classifier with
+ * an optimizer (Adam by default; SGD, AdamW, RMSprop), a learning-rate
+ * schedule, categorical cross-entropy (label smoothing, the layers'
+ * regularization losses), optional augmentation, validation, early
+ * stopping, callbacks (ReduceLROnPlateau, ModelCheckpoint) and resumable
+ * checkpoints.
  *
  * Transfer learning: layers frozen with `freezeLayers` are not updated,
  * and `fineTune` adds Keras' second phase (phases.ts).
@@ -15,9 +18,8 @@
  */
 
 import type { ImageSet } from "../data/image_set.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { registerGradients } from "../runtime/gradients.ts";
-import { Adam } from "./adam.ts";
 import {
   cleanCheckpointTemps,
   type History,
@@ -34,20 +36,40 @@ import {
   plan,
   runSettings,
 } from "./fit_options.ts";
-import { phaseAt, phaseOptimizer, savedPhase, withPhase } from "./phases.ts";
-import { type FitSettings, restoreState, settingsMismatch } from "./resume.ts";
+import type { Optimizer } from "./optimizer.ts";
+import { makeOptimizer } from "./optimizers.ts";
+import {
+  type FineTuneOptions,
+  phaseAt,
+  phaseOptimizer,
+  savedPhase,
+  withPhase,
+} from "./phases.ts";
+import {
+  type FitSettings,
+  otherOptimizer,
+  restoreState,
+  settingsMismatch,
+} from "./resume.ts";
 
 export { type EpochLogs, NonFiniteLossError } from "./fit_epoch.ts";
 export type { FineTuneOptions } from "./phases.ts";
 export type { FitOptions } from "./fit_options.ts";
 
-function emptyHistory(): History {
-  return { loss: [], accuracy: [], val_loss: [], val_accuracy: [] };
+function emptyHistory(): Required<History> {
+  return {
+    loss: [],
+    accuracy: [],
+    val_loss: [],
+    val_accuracy: [],
+    learning_rate: [],
+  };
 }
 
 /**
  * Trains `model` on `data` (uint8 HWC images, converted per batch) and
- * returns Keras' `history.history`. Progress is printed like Keras'.
+ * returns Keras' `history.history` (with the learning rate of each epoch,
+ * as Keras 3 logs it). Progress is printed like Keras'.
  * Throws {@linkcode NonFiniteLossError} if the loss becomes NaN or infinite.
  *
  * @example Transfer learning: frozen conv blocks, then fine-tuning
@@ -77,19 +99,52 @@ function emptyHistory(): History {
  * console.log(history.loss.length); // 3
  * model.dispose();
  * ```
+ *
+ * @example SGD with Nesterov momentum, a cosine schedule, label smoothing
+ * and ReduceLROnPlateau
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { cifarCnn } from "../nn/cifar_cnn.ts";
+ * import { fit } from "./fit.ts";
+ * import { ReduceLROnPlateau } from "./reduce_lr_on_plateau.ts";
+ * import { CosineDecay } from "./schedules.ts";
+ *
+ * await tf.setBackend("cpu");
+ * const model = cifarCnn({ seed: 1, inputShape: [8, 8, 3], classes: 3 });
+ * const data = {
+ *   images: new Uint8Array(12 * 8 * 8 * 3).map((_, i) => (i * 7) % 256),
+ *   labels: Uint8Array.from({ length: 12 }, (_, i) => i % 3),
+ *   count: 12,
+ *   shape: [8, 8, 3] as const,
+ * };
+ * const history = await fit(model, data, {
+ *   epochs: 2,
+ *   batchSize: 4,
+ *   optimizer: { kind: "sgd", momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+ *   schedule: new CosineDecay({ initialLearningRate: 0.05, decaySteps: 6 }),
+ *   labelSmoothing: 0.1,
+ *   callbacks: [new ReduceLROnPlateau({ monitor: "loss", patience: 1 })],
+ *   verbose: 0,
+ * });
+ * console.log(history.learning_rate.length); // 2
+ * model.dispose();
+ * ```
  */
 export async function fit(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   options: FitOptions = {},
-): Promise<History> {
+): Promise<Required<History>> {
   registerGradients();
   const p = plan(model, data, options);
   const { epochs, total, context: c } = p;
   const fineTune = options.fineTune;
-  const optimizer = phaseOptimizer(model, 1, options.learningRate);
+  const optimizer = phaseOptimizer(model, 1, p.optimizer);
   // Checks the second phase's rate before any epoch is spent.
-  if (fineTune) new Adam([], { learningRate: fineTune.learningRate });
+  if (fineTune) {
+    makeOptimizer([], { ...p.optimizer, learningRate: fineTune.learningRate });
+  }
   const checkpoint = options.checkpoint || null;
   const run: Run = {
     settings: runSettings(p, options, optimizer.learningRate),
@@ -100,7 +155,10 @@ export async function fit(
     lastSaved: null,
     keptIn: checkpoint,
     latestGood: false,
+    step: 0,
+    phase2: false,
   };
+  const beforeStep = stepRate(p, run, optimizer.learningRate);
   const kept = () => ({
     text: run.lastSaved === null || run.keptIn === null
       ? "no checkpoint had been written yet"
@@ -124,8 +182,7 @@ export async function fit(
     for (let epoch = run.startEpoch; epoch < total; epoch++) {
       if (fineTune && epoch === epochs) {
         // Keras' guide: unfreeze, recompile with a low rate (new state).
-        run.optimizer.dispose();
-        run.optimizer = phaseOptimizer(model, 2, fineTune.learningRate);
+        enterPhase2(p, fineTune, run);
         if (c.verbose) {
           c.output.write(
             `Fine-tuning every layer at learning rate ${fineTune.learningRate}\n`,
@@ -133,7 +190,7 @@ export async function fit(
         }
       }
       const logs = await runEpoch(
-        { ...c, optimizer: run.optimizer, kept },
+        { ...c, optimizer: run.optimizer, kept, beforeStep },
         epoch,
       );
       if (await endEpoch(p, options, run, epoch, logs)) {
@@ -151,8 +208,13 @@ export async function fit(
 interface Run {
   settings: FitSettings;
   checkpoint: string | null;
-  optimizer: Adam;
-  history: History;
+  optimizer: Optimizer;
+  /** Keras' `history.history`, the learning rate of each epoch included. */
+  history: Required<History>;
+  /** Training steps done in phase 1: the schedule's position. */
+  step: number;
+  /** Whether phase 2 (constant fine-tuning rate) has begun. */
+  phase2: boolean;
   startEpoch: number;
   /** The last epoch whose checkpoint was written or resumed from. */
   lastSaved: number | null;
@@ -166,6 +228,31 @@ interface Run {
    * may rotate it into the previous checkpoint (never a damaged one).
    */
   latestGood: boolean;
+}
+
+/**
+ * What runs before each step: phase 1's rate is the schedule's at the step
+ * (or the constant `baseRate`), then the callbacks' say (ReduceLROnPlateau);
+ * phase 2 keeps its constant fine-tuning rate.
+ */
+function stepRate(p: Plan, run: Run, baseRate: number): () => void {
+  return () => {
+    if (run.phase2) return;
+    let lr = p.schedule ? p.schedule.at(run.step) : baseRate;
+    for (const cb of p.callbacks) lr = cb.adjustLearningRate?.(lr) ?? lr;
+    run.optimizer.learningRate = lr;
+    run.step++;
+  };
+}
+
+/** Unfreezes every layer and gives `run` phase 2's fresh optimizer. */
+function enterPhase2(p: Plan, fineTune: FineTuneOptions, run: Run): void {
+  run.optimizer.dispose();
+  run.phase2 = true;
+  run.optimizer = phaseOptimizer(p.context.model, 2, {
+    ...p.optimizer,
+    learningRate: fineTune.learningRate,
+  });
 }
 
 /**
@@ -185,19 +272,21 @@ async function resumeRun(
   const { state } = found;
   const phase = phaseAt(state.epoch, p.epochs, options.fineTune);
   const saved = savedPhase(state.settings, phase, found.path);
+  if (phase === 2) enterPhase2(p, options.fineTune!, run);
+  const kind = otherOptimizer(state, run.optimizer, found.path);
+  if (kind) throw kind;
   const mismatch = settingsMismatch(saved, run.settings, found.path);
   if (mismatch) throw mismatch;
-  if (phase === 2) {
-    run.optimizer.dispose();
-    run.optimizer = phaseOptimizer(c.model, 2, options.fineTune!.learningRate);
-  }
   restoreState(state, found.path, {
     model: c.model,
     optimizer: run.optimizer,
     rng: c.rng,
     early,
+    callbacks: p.callbacks,
   });
-  run.history = state.history;
+  run.step = state.step;
+  // The decoder checked that a checkpoint's history has every key.
+  run.history = state.history as Required<History>;
   run.startEpoch = state.epoch;
   run.lastSaved = state.epoch;
   run.latestGood = found.latest;
@@ -227,7 +316,21 @@ async function endEpoch(
     history.val_loss.push(logs.val_loss!);
     history.val_accuracy.push(logs.val_accuracy!);
   }
+  history.learning_rate.push(logs.learning_rate!);
   const stop = early?.update(logs[early.monitor]!, epoch) ?? false;
+  // Phase 1's callbacks (the learning rate is phase 1's to adjust).
+  if (phaseAt(epoch + 1, p.epochs, options.fineTune) === 1) {
+    const print = c.verbose
+      ? (line: string) => c.output.write(`${line}\n`)
+      : null;
+    for (const cb of p.callbacks) {
+      await cb.onEpochEnd(epoch, { ...logs }, {
+        model: c.model,
+        learningRate: run.optimizer.learningRate,
+        print,
+      });
+    }
+  }
   if (run.checkpoint !== null) {
     const phase = phaseAt(epoch + 1, p.epochs, options.fineTune);
     const state: TrainState = {
@@ -239,6 +342,10 @@ async function endEpoch(
       settings: withPhase(run.settings, phase),
       weights: await c.model.getWeights(),
       optimizer: await run.optimizer.getState(),
+      step: run.step,
+      callbacks: Object.fromEntries(
+        p.callbacks.map((cb) => [cb.className, cb.getState()]),
+      ),
     };
     await saveCheckpoint(run.checkpoint, state, {
       keepPrevious: run.latestGood,

@@ -7,13 +7,18 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageSet } from "../data/image_set.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import type { Rng } from "../util/random.ts";
-import type { Adam } from "./adam.ts";
+import type { Optimizer } from "./optimizer.ts";
 import { augmentBatch, type AugmentOptions } from "./augment.ts";
 import { batchTensors } from "./batch.ts";
 import { evaluate } from "./evaluate.ts";
-import { correctCount, softmaxCrossEntropy } from "./loss.ts";
+import {
+  correctCount,
+  regularizationLoss,
+  smoothLabels,
+  softmaxCrossEntropy,
+} from "./loss.ts";
 import { Progbar, type ProgressOutput } from "./progress.ts";
 
 /** Metrics of one epoch (validation ones only with validation data). */
@@ -22,6 +27,8 @@ export interface EpochLogs {
   accuracy: number;
   val_loss?: number;
   val_accuracy?: number;
+  /** The learning rate of the epoch's last step (Keras 3's key). */
+  learning_rate?: number;
 }
 
 /** Training hit a NaN or infinite loss; the weights of the last epoch are in the checkpoint. */
@@ -43,18 +50,26 @@ interface Step {
   correct: number;
 }
 
+/** How the loss is formed: label smoothing (0: none). */
+interface LossSettings {
+  labelSmoothing: number;
+}
+
 /**
  * Runs one optimisation step; skips the update when the loss is not
- * finite. Only the trainable layers' variables get gradients, and the
+ * finite. The loss is the cross-entropy (of smoothed labels with label
+ * smoothing) plus every layer's regularization loss, inside the tape so
+ * the regularizers get their gradients. Only the trainable layers' variables get gradients, and the
  * leading layers that hold nothing trainable run before the gradient tape
  * starts, so frozen conv blocks cost a forward pass and no backward pass.
  */
 async function trainStep(
-  model: Sequential,
-  optimizer: Adam,
+  model: Model,
+  optimizer: Optimizer,
   batch: () => { x: tf.Tensor4D; y: tf.Tensor2D; labels: tf.Tensor1D },
   rng: Rng,
   augment: AugmentOptions | null,
+  lossSettings: LossSettings,
 ): Promise<Step> {
   const vars = model.trainableVariables;
   const start = model.frozenPrefix;
@@ -78,7 +93,12 @@ async function trainStep(
         ctx,
       );
       correct = tf.keep(correctCount(logits, b.labels));
-      return softmaxCrossEntropy(logits, b.y);
+      const y = lossSettings.labelSmoothing > 0
+        ? smoothLabels(b.y, lossSettings.labelSmoothing)
+        : b.y;
+      const ce = softmaxCrossEntropy(logits, y);
+      const reg = regularizationLoss(model.layers);
+      return reg === null ? ce : tf.add(ce, reg) as tf.Scalar;
     }, vars);
     return {
       loss: value,
@@ -98,8 +118,12 @@ async function trainStep(
 
 /** What one epoch needs. */
 export interface EpochContext {
-  model: Sequential;
-  optimizer: Adam;
+  model: Model;
+  optimizer: Optimizer;
+  /** Called before each step: sets the optimizer's rate for it (the schedule). */
+  beforeStep: () => void;
+  /** Label smoothing of the cross-entropy, in [0, 1); 0: none. */
+  labelSmoothing: number;
   rng: Rng;
   train: ImageSet;
   validation: ImageSet | null;
@@ -162,12 +186,14 @@ export async function runEpoch(
       s * batchSize,
       Math.min(n, (s + 1) * batchSize),
     );
+    c.beforeStep();
     const step = await trainStep(
       c.model,
       c.optimizer,
       () => batchTensors(train, indices, c.classes),
       c.rng,
       c.augment,
+      { labelSmoothing: c.labelSmoothing },
     );
     if (!Number.isFinite(step.loss)) {
       if (bar && output.isTTY) output.write("\n");
@@ -191,6 +217,7 @@ export async function runEpoch(
     logs.val_loss = v.loss;
     logs.val_accuracy = v.accuracy;
   }
+  logs.learning_rate = c.optimizer.learningRate;
   bar?.finish(Object.entries(logs) as Array<[string, number]>);
   return logs;
 }

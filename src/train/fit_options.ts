@@ -7,7 +7,7 @@
 
 import { checkValidationSplit, splitValidation } from "../data/dataset.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { Rng } from "../util/random.ts";
 import {
   type AugmentOptions,
@@ -17,7 +17,10 @@ import {
 import { checkImages } from "./batch.ts";
 import { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
 import { classCount, imageShape } from "./evaluate.ts";
+import type { Callback } from "./callback.ts";
 import type { EpochContext, EpochLogs } from "./fit_epoch.ts";
+import type { OptimizerConfig } from "./optimizers.ts";
+import type { LearningRateSchedule } from "./schedules.ts";
 import { type FineTuneOptions, phaseSettings } from "./phases.ts";
 import { type ProgressOutput, stdoutOutput } from "./progress.ts";
 import type { FitSettings } from "./resume.ts";
@@ -30,8 +33,30 @@ export interface FitOptions {
   batchSize?: number;
   /** Reshuffle the training set before each epoch. Default true. */
   shuffle?: boolean;
-  /** Adam's learning rate. Default 0.001. */
+  /**
+   * The optimizer's initial learning rate when `optimizer` names none.
+   * Default 0.001 (Adam's).
+   */
   learningRate?: number;
+  /**
+   * The optimizer and its options, e.g. `{ kind: "sgd", momentum: 0.9,
+   * nesterov: true, weightDecay: 5e-4 }`. Default Adam with Keras'
+   * defaults at `learningRate`.
+   */
+  optimizer?: OptimizerConfig;
+  /**
+   * The learning rate of each step (Keras' `LearningRateSchedule`, called
+   * with the number of steps done); replaces the optimizer's constant rate
+   * in the first phase.
+   */
+  schedule?: LearningRateSchedule;
+  /**
+   * Keras-style callbacks run at each epoch end, e.g. `ReduceLROnPlateau`
+   * and `ModelCheckpoint` (at most one of each); their state is checkpointed.
+   */
+  callbacks?: readonly Callback[];
+  /** Keras' label smoothing of the cross-entropy targets, in [0, 1). Default 0. */
+  labelSmoothing?: number;
   /** Validation set; takes precedence over `validationSplit`, as in Keras. */
   validationData?: ImageSet | null;
   /** Hold out the last fraction of `data` for validation (Keras semantics). */
@@ -68,9 +93,10 @@ export interface FitOptions {
   /**
    * A second phase after `epochs`: every layer is made trainable and
    * training continues for `fineTune.epochs` more epochs (numbered on, one
-   * history) at `fineTune.learningRate` with a fresh Adam. Layers frozen
-   * with `freezeLayers` stay frozen in the first phase; the model ends with
-   * every layer trainable.
+   * history) at `fineTune.learningRate` with a fresh optimizer of the
+   * same kind (constant rate: the schedule and callbacks drive phase 1).
+   * Layers frozen with `freezeLayers` stay frozen in the first phase; the
+   * model ends with every layer trainable.
    */
   fineTune?: FineTuneOptions;
   /**
@@ -94,11 +120,37 @@ export interface Plan {
   train: ImageSet;
   validation: ImageSet | null;
   early: EarlyStopping | null;
-  context: Omit<EpochContext, "optimizer" | "kept">;
+  /** The optimizer of the first phase, as a config. */
+  optimizer: OptimizerConfig;
+  schedule: LearningRateSchedule | null;
+  callbacks: readonly Callback[];
+  context: Omit<EpochContext, "optimizer" | "kept" | "beforeStep">;
+}
+
+/** Checks the callbacks: one of each kind, monitoring metrics the run has. */
+function checkCallbacks(
+  callbacks: readonly Callback[],
+  hasValidation: boolean,
+): void {
+  const seen = new Set<string>();
+  for (const cb of callbacks) {
+    if (seen.has(cb.className)) {
+      throw new Error(
+        `two ${cb.className} callbacks; pass at most one of each kind`,
+      );
+    }
+    seen.add(cb.className);
+    if (cb.monitor.startsWith("val_") && !hasValidation) {
+      throw new Error(
+        `${cb.className} monitors ${cb.monitor}, but there is no validation ` +
+          `data; pass validationData or validationSplit, or monitor 'loss'`,
+      );
+    }
+  }
 }
 
 export function plan(
-  model: Sequential,
+  model: Model,
   data: ImageSet,
   options: FitOptions,
 ): Plan {
@@ -133,6 +185,14 @@ export function plan(
         `data; pass validationData or validationSplit, or monitor 'loss'`,
     );
   }
+  const callbacks = options.callbacks ?? [];
+  checkCallbacks(callbacks, validation !== null);
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+    throw new RangeError(
+      `labelSmoothing must be in [0, 1), got ${options.labelSmoothing}`,
+    );
+  }
   if (options.resume && !options.checkpoint) {
     throw new Error("resume needs the checkpoint path to continue from");
   }
@@ -151,8 +211,23 @@ export function plan(
       (verbose ? stdoutOutput() : { write() {}, isTTY: false }),
     epochs: total,
     onBatchEnd: options.onBatchEnd,
+    labelSmoothing,
   };
-  return { epochs, total, train, validation, early, context };
+  const optimizer: OptimizerConfig = options.optimizer ?? { kind: "adam" };
+  return {
+    epochs,
+    total,
+    train,
+    validation,
+    early,
+    optimizer: {
+      ...optimizer,
+      learningRate: optimizer.learningRate ?? options.learningRate,
+    },
+    schedule: options.schedule ?? null,
+    callbacks,
+    context,
+  };
 }
 
 /** The settings a checkpoint records and a resume must match. */
@@ -171,7 +246,39 @@ export function runSettings(
     trainCount: p.train.count,
     validationCount: p.validation?.count ?? 0,
     params: c.model.countParams(),
+    ...trainingSettings(p),
     ...phaseSettings(c.model, p.epochs, options.fineTune),
     ...options.settings,
   };
+}
+
+/**
+ * The optimizer, schedule, callbacks and label smoothing as settings a
+ * resume must match; empty for the seed recipe's defaults (Adam, no
+ * schedule, no callbacks, no smoothing), so its settings are unchanged.
+ */
+function trainingSettings(p: Plan): FitSettings {
+  const settings: FitSettings = {};
+  const { kind, learningRate: _, ...rest } = p.optimizer;
+  if (kind !== "adam" || Object.values(rest).some((v) => v !== undefined)) {
+    settings.optimizer = JSON.stringify(p.optimizer);
+  }
+  if (p.schedule) {
+    settings.schedule = JSON.stringify({
+      class_name: p.schedule.className,
+      config: p.schedule.getConfig(),
+    });
+  }
+  if (p.callbacks.length > 0) {
+    settings.callbacks = JSON.stringify(
+      p.callbacks.map((c) => ({
+        class_name: c.className,
+        config: c.getConfig(),
+      })),
+    );
+  }
+  if (p.context.labelSmoothing > 0) {
+    settings.labelSmoothing = p.context.labelSmoothing;
+  }
+  return settings;
 }

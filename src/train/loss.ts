@@ -5,6 +5,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import type { AnyLayer } from "../nn/layer.ts";
 
 const fusedCrossEntropy = tf.customGrad(
   (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -68,4 +69,36 @@ export function correctCount(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
       ),
     )
   );
+}
+
+/**
+ * Keras' label smoothing of one-hot targets:
+ * `y * (1 - smoothing) + smoothing / classes`. The rows still sum to 1, so
+ * the fused cross-entropy's gradient `softmax - y` stays exact.
+ */
+export function smoothLabels(onehot: tf.Tensor, smoothing: number): tf.Tensor {
+  if (!(smoothing >= 0 && smoothing < 1)) {
+    throw new RangeError(
+      `label smoothing must be in [0, 1), got ${smoothing}`,
+    );
+  }
+  const classes = onehot.shape[onehot.rank - 1]!;
+  return tf.tidy(() =>
+    tf.add(tf.mul(onehot, 1 - smoothing), smoothing / classes)
+  );
+}
+
+/**
+ * The sum of the layers' regularization losses (Keras adds each layer's
+ * `losses` to the training loss), or null when no layer has one.
+ */
+export function regularizationLoss(
+  layers: readonly AnyLayer[],
+): tf.Scalar | null {
+  let total: tf.Scalar | null = null;
+  for (const layer of layers) {
+    const loss = layer.regularizationLoss?.() ?? null;
+    if (loss !== null) total = total === null ? loss : tf.add(total, loss);
+  }
+  return total;
 }

@@ -1,8 +1,10 @@
 /**
- * Training as Keras does it for the seed notebook: `fit` (Adam,
- * cross-entropy, optional augmentation, validation, early stopping, Keras'
+ * Training as Keras does it for the seed notebook: `fit` (Adam by default;
+ * SGD, AdamW, RMSprop with weight decay and parameter groups; schedules;
+ * ReduceLROnPlateau and ModelCheckpoint; label smoothing; cross-entropy, optional augmentation, validation, early stopping, Keras'
  * progress bar, atomic checkpoints that resume bit for bit), `evaluate` and
- * `predictImages`, on uint8 image sets converted one batch at a time.
+ * `predictImages` (with test-time augmentation: `tta`), on uint8 image sets
+ * converted one batch at a time.
  *
  * ```ts
  * import { initRuntime } from "@simdnet/simdnet/runtime";
@@ -40,15 +42,76 @@ export {
   type FitOptions,
   NonFiniteLossError,
 } from "./fit.ts";
-export { evaluate, type Evaluation, predictImages } from "./evaluate.ts";
+export {
+  evaluate,
+  type EvaluateOptions,
+  type Evaluation,
+  predictImages,
+} from "./evaluate.ts";
+export {
+  describeTta,
+  resolveTta,
+  type TtaOptions,
+  ttaProbabilities,
+  type TtaSetting,
+  type TtaView,
+  ttaView,
+  ttaViews,
+} from "./tta.ts";
 export {
   Adam,
   ADAM_DEFAULTS,
   type AdamOptions,
   type AdamState,
   adamUpdate,
+  AdamW,
+  ADAMW_WEIGHT_DECAY,
 } from "./adam.ts";
-export { correctCount, softmaxCrossEntropy } from "./loss.ts";
+export {
+  type BaseOptions,
+  type ConfigValue,
+  type Optimizer,
+  type OptimizerKind,
+  type OptimizerState,
+  type ParamGroup,
+  SlotOptimizer,
+} from "./optimizer.ts";
+export { SGD, SGD_DEFAULTS, type SgdOptions } from "./sgd.ts";
+export { RMSprop, RMSPROP_DEFAULTS, type RmspropOptions } from "./rmsprop.ts";
+export {
+  makeOptimizer,
+  OPTIMIZER_KINDS,
+  type OptimizerConfig,
+} from "./optimizers.ts";
+export {
+  CosineDecay,
+  type CosineDecayOptions,
+  ExponentialDecay,
+  type LearningRateSchedule,
+  PiecewiseConstantDecay,
+  type TriangularOptions,
+  TriangularSchedule,
+} from "./schedules.ts";
+export {
+  type Callback,
+  type CallbackContext,
+  type CallbackState,
+  type Monitor,
+} from "./callback.ts";
+export {
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+} from "./reduce_lr_on_plateau.ts";
+export {
+  ModelCheckpoint,
+  type ModelCheckpointOptions,
+} from "./model_checkpoint.ts";
+export {
+  correctCount,
+  regularizationLoss,
+  smoothLabels,
+  softmaxCrossEntropy,
+} from "./loss.ts";
 export {
   augmentBatch,
   type AugmentOptions,

@@ -2,7 +2,7 @@
  * The two phases of transfer learning in `fit`, as Keras' transfer-learning
  * guide runs them: first train with the frozen layers left as they are,
  * then unfreeze everything and fine-tune at a lower learning rate with a
- * fresh Adam (its moments from phase 1 belong to other variables and
+ * fresh optimizer of the same kind and options (its state from phase 1 belong to other variables and
  * another rate). The checkpoint records the frozen set, where phase 2
  * starts and its rate among the settings a resume must match, and the
  * phase it was written in, so a resume lands in the right phase with the
@@ -11,17 +11,21 @@
  * @module
  */
 
-import type { Sequential } from "../nn/sequential.ts";
+import type { Model } from "../nn/model.ts";
 import { frozenLayerNames, unfreezeAll } from "../nn/transfer.ts";
-import { Adam } from "./adam.ts";
 import { CheckpointError } from "./checkpoint.ts";
+import type { Optimizer } from "./optimizer.ts";
+import { makeOptimizer, type OptimizerConfig } from "./optimizers.ts";
 import type { FitSettings } from "./resume.ts";
 
 /** The fine-tuning phase of `fit`. */
 export interface FineTuneOptions {
   /** Epochs after the first phase's, with every layer trainable. */
   epochs: number;
-  /** Adam's learning rate in this phase, usually well below the first's. */
+  /**
+   * The optimizer's constant learning rate in this phase, usually well
+   * below the first's (the schedule and ReduceLROnPlateau drive phase 1 only).
+   */
   learningRate: number;
 }
 
@@ -33,7 +37,7 @@ const PHASE_KEY = "phase";
  * it is; empty for a plain run, so older checkpoints still resume.
  */
 export function phaseSettings(
-  model: Sequential,
+  model: Model,
   epochs: number,
   fineTune: FineTuneOptions | undefined,
 ): FitSettings {
@@ -93,13 +97,13 @@ export function savedPhase(
 
 /**
  * Makes the model's trainable set that of `phase` (phase 2: every layer)
- * and returns a fresh Adam over its trainable weights.
+ * and returns a fresh optimizer of `config` over its trainable weights.
  */
 export function phaseOptimizer(
-  model: Sequential,
+  model: Model,
   phase: 1 | 2,
-  learningRate: number | undefined,
-): Adam {
+  config: OptimizerConfig,
+): Optimizer {
   if (phase === 2) unfreezeAll(model);
   const weights = model.trainableWeights;
   if (weights.length === 0) {
@@ -109,5 +113,5 @@ export function phaseOptimizer(
       }), so there is nothing to train; freeze fewer layers`,
     );
   }
-  return new Adam(weights, { learningRate });
+  return makeOptimizer(weights, config);
 }

@@ -8,9 +8,10 @@
  * @module
  */
 
-import type { Sequential } from "../nn/sequential.ts";
-import type { Adam } from "./adam.ts";
+import type { Model } from "../nn/model.ts";
+import type { Callback } from "./callback.ts";
 import { CheckpointError, type TrainState } from "./checkpoint.ts";
+import type { Optimizer } from "./optimizer.ts";
 import type { EarlyStopping } from "./early_stopping.ts";
 import type { Rng } from "../util/random.ts";
 
@@ -73,23 +74,52 @@ export function settingsMismatch(
 }
 
 /**
- * Puts a checkpoint's state into the model, optimizer, generator and early
- * stopping; a checkpoint of another model is refused.
+ * The error for resuming with `optimizer` from a checkpoint written by
+ * another kind of optimizer (its state cannot continue this one's), or
+ * null when the kinds match.
+ */
+export function otherOptimizer(
+  state: TrainState,
+  optimizer: Optimizer,
+  path: string,
+): CheckpointError | null {
+  const saved = state.optimizer.kind;
+  if (saved === optimizer.kind) return null;
+  return new CheckpointError(
+    `cannot resume from ${path}: it was trained with the ${saved} optimizer, ` +
+      `not ${optimizer.kind}; rerun with --optimizer ${saved} (and its other ` +
+      `settings), or start a new run without --resume`,
+    "mismatch",
+    `optimizer ${saved} -> ${optimizer.kind}`,
+  );
+}
+
+/**
+ * Puts a checkpoint's state into the model, optimizer, generator, early
+ * stopping and callbacks; a checkpoint of another model is refused.
  */
 export function restoreState(
   state: TrainState,
   path: string,
   into: {
-    model: Sequential;
-    optimizer: Adam;
+    model: Model;
+    optimizer: Optimizer;
     rng: Rng;
     early: EarlyStopping | null;
+    callbacks?: readonly Callback[];
   },
 ): void {
   try {
     into.model.setWeights(state.weights);
     into.optimizer.setState(state.optimizer);
     into.rng.state = state.rngState;
+    for (const cb of into.callbacks ?? []) {
+      const saved = state.callbacks[cb.className];
+      if (!saved) {
+        throw new Error(`it holds no state of the ${cb.className} callback`);
+      }
+      cb.setState(saved);
+    }
   } catch (error) {
     throw new CheckpointError(
       `cannot resume from ${path}: it does not fit this model (${

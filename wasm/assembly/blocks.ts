@@ -215,6 +215,18 @@ export const enum ColSum {
   partials = 3, // ptr
   out = 4, // ptr
   parts = 5, // i32
+  scale = 6, // f32
+}
+
+// reduce_rows
+export const enum ReduceRows {
+  x = 0, // ptr
+  outer = 1, // i32
+  rows = 2, // i32
+  cols = 3, // i32
+  out = 4, // ptr
+  op = 5, // i32
+  scale = 6, // f32
 }
 
 // adam_update
@@ -250,4 +262,120 @@ export const enum DropoutMask {
   seed = 2, // i32
   rate = 3, // f32
   scale = 4, // f32
+}
+
+// tile
+export const enum Tile {
+  x0 = 0, // i32
+  x1 = 1, // i32
+  x2 = 2, // i32
+  x3 = 3, // i32
+  x4 = 4, // i32
+  x5 = 5, // i32
+  o0 = 6, // i32
+  o1 = 7, // i32
+  o2 = 8, // i32
+  o3 = 9, // i32
+  o4 = 10, // i32
+  o5 = 11, // i32
+  x = 12, // ptr
+  out = 13, // ptr
+}
+
+// unary
+export const enum Unary {
+  op = 0, // i32
+  n = 1, // i32
+  x = 2, // ptr
+  out = 3, // ptr
+  alpha = 4, // f32
+}
+
+// binary
+export const enum Binary {
+  op = 0, // i32
+  n = 1, // i32
+  a = 2, // ptr
+  ma = 3, // i32
+  b = 4, // ptr
+  mb = 5, // i32
+  out = 6, // ptr
+}
+
+// depthwise_conv, depthwise_input_grad, depthwise_filter_grad, depthwise_filter_reduce
+export const enum Depthwise {
+  B = 0, // i32
+  H = 1, // i32
+  W = 2, // i32
+  C = 3, // i32
+  M = 4, // i32
+  OH = 5, // i32
+  OW = 6, // i32
+  fh = 7, // i32
+  fw = 8, // i32
+  sh = 9, // i32
+  sw = 10, // i32
+  dh = 11, // i32
+  dw = 12, // i32
+  padT = 13, // i32
+  padL = 14, // i32
+  x = 15, // ptr
+  f = 16, // ptr
+  y = 17, // ptr
+  dx = 18, // ptr
+  df = 19, // ptr
+  partials = 20, // ptr
+  parts = 21, // i32
+}
+
+// avg_pool
+export const enum AvgPool {
+  B = 0, // i32
+  H = 1, // i32
+  W = 2, // i32
+  C = 3, // i32
+  OH = 4, // i32
+  OW = 5, // i32
+  fh = 6, // i32
+  fw = 7, // i32
+  sh = 8, // i32
+  sw = 9, // i32
+  padT = 10, // i32
+  padL = 11, // i32
+  x = 12, // ptr
+  out = 13, // ptr
+}
+
+// avgpool_grad
+export const enum AvgPoolGrad {
+  B = 0, // i32
+  H = 1, // i32
+  W = 2, // i32
+  C = 3, // i32
+  OH = 4, // i32
+  OW = 5, // i32
+  fh = 6, // i32
+  fw = 7, // i32
+  sh = 8, // i32
+  sw = 9, // i32
+  padT = 10, // i32
+  padL = 11, // i32
+  dy = 12, // ptr
+  dx = 13, // ptr
+  scale = 14, // f32
+}
+
+// batch_norm
+export const enum BatchNorm {
+  n = 0, // i32
+  C = 1, // i32
+  x = 2, // ptr
+  mean = 3, // ptr
+  variance = 4, // ptr
+  offset = 5, // ptr
+  scale = 6, // ptr
+  out = 7, // ptr
+  epsilon = 8, // f32
+  scratch = 9, // ptr
+  scratchStride = 10, // i32
 }

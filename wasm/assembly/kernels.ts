@@ -9,7 +9,7 @@
 
 import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
 import { packAConv, packBConv } from "./conv_pack";
-import { p32, splitRange } from "./params";
+import { f32At, p32, splitRange } from "./params";
 import {
   BiasAct,
   ColSum,
@@ -27,6 +27,18 @@ export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";
 export { max_pool, maxpool_grad } from "./max_pool";
 export { relu_grad } from "./relu_grad";
+export { tile } from "./tile";
+export { unary } from "./unary";
+export { binary } from "./binary";
+export { reduce_rows } from "./reduce_rows";
+export { avg_pool, avgpool_grad } from "./avg_pool";
+export { batch_norm } from "./batch_norm";
+export {
+  depthwise_conv,
+  depthwise_filter_grad,
+  depthwise_filter_reduce,
+  depthwise_input_grad,
+} from "./depthwise";
 
 const NC: i32 = 512;
 
@@ -353,19 +365,20 @@ export function col_sum(p: usize, tid: i32, nt: i32): void {
   }
 }
 
-// Phase 2 of col_sum: out[c] = Σ_t partial_t[c], split over columns.
+// Phase 2 of col_sum: out[c] = scale · Σ_t partial_t[c], split over columns.
 // Params: ColSum, as phase 1.
 export function col_sum_reduce(p: usize, tid: i32, nt: i32): void {
   const cols = p32(p, ColSum.cols);
   const partials = <usize> p32(p, ColSum.partials);
   const out = <usize> p32(p, ColSum.out);
   const parts = p32(p, ColSum.parts);
+  const scale = f32At(p, ColSum.scale);
   const r = splitRange(cols, 1, tid, nt);
   for (let c = <i32> (r >> 32); c < <i32> r; c++) {
     let s: f32 = 0;
     for (let t = 0; t < parts; t++) {
       s += load<f32>(partials + (<usize> t * <usize> cols + <usize> c) * 4);
     }
-    store<f32>(out + <usize> c * 4, s);
+    store<f32>(out + <usize> c * 4, s * scale);
   }
 }
