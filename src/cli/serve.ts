@@ -263,6 +263,19 @@ function stopOnSignal(server: ServiceServer, drainMs: number): Promise<void> {
   });
 }
 
+// `deno task bundle`'s output, when it was built: the page then offers to
+// classify in the browser tab. Absent (not built, or unreadable), the page
+// classifies on the server only.
+async function readBundle(): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(
+      new URL("../../dist/simdnet.js", import.meta.url),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 async function run(a: ServeArgs): Promise<number> {
   const classifier = await Classifier.load(a.model, {
     backend: a.backend,
@@ -287,6 +300,7 @@ async function run(a: ServeArgs): Promise<number> {
     bodyTimeoutMs: a.bodyTimeout,
     decodeWorkers: a.decodeWorkers,
     decodeBudgetMs: a.decodeBudget,
+    bundle: await readBundle(),
     onListen: (addr) => {
       const host = addr.hostname.includes(":")
         ? `[${addr.hostname}]`

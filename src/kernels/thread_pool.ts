@@ -61,6 +61,18 @@ parentPort.once("message", (d) => {
 });
 `;
 
+// Browsers forbid `Atomics.wait` on their main thread (it throws there);
+// the caller then spins on the control word instead, as emscripten's own
+// pthread glue does on that thread.
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs kernel calls over `threads` threads sharing one memory (a thread
  * pool; nothing to do with pooling layers).
@@ -70,6 +82,7 @@ export class ThreadPool {
   readonly #index: Map<string, number>;
   readonly #workers: Worker[];
   readonly #ctrl: Int32Array;
+  readonly #canBlock: boolean;
   #limit: number;
 
   private constructor(
@@ -83,6 +96,7 @@ export class ThreadPool {
     this.#workers = workers;
     this.#ctrl = ctrl;
     this.#limit = workers.length + 1;
+    this.#canBlock = workers.length === 0 || canBlock();
   }
 
   /**
@@ -185,7 +199,7 @@ export class ThreadPool {
         d < nt - 1;
         d = Atomics.load(c, DONE)
       ) {
-        Atomics.wait(c, DONE, d);
+        if (this.#canBlock) Atomics.wait(c, DONE, d);
       }
       if (Atomics.exchange(c, FAILED, 0) !== 0) {
         throw new Error(`simdnet: kernel ${name} failed in a worker thread`);

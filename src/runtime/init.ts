@@ -156,7 +156,7 @@ async function startWasm(
  */
 function readRefusal(error: unknown): unknown {
   const root = new URL("../../", import.meta.url);
-  if (!(error instanceof Deno.errors.NotCapable) || root.protocol !== "file:") {
+  if (!isNotCapable(error) || root.protocol !== "file:") {
     return error;
   }
   const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
@@ -164,6 +164,13 @@ function readRefusal(error: unknown): unknown {
     `Requires read access to "${dir}", run again with the --allow-read flag ` +
       "(tfjs' WASM binary is in its node_modules; or pass wasmBinary)",
   );
+}
+
+// A Deno sandbox refusal; false where `Deno` is absent (browsers, bundles
+// run by other engines), so these checks cannot throw a ReferenceError.
+function isNotCapable(error: unknown): boolean {
+  return typeof Deno !== "undefined" &&
+    error instanceof Deno.errors.NotCapable;
 }
 
 async function activate(loaded: LoadedTfjsWasm): Promise<void> {
@@ -287,7 +294,7 @@ async function autoSelect(
   } catch (err) {
     // A sandbox refusal (reading the tfjs binary without --allow-read) is the
     // user's to fix, not a reason to run 57x slower on the cpu backend.
-    if (err instanceof Deno.errors.NotCapable) throw err;
+    if (isNotCapable(err)) throw err;
     await tf.setBackend("cpu");
     return cpuInfo(
       `${why}; WASM failed (${(err as Error).message}); tfjs cpu`,

@@ -56,7 +56,10 @@ let depth = 0;
 let saved = new Map<string, string | undefined>();
 
 function enter(): void {
-  if (depth++ > 0 || Deno.build.os !== "linux") return;
+  // Browsers (the bundle) have no Deno and print nothing from Mesa.
+  if (
+    depth++ > 0 || typeof Deno === "undefined" || Deno.build.os !== "linux"
+  ) return;
   saved = new Map();
   for (const [name, value] of Object.entries(QUIET_GPU_ENV)) {
     if (!mayUseEnv(name)) continue;

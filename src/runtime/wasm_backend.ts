@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import wasmPkg from "@tensorflow/tfjs-backend-wasm";
+import * as wasmPkg from "@tensorflow/tfjs-backend-wasm";
 import threadedFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js";
 import threadedWorker from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js";
 // The single-threaded glue: tfjs ships one for its SIMD and non-SIMD builds.
@@ -57,6 +57,30 @@ if (tf.findBackendFactory("wasm") != null) tf.removeBackend("wasm");
 
 type Factory = (config: Record<string, unknown>) => Promise<TfjsWasmModule>;
 
+/** The tfjs WASM binaries by build, as bytes: the SIMD build, and the threaded one. */
+export interface TfjsWasmBinaries {
+  /** `tfjs-backend-wasm-simd.wasm`. */
+  simd: Uint8Array;
+  /** `tfjs-backend-wasm-threaded-simd.wasm`. */
+  threadedSimd: Uint8Array;
+}
+
+let embedded: TfjsWasmBinaries | null = null;
+
+/**
+ * Makes `binaries` the default of {@linkcode loadTfjsWasm} instead of the
+ * npm package's files, for a bundle that carries them (no file system, no
+ * `require.resolve` there). Either build is then taken by the threads asked.
+ */
+export function useEmbeddedWasmBinaries(binaries: TfjsWasmBinaries): void {
+  embedded = binaries;
+}
+
+/** True once {@linkcode useEmbeddedWasmBinaries} supplied the binaries. */
+export function hasEmbeddedWasmBinaries(): boolean {
+  return embedded !== null;
+}
+
 /** Resolves a binary shipped in the npm package to a file URL. */
 export function packageWasmUrl(name: TfjsWasmBinaryName): URL {
   const require = createRequire(import.meta.url);
@@ -75,10 +99,14 @@ export async function readWasmSource(source: WasmSource): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-// Evaluates an emscripten factory's source with Node globals hidden.
+// Evaluates an emscripten factory's source with Node globals hidden, and
+// `window` too: on a browser's main thread the glue's web path reads a
+// variable of its module wrapper that `toString()` leaves behind (a
+// ReferenceError in the bundle), while the path it takes in Deno needs
+// nothing the page lacks.
 function scopedFactory(src: string, scope: Record<string, unknown>): Factory {
-  const names = ["process", "require", ...Object.keys(scope)];
-  const values = [undefined, undefined, ...Object.values(scope)];
+  const names = ["process", "require", "window", ...Object.keys(scope)];
+  const values = [undefined, undefined, undefined, ...Object.values(scope)];
   return new Function(...names, `return (${src});`)(...values) as Factory;
 }
 
@@ -143,7 +171,12 @@ export async function loadTfjsWasm(options: {
   const name: TfjsWasmBinaryName = threaded
     ? "tfjs-backend-wasm-threaded-simd.wasm"
     : "tfjs-backend-wasm-simd.wasm";
-  const bytes = await readWasmSource(options.binary ?? packageWasmUrl(name));
+  const bytes = await readWasmSource(
+    options.binary ??
+      (embedded
+        ? (threaded ? embedded.threadedSimd : embedded.simd)
+        : packageWasmUrl(name)),
+  );
   // The glue caps its thread pool at hardwareConcurrency / 2.
   const cores = 2 * Math.max(1, options.threads);
   let module: TfjsWasmModule;

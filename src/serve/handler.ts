@@ -17,7 +17,7 @@ import {
 } from "./decode_pool.ts";
 import type { Lang } from "../data/classes.ts";
 import { DEFAULT_MAX_PIXELS } from "../image/image_decode.ts";
-import { classifierPage } from "./page.ts";
+import { classifierPage, type TabOptions } from "./page.ts";
 import {
   type BodyLimits,
   ByteBudget,
@@ -27,6 +27,7 @@ import {
 } from "./request_limits.ts";
 import { metricsResponse, readyResponse } from "./probes.ts";
 import { ServerMetrics } from "./server_metrics.ts";
+import { ISOLATION_HEADERS, TabAssets } from "./tab_assets.ts";
 import { describeTta } from "../train/tta.ts";
 import { readUploads, type Upload } from "./uploads.ts";
 import { BatchQueue, QueueFullError } from "./work_queue.ts";
@@ -78,6 +79,13 @@ export interface ClassifyServiceOptions {
   decodeBudgetMs?: number;
   /** Language of the page; default `en`. */
   lang?: Lang;
+  /**
+   * The bytes of `dist/simdnet.js` (`deno task bundle`). Given, and with a
+   * classifier that has its model, the page offers "run in this tab": it
+   * loads `/simdnet.js` and `/model/model.json` and classifies without
+   * uploading the image.
+   */
+  bundle?: Uint8Array;
   /** Largest decoded image in pixels; default 40 million. Larger: 400. */
   maxPixels?: number;
   /** Receives unexpected errors (answered with 500); default `console.error`. */
@@ -129,15 +137,22 @@ function topKOf(url: URL, classes: number): number {
   return Math.min(k, classes);
 }
 
-function page(lang: Lang): Response {
+function page(lang: Lang, inTab: TabOptions | null): Response {
   const nonce = crypto.randomUUID().replaceAll("-", "");
-  return new Response(classifierPage(lang, nonce), {
+  // In the tab, the bundle is a same-origin script that compiles
+  // WebAssembly, evaluates tfjs' emscripten glue with `new Function` and
+  // starts its threads as blob: workers.
+  const scripts = inTab
+    ? `script-src 'nonce-${nonce}' 'self' 'unsafe-eval' 'wasm-unsafe-eval'; worker-src blob:`
+    : `script-src 'nonce-${nonce}'`;
+  return new Response(classifierPage(lang, nonce, inTab ?? undefined), {
     headers: {
       "content-type": "text/html; charset=utf-8",
       "content-security-policy":
         `default-src 'none'; img-src blob: data:; style-src 'nonce-${nonce}'; ` +
-        `script-src 'nonce-${nonce}'; connect-src 'self'; base-uri 'none'; form-action 'none'`,
+        `${scripts}; connect-src 'self'; base-uri 'none'; form-action 'none'`,
       "x-content-type-options": "nosniff",
+      ...ISOLATION_HEADERS,
     },
   });
 }
@@ -187,6 +202,7 @@ class Service {
   readonly queue: BatchQueue<Float32Array, Float32Array>;
   readonly decoder: DecodePool;
   readonly limits: BodyLimits;
+  readonly tab: TabAssets | null;
   inFlight = 0;
   dropped = 0;
   draining = false;
@@ -205,6 +221,9 @@ class Service {
       budget: new ByteBudget(options.maxBufferedBytes ?? 64 * 1024 * 1024),
     };
     const [h, w] = classifier.inputShape;
+    this.tab = options.bundle && "model" in classifier && "labels" in classifier
+      ? new TabAssets(options.bundle, classifier as Classifier)
+      : null;
     this.queue = inferenceQueue(classifier, options);
     this.decoder = new DecodePool({
       workers: workersAvailable()
@@ -291,7 +310,12 @@ class Service {
         return only("POST", () => this.#admitted(request, url));
       case "/":
       case "/index.html":
-        return only("GET", () => page(this.options.lang ?? "en"));
+        return only("GET", () =>
+          page(
+            this.options.lang ?? "en",
+            // The tab averages the server's TTA views, so answers agree.
+            this.tab ? { tta: this.classifier.tta ?? null } : null,
+          ));
       case "/healthz":
         return only("GET", () =>
           json(200, {
@@ -307,6 +331,10 @@ class Service {
       case "/metrics":
         return only("GET", () => this.#metricsResponse(request, url));
       default:
+        if (this.tab?.has(url.pathname)) {
+          const tab = this.tab;
+          return only("GET", () => tab.respond(url.pathname));
+        }
         return json(404, { error: `no route ${url.pathname}` });
     }
   }

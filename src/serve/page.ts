@@ -7,6 +7,7 @@
  */
 
 import type { Lang } from "../data/classes.ts";
+import type { TtaOptions } from "../train/tta.ts";
 
 const TEXT = {
   en: {
@@ -18,6 +19,9 @@ const TEXT = {
     working: "Classifying…",
     failed: "Could not classify:",
     top: "Top classes",
+    tab: "Run in this tab (the image is not uploaded)",
+    tabLoading: "Loading the model into this tab…",
+    tabRan: "Classified in this tab: {backend}, {threads} thread(s)",
   },
   ja: {
     title: "simdnet CIFAR-10 画像分類",
@@ -28,12 +32,33 @@ const TEXT = {
     working: "分類中…",
     failed: "分類できませんでした:",
     top: "上位のクラス",
+    tab: "このタブで実行（画像をアップロードしません）",
+    tabLoading: "モデルをこのタブに読み込み中…",
+    tabRan: "このタブで分類しました: {backend}、{threads} スレッド",
   },
 } as const;
 
-/** The page in `lang`; `nonce` authorises its inline style and script under the CSP. */
-export function classifierPage(lang: Lang, nonce: string): string {
+/** How the page's "run in this tab" classifier is made. */
+export interface TabOptions {
+  /** The server's test-time augmentation, which the tab applies too. */
+  tta: TtaOptions | null;
+}
+
+/**
+ * The page in `lang`; `nonce` authorises its inline style and script under
+ * the CSP. With `inTab`, a switch runs the classifier in the tab: the page
+ * imports `simdnet.js` and `model/model.json` from the server (see
+ * `tab_assets.ts`) and no image leaves the browser.
+ */
+export function classifierPage(
+  lang: Lang,
+  nonce: string,
+  inTab?: TabOptions,
+): string {
   const t = TEXT[lang];
+  const tabSwitch = inTab
+    ? `<p><label><input id="in-tab" type="checkbox"> ${t.tab}</label></p>\n`
+    : "";
   return `<!doctype html>
 <html lang="${lang}">
 <head>
@@ -62,14 +87,24 @@ li { display: grid; grid-template-columns: 8rem 1fr 4rem; gap: 0.5rem; align-ite
 <input id="file" type="file" accept="image/png,image/jpeg">
 <span>${t.drop}</span>
 </label>
-<img id="preview" alt="" hidden>
+${tabSwitch}<img id="preview" alt="" hidden>
 <p id="status" role="status" aria-live="polite"></p>
 <h2 id="top-heading" hidden>${t.top}</h2>
 <ol id="results" aria-labelledby="top-heading"></ol>
 <script nonce="${nonce}">
 "use strict";
 const LANG = ${JSON.stringify(lang)};
-const TEXT = ${JSON.stringify({ working: t.working, failed: t.failed })};
+const TEXT = ${
+    JSON.stringify({
+      working: t.working,
+      failed: t.failed,
+      tabLoading: t.tabLoading,
+      tabRan: t.tabRan,
+    })
+  };
+const tab = document.getElementById("in-tab");
+const TTA = ${JSON.stringify(inTab?.tta ?? null)};
+let local = null;
 const drop = document.getElementById("drop");
 const input = document.getElementById("file");
 const preview = document.getElementById("preview");
@@ -101,6 +136,37 @@ function show(predictions) {
   heading.hidden = predictions.length === 0;
 }
 
+// The bundle and the model load once, on the first image classified here.
+function tabClassifier() {
+  if (!local) {
+    status.textContent = TEXT.tabLoading;
+    local = import("./simdnet.js").then((m) => m.fromUrl("model/model.json", { tta: TTA ?? undefined }));
+    local.catch(() => { local = null; });
+  }
+  return local;
+}
+
+async function classifyHere(file) {
+  const classifier = await tabClassifier();
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const predictions = await classifier.classify(bytes, {
+    topK: Math.min(3, classifier.classes),
+  });
+  document.body.dataset.runtime = JSON.stringify(classifier.runtime);
+  return predictions;
+}
+
+async function classifyOnServer(file) {
+  const res = await fetch("classify", {
+    method: "POST",
+    headers: { "content-type": file.type || "application/octet-stream" },
+    body: file,
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error || res.statusText);
+  return body.predictions;
+}
+
 async function classify(file) {
   if (shownUrl) URL.revokeObjectURL(shownUrl);
   shownUrl = URL.createObjectURL(file);
@@ -111,15 +177,17 @@ async function classify(file) {
   status.className = "";
   status.textContent = TEXT.working;
   try {
-    const res = await fetch("classify", {
-      method: "POST",
-      headers: { "content-type": file.type || "application/octet-stream" },
-      body: file,
-    });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error || res.statusText);
-    status.textContent = "";
-    show(body.predictions);
+    const here = tab !== null && tab.checked;
+    const predictions = here ? await classifyHere(file) : await classifyOnServer(file);
+    // The backend and threads, not the runtime's reason: its hints (e.g.
+    // which Linux package gives a GPU adapter) are for servers, not readers.
+    const runtime = here ? JSON.parse(document.body.dataset.runtime) : null;
+    status.textContent = here
+      ? TEXT.tabRan.replace("{backend}", runtime.backend)
+        .replace("{threads}", String(runtime.threads))
+      : "";
+    show(predictions);
+    document.body.dataset.predictions = JSON.stringify(predictions);
     document.body.dataset.state = "done";
   } catch (err) {
     status.className = "error";
