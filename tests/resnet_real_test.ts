@@ -34,8 +34,10 @@ import {
 
 const dir = Deno.env.get("CIFAR10_DIR");
 
-// Sizes keep the test near a minute on two busy cores (see the measurement
-// at the accuracy bound below).
+// Sizes keep the test under a minute on two busy cores: the epoch took
+// 28-46 s of wall time (load average 7-9 on 2 cores), the whole test ~30 s
+// of CPU. A 16-16-32-64 wide network used 38 s of CPU against 29 s for
+// this 8-8-16-32 one, for 0.321 against 0.367 held-out accuracy (one seed).
 const TRAIN = 5_000;
 const HELD_OUT = 1_000;
 const BATCH = 64;
@@ -80,11 +82,11 @@ function resnet(tfl: typeof Tfl): Tfl.LayersModel {
     );
   };
   const input = tfl.input({ shape: [32, 32, 3], name: "image" });
-  let x = on(conv("stem_conv", 16, 3), input);
+  let x = on(conv("stem_conv", 8, 3), input);
   x = on(relu("stem_relu"), on(bn("stem_bn"), x));
-  x = block(x, "block1", 16, 1);
-  x = block(x, "block2", 32, 2);
-  x = block(x, "block3", 64, 2);
+  x = block(x, "block1", 8, 1);
+  x = block(x, "block2", 16, 2);
+  x = block(x, "block3", 32, 2);
   x = on(L.globalAveragePooling2d({ name: "pool" }), x);
   const y = on(
     L.dense({ name: "predictions", units: 10, activation: "softmax" }),
@@ -139,8 +141,12 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 Deno.test({
+  // Deno prints an ignored test's name: it says why it did not run.
   name:
-    "real CIFAR-10: a tfjs-layers ResNet loads, counts its parameters as tfjs-layers, trains an epoch, beats chance and loads back in tfjs-layers",
+    "real CIFAR-10: a tfjs-layers ResNet loads, counts its parameters as tfjs-layers, trains an epoch, beats chance and loads back in tfjs-layers" +
+    (dir
+      ? ""
+      : " (ignored: set CIFAR10_DIR to a cifar-10-batches-bin directory)"),
   ignore: dir === undefined || dir === "",
   async fn() {
     await initRuntime({ backend: "wasm", threads: 2 });
@@ -205,7 +211,10 @@ Deno.test({
       const history = await fit(model, train, {
         epochs: 1,
         batchSize: BATCH,
-        optimizer: { kind: "adam", learningRate: 3e-3 },
+        // Measured over three (weights, shuffle) seeds: held-out accuracy
+        // 0.316, 0.302, 0.323 with Adam 1e-3, against 0.367, 0.273, 0.245
+        // with 3e-3 (steadier with the smaller step).
+        optimizer: { kind: "adam", learningRate: 1e-3 },
         validationData: heldOut,
         seed: 7,
         verbose: 0,
@@ -219,7 +228,10 @@ Deno.test({
           accuracy.toFixed(3)
         } (chance ${chance.toFixed(3)})`,
       );
-      assert.ok(accuracy > 0.25, `held-out accuracy ${accuracy}`);
+      // Chance is ~0.11; 0.2 keeps a 0.1 margin below the worst of the
+      // three seeds measured above (0.302), and guessing 1,000 images
+      // reaches it with probability far below 1e-9.
+      assert.ok(accuracy > 0.2, `held-out accuracy ${accuracy}`);
 
       // 4. simdnet saves the trained model; tfjs-layers loads it back and
       // predicts what simdnet predicts, at 1 and 2 threads.
