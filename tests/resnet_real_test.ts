@@ -29,6 +29,7 @@ import {
   readReference,
   type ReferenceSpec,
   spec,
+  TFJS_ONLY_GRADIENTS,
   TflReference,
 } from "./_tfl_reference.ts";
 
@@ -150,6 +151,10 @@ Deno.test({
   ignore: dir === undefined || dir === "",
   async fn() {
     await initRuntime({ backend: "wasm", threads: 2 });
+    // Training uses simdnet's gradients: tfjs-layers (whose bundle
+    // registers tfjs' own) stays in the child.
+    const leaked = TFJS_ONLY_GRADIENTS.filter((k) => tf.getGradient(k));
+    assert.deepEqual(leaked, [], "tfjs-layers' gradients in the test process");
     const root = await Deno.makeTempDir({ prefix: "simdnet_resnet_real_" });
     const child = TflReference.start();
     let model: Model | undefined;
