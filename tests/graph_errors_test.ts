@@ -9,6 +9,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
 import { main as classifyMain } from "../src/cli/classify.ts";
 import { main as evaluateMain } from "../src/cli/evaluate.ts";
+import { main as serveMain } from "../src/cli/serve.ts";
 import { main as trainMain } from "../src/cli/train.ts";
 import { Conv2D } from "../src/nn/conv2d.ts";
 import { Dense } from "../src/nn/dense.ts";
@@ -249,7 +250,7 @@ async function captured(fn: () => Promise<number>) {
   }
 }
 
-Deno.test("graph errors: classify, evaluate and train --model exit 2 with one stderr line naming the layer for each bad model file", async () => {
+Deno.test("graph errors: classify, evaluate, serve and train --model exit 2 with one stderr line naming the layer for each bad model file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "simdnet_graph_errors_" });
   try {
     // A small valid data set: the model file, not the data, must fail.
@@ -282,6 +283,8 @@ Deno.test("graph errors: classify, evaluate and train --model exit 2 with one st
             "--out",
             `${dir}/eval`,
           ]),
+        // The model is checked before the port is bound.
+        serve: () => serveMain(["--model", model, ...common, "--port", "0"]),
         "train --model": () =>
           trainMain([
             "--model",
