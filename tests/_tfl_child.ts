@@ -18,7 +18,12 @@
  * 3. writes `out.bin` (inference-mode outputs), `grads.bin` (gradients of
  *    the categorical cross-entropy w.r.t. every trainable weight, in
  *    trainable order, then w.r.t. the input; training mode, Dropout rates
- *    set to 0) and `ref.json` (shapes, weight names, class names, configs).
+ *    set to 0) and `ref.json` (shapes, weight names, class names, configs,
+ *    the regularization penalty);
+ * 4. with `steps`, runs that many training passes in all and writes every
+ *    weight to `after.bin` (the moving statistics they moved).
+ *
+ * A job's `ops` are op gradients by tfjs' own configs (`OpItem`).
  *
  * @module
  */
@@ -30,6 +35,7 @@ import { createRng, type Rng } from "../src/util/random.ts";
 import {
   type ChildItem,
   type ChildJob,
+  type OpItem,
   type ReferenceSpec,
   type RefInfo,
   TFJS_ONLY_GRADIENTS,
@@ -175,7 +181,8 @@ async function inputsFor(
   // The input stream is seeded apart from the weights' (seed + 1).
   const rng = createRng(seed + 1);
   const n = inShape.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: n }, () => rng.next());
+  const [lo, hi] = item.inputRange ?? [0, 1];
+  const x = Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
   const y = new Float32Array(item.batch * outUnits);
   for (let b = 0; b < item.batch; b++) y[b * outUnits + rng.int(outUnits)] = 1;
   return [tf.tensor(x, inShape), tf.tensor2d(y, [item.batch, outUnits])];
@@ -189,18 +196,25 @@ function gradients(
   model: tfl.LayersModel,
   x: tf.Tensor,
   y: tf.Tensor2D,
+  inference = false,
 ): { loss: tf.Scalar; grads: tf.Tensor[] } {
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const weights = inference ? model.weights : model.trainableWeights;
+  const vars = weights.map((w) => w.read() as tf.Variable);
   const xVar = tf.variable(x, true);
   const softmax = endsInSoftmax(model);
+  // tf.variableGrads skips variables marked non-trainable (tfjs-layers'
+  // moving statistics): marked trainable for the inference-mode gradients.
+  const flags = vars.map((v) => v.trainable);
+  vars.forEach((v) => (v.trainable = true));
   const { value, grads } = tf.variableGrads(() => {
-    const h = flat(model.apply(xVar, { training: true }) as tf.Tensor);
+    const h = flat(model.apply(xVar, { training: !inference }) as tf.Tensor);
     const loss = softmax
       ? tf.mean(tfl.metrics.categoricalCrossentropy(y, h))
       : tf.losses.softmaxCrossEntropy(y, h);
     // Keras adds the kernel/bias regularizers' penalties to the loss.
     return tf.addN([loss, ...model.calculateLosses()]) as tf.Scalar;
   }, [...vars, xVar]);
+  vars.forEach((v, i) => (v.trainable = flags[i]!));
   const ordered = [...vars, xVar].map((v) => grads[v.name]!);
   xVar.dispose();
   return { loss: value, grads: ordered };
@@ -231,6 +245,50 @@ function describeModel(model: tfl.LayersModel, trainModel: tfl.LayersModel) {
   };
 }
 
+/** The sum of the model's regularization penalties, as Keras adds them. */
+function penaltyOf(model: tfl.LayersModel): number {
+  return tf.tidy(() => {
+    const losses = model.calculateLosses();
+    return losses.length === 0 ? 0 : tf.addN(losses).dataSync()[0]!;
+  });
+}
+
+/**
+ * The training passes of `item.steps` (the gradients' pass counts as the
+ * first when it ran), then every weight to `after.bin`.
+ */
+async function trainSteps(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  steps: number,
+  item: ChildItem,
+  gradientPasses: number,
+): Promise<void> {
+  for (let s = gradientPasses > 0 ? 1 : 0; s < steps; s++) {
+    tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
+  }
+  await Deno.writeFile(
+    `${item.dir}/after.bin`,
+    await bytesOf(model.weights.map((w) => w.read())),
+  );
+}
+
+/** The gradient of sum(op(x) * r) at x, by tfjs' registered configs. */
+async function opGradient(
+  op: (x: tf.Tensor) => tf.Tensor,
+  item: OpItem,
+): Promise<void> {
+  const g = tf.tidy(() =>
+    tf.grad((t: tf.Tensor) => {
+      const y = op(t);
+      const r = tf.tensor(item.r.slice(0, y.size), y.shape);
+      return tf.sum(tf.mul(y, r));
+    })(tf.tensor(item.x))
+  );
+  await Deno.writeFile(item.file, await bytesOf([g]));
+  g.dispose();
+}
+
 async function reference(
   item: ChildItem,
   specs: readonly ReferenceSpec[],
@@ -246,17 +304,30 @@ async function reference(
   const out = model.predict(x) as tf.Tensor;
   const { loss, grads } = item.gradients === false
     ? { loss: tf.scalar(NaN), grads: [] }
+    : item.inferenceGradients
+    ? gradients(model, x, y, true)
     : gradients(trainModel, x, y);
   await Deno.writeFile(`${item.dir}/x.bin`, await bytesOf([x]));
   await Deno.writeFile(`${item.dir}/y.bin`, await bytesOf([y]));
   await Deno.writeFile(`${item.dir}/out.bin`, await bytesOf([out]));
   await Deno.writeFile(`${item.dir}/grads.bin`, await bytesOf(grads));
+  const steps = item.steps ?? 0;
+  if (steps > 0) await trainSteps(trainModel, x, steps, item, grads.length);
   const info: RefInfo = {
     inputShape: x.shape,
     outputShape: out.shape,
     loss: (await loss.data())[0]!,
     gradients: item.gradients !== false,
     ...describeModel(model, trainModel),
+    weightShapes: model.weights.map((w) => w.shape as number[]),
+    penalty: penaltyOf(trainModel),
+    steps,
+    gradWeights: item.inferenceGradients
+      ? model.weights.map((w) => ({
+        name: w.originalName,
+        shape: w.shape as number[],
+      }))
+      : undefined,
   };
   await Deno.writeTextFile(`${item.dir}/ref.json`, JSON.stringify(info));
   tf.dispose([x, y, out, loss, ...grads]);
@@ -276,6 +347,21 @@ async function run(job: ChildJob): Promise<void> {
       // One broken spec must not hide the others' results.
       await Deno.writeTextFile(
         `${item.dir}/error.txt`,
+        (error as Error).stack ?? String(error),
+      );
+    }
+  }
+  for (const item of job.ops ?? []) {
+    try {
+      const table = module[item.table] as
+        | Record<string, (x: tf.Tensor) => tf.Tensor>
+        | undefined;
+      const op = table?.[item.op];
+      if (!op) throw new Error(`no op '${item.op}' in '${item.table}'`);
+      await opGradient(op, item);
+    } catch (error) {
+      await Deno.writeTextFile(
+        `${item.file}.error.txt`,
         (error as Error).stack ?? String(error),
       );
     }
