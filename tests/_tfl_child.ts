@@ -21,7 +21,9 @@
  *    set to 0) and `ref.json` (shapes, weight names, class names, configs,
  *    the regularization penalty);
  * 4. with `steps`, runs that many training passes in all and writes every
- *    weight to `after.bin` (the moving statistics they moved).
+ *    weight to `after.bin` (the moving statistics they moved);
+ * 5. with `resave`, saves the model it loaded into `dir/resaved` (how
+ *    tfjs-layers writes back a file it read).
  *
  * A job's `ops` are op gradients by tfjs' own configs (`OpItem`).
  *
@@ -91,21 +93,15 @@ function asModel(
   return model;
 }
 
-async function buildAndSave(
-  item: ChildItem,
-  specs: readonly ReferenceSpec[],
-): Promise<void> {
-  const spec = specs.find((s) => s.name === item.build);
-  if (!spec) throw new Error(`no spec named '${item.build}'`);
-  const model = asModel(spec.build(tfl), spec);
-  drawWeights(model, createRng(spec.seed));
+/** Writes `model.json` + `weights.bin` of `model` into `dir`. */
+async function saveTo(model: tfl.LayersModel, dir: string): Promise<void> {
   const a = await artifactsOf(model);
   await Deno.writeFile(
-    `${item.dir}/weights.bin`,
+    `${dir}/weights.bin`,
     new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData!)),
   );
   await Deno.writeTextFile(
-    `${item.dir}/model.json`,
+    `${dir}/model.json`,
     JSON.stringify({
       format: a.format,
       generatedBy: a.generatedBy,
@@ -114,6 +110,17 @@ async function buildAndSave(
       weightsManifest: [{ paths: ["weights.bin"], weights: a.weightSpecs }],
     }),
   );
+}
+
+async function buildAndSave(
+  item: ChildItem,
+  specs: readonly ReferenceSpec[],
+): Promise<void> {
+  const spec = specs.find((s) => s.name === item.build);
+  if (!spec) throw new Error(`no spec named '${item.build}'`);
+  const model = asModel(spec.build(tfl), spec);
+  drawWeights(model, createRng(spec.seed));
+  await saveTo(model, item.dir);
   model.dispose();
 }
 
@@ -220,6 +227,13 @@ function gradients(
   return { loss: value, grads: ordered };
 }
 
+/** tfjs-layers' `summary()` lines (default widths). */
+function summaryOf(model: tfl.LayersModel): string[] {
+  const lines: string[] = [];
+  model.summary(undefined, undefined, (line: string) => lines.push(line));
+  return lines;
+}
+
 // A Sequential's InputLayer only carries the input shape, which Keras and
 // simdnet write as the first layer's batch_input_shape instead.
 function describeModel(model: tfl.LayersModel, trainModel: tfl.LayersModel) {
@@ -242,6 +256,7 @@ function describeModel(model: tfl.LayersModel, trainModel: tfl.LayersModel) {
       shape: w.shape as number[],
     })),
     countParams: model.countParams(),
+    summary: summaryOf(model),
   };
 }
 
@@ -311,6 +326,10 @@ async function reference(
   await Deno.writeFile(`${item.dir}/y.bin`, await bytesOf([y]));
   await Deno.writeFile(`${item.dir}/out.bin`, await bytesOf([out]));
   await Deno.writeFile(`${item.dir}/grads.bin`, await bytesOf(grads));
+  if (item.resave) {
+    await Deno.mkdir(`${item.dir}/resaved`, { recursive: true });
+    await saveTo(model, `${item.dir}/resaved`);
+  }
   const steps = item.steps ?? 0;
   if (steps > 0) await trainSteps(trainModel, x, steps, item, grads.length);
   const info: RefInfo = {

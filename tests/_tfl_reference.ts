@@ -98,6 +98,8 @@ export interface ChildItem {
   inferenceGradients?: boolean;
   /** See `ReferenceSpec.inputRange`. */
   inputRange?: [number, number];
+  /** Save what tfjs-layers loaded into `dir/resaved` (its own writing). */
+  resave?: boolean;
 }
 
 /**
@@ -154,6 +156,8 @@ export interface RefInfo {
    * gradients w.r.t. every weight).
    */
   gradWeights?: { name: string; shape: number[] }[];
+  /** tfjs-layers' `summary()` lines. */
+  summary?: string[];
 }
 
 /**
