@@ -25,6 +25,10 @@
  * 5. with `resave`, saves the model it loaded into `dir/resaved` (how
  *    tfjs-layers writes back a file it read).
  *
+ * With `lossWeights`, the gradients are of `sum(output * r)` (`r.bin`)
+ * alone, instead of the cross-entropy plus the regularization penalties
+ * (`penalty` in `ref.json` still has those).
+ *
  * A job's `ops` are op gradients by tfjs' own configs (`OpItem`).
  *
  * @module
@@ -204,6 +208,7 @@ function gradients(
   x: tf.Tensor,
   y: tf.Tensor2D,
   inference = false,
+  r?: tf.Tensor2D,
 ): { loss: tf.Scalar; grads: tf.Tensor[] } {
   const weights = inference ? model.weights : model.trainableWeights;
   const vars = weights.map((w) => w.read() as tf.Variable);
@@ -215,10 +220,14 @@ function gradients(
   vars.forEach((v) => (v.trainable = true));
   const { value, grads } = tf.variableGrads(() => {
     const h = flat(model.apply(xVar, { training: !inference }) as tf.Tensor);
-    const loss = softmax
+    const loss = r
+      ? tf.sum(tf.mul(h, r))
+      : softmax
       ? tf.mean(tfl.metrics.categoricalCrossentropy(y, h))
       : tf.losses.softmaxCrossEntropy(y, h);
-    // Keras adds the kernel/bias regularizers' penalties to the loss.
+    // Keras adds the kernel/bias regularizers' penalties to the loss; a
+    // loss of `r` is the output's alone (`penalty` reports them).
+    if (r) return loss as tf.Scalar;
     return tf.addN([loss, ...model.calculateLosses()]) as tf.Scalar;
   }, [...vars, xVar]);
   vars.forEach((v, i) => (v.trainable = flags[i]!));
@@ -258,6 +267,20 @@ function describeModel(model: tfl.LayersModel, trainModel: tfl.LayersModel) {
     countParams: model.countParams(),
     summary: summaryOf(model),
   };
+}
+
+/**
+ * With `item.lossWeights`, the weights `r` (`r.bin`, the flattened
+ * output's shape) of the loss `sum(output * r)` that replaces the
+ * cross-entropy.
+ */
+async function lossWeights(
+  item: ChildItem,
+  y: tf.Tensor2D,
+): Promise<tf.Tensor2D | undefined> {
+  if (!item.lossWeights) return undefined;
+  const r = new Float32Array((await Deno.readFile(`${item.dir}/r.bin`)).buffer);
+  return tf.tensor2d(r, [y.shape[0], r.length / y.shape[0]]);
 }
 
 /** The sum of the model's regularization penalties, as Keras adds them. */
@@ -321,7 +344,7 @@ async function reference(
     ? { loss: tf.scalar(NaN), grads: [] }
     : item.inferenceGradients
     ? gradients(model, x, y, true)
-    : gradients(trainModel, x, y);
+    : gradients(trainModel, x, y, false, await lossWeights(item, y));
   await Deno.writeFile(`${item.dir}/x.bin`, await bytesOf([x]));
   await Deno.writeFile(`${item.dir}/y.bin`, await bytesOf([y]));
   await Deno.writeFile(`${item.dir}/out.bin`, await bytesOf([out]));

@@ -100,6 +100,11 @@ export interface ChildItem {
   inputRange?: [number, number];
   /** Save what tfjs-layers loaded into `dir/resaved` (its own writing). */
   resave?: boolean;
+  /**
+   * Take the gradients of `sum(output * r)`, `r` read from `dir/r.bin`
+   * (float32, the flattened output's size), instead of the cross-entropy.
+   */
+  lossWeights?: boolean;
 }
 
 /**
