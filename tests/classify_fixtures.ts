@@ -232,6 +232,28 @@ export function heldEngine(classifier: Classifier): HeldEngine {
 }
 
 /**
+ * The smallest convolutional classifier: Conv2D (4 filters, 3x3, same,
+ * relu), Flatten and a Dense of `units` with `head` as its activation.
+ */
+export function convHeadNet(
+  inputShape: number[],
+  units: number,
+  head: "softmax" | "linear",
+  seed: number,
+): Sequential {
+  return new Sequential([
+    new Conv2D({
+      filters: 4,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+    }),
+    new Flatten(),
+    new Dense({ units, activation: head }),
+  ], { inputShape, seed });
+}
+
+/**
  * Runs `run` with a temporary folder holding `tinyModel(seed)` saved in
  * its `model` subfolder (`run` gets the folder and the model's path), then
  * removes both.
