@@ -434,6 +434,33 @@ async function selfCheck(table: Table): Promise<void> {
     // The first trainable weight: a kernel, or a gamma in a BN-only table.
     /bad gradient: d loss \/ d .+: error/,
   );
+  await assert.rejects(
+    compare(
+      { ...ref, info: { ...ref.info, penalty: (ref.info.penalty ?? 0) + 1 } },
+      "bad penalty",
+      tol,
+    ),
+    /bad penalty: regularization penalty: error/,
+  );
+  await selfCheckSteps(table, off);
+}
+
+/** With a case of training steps: a moved weight just off fails too. */
+async function selfCheckSteps(
+  table: Table,
+  off: (v: Float32Array, by: number) => Float32Array,
+): Promise<void> {
+  const c = table.cases.find((c) => table.runnable(c) && c.spec.steps);
+  if (!c) return;
+  const ref = table.refOf(c);
+  const tol = table.options;
+  const after = ref.after.map((w, i) =>
+    i === ref.after.length - 1 ? off(w, 3 * tol.output[0]) : w
+  );
+  await assert.rejects(
+    compare({ ...ref, after }, "bad steps", tol),
+    /bad steps: .+ after the steps: error/,
+  );
 }
 
 /**
