@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   CheckpointError,
   decodeCheckpoint,
+  loadCheckpoint,
   type TrainState,
 } from "../src/train/checkpoint.ts";
 import { crc32 } from "../src/train/crc32.ts";
@@ -160,4 +161,56 @@ export async function runTrainingChild(
   running = false;
   await killer;
   return { code, stderr: new TextDecoder().decode(stderr), killed };
+}
+
+/** Resolves once the checkpoint `dir/c.ckpt` holds `epoch` epochs (or the child ended). */
+export async function reaches(
+  dir: string,
+  epoch: number,
+  running: () => boolean,
+): Promise<void> {
+  while (running()) {
+    const state = await loadCheckpoint(`${dir}/c.ckpt`).catch(() => null);
+    if (state && state.epoch >= epoch) return;
+    await sleep(5);
+  }
+}
+
+/** When to kill a run: given its folder, a `killWhen` for the child. */
+export type KillPlan = [
+  what: string,
+  when: (dir: string) => (running: () => boolean) => Promise<void>,
+];
+
+/**
+ * The kill-and-resume check of the kill tests: each plan runs the child in
+ * its own folder under `root`, kills it when the plan says, resumes it to
+ * the end and expects `final.bin` to equal `expected` bit for bit (then
+ * `check`, for what else the resumed run must equal); at least two of the
+ * runs must have been killed before they ended, or the test proved little.
+ */
+export async function killAndResume(
+  root: string,
+  runChild: (
+    dir: string,
+    killWhen?: (running: () => boolean) => Promise<void>,
+  ) => Promise<ChildOutcome>,
+  plans: readonly KillPlan[],
+  expected: Uint8Array,
+  check?: (dir: string, what: string) => Promise<void>,
+): Promise<void> {
+  let kills = 0;
+  for (const [what, when] of plans) {
+    const dir = `${root}/${what.replaceAll(" ", "_")}`;
+    await Deno.mkdir(dir);
+    if ((await runChild(dir, when(dir))).killed) kills++;
+    const end = await runChild(dir);
+    assert.equal(end.code, 0, `${what}: ${end.stderr}`);
+    assert.deepEqual(await Deno.readFile(`${dir}/final.bin`), expected, what);
+    await check?.(dir, what);
+  }
+  assert.ok(
+    kills >= 2,
+    `only ${kills} of the runs were killed before they ended`,
+  );
 }

@@ -1,10 +1,10 @@
 /**
  * Shared by the convolution, pooling and regularizer tests: runs a
  * one-layer (or small) simdnet Sequential and the same `model.json` and
- * weights in tfjs-layers (in a child process, `_convpool_child.ts`, so
- * that tfjs' gradient configs compute the reference and simdnet's compute
- * simdnet's), and compares outputs and gradients on simdnet's wasm
- * backend at 1 and 2 threads.
+ * weights in tfjs-layers (in the one reference child, `_tfl_child.ts`
+ * through `_tfl_reference.ts`, so that tfjs' gradient configs compute the
+ * reference and simdnet's compute simdnet's), and compares outputs and
+ * gradients on simdnet's wasm backend at 1 and 2 threads.
  */
 
 import assert from "node:assert/strict";
@@ -15,18 +15,13 @@ import type { ModelJson } from "../src/nn/model_json.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
 import { createRng, type Rng } from "../src/util/random.ts";
+import {
+  type ChildItem,
+  readReference,
+  TflReference,
+} from "./_tfl_reference.ts";
 
-/** One case sent to the child. */
-export interface ChildCase {
-  topology: unknown;
-  specs: unknown;
-  weights: number[];
-  x: number[];
-  xShape: number[];
-  r: number[];
-}
-
-/** What the child computes for a case. */
+/** tfjs-layers' results for a case (from `_tfl_child.ts`). */
 export interface ChildResult {
   y: number[];
   yShape: number[];
@@ -103,41 +98,65 @@ export async function makeCase(
   return { label, json, weights, x, xShape, r };
 }
 
-const CHILD = new URL("./_convpool_child.ts", import.meta.url);
-const ROOT = new URL("../", import.meta.url);
-
-/** Runs the cases through tfjs-layers in the child process. */
+/**
+ * Runs the cases through tfjs-layers in the one reference child
+ * (`_tfl_reference.ts`): simdnet's file as written, the case's batch, the
+ * gradients of `sum(y * r)` in training mode, and what tfjs-layers writes
+ * back of it.
+ */
 export async function tflReference(
   cases: readonly Case[],
 ): Promise<ChildResult[]> {
-  const payload: ChildCase[] = cases.map((c) => ({
-    topology: c.json.modelTopology,
-    specs: c.json.weightsManifest[0]!.weights,
-    weights: Array.from(
-      new Float32Array(
-        c.weights.buffer,
-        c.weights.byteOffset,
-        c.weights.byteLength / 4,
-      ),
-    ),
-    x: Array.from(c.x),
-    xShape: c.xShape,
-    r: Array.from(c.r),
-  }));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-read", "--allow-env", CHILD.pathname],
-    cwd: ROOT.pathname,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(payload)));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const err = new TextDecoder().decode(stderr);
-  assert.equal(code, 0, `tfjs-layers reference failed: ${err}`);
-  return JSON.parse(new TextDecoder().decode(stdout));
+  const root = await Deno.makeTempDir({ prefix: "simdnet_convpool_" });
+  const child = TflReference.start();
+  try {
+    const items: ChildItem[] = [];
+    for (const [i, c] of cases.entries()) {
+      const dir = `${root}/${i}`;
+      await Deno.mkdir(dir);
+      const json = structuredClone(c.json);
+      json.weightsManifest[0]!.paths = ["weights.bin"];
+      await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(json));
+      await Deno.writeFile(`${dir}/weights.bin`, c.weights);
+      await Deno.writeFile(`${dir}/x.bin`, new Uint8Array(c.x.slice().buffer));
+      // The one-hot labels the child reads beside x; unused by sum(y * r).
+      await Deno.writeFile(`${dir}/y.bin`, new Uint8Array(c.r.length * 4));
+      await Deno.writeFile(`${dir}/r.bin`, new Uint8Array(c.r.slice().buffer));
+      items.push({
+        dir,
+        seed: 0,
+        batch: c.xShape[0]!,
+        inputFrom: dir,
+        lossWeights: true,
+        resave: true,
+      });
+    }
+    await child.run({ module: import.meta.url, specs: [], items });
+    const out: ChildResult[] = [];
+    for (const item of items) {
+      const ref = await readReference(item.dir);
+      const resaved = JSON.parse(
+        await Deno.readTextFile(`${item.dir}/resaved/model.json`),
+      ) as { modelTopology: Record<string, unknown> };
+      out.push({
+        y: Array.from(ref.out),
+        yShape: ref.info.outputShape,
+        // The input's first, then each trainable weight's.
+        grads: [
+          Array.from(ref.grads.get("input")!),
+          ...ref.info.trainable.map((w) => Array.from(ref.grads.get(w.name)!)),
+        ],
+        // tfjs-layers reports no penalty as 0; simdnet's side as null.
+        regLoss: ref.info.penalty ? ref.info.penalty : null,
+        params: ref.info.countParams,
+        topology: resaved.modelTopology,
+      });
+    }
+    return out;
+  } finally {
+    await child.close();
+    await Deno.remove(root, { recursive: true });
+  }
 }
 
 /** A case's results in simdnet, still as tensors. */

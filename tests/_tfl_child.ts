@@ -18,7 +18,18 @@
  * 3. writes `out.bin` (inference-mode outputs), `grads.bin` (gradients of
  *    the categorical cross-entropy w.r.t. every trainable weight, in
  *    trainable order, then w.r.t. the input; training mode, Dropout rates
- *    set to 0) and `ref.json` (shapes, weight names, class names, configs).
+ *    set to 0) and `ref.json` (shapes, weight names, class names, configs,
+ *    the regularization penalty);
+ * 4. with `steps`, runs that many training passes in all and writes every
+ *    weight to `after.bin` (the moving statistics they moved);
+ * 5. with `resave`, saves the model it loaded into `dir/resaved` (how
+ *    tfjs-layers writes back a file it read).
+ *
+ * With `lossWeights`, the gradients are of `sum(output * r)` (`r.bin`)
+ * alone, instead of the cross-entropy plus the regularization penalties
+ * (`penalty` in `ref.json` still has those).
+ *
+ * A job's `ops` are op gradients by tfjs' own configs (`OpItem`).
  *
  * @module
  */
@@ -30,6 +41,7 @@ import { createRng, type Rng } from "../src/util/random.ts";
 import {
   type ChildItem,
   type ChildJob,
+  type OpItem,
   type ReferenceSpec,
   type RefInfo,
   TFJS_ONLY_GRADIENTS,
@@ -85,21 +97,15 @@ function asModel(
   return model;
 }
 
-async function buildAndSave(
-  item: ChildItem,
-  specs: readonly ReferenceSpec[],
-): Promise<void> {
-  const spec = specs.find((s) => s.name === item.build);
-  if (!spec) throw new Error(`no spec named '${item.build}'`);
-  const model = asModel(spec.build(tfl), spec);
-  drawWeights(model, createRng(spec.seed));
+/** Writes `model.json` + `weights.bin` of `model` into `dir`. */
+async function saveTo(model: tfl.LayersModel, dir: string): Promise<void> {
   const a = await artifactsOf(model);
   await Deno.writeFile(
-    `${item.dir}/weights.bin`,
+    `${dir}/weights.bin`,
     new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData!)),
   );
   await Deno.writeTextFile(
-    `${item.dir}/model.json`,
+    `${dir}/model.json`,
     JSON.stringify({
       format: a.format,
       generatedBy: a.generatedBy,
@@ -108,6 +114,17 @@ async function buildAndSave(
       weightsManifest: [{ paths: ["weights.bin"], weights: a.weightSpecs }],
     }),
   );
+}
+
+async function buildAndSave(
+  item: ChildItem,
+  specs: readonly ReferenceSpec[],
+): Promise<void> {
+  const spec = specs.find((s) => s.name === item.build);
+  if (!spec) throw new Error(`no spec named '${item.build}'`);
+  const model = asModel(spec.build(tfl), spec);
+  drawWeights(model, createRng(spec.seed));
+  await saveTo(model, item.dir);
   model.dispose();
 }
 
@@ -175,7 +192,8 @@ async function inputsFor(
   // The input stream is seeded apart from the weights' (seed + 1).
   const rng = createRng(seed + 1);
   const n = inShape.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from({ length: n }, () => rng.next());
+  const [lo, hi] = item.inputRange ?? [0, 1];
+  const x = Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
   const y = new Float32Array(item.batch * outUnits);
   for (let b = 0; b < item.batch; b++) y[b * outUnits + rng.int(outUnits)] = 1;
   return [tf.tensor(x, inShape), tf.tensor2d(y, [item.batch, outUnits])];
@@ -189,21 +207,40 @@ function gradients(
   model: tfl.LayersModel,
   x: tf.Tensor,
   y: tf.Tensor2D,
+  inference = false,
+  r?: tf.Tensor2D,
 ): { loss: tf.Scalar; grads: tf.Tensor[] } {
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const weights = inference ? model.weights : model.trainableWeights;
+  const vars = weights.map((w) => w.read() as tf.Variable);
   const xVar = tf.variable(x, true);
   const softmax = endsInSoftmax(model);
+  // tf.variableGrads skips variables marked non-trainable (tfjs-layers'
+  // moving statistics): marked trainable for the inference-mode gradients.
+  const flags = vars.map((v) => v.trainable);
+  vars.forEach((v) => (v.trainable = true));
   const { value, grads } = tf.variableGrads(() => {
-    const h = flat(model.apply(xVar, { training: true }) as tf.Tensor);
-    const loss = softmax
+    const h = flat(model.apply(xVar, { training: !inference }) as tf.Tensor);
+    const loss = r
+      ? tf.sum(tf.mul(h, r))
+      : softmax
       ? tf.mean(tfl.metrics.categoricalCrossentropy(y, h))
       : tf.losses.softmaxCrossEntropy(y, h);
-    // Keras adds the kernel/bias regularizers' penalties to the loss.
+    // Keras adds the kernel/bias regularizers' penalties to the loss; a
+    // loss of `r` is the output's alone (`penalty` reports them).
+    if (r) return loss as tf.Scalar;
     return tf.addN([loss, ...model.calculateLosses()]) as tf.Scalar;
   }, [...vars, xVar]);
+  vars.forEach((v, i) => (v.trainable = flags[i]!));
   const ordered = [...vars, xVar].map((v) => grads[v.name]!);
   xVar.dispose();
   return { loss: value, grads: ordered };
+}
+
+/** tfjs-layers' `summary()` lines (default widths). */
+function summaryOf(model: tfl.LayersModel): string[] {
+  const lines: string[] = [];
+  model.summary(undefined, undefined, (line: string) => lines.push(line));
+  return lines;
 }
 
 // A Sequential's InputLayer only carries the input shape, which Keras and
@@ -228,7 +265,66 @@ function describeModel(model: tfl.LayersModel, trainModel: tfl.LayersModel) {
       shape: w.shape as number[],
     })),
     countParams: model.countParams(),
+    summary: summaryOf(model),
   };
+}
+
+/**
+ * With `item.lossWeights`, the weights `r` (`r.bin`, the flattened
+ * output's shape) of the loss `sum(output * r)` that replaces the
+ * cross-entropy.
+ */
+async function lossWeights(
+  item: ChildItem,
+  y: tf.Tensor2D,
+): Promise<tf.Tensor2D | undefined> {
+  if (!item.lossWeights) return undefined;
+  const r = new Float32Array((await Deno.readFile(`${item.dir}/r.bin`)).buffer);
+  return tf.tensor2d(r, [y.shape[0], r.length / y.shape[0]]);
+}
+
+/** The sum of the model's regularization penalties, as Keras adds them. */
+function penaltyOf(model: tfl.LayersModel): number {
+  return tf.tidy(() => {
+    const losses = model.calculateLosses();
+    return losses.length === 0 ? 0 : tf.addN(losses).dataSync()[0]!;
+  });
+}
+
+/**
+ * The training passes of `item.steps` (the gradients' pass counts as the
+ * first when it ran), then every weight to `after.bin`.
+ */
+async function trainSteps(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  steps: number,
+  item: ChildItem,
+  gradientPasses: number,
+): Promise<void> {
+  for (let s = gradientPasses > 0 ? 1 : 0; s < steps; s++) {
+    tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
+  }
+  await Deno.writeFile(
+    `${item.dir}/after.bin`,
+    await bytesOf(model.weights.map((w) => w.read())),
+  );
+}
+
+/** The gradient of sum(op(x) * r) at x, by tfjs' registered configs. */
+async function opGradient(
+  op: (x: tf.Tensor) => tf.Tensor,
+  item: OpItem,
+): Promise<void> {
+  const g = tf.tidy(() =>
+    tf.grad((t: tf.Tensor) => {
+      const y = op(t);
+      const r = tf.tensor(item.r.slice(0, y.size), y.shape);
+      return tf.sum(tf.mul(y, r));
+    })(tf.tensor(item.x))
+  );
+  await Deno.writeFile(item.file, await bytesOf([g]));
+  g.dispose();
 }
 
 async function reference(
@@ -246,17 +342,34 @@ async function reference(
   const out = model.predict(x) as tf.Tensor;
   const { loss, grads } = item.gradients === false
     ? { loss: tf.scalar(NaN), grads: [] }
-    : gradients(trainModel, x, y);
+    : item.inferenceGradients
+    ? gradients(model, x, y, true)
+    : gradients(trainModel, x, y, false, await lossWeights(item, y));
   await Deno.writeFile(`${item.dir}/x.bin`, await bytesOf([x]));
   await Deno.writeFile(`${item.dir}/y.bin`, await bytesOf([y]));
   await Deno.writeFile(`${item.dir}/out.bin`, await bytesOf([out]));
   await Deno.writeFile(`${item.dir}/grads.bin`, await bytesOf(grads));
+  if (item.resave) {
+    await Deno.mkdir(`${item.dir}/resaved`, { recursive: true });
+    await saveTo(model, `${item.dir}/resaved`);
+  }
+  const steps = item.steps ?? 0;
+  if (steps > 0) await trainSteps(trainModel, x, steps, item, grads.length);
   const info: RefInfo = {
     inputShape: x.shape,
     outputShape: out.shape,
     loss: (await loss.data())[0]!,
     gradients: item.gradients !== false,
     ...describeModel(model, trainModel),
+    weightShapes: model.weights.map((w) => w.shape as number[]),
+    penalty: penaltyOf(trainModel),
+    steps,
+    gradWeights: item.inferenceGradients
+      ? model.weights.map((w) => ({
+        name: w.originalName,
+        shape: w.shape as number[],
+      }))
+      : undefined,
   };
   await Deno.writeTextFile(`${item.dir}/ref.json`, JSON.stringify(info));
   tf.dispose([x, y, out, loss, ...grads]);
@@ -276,6 +389,21 @@ async function run(job: ChildJob): Promise<void> {
       // One broken spec must not hide the others' results.
       await Deno.writeTextFile(
         `${item.dir}/error.txt`,
+        (error as Error).stack ?? String(error),
+      );
+    }
+  }
+  for (const item of job.ops ?? []) {
+    try {
+      const table = module[item.table] as
+        | Record<string, (x: tf.Tensor) => tf.Tensor>
+        | undefined;
+      const op = table?.[item.op];
+      if (!op) throw new Error(`no op '${item.op}' in '${item.table}'`);
+      await opGradient(op, item);
+    } catch (error) {
+      await Deno.writeTextFile(
+        `${item.file}.error.txt`,
         (error as Error).stack ?? String(error),
       );
     }

@@ -3,7 +3,8 @@
  * with its own table: each spec goes through tfjs-layers in the child
  * (`_tfl_child.ts`) and through simdnet; {@linkcode runConformance} makes
  * one test step per spec and backend (wasm at 1 and 2 threads, webgpu when
- * an adapter exists) and per round trip (simdnet saves, tfjs-layers loads).
+ * an adapter exists, tfjs' cpu on request) and per round trip (simdnet
+ * saves, tfjs-layers loads).
  *
  * @module
  */
@@ -50,6 +51,13 @@ export interface ConformanceOptions {
   batch: number;
   output: Tolerance;
   grad: Tolerance;
+  /** Also run simdnet on tfjs' cpu backend (its non-wasm layer paths). */
+  cpu?: boolean;
+  /**
+   * A child the caller started and will close, to share it with other
+   * work of the test file (one child per file); else one of its own.
+   */
+  child?: TflReference;
 }
 
 interface Case {
@@ -102,6 +110,13 @@ export async function compare(
   );
   const o = checkClose(got.out, ref.out, tol.output, `${where}: output`);
   seen.output = Math.max(seen.output, o);
+  checkClose(
+    Float32Array.of(got.penalty),
+    Float32Array.of(ref.info.penalty ?? 0),
+    tol.output,
+    `${where}: regularization penalty`,
+  );
+  checkSteps(got.after, ref, where, tol.output);
   if (!ref.info.gradients) return;
   checkClose(
     Float32Array.of(got.loss),
@@ -123,6 +138,29 @@ export async function compare(
     );
     seen.grad = Math.max(seen.grad, g);
   }
+}
+
+/**
+ * The weights after the reference's training steps agree, and the steps
+ * moved some of them (else the comparison could not tell).
+ */
+function checkSteps(
+  got: Float32Array[],
+  ref: Reference,
+  where: string,
+  tol: Tolerance,
+): void {
+  if (!ref.info.steps) return;
+  const before = new Float32Array(ref.weights.slice().buffer);
+  let at = 0, moved = false;
+  ref.after.forEach((want, i) => {
+    const name = ref.info.weightNames[i];
+    checkClose(got[i]!, want, tol, `${where}: ${name} after the steps`);
+    const was = before.subarray(at, at + want.length);
+    moved ||= want.some((v, j) => v !== was[j]);
+    at += want.length;
+  });
+  assert.ok(moved, `${where}: ${ref.info.steps} training steps moved nothing`);
 }
 
 /** Why simdnet cannot load the reference's model today, or undefined. */
@@ -182,6 +220,9 @@ async function prepare(
       seed: c.spec.seed,
       batch: options.batch,
       gradients: c.spec.outputsOnly === undefined,
+      steps: c.spec.steps,
+      inferenceGradients: c.spec.inferenceGradients,
+      inputRange: c.spec.inputRange,
     })),
   });
   const mustLoad = new Set(
@@ -213,6 +254,28 @@ async function prepare(
     options,
     seen: { output: 0, grad: 0 },
   };
+}
+
+async function cpuSteps(t: Deno.TestContext, table: Table): Promise<void> {
+  for (const c of table.cases) {
+    await t.step({
+      name: stepName(`${shown(c.spec)}: cpu`, table.skip(c)),
+      ignore: table.skip(c) !== undefined,
+      fn: async () => {
+        await tf.setBackend("cpu");
+        try {
+          await compare(
+            table.refOf(c),
+            `${c.spec.name} (cpu)`,
+            table.options,
+            table.seen,
+          );
+        } finally {
+          await tf.setBackend("wasm");
+        }
+      },
+    });
+  }
 }
 
 async function wasmSteps(t: Deno.TestContext, table: Table): Promise<void> {
@@ -337,7 +400,15 @@ async function roundTripSteps(
 
 /** The comparison fails on an error 3x its tolerance in one value. */
 async function selfCheck(table: Table): Promise<void> {
-  const ref = table.refOf(table.cases[0]!);
+  // The first case with a weight's gradient (a table may open with
+  // weightless layers); the input's gradient when none has.
+  const withGrads = table.cases.filter((c) =>
+    table.runnable(c) && table.refOf(c).info.gradients
+  );
+  const first =
+    withGrads.find((c) => table.refOf(c).info.trainable.length > 0) ??
+      withGrads[0] ?? table.cases[0]!;
+  const ref = table.refOf(first);
   const tol = table.options;
   await tf.setBackend("wasm");
   await compare(ref, "unchanged", tol);
@@ -355,19 +426,47 @@ async function selfCheck(table: Table): Promise<void> {
     ),
     /bad output: output: error/,
   );
-  const kernel = ref.info.trainable[0]!.name;
+  const kernel = ref.info.trainable[0]?.name ?? "input";
   const grads = new Map(ref.grads);
   grads.set(kernel, off(ref.grads.get(kernel)!, 3 * tol.grad[0]));
   await assert.rejects(
     compare({ ...ref, grads }, "bad gradient", tol),
-    /bad gradient: d loss \/ d .*kernel: error/,
+    // The first trainable weight: a kernel, or a gamma in a BN-only table.
+    /bad gradient: d loss \/ d .+: error/,
+  );
+  await assert.rejects(
+    compare(
+      { ...ref, info: { ...ref.info, penalty: (ref.info.penalty ?? 0) + 1 } },
+      "bad penalty",
+      tol,
+    ),
+    /bad penalty: regularization penalty: error/,
+  );
+  await selfCheckSteps(table, off);
+}
+
+/** With a case of training steps: a moved weight just off fails too. */
+async function selfCheckSteps(
+  table: Table,
+  off: (v: Float32Array, by: number) => Float32Array,
+): Promise<void> {
+  const c = table.cases.find((c) => table.runnable(c) && c.spec.steps);
+  if (!c) return;
+  const ref = table.refOf(c);
+  const tol = table.options;
+  const after = ref.after.map((w, i) =>
+    i === ref.after.length - 1 ? off(w, 3 * tol.output[0]) : w
+  );
+  await assert.rejects(
+    compare({ ...ref, after }, "bad steps", tol),
+    /bad steps: .+ after the steps: error/,
   );
 }
 
 /**
  * Runs every spec of `options.groups` through tfjs-layers in one child and
- * through simdnet, as steps of `t`: wasm at 1 and 2 threads, webgpu when an
- * adapter exists, the round trip simdnet -> tfjs-layers, and a check that
+ * through simdnet, as steps of `t`: cpu when `options.cpu`, wasm at 1 and 2
+ * threads, webgpu when an adapter exists, the round trip simdnet -> tfjs-layers, and a check that
  * the comparison can fail. Needs simdnet's wasm runtime started with 2
  * threads. Returns the worst errors seen.
  */
@@ -380,9 +479,10 @@ export async function runConformance(
     assert.equal(tf.getGradient(kernel), undefined, `tfjs' ${kernel} gradient`);
   }
   const root = await Deno.makeTempDir({ prefix: "simdnet_tfl_" });
-  const child = TflReference.start();
+  const child = options.child ?? TflReference.start();
   try {
     const table = await prepare(child, root, options);
+    if (options.cpu) await cpuSteps(t, table);
     await wasmSteps(t, table);
     await webgpuSteps(t, table);
     await roundTripSteps(t, child, table);
@@ -392,7 +492,7 @@ export async function runConformance(
     );
     return table.seen;
   } finally {
-    await child.close();
+    if (!options.child) await child.close();
     await Deno.remove(root, { recursive: true });
   }
 }

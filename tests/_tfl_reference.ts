@@ -43,6 +43,20 @@ export interface ReferenceSpec {
    * trip are compared then), or undefined.
    */
   outputsOnly?: string;
+  /**
+   * Training-mode passes to run before reading the weights back (one is
+   * the gradients' own): the state they move, BatchNormalization's moving
+   * statistics, is then compared too. Undefined or 0: not compared.
+   */
+  steps?: number;
+  /**
+   * Take the gradients in inference mode w.r.t. every weight, the
+   * non-trainable ones (moving statistics) included, instead of in
+   * training mode w.r.t. the trainable ones.
+   */
+  inferenceGradients?: boolean;
+  /** The inputs' range, [0, 1) unless given (e.g. to reach a ReLU's cap). */
+  inputRange?: [number, number];
 }
 
 /** A spec line; see {@linkcode ReferenceSpec}. */
@@ -75,6 +89,35 @@ export interface ChildItem {
   inputFrom?: string;
   /** False to skip the gradients (outputs and description only). */
   gradients?: boolean;
+  /**
+   * Training-mode passes to run (the gradients' one included), after
+   * which every weight is written to `after.bin`; see `ReferenceSpec`.
+   */
+  steps?: number;
+  /** See `ReferenceSpec.inferenceGradients`. */
+  inferenceGradients?: boolean;
+  /** See `ReferenceSpec.inputRange`. */
+  inputRange?: [number, number];
+  /** Save what tfjs-layers loaded into `dir/resaved` (its own writing). */
+  resave?: boolean;
+  /**
+   * Take the gradients of `sum(output * r)`, `r` read from `dir/r.bin`
+   * (float32, the flattened output's size), instead of the cross-entropy.
+   */
+  lossWeights?: boolean;
+}
+
+/**
+ * The gradient of `sum(op(x) * r)` at `x` by tfjs' own config: `op` is
+ * `module[table][op]` (a function of one tensor), `r` is cut to the
+ * output's size; the child writes the float32 gradient to `file`.
+ */
+export interface OpItem {
+  file: string;
+  table: string;
+  op: string;
+  x: number[];
+  r: number[];
 }
 
 /** A job: the module and exports holding the specs, and the items. */
@@ -82,6 +125,8 @@ export interface ChildJob {
   module: string;
   specs: string[];
   items: ChildItem[];
+  /** Op gradients to compute (see {@linkcode OpItem}). */
+  ops?: OpItem[];
 }
 
 /** What the child wrote to `ref.json` about a model. */
@@ -105,6 +150,19 @@ export interface RefInfo {
   /** The trainable weights, in the order of `grads.bin`. */
   trainable: { name: string; shape: number[] }[];
   countParams: number;
+  /** Every weight's shape, in `weightNames`' order. */
+  weightShapes?: number[][];
+  /** The sum of the regularization penalties (0 without regularizers). */
+  penalty?: number;
+  /** The training passes behind `after.bin` (0: none written). */
+  steps?: number;
+  /**
+   * The weights `grads.bin` holds, when not `trainable` (inference-mode
+   * gradients w.r.t. every weight).
+   */
+  gradWeights?: { name: string; shape: number[] }[];
+  /** tfjs-layers' `summary()` lines. */
+  summary?: string[];
 }
 
 /**
@@ -228,6 +286,21 @@ export interface Reference {
    * empty for an item run with `gradients: false`.
    */
   grads: Map<string, Float32Array>;
+  /**
+   * Every weight after `info.steps` training passes, in `weightNames`'
+   * order; empty when the item ran no steps.
+   */
+  after: Float32Array[];
+}
+
+/** Splits `all` into consecutive pieces of the shapes' sizes. */
+function split(all: Float32Array, shapes: number[][]): Float32Array[] {
+  let at = 0;
+  return shapes.map((shape) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    at += n;
+    return all.subarray(at - n, at);
+  });
 }
 
 function floats(bytes: Uint8Array): Float32Array {
@@ -247,7 +320,9 @@ export async function readReference(dir: string): Promise<Reference> {
   const grads = new Map<string, Float32Array>();
   let at = 0;
   const sizes = [
-    ...info.trainable.map((w) => [w.name, w.shape] as const),
+    ...(info.gradWeights ?? info.trainable).map((w) =>
+      [w.name, w.shape] as const
+    ),
     ["input", info.inputShape] as const,
   ];
   for (const [name, shape] of all.length === 0 ? [] : sizes) {
@@ -264,6 +339,12 @@ export async function readReference(dir: string): Promise<Reference> {
     y: floats(await Deno.readFile(`${dir}/y.bin`)),
     out: floats(await Deno.readFile(`${dir}/out.bin`)),
     grads,
+    after: info.steps
+      ? split(
+        floats(await Deno.readFile(`${dir}/after.bin`)),
+        info.weightShapes!,
+      )
+      : [],
   };
 }
 
@@ -316,6 +397,10 @@ export interface SimdnetResult {
   /** All weights' names in simdnet's order. */
   weightNames: string[];
   countParams: number;
+  /** The sum of the layers' regularization penalties. */
+  penalty: number;
+  /** Every weight after `steps` training passes (empty for none). */
+  after: Float32Array[];
 }
 
 /** What the harness needs of a simdnet model. */
@@ -324,12 +409,27 @@ interface Model {
   readonly layers: readonly { regularizationLoss?(): tf.Scalar | null }[];
 }
 
+// Read with data(), not dataSync(): webgpu cannot read synchronously.
+async function penaltyOf(model: Model): Promise<number> {
+  const penalties = model.layers.flatMap((l) => l.regularizationLoss?.() ?? []);
+  if (penalties.length === 0) return 0;
+  const sum = tf.addN(penalties);
+  const value = (await sum.data())[0]!;
+  tf.dispose([sum, ...penalties]);
+  return value;
+}
+
 // The loss the trainer uses (src/train/fit_epoch.ts): the model's logits
 // (its final softmax skipped), flattened for layers with image outputs,
 // plus the layers' regularization penalties as Keras adds them.
-function lossOf(model: Model, x: tf.Tensor, y: tf.Tensor2D): tf.Scalar {
+function lossOf(
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor2D,
+  training = true,
+): tf.Scalar {
   const h = model.apply(x, {
-    training: true,
+    training,
     logits: true,
     nextSeed: () => 1,
   });
@@ -340,7 +440,9 @@ function lossOf(model: Model, x: tf.Tensor, y: tf.Tensor2D): tf.Scalar {
 
 /**
  * Loads the reference's files in simdnet on the active backend and
- * computes the outputs (inference) and gradients (training, Dropout off).
+ * computes the outputs (inference) and gradients (training, Dropout off);
+ * when the reference ran training steps, runs as many and reads back
+ * every weight.
  */
 export async function runSimdnet(ref: Reference): Promise<SimdnetResult> {
   const { info } = ref;
@@ -351,12 +453,19 @@ export async function runSimdnet(ref: Reference): Promise<SimdnetResult> {
     const x = tf.tensor(ref.x, info.inputShape);
     const y = tf.tensor2d(ref.y, [info.inputShape[0]!, units]);
     const out = model.apply(x, { training: false });
+    const inference = ref.info.gradWeights !== undefined;
     const weights = trainModel.trainableWeights;
+    const gradModel = inference ? model : trainModel;
+    const wrt = inference ? model.weights : weights;
     const xVar = tf.variable(x, true);
+    // tf.variableGrads skips variables marked non-trainable.
+    const flags = wrt.map((w) => w.variable.trainable);
+    wrt.forEach((w) => (w.variable.trainable = true));
     const { value, grads } = tf.variableGrads(
-      () => lossOf(trainModel, xVar, y),
-      [...weights.map((w) => w.variable), xVar],
+      () => lossOf(gradModel, xVar, y, !inference),
+      [...wrt.map((w) => w.variable), xVar],
     );
+    wrt.forEach((w, i) => (w.variable.trainable = flags[i]!));
     const result: SimdnetResult = {
       out: await out.data() as Float32Array,
       grads: new Map(),
@@ -364,8 +473,19 @@ export async function runSimdnet(ref: Reference): Promise<SimdnetResult> {
       trainableNames: weights.map((w) => w.name),
       weightNames: model.weights.map((w) => w.name),
       countParams: model.countParams(),
+      penalty: await penaltyOf(trainModel),
+      after: [],
     };
-    for (const w of weights) {
+    // The gradients' pass was the first training step.
+    for (let s = 1; s < (info.steps ?? 0); s++) {
+      tf.dispose(trainModel.apply(x, { training: true, nextSeed: () => 1 }));
+    }
+    if (info.steps) {
+      for (const w of trainModel.weights) {
+        result.after.push(await w.variable.data() as Float32Array);
+      }
+    }
+    for (const w of wrt) {
       result.grads.set(
         w.name,
         await grads[w.variable.name]!.data() as Float32Array,

@@ -11,6 +11,9 @@ import type { Model } from "../src/nn/model.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import type { ImageSet } from "../src/data/image_set.ts";
 import type { ProgressOutput } from "../src/train/progress.ts";
+import { fit } from "../src/train/fit.ts";
+import type { FitOptions } from "../src/train/fit_options.ts";
+import assert from "node:assert/strict";
 import { Rng } from "../src/util/random.ts";
 
 /**
@@ -86,4 +89,29 @@ export async function fakeCifar(dir: string, n: number): Promise<void> {
     for (let i = 0; i < n; i++) out[i * 3073] = i % 10;
     await Deno.writeFile(`${dir}/data_batch_${b}.bin`, out);
   }
+}
+
+/**
+ * Trains `model` on `data` with `options` (a checkpoint among them) and
+ * kills the run in process at the second batch of its second epoch, as a
+ * crash would: the checkpoint then holds exactly one epoch.
+ */
+export async function fitKilledInEpoch2(
+  model: Model,
+  data: ImageSet,
+  options: FitOptions,
+): Promise<void> {
+  let epochsDone = 0;
+  await assert.rejects(
+    fit(model, data, {
+      ...options,
+      onEpochEnd: () => {
+        epochsDone++;
+      },
+      onBatchEnd: (step) => {
+        if (epochsDone === 1 && step === 1) throw new Error("killed");
+      },
+    }),
+    /killed/,
+  );
 }

@@ -1,10 +1,17 @@
 /**
  * Keras' activation strings on Dense and Conv2D against tfjs-layers 4.22
- * (cpu backend, tfjs' own gradient configs), and the gradients of
- * gradients_activations.ts against finite differences and tfjs' configs;
- * simdnet on cpu and on wasm at 1 and 2 threads.
+ * (the child-process harness, `_tfl_conformance.ts`: cpu backend, tfjs'
+ * own gradient configs), and the gradients of gradients_activations.ts
+ * against finite differences and tfjs' configs (computed in the same
+ * child); simdnet on cpu and on wasm at 1 and 2 threads.
+ *
+ * The child imports this module for its tables, so the top level only
+ * builds tables (seeded, the same in both processes): the runtime starts
+ * inside the tests.
  */
 
+import * as tf from "@tensorflow/tfjs-core";
+import type * as Tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert/strict";
 import {
   activationFromConfig,
@@ -13,44 +20,43 @@ import {
   splitActivation,
 } from "../src/nn/activations.ts";
 import { ModelFormatError } from "../src/nn/config_values.ts";
-import { Conv2D } from "../src/nn/conv2d.ts";
 import { Dense } from "../src/nn/dense.ts";
 import { layerFromConfig } from "../src/nn/layer_config.ts";
 import { initRuntime } from "../src/runtime/init.ts";
+import { createRng } from "../src/util/random.ts";
 import {
-  assertClose,
   type Case,
   onEachTarget,
   randomValues,
-  registeredIsOurs,
   relErr,
   rngFor,
   runOurs,
-  runTheirs,
-  tf,
-  tfjsGradient,
-  tfl,
-  withTfjsGradients,
-} from "./_layer_reference.ts";
-
-await initRuntime({ backend: "wasm", threads: 2 });
+} from "./_layer_run.ts";
+import {
+  type ReferenceSpec,
+  spec,
+  TFJS_ONLY_GRADIENTS,
+  TflReference,
+} from "./_tfl_reference.ts";
+import { runConformance } from "./_tfl_conformance.ts";
+import { tfjsOpGradients } from "./_tfl_ops.ts";
 
 /** tfjs-layers' name for each activation it has (it lacks the others). */
-const TFJS_NAME: Record<string, string> = {
-  linear: "linear",
-  relu: "relu",
-  relu6: "relu6",
-  elu: "elu",
-  selu: "selu",
-  gelu: "gelu",
-  swish: "swish",
-  sigmoid: "sigmoid",
-  tanh: "tanh",
-  softmax: "softmax",
-  softplus: "softplus",
-  softsign: "softsign",
-  mish: "mish",
-};
+const TFJS_NAMES = [
+  "linear",
+  "relu",
+  "relu6",
+  "elu",
+  "selu",
+  "gelu",
+  "swish",
+  "sigmoid",
+  "tanh",
+  "softmax",
+  "softplus",
+  "softsign",
+  "mish",
+] as const;
 
 /** Double-precision formulas for the activations tfjs-layers lacks. */
 const FORMULA: Record<string, (x: number) => number> = {
@@ -58,18 +64,115 @@ const FORMULA: Record<string, (x: number) => number> = {
   leaky_relu: (x) => (x > 0 ? x : 0.2 * x),
 };
 
-Deno.test("activations: simdnet's gradient configs are the registered ones, tfjs' are swapped in for the reference", () => {
-  for (
-    const k of ["Elu", "Selu", "Softplus", "Erf", "Select", "FusedBatchNorm"]
-  ) {
-    assert.ok(registeredIsOurs(k), `${k}: simdnet's config is not in force`);
-    assert.ok(tfjsGradient(k), `${k}: tfjs-layers registered no config`);
-    withTfjsGradients(() =>
-      assert.equal(tf.getGradient(k), tfjsGradient(k), `${k} during reference`)
+/**
+ * Dense and Conv2D ('same', any kernel up to 3x3) with each activation, on
+ * random shapes drawn from a fixed seed (the child draws the same).
+ */
+function activationSpecs(seed: number): ReferenceSpec[] {
+  const rng = createRng(seed);
+  const out: ReferenceSpec[] = [];
+  TFJS_NAMES.forEach((activation, i) => {
+    const inF = 2 + rng.int(6), units = 2 + rng.int(6);
+    out.push(spec(
+      `Dense ${units} ${activation} on ${inF}`,
+      (L) => L.layers.dense({ units, activation }),
+      [inF],
+      seed + 2 * i,
+    ));
+    const h = 3 + rng.int(5), w = 3 + rng.int(5), c = 1 + rng.int(4);
+    const filters = 1 + rng.int(5), k = 1 + rng.int(3);
+    const conv = (L: typeof Tfl) =>
+      L.layers.conv2d({ filters, kernelSize: k, padding: "same", activation });
+    // A softmax over each pixel's channels is not the logits of one
+    // cross-entropy over the flattened image (the harness' loss for a
+    // softmax output is Keras' of the probabilities, simdnet's the logits'
+    // before the softmax): a Dense head puts it inside the network instead.
+    out.push(spec(
+      `Conv2D ${filters} ${k}x${k} same ${activation} on ${h}x${w}x${c}`,
+      activation === "softmax"
+        ? (L) =>
+          L.sequential({
+            layers: [
+              L.layers.inputLayer({ inputShape: [h, w, c] }),
+              conv(L),
+              L.layers.flatten(),
+              L.layers.dense({ units: 3 }),
+            ],
+          })
+        : conv,
+      [h, w, c],
+      seed + 2 * i + 1,
+    ));
+  });
+  return out;
+}
+
+/** The conformance table of this file. */
+export const ACTIVATION_SPECS: ReferenceSpec[] = activationSpecs(100);
+
+// The tolerances and floors of layers_reference_test.ts, whose comment has
+// the measurements behind them.
+const OUTPUT_TOLERANCE = [1e-4, 2e-2] as const;
+const GRAD_TOLERANCE = [1e-3, 2e-2] as const;
+
+/** Ops whose gradient configs simdnet writes, one tensor in, one out. */
+export const OPS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+  Elu: (x) => tf.elu(x),
+  Selu: (x) => tf.selu(x),
+  Softplus: (x) => tf.softplus(x),
+  Erf: (x) => tf.erf(x),
+  // The condition is read off the values: tfjs has no gradient for
+  // Greater, and the condition has none to give.
+  Select: (x) =>
+    tf.where(
+      tf.tensor(Array.from(x.dataSync(), (v) => v > 0.1), x.shape, "bool"),
+      tf.mul(x, 3),
+      tf.square(x),
+    ),
+  Relu6: (x) => tf.relu6(tf.mul(x, 4)),
+  LeakyRelu: (x) => tf.leakyRelu(x, 0.25),
+  Sigmoid: (x) => tf.sigmoid(x),
+  Tanh: (x) => tf.tanh(x),
+  PadV2: (x) => tf.pad(tf.reshape(x, [4, 5]), [[1, 2], [0, 3]]),
+  Rsqrt: (x) => tf.rsqrt(tf.add(tf.abs(x), 0.5)),
+};
+
+const OP_RNG = rngFor(77);
+// Points kept away from the kinks (0, 0.1, 1.5 = 6 / 4) where the
+// one-sided slopes differ.
+const OP_X = randomValues(OP_RNG, 20, -2, 2).map((v) =>
+  [0, 0.1, 1.5, -1.5].some((k) => Math.abs(v - k) < 0.05) ? v + 0.2 : v
+);
+// Enough weights for the largest output (PadV2's 7 x 8).
+const OP_R = randomValues(OP_RNG, 56);
+
+const BN_RNG = rngFor(78);
+const BN_SHAPE = [2, 3, 2, 4];
+const BN_N = 48;
+const BN_PARTS = {
+  x: randomValues(BN_RNG, BN_N),
+  mean: randomValues(BN_RNG, 4),
+  variance: randomValues(BN_RNG, 4, 0.5, 2),
+  scale: randomValues(BN_RNG, 4, 0.5, 1.5),
+  offset: randomValues(BN_RNG, 4),
+};
+const BN_R = randomValues(BN_RNG, BN_N);
+type BnPart = keyof typeof BN_PARTS;
+const BN_KEYS = Object.keys(BN_PARTS) as BnPart[];
+
+/** FusedBatchNorm as a function of each of its five inputs in turn. */
+export const BN_OPS: Record<string, (t: tf.Tensor) => tf.Tensor> = Object
+  .fromEntries(BN_KEYS.map((key) => [key, (t: tf.Tensor) => {
+    const get = (k: BnPart) => k === key ? t : tf.tensor(BN_PARTS[k]);
+    return tf.batchNorm(
+      tf.reshape(get("x"), BN_SHAPE),
+      get("mean") as tf.Tensor1D,
+      get("variance") as tf.Tensor1D,
+      get("offset") as tf.Tensor1D,
+      get("scale") as tf.Tensor1D,
+      1e-3,
     );
-    assert.ok(registeredIsOurs(k), `${k}: not restored`);
-  }
-});
+  }]));
 
 function denseCase(seed: number, training = false): Case {
   const rng = rngFor(seed);
@@ -83,73 +186,100 @@ function denseCase(seed: number, training = false): Case {
   };
 }
 
-function convCase(seed: number): Case & { filters: number; k: number } {
-  const rng = rngFor(seed);
-  const b = 1 + rng.int(3), h = 3 + rng.int(5), w = 3 + rng.int(5);
-  const c = 1 + rng.int(4), filters = 1 + rng.int(5), k = 1 + rng.int(3);
-  return {
-    x: randomValues(rng, b * h * w * c),
-    xShape: [b, h, w, c],
-    weights: [
-      randomValues(rng, k * k * c * filters),
-      randomValues(rng, filters),
-    ],
-    r: randomValues(rng, b * h * w * filters),
-    training: false,
-    filters,
-    k,
-  };
-}
-
-Deno.test("activations: Dense with each activation matches tfjs-layers (outputs and gradients) on cpu and wasm at 1 and 2 threads", async () => {
-  let seed = 100;
-  for (const [name, theirName] of Object.entries(TFJS_NAME)) {
-    const c = denseCase(seed++);
-    const units = c.weights[1]!.length;
-    const want = await runTheirs(
-      () =>
-        tfl.layers.dense({
-          units,
-          activation: theirName as "relu",
-        }),
-      c,
-    );
-    await onEachTarget((target) => {
-      const got = runOurs([new Dense({ units, activation: name })], c);
-      assertClose(got, want, 1e-4, `Dense ${name} on ${target}`);
-    });
+Deno.test("activations: simdnet's gradient configs are the registered ones; tfjs' own never enter the test process", async () => {
+  await initRuntime({ backend: "wasm", threads: 2 });
+  for (
+    const k of ["Elu", "Selu", "Softplus", "Erf", "Select", "FusedBatchNorm"]
+  ) {
+    // tfjs-core's npm entry registers none: these are simdnet's.
+    assert.ok(tf.getGradient(k), `${k}: simdnet registered no config`);
+  }
+  // Configs only tfjs-layers' bundle registers: absent, so it never loaded.
+  for (const k of TFJS_ONLY_GRADIENTS) {
+    assert.equal(tf.getGradient(k), undefined, `${k}: tfjs' config is here`);
   }
 });
 
-Deno.test("activations: Conv2D with each activation matches tfjs-layers (same padding, random shapes) on cpu and wasm at 1 and 2 threads", async () => {
-  let seed = 200;
-  for (const [name, theirName] of Object.entries(TFJS_NAME)) {
-    const c = convCase(seed++);
-    const want = await runTheirs(
-      () =>
-        tfl.layers.conv2d({
-          filters: c.filters,
-          kernelSize: c.k,
-          padding: "same",
-          activation: theirName as "relu",
-        }),
-      c,
-    );
+/**
+ * Checks simdnet's registered gradient of each op in `table` against
+ * finite differences and tfjs' config (`theirs`, from the child), on
+ * each target.
+ */
+async function checkOps(
+  table: Record<string, (x: tf.Tensor) => tf.Tensor>,
+  input: (name: string) => Float32Array,
+  r: Float32Array,
+  theirs: Float32Array[],
+  tfjsTol: number,
+): Promise<void> {
+  const names = Object.keys(table);
+  for (const [i, name] of names.entries()) {
+    const op = table[name]!, x = input(name);
+    await tf.setBackend("cpu");
+    const fd = finiteDiff(op, x, r, 1e-2);
+    const ref = theirs[i]!;
     await onEachTarget((target) => {
-      const got = runOurs([
-        new Conv2D({
-          filters: c.filters,
-          kernelSize: c.k,
-          padding: "same",
-          activation: name,
-        }),
-      ], c);
-      assertClose(got, want, 1e-4, `Conv2D ${name} on ${target}`);
+      const got = tapeGrad(op, x, r);
+      assert.ok(relErr(got, fd) < 2e-3, `${name} on ${target} vs differences`);
+      assert.ok(relErr(got, ref) < tfjsTol, `${name} on ${target} vs tfjs`);
     });
+  }
+}
+
+Deno.test("activations: Dense and Conv2D with each activation match tfjs-layers; each op's gradient matches finite differences and tfjs' own config; on cpu and wasm at 1 and 2 threads", async (t) => {
+  await initRuntime({ backend: "wasm", threads: 2 });
+  const child = TflReference.start();
+  try {
+    await runConformance(t, {
+      module: import.meta.url,
+      groups: [
+        { name: "ACTIVATION_SPECS", specs: ACTIVATION_SPECS, mustLoad: true },
+      ],
+      batch: 3,
+      output: OUTPUT_TOLERANCE,
+      grad: GRAD_TOLERANCE,
+      cpu: true,
+      child,
+    });
+    const opItems = Object.keys(OPS).map((op) => ({
+      table: "OPS",
+      op,
+      x: [...OP_X],
+      r: [...OP_R],
+    }));
+    const bnItems = BN_KEYS.map((op) => ({
+      table: "BN_OPS",
+      op,
+      x: [...BN_PARTS[op]],
+      r: [...BN_R],
+    }));
+    const theirs = await tfjsOpGradients(child, import.meta.url, [
+      ...opItems,
+      ...bnItems,
+    ]);
+    await t.step(
+      "each op's gradient: finite differences and tfjs",
+      () =>
+        checkOps(OPS, () => OP_X, OP_R, theirs.slice(0, opItems.length), 1e-5),
+    );
+    await t.step(
+      "FusedBatchNorm's gradient for x, mean, variance, scale and offset: finite differences and tfjs",
+      () =>
+        checkOps(
+          BN_OPS,
+          (k) => BN_PARTS[k as BnPart],
+          BN_R,
+          theirs.slice(opItems.length),
+          1e-4,
+        ),
+    );
+  } finally {
+    await child.close();
   }
 });
 
 Deno.test("activations: exponential and leaky_relu (no tfjs-layers string) match Keras' formula, gradients by finite differences", async () => {
+  await initRuntime({ backend: "wasm", threads: 2 });
   for (const [name, f] of Object.entries(FORMULA)) {
     const c = denseCase(name.length + 300);
     const units = c.weights[1]!.length;
@@ -219,79 +349,8 @@ function tapeGrad(
   );
 }
 
-const OPS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
-  Elu: (x) => tf.elu(x),
-  Selu: (x) => tf.selu(x),
-  Softplus: (x) => tf.softplus(x),
-  Erf: (x) => tf.erf(x),
-  Select: (x) => tf.where(tf.greater(x, 0.1), tf.mul(x, 3), tf.square(x)),
-  Relu6: (x) => tf.relu6(tf.mul(x, 4)),
-  LeakyRelu: (x) => tf.leakyRelu(x, 0.25),
-  Sigmoid: (x) => tf.sigmoid(x),
-  Tanh: (x) => tf.tanh(x),
-  PadV2: (x) => tf.pad(tf.reshape(x, [4, 5]), [[1, 2], [0, 3]]),
-  Rsqrt: (x) => tf.rsqrt(tf.add(tf.abs(x), 0.5)),
-};
-
-Deno.test("activations: each op's gradient matches finite differences and tfjs' own config, on cpu and wasm at 1 and 2 threads", async () => {
-  const rng = rngFor(77);
-  // Points kept away from the kinks (0, 0.1, 1.5 = 6 / 4) where the
-  // one-sided slopes differ.
-  const x = randomValues(rng, 20, -2, 2).map((v) =>
-    [0, 0.1, 1.5, -1.5].some((k) => Math.abs(v - k) < 0.05) ? v + 0.2 : v
-  );
-  // Enough weights for the largest output (PadV2's 7 x 8).
-  const r = randomValues(rng, 56);
-  for (const [name, op] of Object.entries(OPS)) {
-    await tf.setBackend("cpu");
-    const fd = finiteDiff(op, x, r, 1e-2);
-    const ref = withTfjsGradients(() => tapeGrad(op, x, r));
-    await onEachTarget((target) => {
-      const got = tapeGrad(op, x, r);
-      assert.ok(relErr(got, fd) < 2e-3, `${name} on ${target} vs differences`);
-      assert.ok(relErr(got, ref) < 1e-5, `${name} on ${target} vs tfjs`);
-    });
-  }
-});
-
-Deno.test("activations: FusedBatchNorm's gradient for x, mean, variance, scale and offset matches tfjs' and finite differences", async () => {
-  const rng = rngFor(78);
-  const shape = [2, 3, 2, 4];
-  const n = 48;
-  const parts = {
-    x: randomValues(rng, n),
-    mean: randomValues(rng, 4),
-    variance: randomValues(rng, 4, 0.5, 2),
-    scale: randomValues(rng, 4, 0.5, 1.5),
-    offset: randomValues(rng, 4),
-  };
-  const r = randomValues(rng, n);
-  const keys = Object.keys(parts) as (keyof typeof parts)[];
-  for (const key of keys) {
-    const op = (t: tf.Tensor) => {
-      const get = (k: keyof typeof parts) =>
-        k === key ? t : tf.tensor(parts[k]);
-      return tf.batchNorm(
-        tf.reshape(get("x"), shape),
-        get("mean") as tf.Tensor1D,
-        get("variance") as tf.Tensor1D,
-        get("offset") as tf.Tensor1D,
-        get("scale") as tf.Tensor1D,
-        1e-3,
-      );
-    };
-    await tf.setBackend("cpu");
-    const fd = finiteDiff(op, parts[key], r, 1e-2);
-    const ref = withTfjsGradients(() => tapeGrad(op, parts[key], r));
-    await onEachTarget((target) => {
-      const got = tapeGrad(op, parts[key], r);
-      assert.ok(relErr(got, fd) < 2e-3, `${key} on ${target} vs differences`);
-      assert.ok(relErr(got, ref) < 1e-4, `${key} on ${target} vs tfjs`);
-    });
-  }
-});
-
-Deno.test("activations: silu reads as swish, fused where the backend's kernels have the epilogue (wasm: relu only), softmax skipped for logits", () => {
+Deno.test("activations: silu reads as swish, fused where the backend's kernels have the epilogue (wasm: relu only), softmax skipped for logits", async () => {
+  await initRuntime({ backend: "wasm", threads: 2 });
   assert.equal(checkActivation("silu"), "swish");
   assert.deepEqual(splitActivation("relu"), { fused: "relu", after: null });
   assert.deepEqual(splitActivation("gelu"), { fused: "linear", after: "gelu" });

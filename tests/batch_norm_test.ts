@@ -14,10 +14,14 @@ import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
 import { ReLU } from "../src/nn/relu.ts";
 import { fit } from "../src/train/fit.ts";
-import { quiet, randomImages, weightsOf } from "./_train_fixtures.ts";
+import {
+  fitKilledInEpoch2,
+  quiet,
+  randomImages,
+  weightsOf,
+} from "./_train_fixtures.ts";
 import { ModelFormatError } from "../src/nn/config_values.ts";
 import { layerFromConfig } from "../src/nn/layer_config.ts";
-import { modelFromArtifacts, modelToArtifacts } from "../src/nn/model_io.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
 import {
@@ -25,15 +29,16 @@ import {
   type Case,
   onEachTarget,
   randomValues,
-  relErr,
   rngFor,
   runOurs,
-  runTheirs,
   tf,
-  tfl,
-} from "./_layer_reference.ts";
+} from "./_layer_run.ts";
+import { type ReferenceSpec, spec } from "./_tfl_reference.ts";
+import { runConformance } from "./_tfl_conformance.ts";
 
-await initRuntime({ backend: "wasm", threads: 2 });
+// The tfjs-layers child imports this module for BN_SPECS: nothing may
+// start at its top level (simdnet's gradients would replace tfjs' there).
+const ready = () => initRuntime({ backend: "wasm", threads: 2 });
 
 interface BnCase extends Case {
   momentum: number;
@@ -66,48 +71,62 @@ function bnCase(seed: number, training: boolean): BnCase {
   };
 }
 
-function theirBn(c: BnCase) {
-  return () =>
-    tfl.layers.batchNormalization({
-      axis: -1,
-      momentum: c.momentum,
-      epsilon: c.epsilon,
-    });
-}
-
 function ourBn(c: BnCase): BatchNormalization {
   return new BatchNormalization({ momentum: c.momentum, epsilon: c.epsilon });
 }
 
-Deno.test("batch_norm: inference mode matches tfjs-layers, gradients for the input and all four weights, on cpu and wasm at 1 and 2 threads", async () => {
-  for (let seed = 1; seed <= 6; seed++) {
-    const c = bnCase(seed, false);
-    const want = await runTheirs(theirBn(c), c);
-    await onEachTarget((target) => {
-      const got = runOurs([ourBn(c)], c);
-      assertClose(got, want, 1e-4, `inference [${c.xShape}] on ${target}`, {
-        weightsAfter: true,
-      });
-    });
+/**
+ * BatchNormalization on random 4-D (images) and 2-D (features) shapes with
+ * random momentum and epsilon, drawn from a fixed seed (the child draws
+ * the same): inference-mode gradients w.r.t. all four weights, and
+ * training-mode gradients with the moving statistics after 4 steps.
+ */
+function bnSpecs(seed: number): ReferenceSpec[] {
+  const out: ReferenceSpec[] = [];
+  for (let i = 0; i < 12; i++) {
+    const rng = rngFor(seed + i);
+    const c = 1 + rng.int(6);
+    // At least two values per example: one-value outputs have no loss.
+    const shape = i % 2 === 0
+      ? [1 + rng.int(4), 1 + rng.int(4), Math.max(c, 2)]
+      : [Math.max(c, 2)];
+    const momentum = [0.99, 0.9, 0.5][i % 3]!;
+    const epsilon = [1e-3, 1e-2][(i >> 1) % 2]!;
+    const training = i >= 6;
+    const s = spec(
+      `BatchNormalization momentum ${momentum} epsilon ${epsilon} on ${shape}, ${
+        training ? "training, 4 steps" : "inference gradients"
+      }`,
+      (L) => L.layers.batchNormalization({ axis: -1, momentum, epsilon }),
+      shape,
+      seed + i,
+    );
+    out.push(
+      training ? { ...s, steps: 4 } : { ...s, inferenceGradients: true },
+    );
   }
+  return out;
+}
+
+/** The conformance table of this file. */
+export const BN_SPECS: ReferenceSpec[] = bnSpecs(300);
+
+Deno.test("batch_norm: inference and training mode match tfjs-layers, gradients for the input and all four weights, moving mean and variance after 4 steps, round trip with moving statistics; cpu, wasm at 1 and 2 threads", async (t) => {
+  await ready();
+  await runConformance(t, {
+    module: import.meta.url,
+    groups: [{ name: "BN_SPECS", specs: BN_SPECS, mustLoad: true }],
+    // Batch statistics of 5 rows; the tolerances and floors of
+    // layers_reference_test.ts, whose comment has the measurements.
+    batch: 5,
+    output: [1e-4, 2e-2],
+    grad: [1e-3, 2e-2],
+    cpu: true,
+  });
 });
 
-Deno.test("batch_norm: training mode matches tfjs-layers over 4 steps, moving mean and variance included, on cpu and wasm at 1 and 2 threads", async () => {
-  for (let seed = 11; seed <= 16; seed++) {
-    const c = bnCase(seed, true);
-    const want = await runTheirs(theirBn(c), c, 4);
-    // The moving statistics did move: the test can tell.
-    assert.ok(relErr(want.after[2]!, c.weights[2]!) > 1e-3);
-    await onEachTarget((target) => {
-      const got = runOurs([ourBn(c)], c, 4);
-      assertClose(got, want, 1e-4, `training [${c.xShape}] on ${target}`, {
-        weightsAfter: true,
-      });
-    });
-  }
-});
-
-Deno.test("batch_norm: the moving variance is the biased batch variance, per Keras' formula", () => {
+Deno.test("batch_norm: the moving variance is the biased batch variance, per Keras' formula", async () => {
+  await ready();
   const c = bnCase(21, true);
   const [gamma, beta, mm, mv] = c.weights as [
     Float32Array,
@@ -138,6 +157,7 @@ Deno.test("batch_norm: the moving variance is the biased batch variance, per Ker
 });
 
 Deno.test("batch_norm: a frozen layer (trainable false) uses the moving statistics in training and leaves them alone", async () => {
+  await ready();
   const c = bnCase(31, true);
   const inference = runOurs([ourBn(c)], { ...c, training: false });
   await onEachTarget((target) => {
@@ -151,6 +171,7 @@ Deno.test("batch_norm: a frozen layer (trainable false) uses the moving statisti
 });
 
 Deno.test("batch_norm: training steps are bit-identical run to run (resumable), at 2 threads on wasm", async () => {
+  await ready();
   await tf.setBackend("wasm");
   setKernelThreads(2);
   const c = bnCase(41, true);
@@ -166,7 +187,8 @@ Deno.test("batch_norm: training steps are bit-identical run to run (resumable), 
   assert.deepEqual(a.dx, b.dx);
 });
 
-Deno.test("batch_norm: weights gamma, beta, moving_mean, moving_variance in Keras order, the moving ones non-trainable; center/scale false drop theirs", () => {
+Deno.test("batch_norm: weights gamma, beta, moving_mean, moving_variance in Keras order, the moving ones non-trainable; center/scale false drop theirs", async () => {
+  await ready();
   const model = new Sequential([
     new BatchNormalization(),
     new BatchNormalization({ center: false, scale: false }),
@@ -198,7 +220,8 @@ Deno.test("batch_norm: weights gamma, beta, moving_mean, moving_variance in Kera
   }
 });
 
-Deno.test("batch_norm: config readers take Keras' axis forms and refuse a non-last axis, renorm and bad numbers in one line", () => {
+Deno.test("batch_norm: config readers take Keras' axis forms and refuse a non-last axis, renorm and bad numbers in one line", async () => {
+  await ready();
   const read = (c: Record<string, unknown>) =>
     layerFromConfig("BatchNormalization", {
       name: "bn",
@@ -219,59 +242,6 @@ Deno.test("batch_norm: config readers take Keras' axis forms and refuse a non-la
   assert.equal(read({ momentum: 0.9, center: false }).momentum, 0.9);
 });
 
-Deno.test("batch_norm: model.json round trip simdnet -> tfjs-layers -> simdnet with trained moving statistics", async () => {
-  await tf.setBackend("cpu");
-  const c = bnCase(51, true);
-  const model = new Sequential([ourBn(c)], { inputShape: c.xShape.slice(1) });
-  try {
-    model.setWeights(model.weights.map((w, i) => ({
-      name: w.name,
-      shape: [...w.variable.shape],
-      values: c.weights[i]!,
-    })));
-    const x = tf.tensor(c.x, c.xShape);
-    const want = model.apply(x).dataSync().slice();
-    const { json, weights } = await modelToArtifacts(model);
-    const theirs = await tfl.loadLayersModel(tf.io.fromMemory({
-      modelTopology: json
-        .modelTopology as unknown as tf.io.ModelJSON["modelTopology"],
-      weightSpecs: json.weightsManifest[0]!
-        .weights as tf.io.WeightsManifestEntry[],
-      weightData: weights.slice().buffer,
-    }));
-    const mid = (theirs.predict(x) as tf.Tensor).dataSync();
-    assert.ok(relErr(mid, want) < 1e-5, "tfjs-layers predicts the same");
-    let saved: tf.io.ModelArtifacts | undefined;
-    await theirs.save(tf.io.withSaveHandler((a) => {
-      saved = a;
-      return Promise.resolve({
-        modelArtifactsInfo: {
-          dateSaved: new Date(),
-          modelTopologyType: "JSON",
-        },
-      });
-    }));
-    const back = modelFromArtifacts(
-      {
-        format: "layers-model",
-        modelTopology: saved!.modelTopology,
-        weightsManifest: [{ paths: ["w.bin"], weights: saved!.weightSpecs }],
-      } as never,
-      new Uint8Array(tf.io.CompositeArrayBuffer.join(saved!.weightData!)),
-    );
-    assert.deepEqual(
-      back.weights.map((w) => w.trainable !== false),
-      [true, true, false, false],
-    );
-    assert.ok(relErr(back.apply(x).dataSync(), want) < 1e-6);
-    back.dispose();
-    theirs.dispose();
-    x.dispose();
-  } finally {
-    model.dispose();
-  }
-});
-
 /** A small CNN with BatchNormalization between a conv and its ReLU. */
 function bnCnn(seed: number): Sequential {
   return new Sequential([
@@ -285,6 +255,7 @@ function bnCnn(seed: number): Sequential {
 }
 
 Deno.test("batch_norm: fit trains a BatchNormalization model, and a killed and resumed run ends with bit-identical weights and moving statistics (wasm, 2 threads)", async () => {
+  await ready();
   await tf.setBackend("wasm");
   setKernelThreads(2);
   const dir = await Deno.makeTempDir({ prefix: "simdnet_bn_resume_" });
@@ -300,20 +271,10 @@ Deno.test("batch_norm: fit trains a BatchNormalization model, and a killed and r
     // gamma (index 2) and moving_mean (index 4) both moved.
     assert.notDeepEqual(after[2], before[2]);
     assert.notDeepEqual(after[4], before[4]);
-    let epochsDone = 0;
-    await assert.rejects(
-      fit(killed, data, {
-        ...common,
-        checkpoint: `${dir}/b.ckpt`,
-        onEpochEnd: () => {
-          epochsDone++;
-        },
-        onBatchEnd: (step) => {
-          if (epochsDone === 1 && step === 1) throw new Error("killed");
-        },
-      }),
-      /killed/,
-    );
+    await fitKilledInEpoch2(killed, data, {
+      ...common,
+      checkpoint: `${dir}/b.ckpt`,
+    });
     await fit(resumed, data, {
       ...common,
       checkpoint: `${dir}/b.ckpt`,
@@ -327,6 +288,7 @@ Deno.test("batch_norm: fit trains a BatchNormalization model, and a killed and r
 });
 
 Deno.test("batch_norm: training steps under tf.variableGrads leak no tensors", async () => {
+  await ready();
   await tf.setBackend("wasm");
   const model = bnCnn(7);
   const x = tf.tensor(randomValues(rngFor(8), 4 * 8 * 8 * 3), [4, 8, 8, 3]);

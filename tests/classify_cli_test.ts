@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { main as classifyMain } from "../src/cli/classify.ts";
 import { main as evaluateMain } from "../src/cli/evaluate.ts";
 import { encodeRecords } from "../src/data/format.ts";
-import { saveModel } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { Rng } from "../src/util/random.ts";
 import {
@@ -16,22 +15,11 @@ import {
   paletteIndexOutOfRangePng,
   pattern,
   png,
-  tinyModel,
+  withSavedModel,
 } from "./classify_fixtures.ts";
 
-async function withModel(
-  run: (dir: string, model: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "simdnet_cli_classify_" });
-  const model = tinyModel(51);
-  try {
-    await saveModel(model, `${dir}/model`);
-    await run(dir, `${dir}/model`);
-  } finally {
-    model.dispose();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withModel = (run: (dir: string, model: string) => Promise<void>) =>
+  withSavedModel("simdnet_cli_classify_", 51, run);
 
 Deno.test("classify cli: a table, JSON and Japanese labels of the top classes", async () => {
   await withModel(async (dir, modelDir) => {

@@ -12,6 +12,7 @@ import { Dense } from "../src/nn/dense.ts";
 import { Dropout } from "../src/nn/dropout.ts";
 import { Flatten } from "../src/nn/flatten.ts";
 import { MaxPooling2D } from "../src/nn/max_pooling2d.ts";
+import { saveModel } from "../src/nn/model_io.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { Rng } from "../src/util/random.ts";
 import type { Classifier } from "../src/serve/classifier.ts";
@@ -228,4 +229,47 @@ export function heldEngine(classifier: Classifier): HeldEngine {
     },
   };
   return { engine, busy, release };
+}
+
+/**
+ * The smallest convolutional classifier: Conv2D (4 filters, 3x3, same,
+ * relu), Flatten and a Dense of `units` with `head` as its activation.
+ */
+export function convHeadNet(
+  inputShape: number[],
+  units: number,
+  head: "softmax" | "linear",
+  seed: number,
+): Sequential {
+  return new Sequential([
+    new Conv2D({
+      filters: 4,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+    }),
+    new Flatten(),
+    new Dense({ units, activation: head }),
+  ], { inputShape, seed });
+}
+
+/**
+ * Runs `run` with a temporary folder holding `tinyModel(seed)` saved in
+ * its `model` subfolder (`run` gets the folder and the model's path), then
+ * removes both.
+ */
+export async function withSavedModel(
+  prefix: string,
+  seed: number,
+  run: (dir: string, model: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const model = tinyModel(seed);
+  try {
+    await saveModel(model, `${dir}/model`);
+    await run(dir, `${dir}/model`);
+  } finally {
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 }

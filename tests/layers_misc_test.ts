@@ -8,35 +8,32 @@
 
 import assert from "node:assert/strict";
 import { Activation } from "../src/nn/activation_layer.ts";
-import { BatchNormalization } from "../src/nn/batch_normalization.ts";
 import { ModelFormatError } from "../src/nn/config_values.ts";
-import { Conv2D } from "../src/nn/conv2d.ts";
-import { Dense } from "../src/nn/dense.ts";
 import { Flatten } from "../src/nn/flatten.ts";
-import type { Layer } from "../src/nn/layer.ts";
 import { layerFromConfig } from "../src/nn/layer_config.ts";
-import { LeakyReLU } from "../src/nn/leaky_relu.ts";
+import type { LeakyReLU } from "../src/nn/leaky_relu.ts";
 import { modelFromArtifacts, modelToArtifacts } from "../src/nn/model_io.ts";
 import { Normalization } from "../src/nn/normalization.ts";
 import { ReLU } from "../src/nn/relu.ts";
-import { Rescaling } from "../src/nn/rescaling.ts";
+import type { Rescaling } from "../src/nn/rescaling.ts";
 import { Sequential } from "../src/nn/sequential.ts";
-import { ZeroPadding2D } from "../src/nn/zero_padding2d.ts";
+import type { ZeroPadding2D } from "../src/nn/zero_padding2d.ts";
 import { initRuntime } from "../src/runtime/init.ts";
 import {
-  assertClose,
   type Case,
   onEachTarget,
   randomValues,
   relErr,
   rngFor,
   runOurs,
-  runTheirs,
   tf,
-  tfl,
-} from "./_layer_reference.ts";
+} from "./_layer_run.ts";
+import { type ReferenceSpec, spec } from "./_tfl_reference.ts";
+import { runConformance } from "./_tfl_conformance.ts";
 
-await initRuntime({ backend: "wasm", threads: 2 });
+// The tfjs-layers child imports this module for MISC_SPECS: nothing may
+// start at its top level (simdnet's gradients would replace tfjs' there).
+const ready = () => initRuntime({ backend: "wasm", threads: 2 });
 
 /** A random image-shaped case without weights; r sized for `outShape`. */
 function imageCase(seed: number, outShape?: (s: number[]) => number[]): Case {
@@ -57,87 +54,52 @@ function imageCase(seed: number, outShape?: (s: number[]) => number[]): Case {
   };
 }
 
-/** Pairs of simdnet and tfjs-layers layers with the same settings. */
-const SAME: [string, () => Layer, () => tfl.layers.Layer][] = [
-  [
-    "Activation gelu",
-    () => new Activation("gelu"),
-    () => tfl.layers.activation({ activation: "gelu" as "relu" }),
-  ],
-  [
-    "Activation tanh",
-    () => new Activation("tanh"),
-    () => tfl.layers.activation({ activation: "tanh" }),
-  ],
-  [
-    "Activation softmax",
-    () => new Activation("softmax"),
-    () => tfl.layers.activation({ activation: "softmax" }),
-  ],
-  ["ReLU", () => new ReLU(), () => tfl.layers.reLU()],
-  [
-    "ReLU max 6",
-    () => new ReLU({ maxValue: 6 }),
-    () => tfl.layers.reLU({ maxValue: 6 }),
-  ],
-  [
-    "ReLU max 2.5",
-    () => new ReLU({ maxValue: 2.5 }),
-    () => tfl.layers.reLU({ maxValue: 2.5 }),
-  ],
-  ["LeakyReLU", () => new LeakyReLU(), () => tfl.layers.leakyReLU()],
-  [
-    "LeakyReLU 0.1",
-    () => new LeakyReLU({ alpha: 0.1 }),
-    () => tfl.layers.leakyReLU({ alpha: 0.1 }),
-  ],
-  [
-    "Rescaling",
-    () => new Rescaling(1 / 255, { offset: -0.5 }),
-    () => tfl.layers.rescaling({ scale: 1 / 255, offset: -0.5 }),
-  ],
+/** A random image shape [h, w, channels] (at least two values). */
+function imageShape(seed: number): number[] {
+  const rng = rngFor(seed);
+  return [2 + rng.int(5), 2 + rng.int(5), 1 + rng.int(4)];
+}
+
+// Inputs in [-3, 8), as Keras' layers see raw features: both sides of
+// ReLU's and LeakyReLU's kink and above the caps 2.5 and 6.
+const WIDE: [number, number] = [-3, 8];
+
+/**
+ * The layers whose settings tfjs-layers has, on random image shapes drawn
+ * from fixed seeds (the child draws the same), and one small Sequential
+ * of every new layer and activation (BatchNormalization's moving
+ * statistics moved by 2 training steps).
+ */
+// One spec per line, so that adding a layer is one line: not reformatted.
+// deno-fmt-ignore
+export const MISC_SPECS: ReferenceSpec[] = [
+  { ...spec("Activation gelu", (L) => L.layers.activation({ activation: "gelu" as "relu" }), imageShape(1), 1), inputRange: WIDE },
+  { ...spec("Activation tanh", (L) => L.layers.activation({ activation: "tanh" }), imageShape(2), 2), inputRange: WIDE },
+  { ...spec("Activation softmax", (L) => L.layers.activation({ activation: "softmax" }), [7], 3), inputRange: WIDE },
+  { ...spec("ReLU", (L) => L.layers.reLU(), imageShape(4), 4), inputRange: WIDE },
+  { ...spec("ReLU max 6", (L) => L.layers.reLU({ maxValue: 6 }), imageShape(5), 5), inputRange: WIDE },
+  { ...spec("ReLU max 2.5", (L) => L.layers.reLU({ maxValue: 2.5 }), imageShape(6), 6), inputRange: WIDE },
+  { ...spec("LeakyReLU", (L) => L.layers.leakyReLU(), imageShape(7), 7), inputRange: WIDE },
+  { ...spec("LeakyReLU 0.1", (L) => L.layers.leakyReLU({ alpha: 0.1 }), imageShape(8), 8), inputRange: WIDE },
+  { ...spec("Rescaling", (L) => L.layers.rescaling({ scale: 1 / 255, offset: -0.5 }), imageShape(9), 9), inputRange: WIDE },
+  { ...spec("ZeroPadding2D 1", (L) => L.layers.zeroPadding2d({ padding: 1 }), imageShape(20), 20), inputRange: WIDE },
+  { ...spec("ZeroPadding2D [2, 0]", (L) => L.layers.zeroPadding2d({ padding: [2, 0] }), imageShape(21), 21), inputRange: WIDE },
+  { ...spec("ZeroPadding2D [[0, 3], [2, 1]]", (L) => L.layers.zeroPadding2d({ padding: [[0, 3], [2, 1]] }), imageShape(22), 22), inputRange: WIDE },
+  { ...spec("every new layer and activation in one Sequential", (L) => L.sequential({ layers: [L.layers.rescaling({ inputShape: [5, 5, 2], scale: 1 / 4, offset: -0.25 }), L.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }), L.layers.conv2d({ filters: 4, kernelSize: 3, activation: "gelu" as "relu" }), L.layers.batchNormalization({ momentum: 0.9 }), L.layers.reLU({ maxValue: 6 }), L.layers.conv2d({ filters: 3, kernelSize: 1, activation: "swish" }), L.layers.leakyReLU({ alpha: 0.2 }), L.layers.activation({ activation: "tanh" }), L.layers.flatten(), L.layers.dense({ units: 5, activation: "selu" }), L.layers.dense({ units: 3, activation: "softmax" })] }), [5, 5, 2], 60), inputRange: [0, 4], steps: 2 },
 ];
 
-Deno.test("layers_misc: Activation, ReLU (max_value), LeakyReLU and Rescaling match tfjs-layers, outputs and input gradients, on cpu and wasm at 1 and 2 threads", async () => {
-  let seed = 1;
-  for (const [what, ours, theirs] of SAME) {
-    const c = imageCase(seed++);
-    const want = await runTheirs(theirs, c);
-    await onEachTarget((target) => {
-      assertClose(runOurs([ours()], c), want, 1e-4, `${what} on ${target}`);
-    });
-  }
-});
-
-Deno.test("layers_misc: ZeroPadding2D in each of Keras' forms matches tfjs-layers, gradients included", async () => {
-  const forms: [
-    number | [number, number] | [[number, number], [number, number]],
-    number[],
-  ][] = [
-    [1, [1, 1, 1, 1]],
-    [[2, 0], [2, 2, 0, 0]],
-    [[[0, 3], [2, 1]], [0, 3, 2, 1]],
-  ];
-  let seed = 20;
-  for (const [padding, [t, b, l, r]] of forms) {
-    const c = imageCase(
-      seed++,
-      ([n, h, w, ch]) => [n!, h! + t! + b!, w! + l! + r!, ch!],
-    );
-    const want = await runTheirs(
-      () => tfl.layers.zeroPadding2d({ padding: padding as number }),
-      c,
-    );
-    await onEachTarget((target) => {
-      const got = runOurs([new ZeroPadding2D({ padding })], c);
-      assertClose(
-        got,
-        want,
-        1e-6,
-        `padding ${JSON.stringify(padding)} on ${target}`,
-      );
-    });
-  }
+Deno.test("layers_misc: Activation, ReLU (max_value), LeakyReLU, Rescaling, ZeroPadding2D in each of Keras' forms and a Sequential of every new layer match tfjs-layers (outputs, gradients, round trip), on cpu and wasm at 1 and 2 threads", async (t) => {
+  await ready();
+  await runConformance(t, {
+    module: import.meta.url,
+    groups: [{ name: "MISC_SPECS", specs: MISC_SPECS, mustLoad: true }],
+    // The tolerances and floors of layers_reference_test.ts, whose
+    // comment has the measurements behind them.
+    batch: 2,
+    output: [1e-4, 2e-2],
+    grad: [1e-3, 2e-2],
+    cpu: true,
+  });
 });
 
 /** Keras' relu with every option, in double precision. */
@@ -148,6 +110,7 @@ function kerasRelu(x: number, max: number | null, slope: number, t: number) {
 }
 
 Deno.test("layers_misc: ReLU with negative_slope and threshold (not in tfjs-layers) matches Keras' formula, gradients by finite differences", async () => {
+  await ready();
   const settings = [
     { maxValue: null, negativeSlope: 0.1, threshold: 0 },
     { maxValue: 4, negativeSlope: 0.2, threshold: 0.5 },
@@ -183,6 +146,7 @@ Deno.test("layers_misc: ReLU with negative_slope and threshold (not in tfjs-laye
 });
 
 Deno.test("layers_misc: Normalization (config statistics, weights, invert) matches Keras' formula (x - mean) / max(sqrt(var), 1e-7)", async () => {
+  await ready();
   const c = imageCase(40);
   const ch = c.xShape[3]!;
   const rng = rngFor(41);
@@ -213,7 +177,8 @@ Deno.test("layers_misc: Normalization (config statistics, weights, invert) match
   });
 });
 
-Deno.test("layers_misc: Activation softmax is skipped for logits, like Dense's", () => {
+Deno.test("layers_misc: Activation softmax is skipped for logits, like Dense's", async () => {
+  await ready();
   const x = tf.tensor([[1, 2, 3]]);
   const layer = new Activation("softmax");
   assert.deepEqual(
@@ -224,7 +189,8 @@ Deno.test("layers_misc: Activation softmax is skipped for logits, like Dense's",
   assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-6);
 });
 
-Deno.test("layers_misc: config readers take Keras 2, Keras 3 and tfjs-layers keys and refuse bad values in one line naming the layer", () => {
+Deno.test("layers_misc: config readers take Keras 2, Keras 3 and tfjs-layers keys and refuse bad values in one line naming the layer", async () => {
+  await ready();
   const read = (cls: string, c: Record<string, unknown>) =>
     layerFromConfig(cls, { name: "l", ...c });
   assert.equal((read("LeakyReLU", { alpha: 0.1 }) as LeakyReLU).alpha, 0.1);
@@ -288,86 +254,8 @@ Deno.test("layers_misc: config readers take Keras 2, Keras 3 and tfjs-layers key
   );
 });
 
-/** Every new layer in one small Sequential. */
-function everyLayer(): Sequential {
-  return new Sequential([
-    new Rescaling(1 / 4, { offset: -0.25 }),
-    new ZeroPadding2D({ padding: [[1, 0], [0, 2]] }),
-    new Conv2D({ filters: 4, kernelSize: 3, activation: "gelu" }),
-    new BatchNormalization({ momentum: 0.9 }),
-    new ReLU({ maxValue: 6 }),
-    new Conv2D({ filters: 3, kernelSize: 1, activation: "swish" }),
-    new LeakyReLU({ alpha: 0.2 }),
-    new Activation("tanh"),
-    new Flatten(),
-    new Dense({ units: 5, activation: "selu" }),
-    new Dense({ units: 3, activation: "softmax" }),
-  ], { inputShape: [5, 5, 2], seed: 3 });
-}
-
-Deno.test("layers_misc: model.json round trip simdnet -> tfjs-layers -> simdnet for a Sequential using every new layer and activation", async () => {
-  await tf.setBackend("cpu");
-  const model = everyLayer();
-  const x = tf.tensor(randomValues(rngFor(60), 2 * 5 * 5 * 2, 0, 4), [
-    2,
-    5,
-    5,
-    2,
-  ]);
-  try {
-    // Moving statistics away from their initial values first.
-    model.apply(x, { training: true });
-    const want = model.apply(x).dataSync().slice();
-    const { json, weights } = await modelToArtifacts(model);
-    const theirs = await tfl.loadLayersModel(tf.io.fromMemory({
-      modelTopology: json
-        .modelTopology as unknown as tf.io.ModelJSON["modelTopology"],
-      weightSpecs: json.weightsManifest[0]!
-        .weights as tf.io.WeightsManifestEntry[],
-      weightData: weights.slice().buffer,
-    }));
-    assert.deepEqual(
-      theirs.layers.map((l) => l.getClassName()),
-      model.layers.map((l) => l.className),
-    );
-    assert.equal(theirs.countParams(), model.countParams());
-    const mid = (theirs.predict(x) as tf.Tensor).dataSync();
-    assert.ok(
-      relErr(mid, want) < 1e-5,
-      `tfjs-layers differs by ${relErr(mid, want)}`,
-    );
-    let saved: tf.io.ModelArtifacts | undefined;
-    await theirs.save(tf.io.withSaveHandler((a) => {
-      saved = a;
-      return Promise.resolve({
-        modelArtifactsInfo: {
-          dateSaved: new Date(),
-          modelTopologyType: "JSON",
-        },
-      });
-    }));
-    const back = modelFromArtifacts(
-      {
-        format: "layers-model",
-        modelTopology: saved!.modelTopology,
-        weightsManifest: [{ paths: ["w.bin"], weights: saved!.weightSpecs }],
-      } as never,
-      new Uint8Array(tf.io.CompositeArrayBuffer.join(saved!.weightData!)),
-    );
-    assert.deepEqual(
-      back.layers.map((l) => JSON.stringify(l.config())),
-      model.layers.map((l) => JSON.stringify(l.config())),
-    );
-    assert.ok(relErr(back.apply(x).dataSync(), want) < 1e-6);
-    back.dispose();
-    theirs.dispose();
-  } finally {
-    x.dispose();
-    model.dispose();
-  }
-});
-
 Deno.test("layers_misc: Normalization with weights round-trips through simdnet's model.json", async () => {
+  await ready();
   await tf.setBackend("cpu");
   const model = new Sequential([new Normalization(), new Flatten()], {
     inputShape: [2, 2, 3],

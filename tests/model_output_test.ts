@@ -11,7 +11,6 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
 import type { ImageSet } from "../src/data/image_set.ts";
-import { Conv2D } from "../src/nn/conv2d.ts";
 import { Dense } from "../src/nn/dense.ts";
 import { Flatten } from "../src/nn/flatten.ts";
 import type {
@@ -32,6 +31,7 @@ import { evaluate, predictImages } from "../src/train/evaluate.ts";
 import { fit } from "../src/train/fit.ts";
 import { Rng } from "../src/util/random.ts";
 import { quadrants, weightsOf } from "./_train_fixtures.ts";
+import { convHeadNet } from "./classify_fixtures.ts";
 
 await tf.setBackend("cpu");
 
@@ -58,16 +58,7 @@ class SoftmaxLayer implements Layer {
 }
 
 function convNet(head: "softmax" | "linear", seed: number): Sequential {
-  return new Sequential([
-    new Conv2D({
-      filters: 4,
-      kernelSize: 3,
-      padding: "same",
-      activation: "relu",
-    }),
-    new Flatten(),
-    new Dense({ units: 4, activation: head }),
-  ], { inputShape: [8, 8, 3], seed });
+  return convHeadNet([8, 8, 3], 4, head, seed);
 }
 
 /** Float64 softmax of each row of `v` (`k` columns). */

@@ -15,6 +15,9 @@ import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { Rng } from "../src/util/random.ts";
 import {
   type ChildOutcome,
+  killAndResume,
+  type KillPlan,
+  reaches,
   runTrainingChild,
   sleep,
 } from "./_ckpt_fixtures.ts";
@@ -27,15 +30,6 @@ function runChild(
   mode = "sgd",
 ): Promise<ChildOutcome> {
   return runTrainingChild(dir, [`${EPOCHS}`, mode], killWhen);
-}
-
-/** Resolves once the checkpoint in `dir` holds `epoch` epochs (or the child ended). */
-async function reaches(dir: string, epoch: number, running: () => boolean) {
-  while (running()) {
-    const state = await loadCheckpoint(`${dir}/c.ckpt`).catch(() => null);
-    if (state && state.epoch >= epoch) return;
-    await sleep(5);
-  }
 }
 
 Deno.test({
@@ -75,9 +69,7 @@ Deno.test({
       assert.ok(new Set(lrs).size === EPOCHS, `rates: ${lrs}`);
 
       const rng = new Rng(2026);
-      const plans: Array<
-        [string, (dir: string) => (r: () => boolean) => Promise<void>]
-      > = [
+      const plans: KillPlan[] = [
         ["after epoch 1", (dir) => (r) => reaches(dir, 1, r)],
         ["within epoch 4", (dir) => async (r) => {
           await reaches(dir, 3, r);
@@ -88,25 +80,16 @@ Deno.test({
           () => () => sleep(200 + rng.int(Math.max(1, Math.round(span) - 200))),
         ],
       ];
-      let kills = 0;
-      for (const [what, when] of plans) {
-        const dir = `${root}/${what.replaceAll(" ", "_")}`;
-        await Deno.mkdir(dir);
-        if ((await runChild(dir, when(dir))).killed) kills++;
-        const end = await runChild(dir);
-        assert.equal(end.code, 0, `${what}: ${end.stderr}`);
-        assert.deepEqual(
-          await Deno.readFile(`${dir}/final.bin`),
-          expected,
-          what,
-        );
-        const resumed = await loadCheckpoint(`${dir}/c.ckpt`);
-        assert.deepEqual(resumed.history, state.history, what);
-        assert.deepEqual(resumed.callbacks, state.callbacks, what);
-      }
-      assert.ok(
-        kills >= 2,
-        `only ${kills} of the runs were killed before they ended`,
+      await killAndResume(
+        root,
+        runChild,
+        plans,
+        expected,
+        async (dir, what) => {
+          const resumed = await loadCheckpoint(`${dir}/c.ckpt`);
+          assert.deepEqual(resumed.history, state.history, what);
+          assert.deepEqual(resumed.callbacks, state.callbacks, what);
+        },
       );
 
       // The same checkpoint resumed with Adam: one line naming the fix.

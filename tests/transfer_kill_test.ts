@@ -7,10 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { Rng } from "../src/util/random.ts";
 import {
   type ChildOutcome,
+  killAndResume,
+  type KillPlan,
+  reaches,
   runTrainingChild,
   sleep,
 } from "./_ckpt_fixtures.ts";
@@ -21,15 +23,6 @@ function runChild(
   killWhen?: (running: () => boolean) => Promise<void>,
 ): Promise<ChildOutcome> {
   return runTrainingChild(dir, ["3", "transfer"], killWhen);
-}
-
-/** Resolves once the checkpoint in `dir` holds `epoch` epochs (or the child ended). */
-async function reaches(dir: string, epoch: number, running: () => boolean) {
-  while (running()) {
-    const state = await loadCheckpoint(`${dir}/c.ckpt`).catch(() => null);
-    if (state && state.epoch >= epoch) return;
-    await sleep(5);
-  }
 }
 
 Deno.test({
@@ -45,9 +38,7 @@ Deno.test({
       assert.equal(ref.code, 0, ref.stderr);
       const expected = await Deno.readFile(`${root}/ref/final.bin`);
       const rng = new Rng(31);
-      const plans: Array<
-        [string, (dir: string) => (r: () => boolean) => Promise<void>]
-      > = [
+      const plans: KillPlan[] = [
         // Right after the last phase-1 checkpoint: phase 2 must start fresh.
         ["at the phase boundary", (dir) => (r) => reaches(dir, 3, r)],
         ["in phase 2", (dir) => async (r) => {
@@ -59,23 +50,7 @@ Deno.test({
           () => () => sleep(200 + rng.int(Math.max(1, Math.round(span) - 200))),
         ],
       ];
-      let kills = 0;
-      for (const [what, when] of plans) {
-        const dir = `${root}/${what.replaceAll(" ", "_")}`;
-        await Deno.mkdir(dir);
-        if ((await runChild(dir, when(dir))).killed) kills++;
-        const end = await runChild(dir);
-        assert.equal(end.code, 0, `${what}: ${end.stderr}`);
-        assert.deepEqual(
-          await Deno.readFile(`${dir}/final.bin`),
-          expected,
-          what,
-        );
-      }
-      assert.ok(
-        kills >= 2,
-        `only ${kills} of the runs were killed before they ended`,
-      );
+      await killAndResume(root, runChild, plans, expected);
     } finally {
       await Deno.remove(root, { recursive: true });
     }

@@ -14,26 +14,14 @@ import { main as trainMain } from "../src/cli/train.ts";
 import { parseServeArgs } from "../src/cli/serve.ts";
 import { ttaFlags } from "../src/cli/tta_flags.ts";
 import { encodeRecords } from "../src/data/format.ts";
-import { saveModel } from "../src/nn/model_io.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { createClassifyHandler } from "../src/serve/handler.ts";
 import type { TtaSetting } from "../src/train/tta.ts";
 import { Rng } from "../src/util/random.ts";
-import { pattern, png, tinyModel } from "./classify_fixtures.ts";
+import { pattern, png, withSavedModel } from "./classify_fixtures.ts";
 
-async function withModel(
-  run: (dir: string, model: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "simdnet_cli_tta_" });
-  const model = tinyModel(77);
-  try {
-    await saveModel(model, `${dir}/model`);
-    await run(dir, `${dir}/model`);
-  } finally {
-    model.dispose();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withModel = (run: (dir: string, model: string) => Promise<void>) =>
+  withSavedModel("simdnet_cli_tta_", 77, run);
 
 function batchFile(n: number, seed: number): Uint8Array {
   const rng = new Rng(seed);

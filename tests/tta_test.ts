@@ -11,10 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
-import { Conv2D } from "../src/nn/conv2d.ts";
-import { Dense } from "../src/nn/dense.ts";
-import { Flatten } from "../src/nn/flatten.ts";
-import { Sequential } from "../src/nn/sequential.ts";
+import type { Sequential } from "../src/nn/sequential.ts";
 import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
 import { Classifier } from "../src/serve/classifier.ts";
 import { evaluate, predictImages } from "../src/train/evaluate.ts";
@@ -27,6 +24,7 @@ import {
 } from "../src/train/tta.ts";
 import type { ImageSet } from "../src/data/image_set.ts";
 import { Rng } from "../src/util/random.ts";
+import { convHeadNet } from "./classify_fixtures.ts";
 
 await initRuntime({ backend: "wasm", threads: 2 });
 
@@ -78,16 +76,7 @@ function viewByHand(
 }
 
 function model(logits: boolean, seed: number, shape = [6, 7, 3]): Sequential {
-  return new Sequential([
-    new Conv2D({
-      filters: 4,
-      kernelSize: 3,
-      padding: "same",
-      activation: "relu",
-    }),
-    new Flatten(),
-    new Dense({ units: 5, activation: logits ? "linear" : "softmax" }),
-  ], { inputShape: shape, seed });
+  return convHeadNet(shape, 5, logits ? "linear" : "softmax", seed);
 }
 
 function randomImages(n: number, [h, w, c]: number[], seed: number): ImageSet {

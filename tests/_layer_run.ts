@@ -1,107 +1,24 @@
 /**
- * Shared harness of the layer tests: runs a simdnet layer and the same
- * layer in `@tensorflow/tfjs-layers` 4.22 on the same inputs and weights,
- * and returns outputs and gradients of one loss with respect to the input
- * and every weight.
+ * simdnet's side of the layer tests that check a layer against a formula,
+ * finite differences or another simdnet run: runs simdnet layers on given
+ * inputs and weights and returns the outputs and the gradients of
+ * `sum(y * r)` w.r.t. the input and every weight, on each target (tfjs'
+ * cpu backend, wasm at 1 and 2 threads). Comparisons with tfjs-layers go
+ * through the child-process harness (`_tfl_conformance.ts`) instead, so
+ * that tfjs-layers' gradient configs never enter a test process.
  *
- * Gradient configs: importing tfjs-layers registers tfjs' own configs as a
- * side effect. This module snapshots them at import, before simdnet's
- * `registerGradients` (run by `initRuntime` in the test file) replaces
- * them, and {@linkcode withTfjsGradients} puts tfjs' back while the
- * reference runs, so that the reference really uses tfjs' math and simdnet
- * its own. `registeredIsOurs` lets a test check the swap.
+ * @module
  */
 
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert/strict";
 import type { Layer } from "../src/nn/layer.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { setKernelThreads } from "../src/runtime/init.ts";
 import { createRng, type Rng } from "../src/util/random.ts";
 
-export { tf, tfl };
-
-/** Every kernel whose gradient a layer test may use. */
-const KERNELS = [
-  "Elu",
-  "Selu",
-  "Softplus",
-  "Erf",
-  "Sigmoid",
-  "Tanh",
-  "Relu",
-  "Relu6",
-  "LeakyRelu",
-  "Select",
-  "Greater",
-  "GreaterEqual",
-  "Less",
-  "LessEqual",
-  "Equal",
-  "NotEqual",
-  "FusedBatchNorm",
-  "PadV2",
-  "Rsqrt",
-  "Sqrt",
-  "Exp",
-  "Abs",
-  "Maximum",
-  "Minimum",
-  "ClipByValue",
-  "Mean",
-  "Sum",
-  "SquaredDifference",
-  "Softmax",
-  "Add",
-  "Sub",
-  "Multiply",
-  "RealDiv",
-  "Reshape",
-  "Cast",
-  "Conv2D",
-  "BatchMatMul",
-  "Neg",
-  "Square",
-  "Pow",
-  "Step",
-];
-
-const theirs = new Map<string, tf.GradConfig>();
-for (const k of KERNELS) {
-  const g = tf.getGradient(k);
-  if (g) theirs.set(k, g);
-}
-
-/** tfjs' own gradient config for `kernel`, if tfjs-layers' bundle has one. */
-export function tfjsGradient(kernel: string): tf.GradConfig | undefined {
-  return theirs.get(kernel);
-}
-
-/**
- * Runs `fn` with tfjs' own gradient configs registered, then puts back
- * whatever was registered before (simdnet's).
- */
-export function withTfjsGradients<T>(fn: () => T): T {
-  const ours = new Map<string, tf.GradConfig>();
-  for (const k of KERNELS) {
-    const g = tf.getGradient(k);
-    if (g) ours.set(k, g);
-  }
-  for (const g of theirs.values()) tf.registerGradient(g);
-  try {
-    return fn();
-  } finally {
-    for (const g of ours.values()) tf.registerGradient(g);
-  }
-}
-
-/** Whether the registered config of `kernel` is not tfjs' own. */
-export function registeredIsOurs(kernel: string): boolean {
-  const g = tf.getGradient(kernel);
-  return g !== undefined && g !== theirs.get(kernel);
-}
+export { tf };
 
 /** Uniform values in [lo, hi) from `rng`. */
 export function randomValues(
@@ -198,68 +115,6 @@ export function runOurs(layers: Layer[], c: Case, steps = 1): RunResult {
     });
   } finally {
     model.dispose();
-  }
-}
-
-/**
- * Runs the tfjs-layers `layer` on the cpu backend with tfjs' gradient
- * configs; `layer` is applied to `c.xShape` inputs and given `c.weights`.
- */
-export async function runTheirs(
-  make: () => tfl.layers.Layer,
-  c: Case,
-  steps = 1,
-): Promise<RunResult> {
-  const before = tf.getBackend();
-  await tf.setBackend("cpu");
-  try {
-    const model = tfl.sequential();
-    const layer = make();
-    model.add(tfl.layers.inputLayer({ inputShape: c.xShape.slice(1) }));
-    model.add(layer);
-    layer.setWeights(
-      c.weights.map((v, i) =>
-        tf.tensor(v, layer.weights[i]!.shape as number[])
-      ),
-    );
-    const result = withTfjsGradients(() =>
-      tf.tidy(() => {
-        const x = tf.variable(tf.tensor(c.x, c.xShape));
-        const wv = layer.weights.map((w) => w.read() as tf.Variable);
-        // tf.variableGrads drops non-trainable variables (tfjs-layers'
-        // moving statistics); mark them trainable for the reference, so
-        // that their gradients are computed too, as simdnet's are.
-        const flags = wv.map((v) => v.trainable);
-        wv.forEach((v) => (v.trainable = true));
-        let y: tf.Tensor | null = null;
-        let grads: tf.NamedTensorMap = {};
-        for (let s = 0; s < steps; s++) {
-          const out = tf.variableGrads(() => {
-            const out = layer.apply(x, { training: c.training }) as tf.Tensor;
-            y = tf.keep(out);
-            return lossOf(out, c.r);
-          }, [x, ...wv]);
-          grads = out.grads;
-        }
-        const res = {
-          y: y!.dataSync().slice() as Float32Array,
-          shape: [...y!.shape],
-          dx: grads[x.name]!.dataSync().slice() as Float32Array,
-          dw: wv.map((v) =>
-            (grads[v.name] ?? tf.zerosLike(v)).dataSync()
-              .slice() as Float32Array
-          ),
-          after: wv.map((v) => v.dataSync().slice() as Float32Array),
-        };
-        wv.forEach((v, i) => (v.trainable = flags[i]!));
-        x.dispose();
-        return res;
-      })
-    );
-    model.dispose();
-    return result;
-  } finally {
-    await tf.setBackend(before);
   }
 }
 
