@@ -18,7 +18,7 @@
  */
 
 import type { ImageSet } from "../data/image_set.ts";
-import type { Model } from "../nn/model.ts";
+import type { Model, WeightValues } from "../nn/model.ts";
 import { registerGradients } from "../runtime/gradients.ts";
 import {
   cleanCheckpointTemps,
@@ -38,6 +38,7 @@ import {
 } from "./fit_options.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { makeOptimizer } from "./optimizers.ts";
+import { Lookahead, lookaheadDecay } from "./lookahead.ts";
 import {
   type FineTuneOptions,
   phaseAt,
@@ -157,8 +158,13 @@ export async function fit(
     latestGood: false,
     step: 0,
     phase2: false,
+    lookahead: p.lookahead
+      ? new Lookahead(model.weights.map((w) => w.variable), p.lookahead)
+      : null,
   };
   const beforeStep = stepRate(p, run, optimizer.learningRate);
+  const afterStep = () => lookaheadStep(p, run);
+  const stepsLeft = () => p.limited ? p.steps - run.step : Infinity;
   const kept = () => ({
     text: run.lastSaved === null || run.keptIn === null
       ? "no checkpoint had been written yet"
@@ -180,6 +186,7 @@ export async function fit(
       await removePrevious(checkpoint);
     }
     for (let epoch = run.startEpoch; epoch < total; epoch++) {
+      if (stepsLeft() <= 0) break;
       if (fineTune && epoch === epochs) {
         // Keras' guide: unfreeze, recompile with a low rate (new state).
         enterPhase2(p, fineTune, run);
@@ -190,7 +197,14 @@ export async function fit(
         }
       }
       const logs = await runEpoch(
-        { ...c, optimizer: run.optimizer, kept, beforeStep },
+        {
+          ...c,
+          optimizer: run.optimizer,
+          kept,
+          beforeStep,
+          afterStep,
+          stepsLeft,
+        },
         epoch,
       );
       if (await endEpoch(p, options, run, epoch, logs)) {
@@ -201,7 +215,20 @@ export async function fit(
     return run.history;
   } finally {
     run.optimizer.dispose();
+    run.lookahead?.dispose();
   }
+}
+
+/**
+ * The lookahead after a step (`run.step` counts it): the update every
+ * `every` steps, and at the run's last step the model takes the slow
+ * weights, as airbench ends.
+ */
+function lookaheadStep(p: Plan, run: Run): void {
+  const la = run.lookahead;
+  if (!la || !p.lookahead) return;
+  la.afterStep(run.step, lookaheadDecay(run.step, p.steps, p.lookahead.base));
+  if (run.step === p.steps) la.finish();
 }
 
 /** What `fit` carries from epoch to epoch. */
@@ -215,6 +242,8 @@ interface Run {
   step: number;
   /** Whether phase 2 (constant fine-tuning rate) has begun. */
   phase2: boolean;
+  /** The slow weights, with the `lookahead` option. */
+  lookahead: Lookahead | null;
   startEpoch: number;
   /** The last epoch whose checkpoint was written or resumed from. */
   lastSaved: number | null;
@@ -283,6 +312,7 @@ async function resumeRun(
     rng: c.rng,
     early,
     callbacks: p.callbacks,
+    lookahead: run.lookahead,
   });
   run.step = state.step;
   // The decoder checked that a checkpoint's history has every key.
@@ -346,6 +376,12 @@ async function endEpoch(
       callbacks: Object.fromEntries(
         p.callbacks.map((cb) => [cb.className, cb.getState()]),
       ),
+      lookahead: run.lookahead
+        ? {
+          every: run.lookahead.every,
+          slow: await lookaheadWeights(c.model, run.lookahead),
+        }
+        : null,
     };
     await saveCheckpoint(run.checkpoint, state, {
       keepPrevious: run.latestGood,
@@ -356,4 +392,17 @@ async function endEpoch(
   }
   await options.onEpochEnd?.(epoch, logs);
   return stop;
+}
+
+/** The slow weights named and shaped as the model's weights. */
+async function lookaheadWeights(
+  model: Model,
+  lookahead: Lookahead,
+): Promise<WeightValues[]> {
+  const values = await lookahead.state();
+  return model.weights.map((w, i) => ({
+    name: w.name,
+    shape: [...w.variable.shape],
+    values: values[i]!,
+  }));
 }
