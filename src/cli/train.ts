@@ -50,6 +50,14 @@ import {
   optimFlags,
 } from "./train_optim.ts";
 import { optimFitOptions, optimReport } from "./train_schedule.ts";
+import {
+  fastRun,
+  RECIPE_OPTIONS,
+  RECIPE_USAGE,
+  type RecipeArgs,
+  recipeEpochs,
+  recipeFlags,
+} from "./train_recipe.ts";
 
 const USAGE = `usage: deno task train [options]
 
@@ -83,7 +91,7 @@ options:
   --no-report        skip report.html and its pictures
   --help             show this text
 ${TTA_USAGE}
-${TRANSFER_USAGE}${OPTIM_USAGE}`;
+${TRANSFER_USAGE}${OPTIM_USAGE}${RECIPE_USAGE}`;
 
 /** Parsed command line. */
 export interface TrainArgs {
@@ -110,6 +118,8 @@ export interface TrainArgs {
   optim: OptimArgs;
   /** `--tta`, `--tta-translate`: the final evaluation's test-time augmentation. */
   tta: Required<TtaOptions> | undefined;
+  /** `--recipe`, `--width`. */
+  recipe: RecipeArgs;
 }
 
 /** Flags that apply when `--data` is an image folder. */
@@ -144,6 +154,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     help: { type: "boolean", default: false },
     ...TRANSFER_OPTIONS,
     ...OPTIM_OPTIONS,
+    ...RECIPE_OPTIONS,
   });
   const v = parsed.values;
   if (v.help) return "help";
@@ -159,13 +170,18 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     (n) => n > 0 && Number.isFinite(n),
     "a number > 0",
   ) ?? 0.001;
+  const recipe = recipeFlags(v);
+  const fast = recipe.name === "fast";
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(
     /-\d+Z$/,
     "",
   );
   return {
-    epochs: wholeFlag(v.epochs, "epochs", 1) ?? 5,
-    batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 64,
+    epochs: fast
+      ? recipeEpochs(v.epochs)
+      : wholeFlag(v.epochs, "epochs", 1) ?? 5,
+    batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ??
+      (fast ? 1024 : 64),
     lr,
     augment: !v["no-augment"],
     valSplit: numberFlag(
@@ -192,7 +208,12 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     },
     transfer: transferFlags(v, lr),
     optim: optimFlags(v, lr),
-    tta: ttaFlags(v),
+    // The fast recipe evaluates with its TTA unless the flags say otherwise.
+    tta: ttaFlags(v) ??
+      (fast && v.tta === undefined
+        ? { flip: true, translate: true }
+        : undefined),
+    recipe,
   };
 }
 
@@ -217,11 +238,15 @@ async function run(a: TrainArgs): Promise<void> {
 
   // The model: the seed CNN, --model FILE's topology (fresh or its own
   // weights), or --from a saved one (head, --freeze).
-  const built = await buildTrainModel({ ...a.transfer, seed: a.seed }, {
-    classes: folderNames?.length ?? 10,
-    shape: train.shape,
-  });
-  const { model } = built;
+  const classes = folderNames?.length ?? 10;
+  const fast = a.recipe.name === "fast"
+    ? fastRun(train, { ...a, classes })
+    : null;
+  const built = fast ? null : await buildTrainModel(
+    { ...a.transfer, seed: a.seed },
+    { classes, shape: train.shape },
+  );
+  const model = fast?.model ?? built!.model;
   const fineTune = a.transfer.fineTune;
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
@@ -231,20 +256,27 @@ async function run(a: TrainArgs): Promise<void> {
   // The model keeps the data set's names; CIFAR-10's are saved in English
   // (the Japanese ones are derived from them where shown).
   const classNames = folderNames ?? CIFAR10_CLASSES_EN;
-  const history = await fit(model, train, {
-    // optim: durations in epochs become steps of this run.
-    ...optimFitOptions(a.optim, { ...a, count: train.count, classNames }),
-    epochs: a.epochs,
-    batchSize: a.batchSize,
-    learningRate: a.lr,
-    augment: a.augment,
+  const run = {
     validationData: validation,
-    seed: a.seed,
     checkpoint: `${a.out}/checkpoint.ckpt`,
     resume: a.resume,
-    fineTune,
-    settings: built.settings,
-  });
+  };
+  const history = await fit(
+    model,
+    train,
+    fast ? { ...fast.fitOptions, ...run } : {
+      // optim: durations in epochs become steps of this run.
+      ...optimFitOptions(a.optim, { ...a, count: train.count, classNames }),
+      epochs: a.epochs,
+      batchSize: a.batchSize,
+      learningRate: a.lr,
+      augment: a.augment,
+      seed: a.seed,
+      fineTune,
+      settings: built!.settings,
+      ...run,
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
   await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
@@ -271,8 +303,7 @@ async function run(a: TrainArgs): Promise<void> {
       [`${what} images`]: evaluated.count,
       "training time (s)": Math.round(seconds),
       "test-time augmentation": describeTta(a.tta),
-      ...built.report,
-      ...optimReport(a.optim),
+      ...(fast ? fast.report : { ...built!.report, ...optimReport(a.optim) }),
       ...(fineTune
         ? {
           "fine-tune epochs": fineTune.epochs,

@@ -231,8 +231,8 @@ export function checkTensors(
   const order = [...w, ...bySlot.flat(), ...slow];
   if (w.length === 0 || order.some((e, i) => e !== entries[i])) {
     fail(
-      "tensors are not weights, then each optimizer slot, then the " +
-        "lookahead, in order",
+      "tensors are not weights, then each optimizer slot in order, then " +
+        "the lookahead",
     );
   }
   if (new Set(w.map((e) => e.name)).size !== w.length) {
