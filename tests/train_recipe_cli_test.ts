@@ -1,9 +1,9 @@
 /**
  * `deno task train --recipe fast` end to end on the `cpu` backend, on a
  * few generated CIFAR-10 records: the run trains the fractional epochs,
- * saves a model that loads, writes history with the learning rate and the
- * report, evaluates with the recipe's TTA, and resumes; the recipe flags
- * are checked.
+ * saves a model that loads, writes history with the learning rate and
+ * the seconds of each epoch and the report, evaluates with the recipe's
+ * TTA, and resumes; the recipe flags are checked.
  */
 
 import assert from "node:assert/strict";
@@ -83,6 +83,8 @@ Deno.test("train recipe cli: --recipe fast trains 1.5 epochs, saves, reports, ev
     const history = JSON.parse(await Deno.readTextFile(`${out}/history.json`));
     assert.equal(history.loss.length, 2);
     assert.equal(history.learning_rate.length, 2);
+    assert.equal(history.seconds.length, 2);
+    assert.ok(history.seconds.every((s: number) => s > 0), history.seconds);
     const state = await loadCheckpoint(`${out}/checkpoint.ckpt`);
     assert.equal(state.step, 8);
     assert.equal(state.lookahead?.every, 5);
@@ -98,6 +100,9 @@ Deno.test("train recipe cli: --recipe fast trains 1.5 epochs, saves, reports, ev
       await Deno.readFile(`${out}/group1-shard1of1.bin`),
       before,
     );
+    // Epochs this process did not train have no time.
+    const again = JSON.parse(await Deno.readTextFile(`${out}/history.json`));
+    assert.deepEqual(again.seconds, [null, null]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -41,6 +41,7 @@ import {
   transferFlags,
 } from "./train_model.ts";
 import { loadTrainingData } from "./train_data.ts";
+import { EpochSeconds } from "./train_seconds.ts";
 import { UsageError } from "./usage.ts";
 // optim: the optimizer, schedule, loss and callback flags.
 import {
@@ -256,7 +257,9 @@ async function run(a: TrainArgs): Promise<void> {
   // The model keeps the data set's names; CIFAR-10's are saved in English
   // (the Japanese ones are derived from them where shown).
   const classNames = folderNames ?? CIFAR10_CLASSES_EN;
+  const timer = new EpochSeconds();
   const run = {
+    onEpochEnd: timer.onEpochEnd,
     validationData: validation,
     checkpoint: `${a.out}/checkpoint.ckpt`,
     resume: a.resume,
@@ -281,7 +284,13 @@ async function run(a: TrainArgs): Promise<void> {
   await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
     `${a.out}/history.json`,
-    new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"),
+    new TextEncoder().encode(
+      JSON.stringify(
+        { ...history, seconds: timer.list(history.loss.length) },
+        null,
+        2,
+      ) + "\n",
+    ),
   );
   if (a.tta) console.log(`test-time augmentation: ${describeTta(a.tta)}`);
   const result = await evaluate(model, evaluated, a.batchSize, { tta: a.tta });
