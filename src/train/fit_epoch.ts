@@ -13,7 +13,7 @@ import type { Rng } from "../util/random.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { augmentBatch, type AugmentOptions } from "./augment.ts";
 import { type BatchTensors, batchTensors } from "./batch.ts";
-import type { BatchSource } from "./fit_options.ts";
+import type { BatchSource } from "./batch_source.ts";
 import { evaluate } from "./evaluate.ts";
 import {
   correctCount,

@@ -15,6 +15,7 @@ import {
   SEED_AUGMENTATION,
 } from "./augment.ts";
 import { checkImages } from "./batch.ts";
+import type { BatchSource } from "./batch_source.ts";
 import { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
 import { classCount, imageShape } from "./evaluate.ts";
 import type { Callback } from "./callback.ts";
@@ -126,19 +127,6 @@ export interface FitOptions {
    * the slow weights. Its state is checkpointed.
    */
   lookahead?: LookaheadSettings;
-}
-
-/** The float images of one training batch, see {@linkcode FitOptions.batches}. */
-export interface BatchSource {
-  /** Names the source in the checkpoint's settings: a resume must use the same. */
-  readonly description: string;
-  /**
-   * Float32 NHWC images at `indices` of the training set in 0-based
-   * `epoch`, anything random drawn from `rng` (the trainer's, so a resumed
-   * run continues it). Return a new array each call: tfjs' `cpu` backend
-   * keeps the array a tensor is made from.
-   */
-  images(indices: ArrayLike<number>, epoch: number, rng: Rng): Float32Array;
 }
 
 /** Options of {@linkcode FitOptions.lookahead}. */

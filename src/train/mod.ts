@@ -139,4 +139,5 @@ export {
   recipeFitOptions,
   recipes,
 } from "./recipes.ts";
-export type { BatchSource, LookaheadSettings } from "./fit_options.ts";
+export type { BatchSource } from "./batch_source.ts";
+export type { LookaheadSettings } from "./fit_options.ts";

@@ -34,11 +34,8 @@ import {
   fastOptimizerSettings,
   fastRecipeModel,
 } from "./fast_recipe.ts";
-import type {
-  BatchSource,
-  FitOptions,
-  LookaheadSettings,
-} from "./fit_options.ts";
+import type { BatchSource } from "./batch_source.ts";
+import type { FitOptions, LookaheadSettings } from "./fit_options.ts";
 import type { OptimizerConfig } from "./optimizers.ts";
 import { type LearningRateSchedule, TriangularSchedule } from "./schedules.ts";
 import type { TtaOptions } from "./tta.ts";
