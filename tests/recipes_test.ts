@@ -407,3 +407,30 @@ Deno.test("recipes: a checkpoint's lookahead round-trips, and damaged lookahead 
   v4.set(new TextEncoder().encode("SNCKPT04"));
   assertRefused(v4, "version 4", /version-4 checkpoint.*lookahead/);
 });
+
+Deno.test("recipes: a run with lookahead that stops early ends on the slow weights", async () => {
+  const data = tinySet(48, 9);
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_recipe_" });
+  try {
+    const recipe = recipes.fast(data, { width: 0.0625, batchSize: 16 });
+    const ckpt = `${dir}/run.ckpt`;
+    // No epoch improves the loss by 100: the second one stops the run,
+    // long before the recipe's last step would finish the lookahead.
+    const history = await fit(recipe.model, data, {
+      ...recipeFitOptions(recipe),
+      verbose: 0,
+      checkpoint: ckpt,
+      earlyStopping: { monitor: "loss", patience: 0, minDelta: 100 },
+    });
+    assert.ok(history.loss.length < recipe.epochs, `${history.loss.length}`);
+    const state = await loadCheckpoint(ckpt);
+    assert.ok(state.stoppedEarly);
+    assert.ok(state.step < recipe.totalSteps);
+    state.weights.forEach((w, i) =>
+      assert.deepEqual(w.values, state.lookahead!.slow[i]!.values, w.name)
+    );
+    recipe.model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -18,7 +18,7 @@
  */
 
 import type { ImageSet } from "../data/image_set.ts";
-import type { Model, WeightValues } from "../nn/model.ts";
+import type { Model } from "../nn/model.ts";
 import { registerGradients } from "../runtime/gradients.ts";
 import {
   cleanCheckpointTemps,
@@ -38,7 +38,8 @@ import {
 } from "./fit_options.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { makeOptimizer } from "./optimizers.ts";
-import { Lookahead, lookaheadDecay } from "./lookahead.ts";
+import { Lookahead } from "./lookahead.ts";
+import { lookaheadStep, lookaheadWeights } from "./fit_lookahead.ts";
 import {
   type FineTuneOptions,
   phaseAt,
@@ -163,7 +164,7 @@ export async function fit(
       : null,
   };
   const beforeStep = stepRate(p, run, optimizer.learningRate);
-  const afterStep = () => lookaheadStep(p, run);
+  const afterStep = () => lookaheadStep(p.lookahead, p.steps, run);
   const stepsLeft = () => p.limited ? p.steps - run.step : Infinity;
   const kept = () => ({
     text: run.lastSaved === null || run.keptIn === null
@@ -217,18 +218,6 @@ export async function fit(
     run.optimizer.dispose();
     run.lookahead?.dispose();
   }
-}
-
-/**
- * The lookahead after a step (`run.step` counts it): the update every
- * `every` steps, and at the run's last step the model takes the slow
- * weights, as airbench ends.
- */
-function lookaheadStep(p: Plan, run: Run): void {
-  const la = run.lookahead;
-  if (!la || !p.lookahead) return;
-  la.afterStep(run.step, lookaheadDecay(run.step, p.steps, p.lookahead.base));
-  if (run.step === p.steps) la.finish();
 }
 
 /** What `fit` carries from epoch to epoch. */
@@ -348,6 +337,8 @@ async function endEpoch(
   }
   history.learning_rate.push(logs.learning_rate!);
   const stop = early?.update(logs[early.monitor]!, epoch) ?? false;
+  // A run that stops early ends on the slow weights too.
+  if (stop) run.lookahead?.finish();
   // Phase 1's callbacks (the learning rate is phase 1's to adjust).
   if (phaseAt(epoch + 1, p.epochs, options.fineTune) === 1) {
     const print = c.verbose
@@ -392,17 +383,4 @@ async function endEpoch(
   }
   await options.onEpochEnd?.(epoch, logs);
   return stop;
-}
-
-/** The slow weights named and shaped as the model's weights. */
-async function lookaheadWeights(
-  model: Model,
-  lookahead: Lookahead,
-): Promise<WeightValues[]> {
-  const values = await lookahead.state();
-  return model.weights.map((w, i) => ({
-    name: w.name,
-    shape: [...w.variable.shape],
-    values: values[i]!,
-  }));
 }
