@@ -12,13 +12,16 @@
  * triangular schedule, label smoothing 0.2, lookahead, 9.9 epochs with
  * the last partial batch of each epoch dropped. Different, and why:
  * simdnet's SGD is Keras' (the velocity keeps the rates it was built
- * with, where PyTorch rescales the whole velocity with the current rate;
- * the two agree at a constant rate, and the schedule moves by at most
- * 1/warmup of the peak per step), and its weight decay is Keras 3's
- * decoupled one, so the replica's L2 decay through the momentum becomes
- * the per-step shrink it settles to (`decoupledDecayPerStep`, exact at
- * schedule factor 1; the first steps shrink less than the replica's
- * transient). tests/recipes_test.ts checks both against torch.
+ * with, where PyTorch rescales the whole velocity with the current rate:
+ * the two agree at a constant rate, and under the triangular schedule,
+ * which moves the rate by at most 0.8 / warmup-steps of the peak per step,
+ * the second step differs by `momentum^2 (lr2 - lr1) g1`). Its weight
+ * decay is Keras 3's decoupled one, so the replica's L2 decay through the
+ * momentum becomes the per-step shrink that decay settles to
+ * (`decoupledDecayPerStep`, exact at schedule factor 1): the replica's
+ * shrink builds up over its first ~1 / (1 - momentum) = 7 steps, ours
+ * starts at the settled rate. tests/recipes_test.ts checks both against
+ * the replica's own optimizer in torch.
  *
  * @module
  */
