@@ -3,8 +3,9 @@
  * against the PyTorch replica's own optimizer and scheduler
  * (bench/pytorch_fast.py's `make_optimizer`, run by python3 with torch), a
  * whole run on a tiny random set (steps, partial last epoch, lookahead
- * finished, history), and a run interrupted after an epoch and resumed
- * from its checkpoint ending bit-identical to an uninterrupted one.
+ * finished, history), a run interrupted after an epoch and resumed from
+ * its checkpoint ending bit-identical to an uninterrupted one, and a run
+ * stopped early ending on the slow weights.
  */
 
 import * as tf from "@tensorflow/tfjs-core";
