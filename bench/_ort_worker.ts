@@ -114,7 +114,7 @@ const info = {
   maxAbsDiffVsSimdnet: maxAbsDiff,
 };
 const serve = (task: Task, batch: number, steps: number): Promise<number> => {
-  if (task === "train") {
+  if (task === "train" || task === "train-fast") {
     return Promise.reject(new Error("ONNX Runtime does not train here"));
   }
   return run(task, batch, steps);

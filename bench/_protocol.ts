@@ -21,11 +21,26 @@ export type System =
   | "onnxruntime-web"
   | "onnxruntime-node";
 
-/** `train`: full training steps; `infer`: batched inference; `latency`: batch 1. */
-export type Task = "train" | "infer" | "latency";
+/**
+ * `train`: full training steps of the seed CNN; `infer`: batched
+ * inference; `latency`: batch 1; `train-fast`: training steps of the fast
+ * recipe's network at width {@linkcode FAST_BENCH_WIDTH} (augmentation
+ * from uint8, SGD with Nesterov momentum and the BatchNorm-offset group,
+ * label smoothing; the lookahead, one pass over the weights every 5 steps,
+ * left out on both sides).
+ */
+export type Task = "train" | "infer" | "latency" | "train-fast";
 
 /** Every task. */
-export const TASKS: readonly Task[] = ["train", "infer", "latency"];
+export const TASKS: readonly Task[] = [
+  "train",
+  "infer",
+  "latency",
+  "train-fast",
+];
+
+/** The fast network's width in `train-fast` (issue #14's small variant). */
+export const FAST_BENCH_WIDTH = 0.5;
 
 /** One measured configuration: what `--json` prints, an array of these. */
 export interface BenchRow {

@@ -7,7 +7,10 @@
  * Training steps are the trainer's own: `fit` runs them (batch 64, Adam,
  * no augmentation, dropout on, uint8 to float conversion of each batch
  * included), and the time is taken between the ends of its first and last
- * step, so `fit`'s set-up is not counted.
+ * step, so `fit`'s set-up is not counted. `train-fast` trains the fast
+ * recipe's network (width 0.5) with the recipe's `fit` options (batch
+ * source, SGD, parameter group, schedule, label smoothing) but no
+ * lookahead, as bench/pytorch_cnn.py does.
  *
  *     deno run --allow-read --allow-env bench/_simdnet_worker.ts --threads 2 --task train
  *
@@ -21,7 +24,15 @@ import { initRuntime, type RuntimeInfo } from "../src/runtime/init.ts";
 import { probeWebGpu } from "../src/runtime/webgpu.ts";
 import type { ImageSet } from "../src/data/image_set.ts";
 import { fit } from "../src/train/fit.ts";
+import { fastAugmentation } from "../src/train/fast_recipe.ts";
 import {
+  augmentationSource,
+  type FastRecipe,
+  recipeFitOptions,
+  recipes,
+} from "../src/train/recipes.ts";
+import {
+  FAST_BENCH_WIDTH,
   measureOnce,
   send,
   serveRequests,
@@ -98,11 +109,30 @@ function trainImages(count: number): ImageSet {
   };
 }
 
-async function train(batch: number, steps: number): Promise<number> {
+let fast: FastRecipe | null = null;
+
+async function train(
+  batch: number,
+  steps: number,
+  task: Task,
+): Promise<number> {
   // One extra step: timing runs from the end of step 0 to the end of the last.
   let start = 0;
   let end = 0;
-  await fit(model, trainImages((steps + 1) * batch), {
+  const data = trainImages((steps + 1) * batch);
+  if (task === "train-fast" && !fast) {
+    fast = recipes.fast(data, { width: FAST_BENCH_WIDTH, batchSize: batch });
+  }
+  const options = task === "train-fast"
+    ? {
+      ...recipeFitOptions(fast!),
+      totalSteps: undefined,
+      lookahead: undefined,
+      batches: augmentationSource(fastAugmentation(data, 0)),
+    }
+    : {};
+  await fit(task === "train-fast" ? fast!.model : model, data, {
+    ...options,
     epochs: 1,
     batchSize: batch,
     shuffle: false,
@@ -133,7 +163,9 @@ async function infer(batch: number, steps: number): Promise<number> {
 }
 
 function run(task: Task, batch: number, steps: number): Promise<number> {
-  return task === "train" ? train(batch, steps) : infer(batch, steps);
+  return task === "train" || task === "train-fast"
+    ? train(batch, steps, task)
+    : infer(batch, steps);
 }
 
 const details = {

@@ -9,8 +9,12 @@ import type { BenchRow } from "./_protocol.ts";
 /** Forward FLOPs of one 32x32x3 image through the seed CNN, in millions. */
 export const FORWARD_MFLOP = 53.16;
 
-/** Effective GFLOP/s: a training step counts as 3 forward passes. */
+/**
+ * Effective GFLOP/s of the seed CNN: a training step counts as 3 forward
+ * passes; NaN (printed empty) for the fast network's rows.
+ */
 export function gflops(row: BenchRow): number {
+  if (row.task === "train-fast") return NaN;
   const perImage = FORWARD_MFLOP * (row.task === "train" ? 3 : 1);
   return (row.imagesPerSecond * perImage) / 1000;
 }
@@ -68,7 +72,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
       String(r.batch),
       fixed(r.imagesPerSecond, 100, 1),
       fixed(r.msPerBatch, 10, 2),
-      fixed(gflops(r), 10, 2),
+      Number.isNaN(gflops(r)) ? "" : fixed(gflops(r), 10, 2),
       ratio === null ? "" : `${ratio.toFixed(2)}x`,
     ];
   });

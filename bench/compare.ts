@@ -8,7 +8,10 @@
  * WebAssembly, node: native CPU) inference of the same model and weights,
  * all interleaved in one run (bench/_harness.ts). Prints a markdown table
  * and the project's targets, or with `--json` an array of
- * {@linkcode BenchRow}s. `bench/step.ts` runs the training rows alone
+ * {@linkcode BenchRow}s. The fast recipe's network (width 0.5) is the
+ * second model: its training step (`train-fast`, batch
+ * {@linkcode FAST_BATCH}) for simdnet wasm and PyTorch at every core.
+ * `bench/step.ts` runs the training rows alone
  * through {@linkcode runCompare}.
  *
  * Exit codes: 0 ok; 1 nothing was measured; 64 usage.
@@ -23,7 +26,7 @@ import {
   type WorkerSpec,
 } from "./_harness.ts";
 import { machineLine } from "./_machine.ts";
-import { type BenchRow, TASKS } from "./_protocol.ts";
+import { type BenchRow, FAST_BENCH_WIDTH, TASKS } from "./_protocol.ts";
 import { findPythonTorch, type PythonTorch } from "./_pytorch.ts";
 import { probeWebGpu } from "../src/runtime/webgpu.ts";
 import { EXIT_NO_ROWS, EXIT_OK } from "../src/cli/exit_codes.ts";
@@ -118,6 +121,8 @@ export function checkBaseline(dir?: string): { baseline?: string } {
 const log = (line: string) => console.error(line);
 const TRAIN_BATCH = 64;
 const INFER_BATCH = 256;
+/** The fast network's training batch: half airbench's 1024, to fit the time. */
+const FAST_BATCH = 512;
 
 /** Every task a worker can do, with a warm-up fitting its speed. */
 function allTasks(worker: WorkerSpec, slow = false): Measurement[] {
@@ -156,6 +161,23 @@ function trainingPlan(
   return measurements;
 }
 
+/**
+ * The fast network's training step at every core, simdnet wasm and PyTorch
+ * (the same workers as the seed rows: one process per configuration).
+ */
+function fastTraining(torch: PythonTorch | null): Measurement[] {
+  const threads = threadCounts().at(-1)!;
+  const workers = [simdnetWorker("wasm", threads)];
+  if (torch) workers.push(pytorchWorker(torch.python, threads));
+  // Warm-up: the first steps compile kernels for the new shapes.
+  return workers.map((worker) => ({
+    worker,
+    task: "train-fast" as const,
+    batch: FAST_BATCH,
+    warmup: 2,
+  }));
+}
+
 /** Every system and task, plus the cpu backend and WebGPU when asked and present. */
 async function fullPlan(
   torch: PythonTorch | null,
@@ -175,6 +197,7 @@ async function fullPlan(
     measurements.push(...inference(ortWorker("web", threads)));
     measurements.push(...inference(ortWorker("node", threads)));
   }
+  measurements.push(...fastTraining(torch));
   if (o.cpu) {
     // About 11 s per training step and 10 s per batch of 256: one round,
     // one step, which is plenty to place it.
@@ -261,6 +284,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
       o.trainOnly
         ? `Training steps, batch ${TRAIN_BATCH}, median of ${o.rounds} interleaved rounds`
         : `Seed CNN: training batch ${TRAIN_BATCH}, inference batch ${INFER_BATCH}, latency batch 1; ` +
+          `fast network (width ${FAST_BENCH_WIDTH}): training batch ${FAST_BATCH} (train-fast); ` +
           `median of ${o.rounds} interleaved rounds`,
     );
     console.log(machine + (torch ? `, PyTorch ${torch.version}` : ""));

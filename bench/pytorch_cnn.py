@@ -21,7 +21,8 @@ import time
 import torch
 from torch import nn
 
-TASKS = ("train", "infer", "latency")
+TASKS = ("train", "infer", "latency", "train-fast")
+FAST_WIDTH = 0.5  # bench/_protocol.ts' FAST_BENCH_WIDTH
 PREFIX = "@@bench "
 
 
@@ -52,6 +53,38 @@ class Bench:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.loss = nn.CrossEntropyLoss()
         self.inputs: dict = {}
+        self.fast = None
+
+    def fast_step(self, batch: int, steps: int) -> float:
+        """The fast recipe's training steps, as bench/pytorch_fast.py runs
+        them (augmentation from uint8, summed smoothed loss, SGD with the
+        BatchNorm-offset group, the schedule), without the lookahead."""
+        import pytorch_fast as pf  # bench/, next to this script
+        if self.fast is None or self.fast[3] != batch:
+            images = torch.randint(0, 256, (batch * 4, 3, 32, 32),
+                                   dtype=torch.uint8)
+            labels = torch.randint(0, 10, (batch * 4,))
+            weight, bias = pf.whitening(images)
+            model = pf.fast_net(FAST_WIDTH, weight, bias).to(
+                memory_format=self.memory_format)
+            opt, sched, _ = pf.make_optimizer(model, batch, 10 ** 6)
+            loss = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="none")
+            flips = (torch.rand(len(images)) < 0.5).to(torch.uint8)
+            self.fast = (model, opt, sched, batch, loss, images, labels,
+                         flips, torch.Generator().manual_seed(0))
+        model, opt, sched, _, loss_fn, images, labels, flips, gen = self.fast
+        model.train()
+        start = time.perf_counter()
+        for i in range(steps):
+            idx = torch.arange(batch) + (i % 4) * batch
+            x = pf.augment(images, idx, flips, i, 2, gen, self.memory_format)
+            loss = loss_fn(model(x), labels[idx]).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        loss.item()
+        return time.perf_counter() - start
 
     def batch(self, n: int):
         # Fixed tensors, prepared once: a strong user's loader hands over
@@ -64,6 +97,8 @@ class Bench:
         return self.inputs[n]
 
     def run(self, task: str, batch: int, steps: int) -> float:
+        if task == "train-fast":
+            return self.fast_step(batch, steps)
         x, y = self.batch(batch)
         if task == "train":
             self.model.train()

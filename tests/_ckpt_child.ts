@@ -12,9 +12,12 @@
  * BatchNorm betas at 4x the rate, undecayed), a
  * cosine schedule with warm-up, label smoothing, ReduceLROnPlateau and
  * ModelCheckpoint(save_best_only) into `DIR/best`; `sgd-as-adam` resumes
- * such a run with Adam (to be refused).
+ * such a run with Adam (to be refused). With `fast`, the fast recipe
+ * (src/train/recipes.ts: its whitened network at width 1/16, SGD, the
+ * triangular schedule, the flip/translate batch source, lookahead) trains
+ * EPOCHS (may be fractional) on 64 random 32x32 images in batches of 16.
  *
- * usage: deno run --allow-read --allow-write=/tmp _ckpt_child.ts DIR EPOCHS [transfer|sgd|sgd-as-adam]
+ * usage: deno run --allow-read --allow-write=/tmp _ckpt_child.ts DIR EPOCHS [transfer|sgd|sgd-as-adam|fast]
  */
 
 import * as tf from "@tensorflow/tfjs-core";
@@ -33,6 +36,8 @@ import { fit, type FitOptions } from "../src/train/fit.ts";
 import { ModelCheckpoint } from "../src/train/model_checkpoint.ts";
 import { ReduceLROnPlateau } from "../src/train/reduce_lr_on_plateau.ts";
 import { CosineDecay } from "../src/train/schedules.ts";
+import { recipeFitOptions, recipes } from "../src/train/recipes.ts";
+import { Rng } from "../src/util/random.ts";
 import { quadrants, smallModel, weightsOf } from "./_train_fixtures.ts";
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
@@ -94,22 +99,48 @@ const bnModel = () =>
     new Flatten(),
     new Dense({ units: 4, activation: "softmax" }),
   ], { inputShape: [8, 8, 3], seed: 1 });
-const model = mode.startsWith("sgd") ? bnModel() : smallModel(1);
+/** 64 random 32x32 images of 10 classes, for the fast recipe. */
+function fastData() {
+  const rng = new Rng(3);
+  return {
+    images: new Uint8Array(64 * 3072).map(() => rng.int(256)),
+    labels: new Uint8Array(64).map(() => rng.int(10)),
+    count: 64,
+    shape: [32, 32, 3] as [number, number, number],
+  };
+}
+const fast = mode === "fast"
+  ? recipes.fast(fastData(), { width: 0.0625, batchSize: 16, epochs, seed: 5 })
+  : null;
+const model = fast?.model ??
+  (mode.startsWith("sgd") ? bnModel() : smallModel(1));
 if (transfer) freezeLayers(model, 1);
 try {
-  await fit(model, quadrants(256, 2), {
-    verbose: 0,
-    epochs,
-    batchSize: 16,
-    learningRate: 0.01,
-    augment: true,
-    seed: 7,
-    fineTune: transfer ? { epochs: 2, learningRate: 3e-3 } : undefined,
-    ...(mode.startsWith("sgd") ? sgdOptions() : {}),
-    checkpoint,
-    resume,
-    onWarning: (line) => console.error(`warning: ${line}`),
-  });
+  await fit(
+    model,
+    fast ? fastData() : quadrants(256, 2),
+    fast
+      ? {
+        ...recipeFitOptions(fast),
+        verbose: 0,
+        checkpoint,
+        resume,
+        onWarning: (line) => console.error(`warning: ${line}`),
+      }
+      : {
+        verbose: 0,
+        epochs,
+        batchSize: 16,
+        learningRate: 0.01,
+        augment: true,
+        seed: 7,
+        fineTune: transfer ? { epochs: 2, learningRate: 3e-3 } : undefined,
+        ...(mode.startsWith("sgd") ? sgdOptions() : {}),
+        checkpoint,
+        resume,
+        onWarning: (line) => console.error(`warning: ${line}`),
+      },
+  );
 } catch (error) {
   if (!(error instanceof CheckpointError)) throw error;
   console.error(`error: ${error.message}`);

@@ -52,10 +52,11 @@ export function sampleState(seed = 1): TrainState {
     },
     step: 40,
     callbacks: {},
+    lookahead: null,
   };
 }
 
-/** Splits a version-4 file into its header object and payload bytes. */
+/** Splits a version-5 file into its header object and payload bytes. */
 export function unframe(bytes: Uint8Array): {
   header: Record<string, unknown>;
   payload: Uint8Array;
@@ -70,7 +71,7 @@ export function unframe(bytes: Uint8Array): {
 }
 
 /**
- * Builds a version-4 file from header text and payload with correct length
+ * Builds a version-5 file from header text and payload with correct length
  * fields and CRC, as a careful hand edit would; `floats` overrides the
  * announced payload size, `pad` pads the header to a multiple of 4.
  */
@@ -85,7 +86,7 @@ export function frame(
     : Math.ceil(json.length / 4) * 4;
   const out = new Uint8Array(16 + n + payload.length + 4);
   const view = new DataView(out.buffer);
-  out.set(new TextEncoder().encode("SNCKPT04"));
+  out.set(new TextEncoder().encode("SNCKPT05"));
   view.setUint32(8, n, true);
   view.setUint32(12, options.floats ?? payload.length / 4, true);
   out.fill(0x20, 16, 16 + n);

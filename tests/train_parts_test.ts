@@ -240,6 +240,7 @@ Deno.test("train: checkpoints round-trip and corrupt ones are rejected clearly",
     },
     step: 7,
     callbacks: { ReduceLROnPlateau: { best: 0.5, wait: 1 } },
+    lookahead: null,
   };
   const bytes = encodeCheckpoint(state);
   assert.deepEqual(decodeCheckpoint(bytes, "x"), state);

@@ -41,6 +41,7 @@ import {
   transferFlags,
 } from "./train_model.ts";
 import { loadTrainingData } from "./train_data.ts";
+import { EpochSeconds } from "./train_seconds.ts";
 import { UsageError } from "./usage.ts";
 // optim: the optimizer, schedule, loss and callback flags.
 import {
@@ -50,6 +51,14 @@ import {
   optimFlags,
 } from "./train_optim.ts";
 import { optimFitOptions, optimReport } from "./train_schedule.ts";
+import {
+  fastRun,
+  RECIPE_OPTIONS,
+  RECIPE_USAGE,
+  type RecipeArgs,
+  recipeEpochs,
+  recipeFlags,
+} from "./train_recipe.ts";
 
 const USAGE = `usage: deno task train [options]
 
@@ -83,7 +92,7 @@ options:
   --no-report        skip report.html and its pictures
   --help             show this text
 ${TTA_USAGE}
-${TRANSFER_USAGE}${OPTIM_USAGE}`;
+${TRANSFER_USAGE}${OPTIM_USAGE}${RECIPE_USAGE}`;
 
 /** Parsed command line. */
 export interface TrainArgs {
@@ -110,6 +119,8 @@ export interface TrainArgs {
   optim: OptimArgs;
   /** `--tta`, `--tta-translate`: the final evaluation's test-time augmentation. */
   tta: Required<TtaOptions> | undefined;
+  /** `--recipe`, `--width`. */
+  recipe: RecipeArgs;
 }
 
 /** Flags that apply when `--data` is an image folder. */
@@ -144,6 +155,7 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     help: { type: "boolean", default: false },
     ...TRANSFER_OPTIONS,
     ...OPTIM_OPTIONS,
+    ...RECIPE_OPTIONS,
   });
   const v = parsed.values;
   if (v.help) return "help";
@@ -159,13 +171,18 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     (n) => n > 0 && Number.isFinite(n),
     "a number > 0",
   ) ?? 0.001;
+  const recipe = recipeFlags(v);
+  const fast = recipe.name === "fast";
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(
     /-\d+Z$/,
     "",
   );
   return {
-    epochs: wholeFlag(v.epochs, "epochs", 1) ?? 5,
-    batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ?? 64,
+    epochs: fast
+      ? recipeEpochs(v.epochs)
+      : wholeFlag(v.epochs, "epochs", 1) ?? 5,
+    batchSize: wholeFlag(v["batch-size"], "batch-size", 1) ??
+      (fast ? 1024 : 64),
     lr,
     augment: !v["no-augment"],
     valSplit: numberFlag(
@@ -192,7 +209,12 @@ export function parseTrainArgs(args: string[]): TrainArgs | "help" {
     },
     transfer: transferFlags(v, lr),
     optim: optimFlags(v, lr),
-    tta: ttaFlags(v),
+    // The fast recipe evaluates with its TTA unless the flags say otherwise.
+    tta: ttaFlags(v) ??
+      (fast && v.tta === undefined
+        ? { flip: true, translate: true }
+        : undefined),
+    recipe,
   };
 }
 
@@ -217,11 +239,15 @@ async function run(a: TrainArgs): Promise<void> {
 
   // The model: the seed CNN, --model FILE's topology (fresh or its own
   // weights), or --from a saved one (head, --freeze).
-  const built = await buildTrainModel({ ...a.transfer, seed: a.seed }, {
-    classes: folderNames?.length ?? 10,
-    shape: train.shape,
-  });
-  const { model } = built;
+  const classes = folderNames?.length ?? 10;
+  const fast = a.recipe.name === "fast"
+    ? fastRun(train, { ...a, classes })
+    : null;
+  const built = fast ? null : await buildTrainModel(
+    { ...a.transfer, seed: a.seed },
+    { classes, shape: train.shape },
+  );
+  const model = fast?.model ?? built!.model;
   const fineTune = a.transfer.fineTune;
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
@@ -231,25 +257,40 @@ async function run(a: TrainArgs): Promise<void> {
   // The model keeps the data set's names; CIFAR-10's are saved in English
   // (the Japanese ones are derived from them where shown).
   const classNames = folderNames ?? CIFAR10_CLASSES_EN;
-  const history = await fit(model, train, {
-    // optim: durations in epochs become steps of this run.
-    ...optimFitOptions(a.optim, { ...a, count: train.count, classNames }),
-    epochs: a.epochs,
-    batchSize: a.batchSize,
-    learningRate: a.lr,
-    augment: a.augment,
+  const timer = new EpochSeconds();
+  const run = {
+    onEpochEnd: timer.onEpochEnd,
     validationData: validation,
-    seed: a.seed,
     checkpoint: `${a.out}/checkpoint.ckpt`,
     resume: a.resume,
-    fineTune,
-    settings: built.settings,
-  });
+  };
+  const history = await fit(
+    model,
+    train,
+    fast ? { ...fast.fitOptions, ...run } : {
+      // optim: durations in epochs become steps of this run.
+      ...optimFitOptions(a.optim, { ...a, count: train.count, classNames }),
+      epochs: a.epochs,
+      batchSize: a.batchSize,
+      learningRate: a.lr,
+      augment: a.augment,
+      seed: a.seed,
+      fineTune,
+      settings: built!.settings,
+      ...run,
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
   await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
     `${a.out}/history.json`,
-    new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"),
+    new TextEncoder().encode(
+      JSON.stringify(
+        { ...history, seconds: timer.list(history.loss.length) },
+        null,
+        2,
+      ) + "\n",
+    ),
   );
   if (a.tta) console.log(`test-time augmentation: ${describeTta(a.tta)}`);
   const result = await evaluate(model, evaluated, a.batchSize, { tta: a.tta });
@@ -271,8 +312,7 @@ async function run(a: TrainArgs): Promise<void> {
       [`${what} images`]: evaluated.count,
       "training time (s)": Math.round(seconds),
       "test-time augmentation": describeTta(a.tta),
-      ...built.report,
-      ...optimReport(a.optim),
+      ...(fast ? fast.report : { ...built!.report, ...optimReport(a.optim) }),
       ...(fineTune
         ? {
           "fine-tune epochs": fineTune.epochs,

@@ -38,6 +38,8 @@ export interface Strings {
   trueLabel: string;
   predictedLabel: string;
   learningCurves: string;
+  /** Title and axis of the learning-rate panel. */
+  learningRate: string;
   modelAccuracy: string;
   modelLoss: string;
   trainAccuracy: string;
@@ -88,6 +90,7 @@ const EN: Strings = {
   trueLabel: "True label",
   predictedLabel: "Predicted label",
   learningCurves: "Learning curves",
+  learningRate: "Learning rate",
   modelAccuracy: "Model accuracy",
   modelLoss: "Model loss",
   trainAccuracy: "Training accuracy",
@@ -139,6 +142,7 @@ const JA: Strings = {
   trueLabel: "正解ラベル",
   predictedLabel: "予測ラベル",
   learningCurves: "モデルのパフォーマンス可視化",
+  learningRate: "学習率",
   modelAccuracy: "モデルの精度",
   modelLoss: "モデルの損失",
   trainAccuracy: "訓練精度",

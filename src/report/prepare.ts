@@ -21,6 +21,7 @@ import type { Tile } from "./image_figures.ts";
 import { imageAt, upscaleNearest } from "./image_grid.ts";
 import {
   learningCurvesSvg,
+  type Panel,
   TRAIN_COLOR,
   VALIDATION_COLOR,
 } from "./learning_curves.ts";
@@ -117,6 +118,27 @@ function safeDiagnosis(data: ReportData): Diagnosis | null {
   return ok(accuracy) && ok(val_accuracy) ? diagnose(data.history) : null;
 }
 
+/** matplotlib's third default colour (C2), for the learning rate. */
+const RATE_COLOR = "#2ca02c";
+
+/**
+ * The learning-rate panel when the history has a rate per epoch (a
+ * schedule's shape explains the curves' bends), else none.
+ */
+function learningRatePanel(
+  rates: readonly number[] | undefined,
+  title: string,
+  epoch: string,
+): Panel[] {
+  if (!rates || rates.length === 0) return [];
+  return [{
+    title,
+    xLabel: epoch,
+    yLabel: title,
+    series: [{ label: title, values: rates, color: RATE_COLOR }],
+  }];
+}
+
 /**
  * Validates `data` and computes all report content for `lang`.
  *
@@ -158,6 +180,7 @@ export function prepareReport(data: ReportData, lang: Lang): PreparedReport {
         { label: s.valLoss, values: h.val_loss, color: VALIDATION_COLOR },
       ],
     },
+    ...learningRatePanel(h.learning_rate, s.learningRate, s.epoch),
   ], s.learningCurves);
 
   const train = data.trainSamples;

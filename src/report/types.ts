@@ -17,6 +17,11 @@ export interface TrainingHistory {
   accuracy: readonly number[];
   val_loss: readonly number[];
   val_accuracy: readonly number[];
+  /**
+   * The learning rate of each epoch (Keras 3's `learning_rate`); when
+   * present, the report draws it beside the learning curves.
+   */
+  learning_rate?: readonly number[];
 }
 
 /**

@@ -106,6 +106,12 @@ export function checkReportData(data: ReportData, numClasses: number): void {
       "settings is missing: pass an object of run settings (it may be empty)",
     );
   }
+  const rates = data.history?.learning_rate;
+  if (rates !== undefined && !Array.isArray(rates)) {
+    throw new TypeError(
+      "history.learning_rate is not an array: pass the per-epoch rates, or leave it out",
+    );
+  }
   for (const key of ["loss", "accuracy", "val_loss", "val_accuracy"] as const) {
     if (!Array.isArray(data.history?.[key])) {
       throw new TypeError(

@@ -13,6 +13,9 @@
  */
 export type Group = string;
 
+/** The group of the lookahead's slow weights, stored after the slots. */
+export const LOOKAHEAD: Group = "lookahead";
+
 /** The optimizer kinds a checkpoint may name. */
 const KINDS = ["sgd", "adam", "adamw", "rmsprop"];
 /** The slot names each kind may have, in their order. */
@@ -161,19 +164,41 @@ export function checkFields(
   return slots;
 }
 
-/** Validates the tensor table against the payload of `floats` values. */
+/**
+ * Validates the header's lookahead entry: null, or `{ every }` with a
+ * whole number of steps >= 1.
+ */
+export function checkLookahead(
+  v: unknown,
+  fail: (why: string) => never,
+): { every: number } | null {
+  if (v === null) return null;
+  const o = exactKeys(v, ["every"], "lookahead", fail);
+  if (!isCount(o.every) || o.every < 1) {
+    fail("lookahead.every is not a whole number >= 1");
+  }
+  return { every: o.every };
+}
+
+/**
+ * Validates the tensor table against the payload of `floats` values; with
+ * `lookahead`, the slow weights follow the slots, one per weight.
+ */
 export function checkTensors(
   tensors: unknown,
   floats: number,
   slots: readonly string[],
   fail: (why: string) => never,
+  lookahead = false,
 ): TensorEntry[] {
   if (!Array.isArray(tensors)) fail("tensors is not a list");
   const keys = ["group", "name", "shape", "offset", "length"];
   let offset = 0;
   const entries = tensors.map((t, i) => {
     const e = exactKeys(t, keys, `tensor ${i}`, fail);
-    if (e.group !== "weight" && !slots.includes(e.group as string)) {
+    const known = e.group === "weight" || slots.includes(e.group as string) ||
+      (lookahead && e.group === LOOKAHEAD);
+    if (!known) {
       fail(`tensor ${i} has group ${JSON.stringify(e.group)}`);
     }
     if (typeof e.name !== "string" || e.name === "") {
@@ -202,12 +227,23 @@ export function checkTensors(
   const of = (g: Group) => entries.filter((e) => e.group === g);
   const w = of("weight");
   const bySlot = slots.map(of);
-  const order = [...w, ...bySlot.flat()];
+  const slow = of(LOOKAHEAD);
+  const order = [...w, ...bySlot.flat(), ...slow];
   if (w.length === 0 || order.some((e, i) => e !== entries[i])) {
-    fail("tensors are not weights, then each optimizer slot in order");
+    fail(
+      "tensors are not weights, then each optimizer slot in order, then " +
+        "the lookahead",
+    );
   }
   if (new Set(w.map((e) => e.name)).size !== w.length) {
     fail("duplicate weight names");
+  }
+  const sameAsWeights = slow.length === w.length &&
+    slow.every((e, i) =>
+      e.name === w[i]!.name && e.shape.join() === w[i]!.shape.join()
+    );
+  if (lookahead && !sameAsWeights) {
+    fail("the lookahead's slow weights do not match the weights");
   }
   // Slots exist for the trainable weights only: all of them, or, with
   // frozen layers, some of them in weight order; every slot alike.

@@ -38,6 +38,8 @@ import {
 } from "./fit_options.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { makeOptimizer } from "./optimizers.ts";
+import { Lookahead } from "./lookahead.ts";
+import { lookaheadStep, lookaheadWeights } from "./fit_lookahead.ts";
 import {
   type FineTuneOptions,
   phaseAt,
@@ -157,8 +159,13 @@ export async function fit(
     latestGood: false,
     step: 0,
     phase2: false,
+    lookahead: p.lookahead
+      ? new Lookahead(model.weights.map((w) => w.variable), p.lookahead)
+      : null,
   };
   const beforeStep = stepRate(p, run, optimizer.learningRate);
+  const afterStep = () => lookaheadStep(p.lookahead, p.steps, run);
+  const stepsLeft = () => p.limited ? p.steps - run.step : Infinity;
   const kept = () => ({
     text: run.lastSaved === null || run.keptIn === null
       ? "no checkpoint had been written yet"
@@ -180,6 +187,7 @@ export async function fit(
       await removePrevious(checkpoint);
     }
     for (let epoch = run.startEpoch; epoch < total; epoch++) {
+      if (stepsLeft() <= 0) break;
       if (fineTune && epoch === epochs) {
         // Keras' guide: unfreeze, recompile with a low rate (new state).
         enterPhase2(p, fineTune, run);
@@ -190,7 +198,14 @@ export async function fit(
         }
       }
       const logs = await runEpoch(
-        { ...c, optimizer: run.optimizer, kept, beforeStep },
+        {
+          ...c,
+          optimizer: run.optimizer,
+          kept,
+          beforeStep,
+          afterStep,
+          stepsLeft,
+        },
         epoch,
       );
       if (await endEpoch(p, options, run, epoch, logs)) {
@@ -201,6 +216,7 @@ export async function fit(
     return run.history;
   } finally {
     run.optimizer.dispose();
+    run.lookahead?.dispose();
   }
 }
 
@@ -215,6 +231,8 @@ interface Run {
   step: number;
   /** Whether phase 2 (constant fine-tuning rate) has begun. */
   phase2: boolean;
+  /** The slow weights, with the `lookahead` option. */
+  lookahead: Lookahead | null;
   startEpoch: number;
   /** The last epoch whose checkpoint was written or resumed from. */
   lastSaved: number | null;
@@ -283,6 +301,7 @@ async function resumeRun(
     rng: c.rng,
     early,
     callbacks: p.callbacks,
+    lookahead: run.lookahead,
   });
   run.step = state.step;
   // The decoder checked that a checkpoint's history has every key.
@@ -318,6 +337,8 @@ async function endEpoch(
   }
   history.learning_rate.push(logs.learning_rate!);
   const stop = early?.update(logs[early.monitor]!, epoch) ?? false;
+  // A run that stops early ends on the slow weights too.
+  if (stop) run.lookahead?.finish();
   // Phase 1's callbacks (the learning rate is phase 1's to adjust).
   if (phaseAt(epoch + 1, p.epochs, options.fineTune) === 1) {
     const print = c.verbose
@@ -346,6 +367,12 @@ async function endEpoch(
       callbacks: Object.fromEntries(
         p.callbacks.map((cb) => [cb.className, cb.getState()]),
       ),
+      lookahead: run.lookahead
+        ? {
+          every: run.lookahead.every,
+          slow: await lookaheadWeights(c.model, run.lookahead),
+        }
+        : null,
     };
     await saveCheckpoint(run.checkpoint, state, {
       keepPrevious: run.latestGood,

@@ -6,12 +6,14 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { ImageSet } from "../data/image_set.ts";
+import { oneHotBatch } from "../data/batch.ts";
+import { imageBytes, type ImageSet } from "../data/image_set.ts";
 import type { Model } from "../nn/model.ts";
 import type { Rng } from "../util/random.ts";
 import type { Optimizer } from "./optimizer.ts";
 import { augmentBatch, type AugmentOptions } from "./augment.ts";
-import { batchTensors } from "./batch.ts";
+import { type BatchTensors, batchTensors } from "./batch.ts";
+import type { BatchSource } from "./batch_source.ts";
 import { evaluate } from "./evaluate.ts";
 import {
   correctCount,
@@ -122,6 +124,14 @@ export interface EpochContext {
   optimizer: Optimizer;
   /** Called before each step: sets the optimizer's rate for it (the schedule). */
   beforeStep: () => void;
+  /** Called after each step's update (the lookahead). */
+  afterStep: () => void;
+  /** Steps the run may still take (a total-step limit), or Infinity. */
+  stepsLeft: () => number;
+  /** The batches' float images, or null for `byte / 255` (with `augment`). */
+  batches: BatchSource | null;
+  /** Skip the last partial batch of each epoch. */
+  dropRemainder: boolean;
   /** Label smoothing of the cross-entropy, in [0, 1); 0: none. */
   labelSmoothing: number;
   rng: Rng;
@@ -161,6 +171,32 @@ function diverged(
   );
 }
 
+/** One batch's tensors, its images from the batch source when there is one. */
+function epochBatch(
+  c: EpochContext,
+  indices: Uint32Array,
+  epoch: number,
+): BatchTensors {
+  const { train, classes } = c;
+  if (!c.batches) return batchTensors(train, indices, classes);
+  const n = indices.length;
+  const images = c.batches.images(indices, epoch, c.rng);
+  const want = n * imageBytes(train.shape);
+  if (images.length !== want) {
+    throw new RangeError(
+      `the batch source '${c.batches.description}' gave ${images.length} ` +
+        `floats for ${n} images of [${train.shape}], which need ${want}`,
+    );
+  }
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) labels[i] = train.labels[indices[i]!]!;
+  return {
+    x: tf.tensor4d(images, [n, ...train.shape]),
+    y: tf.tensor2d(oneHotBatch(train.labels, indices, classes), [n, classes]),
+    labels: tf.tensor1d(labels, "int32"),
+  };
+}
+
 /**
  * Trains one epoch (0-based `epoch`) with a Keras progress bar, then
  * validates. Throws {@linkcode NonFiniteLossError} on a NaN or infinite
@@ -173,7 +209,10 @@ export async function runEpoch(
   const { train, batchSize, verbose, output } = c;
   if (verbose) output.write(`Epoch ${epoch + 1}/${c.epochs}\n`);
   const n = train.count;
-  const steps = Math.ceil(n / batchSize);
+  const steps = Math.min(
+    c.dropRemainder ? Math.floor(n / batchSize) : Math.ceil(n / batchSize),
+    c.stepsLeft(),
+  );
   const bar = verbose ? new Progbar(steps, { verbose, output }) : null;
   const order = c.shuffle
     ? c.rng.permutation(n)
@@ -190,7 +229,7 @@ export async function runEpoch(
     const step = await trainStep(
       c.model,
       c.optimizer,
-      () => batchTensors(train, indices, c.classes),
+      () => epochBatch(c, indices, epoch),
       c.rng,
       c.augment,
       { labelSmoothing: c.labelSmoothing },
@@ -199,6 +238,7 @@ export async function runEpoch(
       if (bar && output.isTTY) output.write("\n");
       throw diverged(c, step.loss, epoch, s);
     }
+    c.afterStep();
     lossSum += step.loss * indices.length;
     correct += step.correct;
     seen += indices.length;

@@ -15,6 +15,7 @@ import {
   SEED_AUGMENTATION,
 } from "./augment.ts";
 import { checkImages } from "./batch.ts";
+import type { BatchSource } from "./batch_source.ts";
 import { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
 import { classCount, imageShape } from "./evaluate.ts";
 import type { Callback } from "./callback.ts";
@@ -104,6 +105,36 @@ export interface FitOptions {
    * train CLI records its `--from` model here).
    */
   settings?: FitSettings;
+  /**
+   * Where each training batch's float images come from instead of
+   * `byte / 255` (e.g. the fast recipe's flip and translation straight
+   * from the uint8 images); cannot be combined with `augment`.
+   */
+  batches?: BatchSource;
+  /** Skip each epoch's last partial batch (tf.data's `drop_remainder`). Default false. */
+  dropRemainder?: boolean;
+  /**
+   * Stop after this many optimizer steps, within the last epoch (e.g. 9.9
+   * epochs: pass `epochs: 10` and the steps of 9.9); the schedule and the
+   * lookahead run to it. Default: no limit. Not with `fineTune`.
+   */
+  totalSteps?: number;
+  /**
+   * Lookahead (an exponential moving average of every weight, moving
+   * statistics included) after each optimizer step, see
+   * lookahead.ts: every `every` steps (default 5) with decay
+   * `base * (step / totalSteps)^3` (default `0.95^5`); the model ends on
+   * the slow weights. Its state is checkpointed.
+   */
+  lookahead?: LookaheadSettings;
+}
+
+/** Options of {@linkcode FitOptions.lookahead}. */
+export interface LookaheadSettings {
+  /** Steps between two updates; default 5. */
+  every?: number;
+  /** Decay at the last step; default `0.95^5`, airbench's. */
+  base?: number;
 }
 
 function wholeAtLeast(name: string, v: number, min: number): number {
@@ -117,6 +148,11 @@ function wholeAtLeast(name: string, v: number, min: number): number {
 export interface Plan {
   epochs: number;
   total: number;
+  /** Optimizer steps of the run: `totalSteps`, or every epoch's steps. */
+  steps: number;
+  /** Whether `totalSteps` limits the run. */
+  limited: boolean;
+  lookahead: Required<LookaheadSettings> | null;
   train: ImageSet;
   validation: ImageSet | null;
   early: EarlyStopping | null;
@@ -124,7 +160,10 @@ export interface Plan {
   optimizer: OptimizerConfig;
   schedule: LearningRateSchedule | null;
   callbacks: readonly Callback[];
-  context: Omit<EpochContext, "optimizer" | "kept" | "beforeStep">;
+  context: Omit<
+    EpochContext,
+    "optimizer" | "kept" | "beforeStep" | "afterStep" | "stepsLeft"
+  >;
 }
 
 /** Checks the callbacks: one of each kind, monitoring metrics the run has. */
@@ -149,6 +188,7 @@ function checkCallbacks(
   }
 }
 
+/** Resolves and checks `fit`'s options for `model` and `data`. */
 export function plan(
   model: Model,
   data: ImageSet,
@@ -197,6 +237,50 @@ export function plan(
     throw new Error("resume needs the checkpoint path to continue from");
   }
   const total = epochs + (fineTune?.epochs ?? 0);
+  const batches = options.batches ?? null;
+  if (batches && augment) {
+    throw new Error(
+      "pass either augment or batches (a batch source does its own " +
+        "augmentation), not both",
+    );
+  }
+  const dropRemainder = options.dropRemainder ?? false;
+  const perEpoch = dropRemainder
+    ? Math.floor(train.count / batchSize)
+    : Math.ceil(train.count / batchSize);
+  if (perEpoch < 1) {
+    throw new RangeError(
+      `dropRemainder leaves no batch: ${train.count} training images for ` +
+        `batch size ${batchSize}; lower the batch size`,
+    );
+  }
+  const limited = options.totalSteps !== undefined;
+  const steps = limited
+    ? wholeAtLeast("totalSteps", options.totalSteps!, 1)
+    : perEpoch * epochs;
+  if ((limited || options.lookahead) && fineTune) {
+    throw new Error(
+      "totalSteps and lookahead cannot be combined with fineTune; train " +
+        "the second phase in a second fit",
+    );
+  }
+  if (steps > perEpoch * epochs) {
+    throw new RangeError(
+      `totalSteps ${steps} is more than ${epochs} epochs of ${perEpoch} ` +
+        `steps; raise epochs to ${Math.ceil(steps / perEpoch)}`,
+    );
+  }
+  const lookahead = options.lookahead
+    ? {
+      every: wholeAtLeast("lookahead.every", options.lookahead.every ?? 5, 1),
+      base: options.lookahead.base ?? 0.95 ** 5,
+    }
+    : null;
+  if (lookahead && !(lookahead.base >= 0 && lookahead.base <= 1)) {
+    throw new RangeError(
+      `lookahead.base must be in [0, 1], got ${lookahead.base}`,
+    );
+  }
   const context = {
     model,
     rng: new Rng(options.seed ?? 0),
@@ -212,11 +296,16 @@ export function plan(
     epochs: total,
     onBatchEnd: options.onBatchEnd,
     labelSmoothing,
+    batches,
+    dropRemainder,
   };
   const optimizer: OptimizerConfig = options.optimizer ?? { kind: "adam" };
   return {
     epochs,
     total,
+    steps,
+    limited,
+    lookahead,
     train,
     validation,
     early,
@@ -280,5 +369,10 @@ function trainingSettings(p: Plan): FitSettings {
   if (p.context.labelSmoothing > 0) {
     settings.labelSmoothing = p.context.labelSmoothing;
   }
+  // The recipe options, only when set (other runs' settings unchanged).
+  if (p.context.batches) settings.batches = p.context.batches.description;
+  if (p.context.dropRemainder) settings.dropRemainder = true;
+  if (p.limited) settings.totalSteps = p.steps;
+  if (p.lookahead) settings.lookahead = JSON.stringify(p.lookahead);
   return settings;
 }

@@ -131,3 +131,13 @@ export {
 } from "./checkpoint.ts";
 export { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
 export { type ProgressOutput, stdoutOutput } from "./progress.ts";
+export {
+  augmentationSource,
+  type FastRecipe,
+  fastRecipe,
+  type FastRecipeOptions,
+  recipeFitOptions,
+  recipes,
+} from "./recipes.ts";
+export type { BatchSource } from "./batch_source.ts";
+export type { LookaheadSettings } from "./fit_options.ts";

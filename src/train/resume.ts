@@ -14,6 +14,7 @@ import { CheckpointError, type TrainState } from "./checkpoint.ts";
 import type { Optimizer } from "./optimizer.ts";
 import type { EarlyStopping } from "./early_stopping.ts";
 import type { Rng } from "../util/random.ts";
+import type { Lookahead } from "./lookahead.ts";
 
 /** The settings a checkpoint records, as `fit` computes them. */
 export type FitSettings = Record<string, string | number | boolean | null>;
@@ -107,11 +108,13 @@ export function restoreState(
     rng: Rng;
     early: EarlyStopping | null;
     callbacks?: readonly Callback[];
+    lookahead?: Lookahead | null;
   },
 ): void {
   try {
     into.model.setWeights(state.weights);
     into.optimizer.setState(state.optimizer);
+    if (into.lookahead) restoreLookahead(state, into.model, into.lookahead);
     into.rng.state = state.rngState;
     for (const cb of into.callbacks ?? []) {
       const saved = state.callbacks[cb.className];
@@ -133,4 +136,27 @@ export function restoreState(
   if (into.early && state.earlyStopping) {
     into.early.state = state.earlyStopping;
   }
+}
+
+/** Puts the checkpoint's slow weights, matched by name, into `lookahead`. */
+function restoreLookahead(
+  state: TrainState,
+  model: Model,
+  lookahead: Lookahead,
+): void {
+  const saved = state.lookahead;
+  if (!saved || saved.every !== lookahead.every) {
+    throw new Error(
+      saved
+        ? `its lookahead runs every ${saved.every} steps, not every ` +
+          `${lookahead.every}`
+        : "it holds no lookahead state",
+    );
+  }
+  const byName = new Map(saved.slow.map((w) => [w.name, w.values]));
+  lookahead.restore(model.weights.map((w) => {
+    const values = byName.get(w.name);
+    if (!values) throw new Error(`its lookahead has no '${w.name}'`);
+    return values;
+  }));
 }
