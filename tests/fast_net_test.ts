@@ -23,6 +23,7 @@ import { modelFromArtifacts, modelToArtifacts } from "../src/nn/model_io.ts";
 import { modelOutput, probabilities } from "../src/nn/model_output.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { initRuntime } from "../src/runtime/init.ts";
+import { probeWebGpu, startWebGpu, stopWebGpu } from "../src/runtime/webgpu.ts";
 import {
   onEachTarget,
   randomValues,
@@ -199,9 +200,10 @@ Deno.test("fast_net: 3x3 kernels start as partial diracs, the stem as given; tor
 
 /**
  * Inference outputs of a fresh fastNet, then the gradients of
- * `sum(model(x) * r)` in training mode.
+ * `sum(model(x) * r)` in training mode. Read with data(): webgpu cannot
+ * read synchronously.
  */
-function ourRun(x: Float32Array, r: Float32Array, shape: number[]) {
+async function ourRun(x: Float32Array, r: Float32Array, shape: number[]) {
   const model = fastNet({ width: 0.125, seed: 9, stem: randomStem(2) });
   try {
     const xt = tf.variable(tf.tensor(x, shape));
@@ -214,14 +216,15 @@ function ourRun(x: Float32Array, r: Float32Array, shape: number[]) {
         tf.sum(tf.mul(model.apply(xt, { training: true }), rt)) as tf.Scalar,
       [...model.trainableVariables, xt],
     );
+    const read = async (t: tf.Tensor) => (await t.data()) as Float32Array;
     const out = {
-      loss: value.dataSync()[0]!,
-      y: y.dataSync().slice(),
+      loss: (await read(value))[0]!,
+      y: await read(y),
       names: model.trainableWeights.map((w) => w.name),
-      dw: model.trainableVariables.map((v) =>
-        grads[v.name]!.dataSync().slice()
+      dw: await Promise.all(
+        model.trainableVariables.map((v) => read(grads[v.name]!)),
       ),
-      dx: grads[xt.name]!.dataSync().slice(),
+      dx: await read(grads[xt.name]!),
     };
     tf.dispose([xt, rt, value, y, ...Object.values(grads)]);
     return out;
@@ -275,6 +278,51 @@ async function tflRun(x: Float32Array, r: Float32Array, batch: number) {
   }
 }
 
+/** The batch, the loss weights and tfjs-layers' results, computed once. */
+const reference = (() => {
+  let once: ReturnType<typeof compute> | undefined;
+  async function compute() {
+    const rng = rngFor(21);
+    const shape = [3, 32, 32, 3];
+    const x = randomValues(rng, 3 * 32 * 32 * 3, 0, 1);
+    const r = randomValues(rng, 30);
+    const { ref, resaved } = await tflRun(x, r, shape[0]!);
+    const want = {
+      loss: ref.info.loss,
+      y: ref.out,
+      names: ref.info.trainable.map((w) => w.name),
+      dw: ref.info.trainable.map((w) => ref.grads.get(w.name)!),
+      dx: ref.grads.get("input")!,
+    };
+    return { x, r, shape, ref, resaved, want };
+  }
+  return () => (once ??= compute());
+})();
+
+/**
+ * Asserts simdnet's run on `label` agrees with tfjs-layers'. The
+ * tolerances are the old in-process test's; measured worst (2026-12-02,
+ * cpu, wasm 1/2, webgpu on llvmpipe): outputs 1.2e-6, loss 5.7e-6, weight
+ * gradients 1.5e-5, input gradient 2.2e-6 (relative to the peak).
+ */
+async function agrees(label: string): Promise<void> {
+  const { x, r, shape, want } = await reference();
+  const got = await ourRun(x, r, shape);
+  assert.deepEqual(got.names, want.names, `${label}: trainable weights`);
+  const ey = relErr(got.y, want.y);
+  assert.ok(ey < 1e-4, `${label}: inference outputs differ by ${ey}`);
+  assert.ok(
+    Math.abs(got.loss - want.loss) <= 1e-4 * Math.abs(want.loss) + 1e-5,
+    `${label}: training loss ${got.loss} vs ${want.loss}`,
+  );
+  got.dw.forEach((g, i) => {
+    const e = relErr(g, want.dw[i]!);
+    assert.ok(e < 2e-3, `${label}: gradient ${i} differs by ${e}`);
+  });
+  const e = relErr(got.dx, want.dx);
+  assert.ok(e < 2e-3, `${label}: input gradient differs by ${e}`);
+}
+
 Deno.test("fast_net: tfjs-layers loads its model.json and agrees on outputs and training-mode gradients; simdnet on cpu and wasm at 1 and 2 threads", async () => {
   // tfjs-layers runs only in the child: simdnet's configs are the ones here.
   for (const k of ["FusedBatchNorm", "Erf", "Conv2D"]) {
@@ -283,23 +331,13 @@ Deno.test("fast_net: tfjs-layers loads its model.json and agrees on outputs and 
   for (const k of TFJS_ONLY_GRADIENTS) {
     assert.equal(tf.getGradient(k), undefined, `tfjs' ${k} gradient is here`);
   }
-  const rng = rngFor(21);
-  const shape = [3, 32, 32, 3];
-  const x = randomValues(rng, 3 * 32 * 32 * 3, 0, 1);
-  const r = randomValues(rng, 30);
-  const { ref, resaved } = await tflRun(x, r, shape[0]!);
+  const { x, shape, ref, resaved, want } = await reference();
   assert.deepEqual(ref.x, x, "the child ran on the given batch");
   assert.equal(
     ref.info.configs[0]!.trainable,
     false,
     "the stem loads frozen",
   );
-  const want = {
-    loss: ref.info.loss,
-    names: ref.info.trainable.map((w) => w.name),
-    dw: ref.info.trainable.map((w) => ref.grads.get(w.name)!),
-    dx: ref.grads.get("input")!,
-  };
   assert.equal(want.dw.length, 6 + 6 + 1, "conv kernels, BN betas, head");
   assert.ok(
     want.names.every((n) => !n.startsWith("whiten/")),
@@ -308,21 +346,7 @@ Deno.test("fast_net: tfjs-layers loads its model.json and agrees on outputs and 
   [...want.dw, want.dx].forEach((g, i) =>
     assert.ok(g.some((v) => v !== 0), `reference gradient ${i} is not zero`)
   );
-  await onEachTarget((label) => {
-    const got = ourRun(x, r, shape);
-    assert.deepEqual(got.names, want.names, `${label}: trainable weights`);
-    assert.ok(relErr(got.y, ref.out) < 1e-4, `${label}: inference outputs`);
-    assert.ok(
-      Math.abs(got.loss - want.loss) <= 1e-4 * Math.abs(want.loss) + 1e-5,
-      `${label}: training loss ${got.loss} vs ${want.loss}`,
-    );
-    got.dw.forEach((g, i) => {
-      const e = relErr(g, want.dw[i]!);
-      assert.ok(e < 2e-3, `${label}: gradient ${i} differs by ${e}`);
-    });
-    const e = relErr(got.dx, want.dx);
-    assert.ok(e < 2e-3, `${label}: input gradient differs by ${e}`);
-  });
+  await onEachTarget(agrees);
   // What tfjs-layers writes back loads in simdnet, frozen stem and outputs.
   await tf.setBackend("cpu");
   const back = modelFromArtifacts(resaved.json, resaved.weights);
@@ -335,6 +359,29 @@ Deno.test("fast_net: tfjs-layers loads its model.json and agrees on outputs and 
   } finally {
     back.dispose();
   }
+});
+
+const gpu = await probeWebGpu();
+Deno.test({
+  name: `fast_net: simdnet on webgpu agrees with tfjs-layers too (${
+    gpu.available ? gpu.description : `skipped: ${gpu.reason}`
+  })`,
+  ignore: !gpu.available,
+  fn: async () => {
+    await reference(); // the child's run before the device starts
+    await startWebGpu({ allowSoftware: true });
+    const forward = tf.env().getBool("WEBGPU_CPU_FORWARD");
+    // Small tensors would otherwise run on tfjs' cpu fallback.
+    tf.env().set("WEBGPU_CPU_FORWARD", false);
+    try {
+      assert.equal(tf.getBackend(), "webgpu");
+      await agrees("webgpu");
+    } finally {
+      tf.env().set("WEBGPU_CPU_FORWARD", forward);
+      stopWebGpu();
+      await tf.setBackend("wasm");
+    }
+  },
 });
 
 Deno.test("fast_net: model.json round trip keeps the frozen stem, BatchNormalization settings and outputs", async () => {
