@@ -57,6 +57,8 @@ export interface ReferenceSpec {
   inferenceGradients?: boolean;
   /** The inputs' range, [0, 1) unless given (e.g. to reach a ReLU's cap). */
   inputRange?: [number, number];
+  /** See `ChildItem.onesGammaForUnscaledBatchNorm`. */
+  onesGammaForUnscaledBatchNorm?: boolean;
 }
 
 /** A spec line; see {@linkcode ReferenceSpec}. */
