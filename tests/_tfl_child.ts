@@ -25,6 +25,10 @@
  * 5. with `resave`, saves the model it loaded into `dir/resaved` (how
  *    tfjs-layers writes back a file it read).
  *
+ * With `onesGammaForUnscaledBatchNorm`, BatchNormalization layers with
+ * `scale: false` get a constant gamma of ones (tfjs-layers 4.22's training
+ * path reads `gamma` unconditionally); see `ChildItem`.
+ *
  * With `lossWeights`, the gradients are of `sum(output * r)` (`r.bin`)
  * alone, instead of the cross-entropy plus the regularization penalties
  * (`penalty` in `ref.json` still has those).
@@ -327,6 +331,27 @@ async function opGradient(
   g.dispose();
 }
 
+/**
+ * `ChildItem.onesGammaForUnscaledBatchNorm`: every BatchNormalization of
+ * `model` with `scale: false` reads a constant gamma of ones (the same
+ * math), which tfjs-layers 4.22's training path needs; throws when the
+ * model has no such layer, so that the option never goes stale unnoticed.
+ */
+function onesGammaForUnscaledBatchNorm(model: tfl.LayersModel): void {
+  const unscaled = model.layers.filter((l) =>
+    l.getClassName() === "BatchNormalization" && l.getConfig().scale === false
+  );
+  if (unscaled.length === 0) {
+    throw new Error(
+      "onesGammaForUnscaledBatchNorm: no BatchNormalization with scale: false; drop the option",
+    );
+  }
+  for (const layer of unscaled) {
+    const dim = (layer.outputShape as number[]).at(-1)!;
+    Object.assign(layer, { gamma: { read: () => tf.ones([dim]) } });
+  }
+}
+
 async function reference(
   item: ChildItem,
   specs: readonly ReferenceSpec[],
@@ -338,6 +363,10 @@ async function reference(
   const weights = await Deno.readFile(`${item.dir}/weights.bin`);
   const model = await loadFrom(json, weights);
   const trainModel = await loadFrom(withoutDropout(json), weights);
+  if (item.onesGammaForUnscaledBatchNorm) {
+    onesGammaForUnscaledBatchNorm(model);
+    onesGammaForUnscaledBatchNorm(trainModel);
+  }
   const [x, y] = await inputsFor(item, model, item.seed);
   const out = model.predict(x) as tf.Tensor;
   const { loss, grads } = item.gradients === false

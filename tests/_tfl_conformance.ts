@@ -223,6 +223,7 @@ async function prepare(
       steps: c.spec.steps,
       inferenceGradients: c.spec.inferenceGradients,
       inputRange: c.spec.inputRange,
+      onesGammaForUnscaledBatchNorm: c.spec.onesGammaForUnscaledBatchNorm,
     })),
   });
   const mustLoad = new Set(

@@ -57,6 +57,8 @@ export interface ReferenceSpec {
   inferenceGradients?: boolean;
   /** The inputs' range, [0, 1) unless given (e.g. to reach a ReLU's cap). */
   inputRange?: [number, number];
+  /** See `ChildItem.onesGammaForUnscaledBatchNorm`. */
+  onesGammaForUnscaledBatchNorm?: boolean;
 }
 
 /** A spec line; see {@linkcode ReferenceSpec}. */
@@ -105,6 +107,15 @@ export interface ChildItem {
    * (float32, the flattened output's size), instead of the cross-entropy.
    */
   lossWeights?: boolean;
+  /**
+   * Give every loaded BatchNormalization with `scale: false` a constant
+   * gamma of ones, for the training-mode gradients: tfjs-layers 4.22 runs
+   * such a layer in inference but its training path reads `gamma`
+   * unconditionally and throws. Ones is the same math, and the layer still
+   * has no gamma weight (none is trained, saved or counted). Opt-in, so
+   * that every other item sees tfjs-layers exactly as it ships.
+   */
+  onesGammaForUnscaledBatchNorm?: boolean;
 }
 
 /**

@@ -3,9 +3,11 @@
  * (src/nn/dirac.ts): shapes and parameter counts by formula, the dirac
  * initialisation by its definition (identity channels pass the input
  * through), PyTorch's default uniform bounds, and the whole network against
- * `@tensorflow/tfjs-layers` 4.22 loading simdnet's model.json (outputs, and
- * gradients in training mode with tfjs' own gradient configs), simdnet on
- * cpu and wasm at 1 and 2 threads; the round trip back into simdnet.
+ * `@tensorflow/tfjs-layers` 4.22 loading simdnet's model.json in the
+ * reference child (`_tfl_child.ts`: outputs, and gradients in training mode
+ * with tfjs' own gradient configs), simdnet on cpu and wasm at 1 and 2
+ * threads; the round trip back into simdnet, from simdnet's file and from
+ * what tfjs-layers writes of it.
  */
 
 import assert from "node:assert/strict";
@@ -21,16 +23,19 @@ import { modelFromArtifacts, modelToArtifacts } from "../src/nn/model_io.ts";
 import { modelOutput, probabilities } from "../src/nn/model_output.ts";
 import { Sequential } from "../src/nn/sequential.ts";
 import { initRuntime } from "../src/runtime/init.ts";
+import { probeWebGpu, startWebGpu, stopWebGpu } from "../src/runtime/webgpu.ts";
 import {
   onEachTarget,
   randomValues,
-  registeredIsOurs,
   relErr,
   rngFor,
   tf,
-  tfl,
-  withTfjsGradients,
-} from "./_layer_reference.ts";
+} from "./_layer_run.ts";
+import {
+  readReference,
+  TFJS_ONLY_GRADIENTS,
+  TflReference,
+} from "./_tfl_reference.ts";
 
 await initRuntime({ backend: "wasm", threads: 2 });
 
@@ -193,24 +198,33 @@ Deno.test("fast_net: 3x3 kernels start as partial diracs, the stem as given; tor
   );
 });
 
-/** Outputs and gradients of `sum(model(x) * r)` in training mode. */
-function ourRun(x: Float32Array, r: Float32Array, shape: number[]) {
+/**
+ * Inference outputs of a fresh fastNet, then the gradients of
+ * `sum(model(x) * r)` in training mode. Read with data(): webgpu cannot
+ * read synchronously.
+ */
+async function ourRun(x: Float32Array, r: Float32Array, shape: number[]) {
   const model = fastNet({ width: 0.125, seed: 9, stem: randomStem(2) });
   try {
-    const xt = tf.tensor(x, shape);
+    const xt = tf.variable(tf.tensor(x, shape));
     const rt = tf.tensor(r, [shape[0]!, 10]);
+    // Inference first: the training pass moves the moving statistics, and
+    // the child's outputs are of the file as saved.
+    const y = tf.tidy(() => model.apply(xt, { training: false }));
     const { value, grads } = tf.variableGrads(
       () =>
         tf.sum(tf.mul(model.apply(xt, { training: true }), rt)) as tf.Scalar,
-      model.trainableVariables,
+      [...model.trainableVariables, xt],
     );
-    const y = tf.tidy(() => model.apply(xt, { training: false }));
+    const read = async (t: tf.Tensor) => (await t.data()) as Float32Array;
     const out = {
-      loss: value.dataSync()[0]!,
-      y: y.dataSync().slice(),
-      dw: model.trainableVariables.map((v) =>
-        grads[v.name]!.dataSync().slice()
+      loss: (await read(value))[0]!,
+      y: await read(y),
+      names: model.trainableWeights.map((w) => w.name),
+      dw: await Promise.all(
+        model.trainableVariables.map((v) => read(grads[v.name]!)),
       ),
+      dx: await read(grads[xt.name]!),
     };
     tf.dispose([xt, rt, value, y, ...Object.values(grads)]);
     return out;
@@ -219,71 +233,155 @@ function ourRun(x: Float32Array, r: Float32Array, shape: number[]) {
   }
 }
 
-Deno.test("fast_net: tfjs-layers loads its model.json and agrees on outputs and training-mode gradients; simdnet on cpu and wasm at 1 and 2 threads", async () => {
-  await tf.setBackend("cpu");
-  for (const k of ["FusedBatchNorm", "Erf", "Conv2D"]) {
-    assert.ok(registeredIsOurs(k), `simdnet's ${k} gradient is in force`);
-  }
-  const rng = rngFor(21);
-  const shape = [3, 32, 32, 3];
-  const x = randomValues(rng, 3 * 32 * 32 * 3, 0, 1);
-  const r = randomValues(rng, 30);
+/**
+ * tfjs-layers' run of simdnet's fastNet file in the reference child: the
+ * batch `x`, the gradients of `sum(y * r)` in training mode, and what
+ * tfjs-layers writes back of the file (`resaved`).
+ */
+async function tflRun(x: Float32Array, r: Float32Array, batch: number) {
   const model = fastNet({ width: 0.125, seed: 9, stem: randomStem(2) });
   const { json, weights } = await modelToArtifacts(model);
   model.dispose();
-  const theirs = await tfl.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json
-      .modelTopology as unknown as tf.io.ModelJSON["modelTopology"],
-    weightSpecs: json.weightsManifest[0]!
-      .weights as tf.io.WeightsManifestEntry[],
-    weightData: weights.slice().buffer,
-  }));
-  // tfjs-layers 4.22 loads and runs `scale: false` in inference, but its
-  // training path reads `gamma` unconditionally and throws; a constant
-  // gamma of ones is the same math (the reference still has no such
-  // trainable weight).
-  for (const layer of theirs.layers) {
-    if (layer.getClassName() !== "BatchNormalization") continue;
-    const dim = layer.outputShape.at(-1) as number;
-    Object.assign(layer, { gamma: { read: () => tf.ones([dim]) } });
-  }
-  const xt = tf.tensor(x, shape);
-  const rt = tf.tensor(r, [3, 10]);
-  const want = withTfjsGradients(() => {
-    const vars = theirs.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(
-      () =>
-        tf.sum(
-          tf.mul(theirs.apply(xt, { training: true }) as tf.Tensor, rt),
-        ) as tf.Scalar,
-      vars,
-    );
-    return {
-      loss: value.dataSync()[0]!,
-      dw: vars.map((v) => grads[v.name]!.dataSync().slice()),
+  json.weightsManifest[0]!.paths = ["weights.bin"];
+  const dir = await Deno.makeTempDir({ prefix: "simdnet_fast_net_" });
+  const child = TflReference.start();
+  try {
+    await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(json));
+    await Deno.writeFile(`${dir}/weights.bin`, weights);
+    await Deno.writeFile(`${dir}/x.bin`, new Uint8Array(x.slice().buffer));
+    // The one-hot labels the child reads beside x; unused by sum(y * r).
+    await Deno.writeFile(`${dir}/y.bin`, new Uint8Array(r.length * 4));
+    await Deno.writeFile(`${dir}/r.bin`, new Uint8Array(r.slice().buffer));
+    await child.run({
+      // A module without side effects: the job has no specs or ops.
+      module: new URL("./_tfl_reference.ts", import.meta.url).href,
+      specs: [],
+      items: [{
+        dir,
+        seed: 0,
+        batch,
+        inputFrom: dir,
+        lossWeights: true,
+        resave: true,
+        onesGammaForUnscaledBatchNorm: true,
+      }],
+    });
+    const ref = await readReference(dir);
+    const resaved = {
+      json: JSON.parse(await Deno.readTextFile(`${dir}/resaved/model.json`)),
+      weights: await Deno.readFile(`${dir}/resaved/weights.bin`),
     };
+    return { ref, resaved };
+  } finally {
+    await child.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The batch, the loss weights and tfjs-layers' results, computed once. */
+const reference = (() => {
+  let once: ReturnType<typeof compute> | undefined;
+  async function compute() {
+    const rng = rngFor(21);
+    const shape = [3, 32, 32, 3];
+    const x = randomValues(rng, 3 * 32 * 32 * 3, 0, 1);
+    const r = randomValues(rng, 30);
+    const { ref, resaved } = await tflRun(x, r, shape[0]!);
+    const want = {
+      loss: ref.info.loss,
+      y: ref.out,
+      names: ref.info.trainable.map((w) => w.name),
+      dw: ref.info.trainable.map((w) => ref.grads.get(w.name)!),
+      dx: ref.grads.get("input")!,
+    };
+    return { x, r, shape, ref, resaved, want };
+  }
+  return () => (once ??= compute());
+})();
+
+/**
+ * Asserts simdnet's run on `label` agrees with tfjs-layers'. The
+ * tolerances are the old in-process test's; measured worst (2026-12-02,
+ * cpu, wasm 1/2, webgpu on llvmpipe): outputs 1.2e-6, loss 5.7e-6, weight
+ * gradients 1.5e-5, input gradient 2.2e-6 (relative to the peak).
+ */
+async function agrees(label: string): Promise<void> {
+  const { x, r, shape, want } = await reference();
+  const got = await ourRun(x, r, shape);
+  assert.deepEqual(got.names, want.names, `${label}: trainable weights`);
+  const ey = relErr(got.y, want.y);
+  assert.ok(ey < 1e-4, `${label}: inference outputs differ by ${ey}`);
+  assert.ok(
+    Math.abs(got.loss - want.loss) <= 1e-4 * Math.abs(want.loss) + 1e-5,
+    `${label}: training loss ${got.loss} vs ${want.loss}`,
+  );
+  got.dw.forEach((g, i) => {
+    const e = relErr(g, want.dw[i]!);
+    assert.ok(e < 2e-3, `${label}: gradient ${i} differs by ${e}`);
   });
-  const wantY = (theirs.predict(xt) as tf.Tensor).dataSync().slice();
-  assert.equal(theirs.layers[0]!.trainable, false, "the stem loads frozen");
+  const e = relErr(got.dx, want.dx);
+  assert.ok(e < 2e-3, `${label}: input gradient differs by ${e}`);
+}
+
+Deno.test("fast_net: tfjs-layers loads its model.json and agrees on outputs and training-mode gradients; simdnet on cpu and wasm at 1 and 2 threads", async () => {
+  // tfjs-layers runs only in the child: simdnet's configs are the ones here.
+  for (const k of ["FusedBatchNorm", "Erf", "Conv2D"]) {
+    assert.ok(tf.getGradient(k), `simdnet's ${k} gradient is registered`);
+  }
+  for (const k of TFJS_ONLY_GRADIENTS) {
+    assert.equal(tf.getGradient(k), undefined, `tfjs' ${k} gradient is here`);
+  }
+  const { x, shape, ref, resaved, want } = await reference();
+  assert.deepEqual(ref.x, x, "the child ran on the given batch");
+  assert.equal(
+    ref.info.configs[0]!.trainable,
+    false,
+    "the stem loads frozen",
+  );
   assert.equal(want.dw.length, 6 + 6 + 1, "conv kernels, BN betas, head");
-  want.dw.forEach((g, i) =>
+  assert.ok(
+    want.names.every((n) => !n.startsWith("whiten/")),
+    "the stem's weights are not trainable in tfjs-layers",
+  );
+  [...want.dw, want.dx].forEach((g, i) =>
     assert.ok(g.some((v) => v !== 0), `reference gradient ${i} is not zero`)
   );
-  await onEachTarget((label) => {
-    const got = ourRun(x, r, shape);
-    assert.ok(relErr(got.y, wantY) < 1e-4, `${label}: inference outputs`);
-    assert.ok(
-      Math.abs(got.loss - want.loss) <= 1e-4 * Math.abs(want.loss) + 1e-5,
-      `${label}: training loss ${got.loss} vs ${want.loss}`,
-    );
-    assert.equal(got.dw.length, want.dw.length);
-    got.dw.forEach((g, i) => {
-      const e = relErr(g, want.dw[i]!);
-      assert.ok(e < 2e-3, `${label}: gradient ${i} differs by ${e}`);
-    });
-  });
-  tf.dispose([xt, rt]);
-  theirs.dispose();
+  await onEachTarget(agrees);
+  // What tfjs-layers writes back loads in simdnet, frozen stem and outputs.
+  await tf.setBackend("cpu");
+  const back = modelFromArtifacts(resaved.json, resaved.weights);
+  try {
+    assert.equal(back.layers[0]!.trainable, false, "resaved stem frozen");
+    const xt = tf.tensor(x, shape);
+    const y = back.apply(xt);
+    assert.ok(relErr(y.dataSync(), ref.out) < 1e-5, "resaved outputs");
+    tf.dispose([xt, y]);
+  } finally {
+    back.dispose();
+  }
+});
+
+const gpu = await probeWebGpu();
+Deno.test({
+  name: `fast_net: simdnet on webgpu agrees with tfjs-layers too (${
+    gpu.available ? gpu.description : `skipped: ${gpu.reason}`
+  })`,
+  ignore: !gpu.available,
+  fn: async () => {
+    await reference(); // the child's run before the device starts
+    await startWebGpu({ allowSoftware: true });
+    const forward = tf.env().getBool("WEBGPU_CPU_FORWARD");
+    // Small tensors would otherwise run on tfjs' cpu fallback.
+    tf.env().set("WEBGPU_CPU_FORWARD", false);
+    try {
+      assert.equal(tf.getBackend(), "webgpu");
+      await agrees("webgpu");
+    } finally {
+      tf.env().set("WEBGPU_CPU_FORWARD", forward);
+      stopWebGpu();
+      await tf.setBackend("wasm");
+    }
+  },
 });
 
 Deno.test("fast_net: model.json round trip keeps the frozen stem, BatchNormalization settings and outputs", async () => {

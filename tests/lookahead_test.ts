@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Lookahead, lookaheadDecay } from "../src/train/lookahead.ts";
 import { initRuntime } from "../src/runtime/init.ts";
-import { onEachTarget, tf } from "./_layer_reference.ts";
+import { onEachTarget, tf } from "./_layer_run.ts";
 
 await initRuntime({ backend: "wasm", threads: 2 });
 
