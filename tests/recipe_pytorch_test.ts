@@ -74,7 +74,14 @@ Deno.test({
           ? w.values.map(() => rng.uniform(-0.5, 0.5))
           : w.values,
       })));
-      const weights = await model.getWeights();
+      // In layer order (the frozen stem first), as the script walks the
+      // network; `getWeights` lists trainable weights first, as Keras does.
+      const byName = new Map(
+        (await model.getWeights()).map((w) => [w.name, w]),
+      );
+      const weights = model.layers.flatMap((l) =>
+        l.weights.map((w) => byName.get(w.name)!)
+      );
       const x = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 7);
       const infer = model.apply(x, { training: false });
       const train = model.apply(x, { training: true });
