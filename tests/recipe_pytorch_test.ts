@@ -10,40 +10,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
-import { findPythonTorch } from "../bench/_pytorch.ts";
-import { PYTORCH_FAST_SCRIPT, recipeArgs } from "../bench/recipe_pytorch.ts";
+import { recipeArgs } from "../bench/recipe_pytorch.ts";
 import { fastNet } from "../src/nn/fast_net.ts";
 import { whiteningStem } from "../src/train/whitening.ts";
 import { ttaViews } from "../src/train/tta.ts";
 import { Rng } from "../src/util/random.ts";
+import { python, torch } from "./_replica_python.ts";
 
 await tf.setBackend("cpu");
-const torch = await findPythonTorch();
-const benchDir = PYTORCH_FAST_SCRIPT.slice(
-  0,
-  PYTORCH_FAST_SCRIPT.lastIndexOf("/"),
-);
-
-/** Runs `code` in Python with bench/ importable, `input` as JSON on stdin. */
-async function python<T>(code: string, input: unknown): Promise<T> {
-  const child = new Deno.Command(torch!.python, {
-    args: [
-      "-c",
-      `import sys; sys.path.insert(0, ${JSON.stringify(benchDir)})\n${code}`,
-    ],
-    env: { OMP_NUM_THREADS: "1" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(input)));
-  await writer.close();
-  const out = await child.output();
-  const err = new TextDecoder().decode(out.stderr);
-  assert.ok(out.success, `python failed: ${err}`);
-  return JSON.parse(new TextDecoder().decode(out.stdout)) as T;
-}
 
 /** Random CIFAR-shaped uint8 images, HWC. */
 function images(n: number, seed: number): Uint8Array {

@@ -11,8 +11,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
-import { findPythonTorch } from "../bench/_pytorch.ts";
-import { PYTORCH_FAST_SCRIPT } from "../bench/recipe_pytorch.ts";
 import type { ImageSet } from "../src/data/image_set.ts";
 import { batchNormBiases } from "../src/nn/fast_net.ts";
 import { registerGradients } from "../src/runtime/gradients.ts";
@@ -25,14 +23,10 @@ import {
   recipes,
 } from "../src/train/recipes.ts";
 import { Rng } from "../src/util/random.ts";
+import { python, torch } from "./_replica_python.ts";
 
 await tf.setBackend("cpu");
 registerGradients();
-const torch = await findPythonTorch();
-const benchDir = PYTORCH_FAST_SCRIPT.slice(
-  0,
-  PYTORCH_FAST_SCRIPT.lastIndexOf("/"),
-);
 
 /** `n` random 32x32 RGB images with random labels of 10 classes. */
 function tinySet(n: number, seed: number): ImageSet {
@@ -43,27 +37,6 @@ function tinySet(n: number, seed: number): ImageSet {
     count: n,
     shape: [32, 32, 3],
   };
-}
-
-/** Runs `code` with bench/ importable, `input` as JSON on stdin. */
-async function python<T>(code: string, input: unknown): Promise<T> {
-  const child = new Deno.Command(torch!.python, {
-    args: [
-      "-c",
-      `import sys; sys.path.insert(0, ${JSON.stringify(benchDir)})\n${code}`,
-    ],
-    env: { OMP_NUM_THREADS: "1" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(input)));
-  await writer.close();
-  const out = await child.output();
-  const err = new TextDecoder().decode(out.stderr);
-  assert.ok(out.success, `python failed: ${err}`);
-  return JSON.parse(new TextDecoder().decode(out.stdout)) as T;
 }
 
 // The replica's optimizer and scheduler on a conv weight and a BatchNorm
