@@ -151,6 +151,21 @@ export function splitActivation(
   return { fused: "linear", after: name };
 }
 
+/**
+ * Runs a fused product (`run`, given the activation its kernel takes) and
+ * then whatever part of `name` the kernel could not take: the one way the
+ * convolution and dense layers apply their activation.
+ */
+export function withActivation(
+  name: ActivationName,
+  logits: boolean | undefined,
+  run: (fused: FusedActivation) => tf.Tensor,
+): tf.Tensor {
+  const { fused, after } = splitActivation(name, logits);
+  const y = run(fused);
+  return after === null ? y : applyActivation(after, y);
+}
+
 function entry(name: ActivationName): ActivationEntry {
   const e = Object.hasOwn(TABLE, name) ? TABLE[name] : undefined;
   if (e === undefined) throw new RangeError(checkMessage(name));

@@ -9,9 +9,8 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import {
   type ActivationName,
-  applyActivation,
   checkActivation,
-  splitActivation,
+  withActivation,
 } from "./activations.ts";
 import { imageShape, pairOption, windowOutput } from "./conv_shape.ts";
 import { convConfig } from "./conv_config.ts";
@@ -129,16 +128,15 @@ export class Conv2D implements Layer {
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     const [kernel, bias] = this.weights;
     if (!kernel) throw new Error(`${this.name}: layer used before build()`);
-    const { fused, after } = splitActivation(this.activation, ctx.logits);
-    const y = conv2dBiasAct(
-      x as tf.Tensor4D,
-      kernel.variable as tf.Tensor4D,
-      (bias?.variable ?? null) as tf.Tensor1D | null,
-      this.strides,
-      this.padding,
-      fused,
-    );
-    return after === null ? y : applyActivation(after, y);
+    return withActivation(this.activation, ctx.logits, (fused) =>
+      conv2dBiasAct(
+        x as tf.Tensor4D,
+        kernel.variable as tf.Tensor4D,
+        (bias?.variable ?? null) as tf.Tensor1D | null,
+        this.strides,
+        this.padding,
+        fused,
+      ));
   }
 
   /** Keras' penalties of `kernel_regularizer` and `bias_regularizer`. */

@@ -7,9 +7,8 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import {
   type ActivationName,
-  applyActivation,
   checkActivation,
-  splitActivation,
+  withActivation,
 } from "./activations.ts";
 import { denseBiasAct } from "./fused.ts";
 import type {
@@ -109,14 +108,13 @@ export class Dense implements Layer {
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
     const [kernel, bias] = this.weights;
     if (!kernel) throw new Error(`${this.name}: layer used before build()`);
-    const { fused, after } = splitActivation(this.activation, ctx.logits);
-    const y = denseBiasAct(
-      x as tf.Tensor2D,
-      kernel.variable as tf.Tensor2D,
-      (bias?.variable ?? null) as tf.Tensor1D | null,
-      fused,
-    );
-    return after === null ? y : applyActivation(after, y);
+    return withActivation(this.activation, ctx.logits, (fused) =>
+      denseBiasAct(
+        x as tf.Tensor2D,
+        kernel.variable as tf.Tensor2D,
+        (bias?.variable ?? null) as tf.Tensor1D | null,
+        fused,
+      ));
   }
 
   /** Keras' penalties of `kernel_regularizer` and `bias_regularizer`. */

@@ -11,9 +11,8 @@ import { activationOf, convConfig, convSettings } from "./conv_config.ts";
 import { imageShape, pairOption, windowOutput } from "./conv_shape.ts";
 import {
   type ActivationName,
-  applyActivation,
   checkActivation,
-  splitActivation,
+  withActivation,
 } from "./activations.ts";
 import { depthwiseBiasAct } from "./fused.ts";
 import type {
@@ -126,18 +125,21 @@ export class DepthwiseConv2D implements Layer {
 
   /** Runs the fused depthwise convolution. */
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
-    const { fused, after } = splitActivation(this.activation, ctx.logits);
     const [kernel, bias] = this.weights;
     if (!kernel) throw new Error(`${this.name}: layer used before build()`);
-    const y = depthwiseBiasAct(
-      x as tf.Tensor4D,
-      kernel.variable as tf.Tensor4D,
-      (bias?.variable ?? null) as tf.Tensor1D | null,
-      this.strides,
-      this.padding,
-      fused,
+    return withActivation(
+      this.activation,
+      ctx.logits,
+      (fused) =>
+        depthwiseBiasAct(
+          x as tf.Tensor4D,
+          kernel.variable as tf.Tensor4D,
+          (bias?.variable ?? null) as tf.Tensor1D | null,
+          this.strides,
+          this.padding,
+          fused,
+        ),
     );
-    return after === null ? y : applyActivation(after, y);
   }
 
   /** Keras' penalties of `depthwise_regularizer` and `bias_regularizer`. */

@@ -11,9 +11,8 @@ import type * as tf from "@tensorflow/tfjs-core";
 import { count, type LayerConfig, pair } from "./config_values.ts";
 import {
   type ActivationName,
-  applyActivation,
   checkActivation,
-  splitActivation,
+  withActivation,
 } from "./activations.ts";
 import { activationOf, convConfig, convSettings } from "./conv_config.ts";
 import { imageShape, pairOption, windowOutput } from "./conv_shape.ts";
@@ -153,7 +152,6 @@ export class SeparableConv2D implements Layer {
    * with the bias and activation.
    */
   apply(x: tf.Tensor, ctx: ApplyContext): tf.Tensor {
-    const { fused, after } = splitActivation(this.activation, ctx.logits);
     const [depthwise, pointwise, bias] = this.weights;
     if (!depthwise || !pointwise) {
       throw new Error(`${this.name}: layer used before build()`);
@@ -166,15 +164,15 @@ export class SeparableConv2D implements Layer {
       this.padding,
       "linear",
     );
-    const y = conv2dBiasAct(
-      mid,
-      pointwise.variable as tf.Tensor4D,
-      (bias?.variable ?? null) as tf.Tensor1D | null,
-      [1, 1],
-      "valid",
-      fused,
-    );
-    return after === null ? y : applyActivation(after, y);
+    return withActivation(this.activation, ctx.logits, (fused) =>
+      conv2dBiasAct(
+        mid,
+        pointwise.variable as tf.Tensor4D,
+        (bias?.variable ?? null) as tf.Tensor1D | null,
+        [1, 1],
+        "valid",
+        fused,
+      ));
   }
 
   /** Keras' penalties of the depthwise, pointwise and bias regularizers. */
