@@ -2,7 +2,9 @@
  * `deno task bundle`: writes `dist/simdnet.js`, one minified ES module with
  * no imports, from `src/serve/edge.ts`, with tfjs' two WebAssembly SIMD
  * builds embedded (base64, decoded only when the runtime starts one) next to
- * simdnet's kernels (already embedded by `src/kernels/kernel_binaries.ts`).
+ * simdnet's kernels (already embedded by `src/kernels/kernel_binaries.ts`),
+ * and beside it the single-threaded builds as `.wasm` files for hosts that
+ * cannot compile embedded bytes.
  *
  * `deno bundle` (esbuild, fetched from npm on its first run) bundles for the
  * browser platform with an import map that adds three entries to deno.json's:
@@ -18,7 +20,13 @@
  */
 
 import { createRequire } from "node:module";
-import { encodeBase64 } from "../src/util/base64.ts";
+import { decodeBase64, encodeBase64 } from "../src/util/base64.ts";
+import { relaxedPrivate, simdPrivate } from "../src/kernels/kernel_binaries.ts";
+import {
+  PLAIN_KERNELS,
+  RELAXED_KERNELS,
+  TFJS_SIMD_FILE,
+} from "../src/runtime/precompiled_wasm.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const DIST = new URL("dist/", ROOT);
@@ -73,6 +81,22 @@ export * from ${JSON.stringify(edge)};
 `;
 }
 
+/**
+ * The single-threaded builds as files beside the bundle, for hosts that
+ * compile WebAssembly only from the deployment's own `.wasm` modules
+ * (Cloudflare Workers, Vercel Edge; see `usePrecompiledWasm`).
+ */
+async function writeWasmFiles(): Promise<void> {
+  const files: [string, Uint8Array][] = [
+    [TFJS_SIMD_FILE, packageFile(TFJS_SIMD_FILE)],
+    [RELAXED_KERNELS, decodeBase64(relaxedPrivate)],
+    [PLAIN_KERNELS, decodeBase64(simdPrivate)],
+  ];
+  for (const [name, bytes] of files) {
+    await Deno.writeFile(new URL(name, DIST), bytes);
+  }
+}
+
 /** Builds `dist/simdnet.js` and returns its size in bytes. */
 export async function buildBundle(): Promise<number> {
   await Deno.mkdir(WORK, { recursive: true });
@@ -104,6 +128,7 @@ export async function buildBundle(): Promise<number> {
   } finally {
     await Deno.remove(WORK, { recursive: true });
   }
+  await writeWasmFiles();
   const text = await Deno.readTextFile(OUT);
   const imports = text.match(
     /\bimport\s*\(|\bimport\s*[\w{*][^;]*\bfrom\s*["']/,

@@ -20,8 +20,14 @@ export function chromiumAvailable(test: string): boolean {
   return false;
 }
 
-/** A headless browser; `close()` also removes its profile. */
-export async function launchChromium(): Promise<
+/**
+ * A headless browser; `close()` also removes its profile. Without a GPU, or
+ * with `webgpu` WebGPU on SwiftShader, Chromium's CPU Vulkan: a software
+ * adapter, which is what a test of the software-adapter rule needs.
+ */
+export async function launchChromium(
+  options: { webgpu?: boolean } = {},
+): Promise<
   { browser: Browser; close: () => Promise<void> }
 > {
   const profile = await Deno.makeTempDir({ prefix: "simdnet_chromium_" });
@@ -33,7 +39,9 @@ export async function launchChromium(): Promise<
     args: [
       "--headless",
       "--no-sandbox",
-      "--disable-gpu",
+      ...(options.webgpu
+        ? ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"]
+        : ["--disable-gpu"]),
       "--no-first-run",
       "--disable-background-networking",
       "--disable-component-update",

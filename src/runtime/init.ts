@@ -16,6 +16,7 @@ import {
   loadTfjsWasm,
   type WasmSource,
 } from "./wasm_backend.ts";
+import { canCompileBytes, precompiledWasm } from "./precompiled_wasm.ts";
 import { compileKernels, HeapKernels } from "../kernels/wasm_kernels.ts";
 import { ThreadPool } from "../kernels/thread_pool.ts";
 import { registerWasmKernels } from "../kernels/register.ts";
@@ -125,6 +126,14 @@ async function startWasm(
       'this engine has no WebAssembly SIMD, which simdnet\'s WASM kernels need; use backend "cpu"',
     );
   }
+  if (precompiledWasm() === null && !canCompileBytes()) {
+    throw new RuntimeError(
+      "this host compiles no WebAssembly from bytes (Cloudflare Workers, " +
+        "Vercel Edge): import the bundle's tfjs-backend-wasm-simd.wasm and " +
+        "simdnet-kernels-relaxed-simd.wasm as modules and pass them to " +
+        "usePrecompiledWasm before the first classifier",
+    );
+  }
   // Without Worker or SharedArrayBuffer (edge isolates) the single-threaded
   // SIMD build runs with simdnet's kernels on the calling thread.
   const useThreads = threads > 1 && hasThreads();
@@ -135,7 +144,11 @@ async function startWasm(
     throw binary === undefined ? readRefusal(error) : error;
   });
   await activate(loaded);
-  const variant = compileKernels(isSharedMemory(loaded.memory));
+  const shared = isSharedMemory(loaded.memory);
+  const pre = precompiledWasm();
+  const variant = pre && !shared
+    ? { relaxedSimd: pre.relaxedSimd, shared, module: pre.kernels }
+    : compileKernels(shared);
   const pool = await ThreadPool.create(
     variant.module,
     loaded.memory,

@@ -22,6 +22,12 @@ import singleFactory from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-w
 import { createRequire } from "node:module";
 import { Worker as NodeWorker } from "node:worker_threads";
 import type { TfjsWasmModule } from "../kernels/tfjs_heap.ts";
+import {
+  callGlue,
+  canEvaluateStrings,
+  instantiateHook,
+  precompiledWasm,
+} from "./precompiled_wasm.ts";
 
 export type { TfjsWasmModule } from "../kernels/tfjs_heap.ts";
 
@@ -171,7 +177,12 @@ export async function loadTfjsWasm(options: {
   const name: TfjsWasmBinaryName = threaded
     ? "tfjs-backend-wasm-threaded-simd.wasm"
     : "tfjs-backend-wasm-simd.wasm";
-  const bytes = await readWasmSource(
+  // A module the platform compiled (usePrecompiledWasm) replaces the bytes
+  // of the single-threaded build, unless the caller named a binary.
+  const compiled = !threaded && options.binary === undefined
+    ? precompiledWasm()?.tfjsSimd
+    : undefined;
+  const bytes = compiled ? undefined : await readWasmSource(
     options.binary ??
       (embedded
         ? (threaded ? embedded.threadedSimd : embedded.simd)
@@ -198,10 +209,18 @@ export async function loadTfjsWasm(options: {
       mainScriptUrlOrBlob: "simdnet-shim",
     });
   } else {
-    const make = scopedFactory(singleFactory.toString(), {
-      navigator: { hardwareConcurrency: cores },
-    });
-    module = await make({ wasmBinary: bytes, locateFile: (p: string) => p });
+    const config: Record<string, unknown> = compiled
+      ? { instantiateWasm: instantiateHook(compiled) }
+      : { wasmBinary: bytes };
+    config.locateFile = (p: string) => p;
+    // Isolates that forbid `new Function` get the glue as bundled; the
+    // scoped copy stays the default because Deno's CommonJS wrapper hands
+    // the bundled one a `process` that no global deletion hides.
+    module = canEvaluateStrings()
+      ? await scopedFactory(singleFactory.toString(), {
+        navigator: { hardwareConcurrency: cores },
+      })(config)
+      : await callGlue(singleFactory as unknown as Factory, config);
   }
   // The pool has loaded: from now on idle pthreads must not hold the process.
   for (const w of pthreadWorkers) w.unref();

@@ -117,8 +117,9 @@ export function defaultGpu(): GpuLike | undefined {
 }
 
 /** Text for errors when there is no `navigator.gpu` at all. */
-export const NO_WEBGPU_API =
-  "navigator.gpu is missing: this Deno was built or run without WebGPU";
+export const NO_WEBGPU_API: string = typeof Deno === "undefined"
+  ? "navigator.gpu is missing: this runtime has no WebGPU"
+  : "navigator.gpu is missing: this Deno was built or run without WebGPU";
 
 /** Text for errors when WebGPU exists but offers no adapter. */
 export const NO_ADAPTER: string =

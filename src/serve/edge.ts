@@ -48,6 +48,10 @@ export { ImageDecodeError } from "../image/image_errors.ts";
 export { RuntimeError } from "../runtime/init.ts";
 export type { RuntimeInfo } from "../runtime/types.ts";
 export type { TfjsWasmBinaries } from "../runtime/wasm_backend.ts";
+export {
+  type PrecompiledWasm,
+  usePrecompiledWasm,
+} from "../runtime/precompiled_wasm.ts";
 
 /**
  * tfjs' platform (fetch, clock, text codecs) from web APIs alone. tfjs sets
