@@ -213,9 +213,10 @@ export async function loadTfjsWasm(options: {
       ? { instantiateWasm: instantiateHook(compiled) }
       : { wasmBinary: bytes };
     config.locateFile = (p: string) => p;
-    // Isolates that forbid `new Function` get the glue as bundled; the
-    // scoped copy stays the default because Deno's CommonJS wrapper hands
-    // the bundled one a `process` that no global deletion hides.
+    // Isolates that forbid `new Function` get the glue as bundled, with
+    // only `process` hidden; elsewhere the scoped copy also hides a page's
+    // `window`, which is not configurable, keeping the glue on the one
+    // path that Deno, pages and pthread workers all take.
     module = canEvaluateStrings()
       ? await scopedFactory(singleFactory.toString(), {
         navigator: { hardwareConcurrency: cores },
