@@ -27,9 +27,11 @@ after Keller Jordan's airbench94 (arXiv 2404.00498), written independently:
   (mirror and one-pixel reflect translations, weights 1/2, 1/4, 1/4 of the
   softmax probabilities, as simdnet's tta.ts).
 
-Data: CIFAR-10 binary batches (--data, default env CIFAR10_DIR); training
-on data_batch_1-4 and data_batch_5 held out, as bench/transfer.ts splits
-the shared training-only copy; the held-out images are used for nothing
+Data: CIFAR-10 binary batches (--data, default env CIFAR10_DIR), the five
+training batches in order with the last --held-out images held out:
+10,000 (data_batch_5, as bench/transfer.ts splits the shared training-only
+copy) by default, 5,000 for the split of simdnet's `train --recipe fast`
+(Keras' validation_split 0.1). The held-out images are used for nothing
 but the printed accuracies.
 
 Prints one line per epoch (learning-rate factor, mean training loss and
@@ -198,9 +200,11 @@ def parse_args():
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-limit", type=int, default=40000,
+    p.add_argument("--held-out", type=int, default=10000,
+                   help="hold out the last N of the 50,000 images")
+    p.add_argument("--train-limit", type=int, default=None,
                    help="use only the first N training images (smoke tests)")
-    p.add_argument("--held-out-limit", type=int, default=10000)
+    p.add_argument("--held-out-limit", type=int, default=None)
     p.add_argument("--epoch-eval", choices=("yes", "no"), default="yes",
                    help="held-out accuracy after each epoch (timed apart)")
     p.add_argument("--channels-last", choices=("yes", "no"), default="yes")
@@ -261,11 +265,15 @@ class Run:
         self.generator = torch.Generator().manual_seed(a.seed)
         self.memory_format = (torch.channels_last if a.channels_last == "yes"
                               else torch.contiguous_format)
-        self.train_x, self.train_y = load_batches(
-            a.data, [f"data_batch_{i}.bin" for i in range(1, 5)],
-            a.train_limit)
-        self.test_x, self.test_y = load_batches(
-            a.data, ["data_batch_5.bin"], a.held_out_limit)
+        x, y = load_batches(
+            a.data, [f"data_batch_{i}.bin" for i in range(1, 6)], None)
+        cut = len(x) - a.held_out
+        if not 0 < cut < len(x):
+            sys.exit(f"--held-out must be between 1 and {len(x) - 1}")
+        self.train_x = x[:cut][:a.train_limit]
+        self.train_y = y[:cut][:a.train_limit]
+        self.test_x = x[cut:][:a.held_out_limit]
+        self.test_y = y[cut:][:a.held_out_limit]
         n = len(self.train_x)
         self.batch = min(a.batch, n)
         self.steps_per_epoch = n // self.batch  # last partial batch dropped

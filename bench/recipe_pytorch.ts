@@ -9,7 +9,8 @@
  * CIFAR-10 copy (env `CIFAR10_DIR`, else `--data` in ARGS). Prints the
  * machine line, then the script's per-epoch lines and final accuracies;
  * ARGS go to the script (e.g. `--width 1`, `--seed 1`, `--epochs 9.9`,
- * and for a smoke test `--train-limit 300 --held-out-limit 200 --epochs 1`).
+ * `--held-out 5000` for the split of `train --recipe fast`, and for a smoke
+ * test `--train-limit 300 --held-out-limit 200 --epochs 1`).
  * A full run takes about half an hour at width 0.5: run it on a quiet
  * machine only.
  *
