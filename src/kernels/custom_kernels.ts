@@ -32,3 +32,9 @@ export interface DropoutMaskAttrs {
 
 /** The gradient through a relu from its output: inputs dy, y; dy * step(y). */
 export const RELU_GRAD = "SimdnetReluGrad";
+
+/** GELU, `x * Φ(x)` with the exact erf: input x. */
+export const GELU = "SimdnetGelu";
+
+/** The gradient through {@linkcode GELU}: inputs dy, x; dy * gelu'(x). */
+export const GELU_GRAD = "SimdnetGeluGrad";

@@ -20,6 +20,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { GELU } from "../kernels/custom_kernels.ts";
 import { activationName, describe, ModelFormatError } from "./config_values.ts";
 import type { FusedActivation } from "./fused.ts";
 
@@ -55,8 +56,12 @@ const TABLE: Readonly<Record<string, ActivationEntry>> = Object.freeze({
   elu: { apply: (x) => tf.elu(x), fused: null, fusedOffWasm: "elu" },
   selu: { apply: (x) => tf.selu(x), fused: null },
   gelu: {
+    // One pass forward and back where simdnet's kernel runs (wasm), the
+    // same float32 results forward; the composite elsewhere.
     apply: (x) =>
-      tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT_HALF)))),
+      tf.getKernel(GELU, tf.getBackend()) && x.dtype === "float32"
+        ? tf.engine().runKernel(GELU, { x }) as tf.Tensor
+        : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT_HALF)))),
     fused: null,
   },
   swish: { apply: (x) => tf.mul(x, tf.sigmoid(x)), fused: null },

@@ -1,7 +1,7 @@
 /**
  * Gradient configs for the activation and normalisation kernels that
  * Keras' activations and the BatchNormalization, ReLU and ZeroPadding2D
- * layers run: `Elu`, `Selu`, `Softplus`, `Erf`, `Select`,
+ * layers run: `Elu`, `Selu`, `Softplus`, `Erf`, simdnet's `SimdnetGelu`, `Select`,
  * `FusedBatchNorm`, and zero gradients for the comparison kernels that sit
  * on a path through `where`. (`Relu6`, `Sigmoid`, `Tanh`, `LeakyRelu`,
  * `Rsqrt`, `PadV2` and `ClipByValue` are in `gradients.ts`.)
@@ -14,6 +14,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap } from "@tensorflow/tfjs-core";
+import { GELU, GELU_GRAD } from "../kernels/custom_kernels.ts";
 import { at, defineGradient, unbroadcast } from "./gradient_util.ts";
 
 // SELU's constants, as tfjs-core's selu kernels and Keras define them.
@@ -51,6 +52,11 @@ export function registerActivationGradients(): void {
       const x = at(saved, 0);
       return tf.mul(dy, tf.mul(tf.exp(tf.neg(tf.square(x))), TWO_OVER_SQRT_PI));
     },
+  }));
+  // simdnet's one-pass GELU exists only where its gradient kernel does.
+  defineGradient(GELU, { inputs: ["x"] }, (dy, saved) => ({
+    x: () =>
+      tf.engine().runKernel(GELU_GRAD, { dy, x: at(saved, 0) }) as tf.Tensor,
   }));
   // where(c, t, e): the condition gets no gradient, like TensorFlow.
   defineGradient(tf.Select, { inputs: ["condition"] }, (dy, saved) => {

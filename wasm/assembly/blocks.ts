@@ -291,6 +291,14 @@ export const enum Unary {
   alpha = 4, // f32
 }
 
+// gelu_grad
+export const enum GeluGrad {
+  n = 0, // i32
+  dy = 1, // ptr
+  x = 2, // ptr
+  dx = 3, // ptr
+}
+
 // binary
 export const enum Binary {
   op = 0, // i32

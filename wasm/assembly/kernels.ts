@@ -28,7 +28,7 @@ export { dropout_mask } from "./dropout";
 export { max_pool, maxpool_grad } from "./max_pool";
 export { relu_grad } from "./relu_grad";
 export { tile } from "./tile";
-export { unary } from "./unary";
+export { gelu_grad, unary } from "./unary";
 export { binary } from "./binary";
 export { reduce_rows } from "./reduce_rows";
 export { avg_pool, avgpool_grad } from "./avg_pool";

@@ -1,15 +1,19 @@
-// Element-wise unary activations (erf, tanh, leaky relu), four lanes at a
-// time; erf and tanh on an exp built
+// Element-wise unary activations (erf, tanh, leaky relu, gelu) and gelu's
+// gradient, four lanes at a time; erf and tanh on an exp built
 // from a range reduction (x = n ln2 + r, |r| <= ln2/2) and a degree-6
 // Taylor polynomial for e^r (truncation below 2e-7 relative). The tail
 // goes through the same vector code on a splat, so results do not depend
 // on how the elements are shared between threads.
 
 import { f32At, p32 } from "./params";
-import { Unary } from "./blocks";
+import { GeluGrad, Unary } from "./blocks";
 
 // The op codes of src/kernels/unary.ts.
-const ERF = 0, TANH = 1, LEAKY_RELU = 2;
+const ERF = 0, TANH = 1, LEAKY_RELU = 2, GELU = 3;
+
+const SQRT_HALF: f32 = 0.7071067811865476;
+// 1 / sqrt(2 pi), of the normal density.
+const INV_SQRT_2PI: f32 = 0.3989422804014327;
 
 // Below this e^x is not a normal f32 (tfjs then gives a denormal or 0).
 const EXP_LO: f32 = -87.33654;
@@ -75,6 +79,12 @@ function erfv(x: v128): v128 {
 function apply(op: i32, x: v128, alpha: f32): v128 {
   const one = f32x4.splat(1), zero = f32x4.splat(0);
   if (op == ERF) return erfv(x);
+  if (op == GELU) {
+    // The op order of activations.ts' composite (x * 0.5) * (1 + erf(x /
+    // sqrt 2)), so both give the same float32 results.
+    const e = erfv(f32x4.mul(x, f32x4.splat(SQRT_HALF)));
+    return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(one, e));
+  }
   if (op == TANH) {
     // 1 - 2 / (e^{2|x|} + 1), signed; exact 1 once e^{2|x|} overflows.
     const e = expv(f32x4.mul(f32x4.abs(x), f32x4.splat(2)));
@@ -105,6 +115,7 @@ export function unary(p: usize, tid: i32, nt: i32): void {
   // is straight-line code.
   if (op == ERF) run(ERF, x, out, i0, i1, alpha);
   else if (op == TANH) run(TANH, x, out, i0, i1, alpha);
+  else if (op == GELU) run(GELU, x, out, i0, i1, alpha);
   else run(LEAKY_RELU, x, out, i0, i1, alpha);
 }
 
@@ -119,5 +130,46 @@ function run(op: i32, x: usize, out: usize, i0: i32, i1: i32, alpha: f32): void 
     const o = <usize> i * 4;
     const y = apply(op, f32x4.splat(load<f32>(x + o)), alpha);
     store<f32>(out + o, f32x4.extract_lane(y, 0));
+  }
+}
+
+// gelu'(x) = Φ(x) + x φ(x), with Φ(x) = (1 + erf(x / sqrt 2)) / 2 and
+// φ(x) = e^{-x²/2} / sqrt(2 pi).
+@inline
+function geluSlope(x: v128): v128 {
+  const cdf = f32x4.mul(
+    f32x4.add(f32x4.splat(1), erfv(f32x4.mul(x, f32x4.splat(SQRT_HALF)))),
+    f32x4.splat(0.5),
+  );
+  const pdf = f32x4.mul(
+    expv(f32x4.mul(f32x4.mul(x, x), f32x4.splat(-0.5))),
+    f32x4.splat(INV_SQRT_2PI),
+  );
+  return f32x4.add(cdf, f32x4.mul(x, pdf));
+}
+
+// dx = dy * gelu'(x) in one pass, instead of the dozen element-wise ops
+// that differentiating the composite takes. Params: GeluGrad. Threads take
+// shares of whole 64-byte lines.
+export function gelu_grad(p: usize, tid: i32, nt: i32): void {
+  const n = p32(p, GeluGrad.n);
+  const dy = <usize> p32(p, GeluGrad.dy);
+  const x = <usize> p32(p, GeluGrad.x);
+  const dx = <usize> p32(p, GeluGrad.dx);
+  const lines = (n + 15) >> 4;
+  const per = lines / nt, extra = lines % nt;
+  const l0 = tid * per + min(tid, extra);
+  const i0 = min(n, l0 * 16);
+  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize> i * 4;
+    const s = geluSlope(v128.load(x + o));
+    v128.store(dx + o, f32x4.mul(v128.load(dy + o), s));
+  }
+  for (; i < i1; i++) {
+    const o = <usize> i * 4;
+    const s = geluSlope(f32x4.splat(load<f32>(x + o)));
+    store<f32>(dx + o, load<f32>(dy + o) * f32x4.extract_lane(s, 0));
   }
 }
