@@ -8,7 +8,7 @@
 // arrays and writes three, shared out over the pool's threads. Each
 // operation rounds to f32 in the same order as the op-by-op version.
 
-import { f32At, p32 } from "./params";
+import { f32At, p32, splitRange } from "./params";
 import { AdamUpdate } from "./blocks";
 
 // Params: AdamUpdate.
@@ -26,11 +26,8 @@ export function adam_update(p: usize, tid: i32, nt: i32): void {
   const c2 = f32At(p, AdamUpdate.oneMinusBeta2);
   const eps = f32At(p, AdamUpdate.epsilon);
   // Shares of whole 64-byte lines, so threads never write the same line.
-  const lines = (n + 15) >> 4;
-  const per = lines / nt, extra = lines % nt;
-  const l0 = tid * per + min(tid, extra);
-  const i0 = min(n, l0 * 16);
-  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const share = splitRange(n, 16, tid, nt);
+  const i0 = <i32> (share >> 32), i1 = <i32> share;
   const va = f32x4.splat(alpha), vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1);
   const vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2), ve = f32x4.splat(eps);
   let i = i0;

@@ -3,7 +3,7 @@
 // Each thread first computes the per-channel multipliers into its own
 // scratch, then streams its share of whole 64-byte lines of x.
 
-import { f32At, p32 } from "./params";
+import { f32At, p32, splitRange } from "./params";
 import { BatchNorm } from "./blocks";
 
 // Params: BatchNorm (offset, scale 0 = absent).
@@ -26,11 +26,8 @@ export function batch_norm(p: usize, tid: i32, nt: i32): void {
     store<f32>(kOff + o, offset ? load<f32>(offset + o) : 0);
     store<f32>(kMean + o, load<f32>(mean + o));
   }
-  const lines = (n + 15) >> 4;
-  const per = lines / nt, extra = lines % nt;
-  const l0 = tid * per + min(tid, extra);
-  const i0 = min(n, l0 * 16);
-  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const share = splitRange(n, 16, tid, nt);
+  const i0 = <i32> (share >> 32), i1 = <i32> share;
   let c = i0 % C;
   let i = i0;
   while (i < i1) {

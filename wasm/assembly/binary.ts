@@ -3,7 +3,7 @@
 // operand is the full tensor (m = n), a scalar (m = 1) or a row repeated
 // along the leading axes, such as one value per channel of NHWC (m = C).
 
-import { p32 } from "./params";
+import { p32, splitRange } from "./params";
 import { Binary } from "./blocks";
 
 // The op codes of src/kernels/binary.ts.
@@ -114,11 +114,8 @@ export function binary(p: usize, tid: i32, nt: i32): void {
   const a = <usize> p32(p, Binary.a), ma = p32(p, Binary.ma);
   const b = <usize> p32(p, Binary.b), mb = p32(p, Binary.mb);
   const out = <usize> p32(p, Binary.out);
-  const lines = (n + 15) >> 4;
-  const per = lines / nt, extra = lines % nt;
-  const l0 = tid * per + min(tid, extra);
-  const i0 = min(n, l0 * 16);
-  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const share = splitRange(n, 16, tid, nt);
+  const i0 = <i32> (share >> 32), i1 = <i32> share;
   if (i0 >= i1) return;
   // One loop per op, so the op is a constant in each vector body.
   if (op == ADD) run(ADD, a, ma, b, mb, out, i0, i1);

@@ -7,7 +7,7 @@
 // h is a multiply-xorshift mix of seed + i * golden ratio (the "lowbias32"
 // constants found by Chris Wellons' hash prospector).
 
-import { f32At, p32 } from "./params";
+import { f32At, p32, splitRange } from "./params";
 import { DropoutMask } from "./blocks";
 
 // Params: DropoutMask.
@@ -16,11 +16,8 @@ export function dropout_mask(p: usize, tid: i32, nt: i32): void {
   const out = <usize> p32(p, DropoutMask.out);
   const seed = p32(p, DropoutMask.seed);
   const rate = f32At(p, DropoutMask.rate), scale = f32At(p, DropoutMask.scale);
-  const lines = (n + 15) >> 4;
-  const per = lines / nt, extra = lines % nt;
-  const l0 = tid * per + min(tid, extra);
-  const i0 = min(n, l0 * 16);
-  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const share = splitRange(n, 16, tid, nt);
+  const i0 = <i32> (share >> 32), i1 = <i32> share;
   const golden = i32x4.splat(0x9e3779b9);
   const k1 = i32x4.splat(0x21f0aaad), k2 = i32x4.splat(0x735a2d97);
   const vseed = i32x4.splat(seed);

@@ -2,7 +2,7 @@
 // tfjs' Step semantics (1 where y > 0, 0 elsewhere, NaN where y is NaN), in
 // one pass instead of tfjs' Step and Multiply.
 
-import { p32 } from "./params";
+import { p32, splitRange } from "./params";
 import { ReluGrad } from "./blocks";
 
 // Params: ReluGrad. Threads take shares of whole 64-byte lines.
@@ -11,11 +11,8 @@ export function relu_grad(p: usize, tid: i32, nt: i32): void {
   const dy = <usize> p32(p, ReluGrad.dy);
   const y = <usize> p32(p, ReluGrad.y);
   const dx = <usize> p32(p, ReluGrad.dx);
-  const lines = (n + 15) >> 4;
-  const per = lines / nt, extra = lines % nt;
-  const l0 = tid * per + min(tid, extra);
-  const i0 = min(n, l0 * 16);
-  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const share = splitRange(n, 16, tid, nt);
+  const i0 = <i32> (share >> 32), i1 = <i32> share;
   const one = f32x4.splat(1), zero = f32x4.splat(0);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {

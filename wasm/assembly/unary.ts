@@ -5,7 +5,7 @@
 // goes through the same vector code on a splat, so results do not depend
 // on how the elements are shared between threads.
 
-import { f32At, p32 } from "./params";
+import { f32At, p32, splitRange } from "./params";
 import { GeluGrad, Unary } from "./blocks";
 
 // The op codes of src/kernels/unary.ts.
@@ -106,11 +106,8 @@ export function unary(p: usize, tid: i32, nt: i32): void {
   const x = <usize> p32(p, Unary.x);
   const out = <usize> p32(p, Unary.out);
   const alpha = f32At(p, Unary.alpha);
-  const lines = (n + 15) >> 4;
-  const per = lines / nt, extra = lines % nt;
-  const l0 = tid * per + min(tid, extra);
-  const i0 = min(n, l0 * 16);
-  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const share = splitRange(n, 16, tid, nt);
+  const i0 = <i32> (share >> 32), i1 = <i32> share;
   // One loop per op (the op is a constant inside each), so the vector body
   // is straight-line code.
   if (op == ERF) run(ERF, x, out, i0, i1, alpha);
@@ -156,11 +153,8 @@ export function gelu_grad(p: usize, tid: i32, nt: i32): void {
   const dy = <usize> p32(p, GeluGrad.dy);
   const x = <usize> p32(p, GeluGrad.x);
   const dx = <usize> p32(p, GeluGrad.dx);
-  const lines = (n + 15) >> 4;
-  const per = lines / nt, extra = lines % nt;
-  const l0 = tid * per + min(tid, extra);
-  const i0 = min(n, l0 * 16);
-  const i1 = min(n, (l0 + per + (tid < extra ? 1 : 0)) * 16);
+  const share = splitRange(n, 16, tid, nt);
+  const i0 = <i32> (share >> 32), i1 = <i32> share;
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const o = <usize> i * 4;
