@@ -252,12 +252,17 @@ export async function runInterleaved(
   const rows = live.filter((r) => r.samples.length > 0).map(
     ({ m, samples }): BenchRow => {
       const ips = median(samples.map((s) => s.imagesPerSecond));
+      // The high-water mark only grows: the largest a worker reported.
+      const rss = samples.flatMap((s) =>
+        typeof s.peakRssMb === "number" ? [s.peakRssMb] : []
+      );
       return {
         ...pick(m.worker),
         task: m.task,
         batch: m.batch,
         imagesPerSecond: ips,
         msPerBatch: (m.batch * 1000) / ips,
+        ...(rss.length ? { peakRssMb: Math.max(...rss) } : {}),
       };
     },
   );

@@ -1,7 +1,10 @@
 /**
  * A one-line description of the machine and its load, printed with results
- * so a table says where and under what load it was measured. Needs
- * `--allow-sys=cpus,loadavg` (Deno reads /proc only with --allow-all).
+ * so a table says where and under what load it was measured: CPU model,
+ * the SIMD flags that decide its peak (AVX2, FMA, AVX-512 on x86; NEON,
+ * SVE on ARM), cores, load, Deno. Needs `--allow-sys=cpus,loadavg`; the
+ * flags also need `--allow-run` (Deno reads /proc only with --allow-all,
+ * so they come from `cat /proc/cpuinfo`), else they are left out.
  *
  * @module
  */
@@ -26,9 +29,61 @@ export function loadAverage(): string {
   }
 }
 
-/** e.g. `2026-11-01, AMD EPYC, 2 cores, load 0.31 0.52 0.60, Deno 2.9.6`. */
+// The flags that bound WebAssembly SIMD and native kernels, in print order.
+// V8 uses AVX/FMA for 128-bit wasm SIMD; native libraries (oneDNN, BLAS)
+// may use AVX-512. ARM's "asimd" is NEON.
+const X86_FLAGS = ["avx", "avx2", "fma", "avx512f", "avx512_vnni", "amx_tile"];
+const ARM_FLAGS: Record<string, string> = {
+  asimd: "neon",
+  neon: "neon",
+  asimdhp: "fp16",
+  sve: "sve",
+};
+
+/**
+ * The SIMD flags of the first CPU in a /proc/cpuinfo text: x86's `flags`
+ * line or ARM's `Features` line, only those that matter for peak speed.
+ */
+export function simdFlags(cpuinfo: string): string[] {
+  const line = cpuinfo.match(/^(?:flags|Features)\s*:(.*)$/m)?.[1];
+  if (line === undefined) return [];
+  const have = new Set(line.trim().split(/\s+/));
+  const x86 = X86_FLAGS.filter((f) => have.has(f));
+  const arm = [
+    ...new Set(
+      Object.entries(ARM_FLAGS).filter(([f]) => have.has(f)).map(([, n]) => n),
+    ),
+  ];
+  return [...x86, ...arm];
+}
+
+/** This machine's SIMD flags, or null where /proc/cpuinfo cannot be read. */
+export function cpuFlags(): string[] | null {
+  try {
+    // Query, not request: a missing permission must not prompt mid-benchmark.
+    const run = Deno.permissions.querySync({ name: "run", command: "cat" });
+    if (run.state !== "granted") return null;
+    const out = new Deno.Command("cat", {
+      args: ["/proc/cpuinfo"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    return out.success ? simdFlags(new TextDecoder().decode(out.stdout)) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * e.g. `2026-11-01, AMD EPYC (avx avx2 fma avx512f), 2 cores, load 0.31
+ * 0.52 0.60, Deno 2.9.6`; the flags are left out when they cannot be read.
+ */
 export function machineLine(): string {
   const date = new Date().toISOString().slice(0, 10);
   const cores = navigator.hardwareConcurrency || 1;
-  return `${date}, ${cpuModel()}, ${cores} cores, load ${loadAverage()}, Deno ${Deno.version.deno}`;
+  const flags = cpuFlags();
+  const cpu = flags
+    ? `${cpuModel()} (${flags.join(" ") || "no SIMD flags"})`
+    : cpuModel();
+  return `${date}, ${cpu}, ${cores} cores, load ${loadAverage()}, Deno ${Deno.version.deno}`;
 }

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { peakRssMb } from "../src/util/peak_rss.ts";
+
 /** Systems compared. */
 export type System =
   | "simdnet"
@@ -54,6 +56,12 @@ export interface BenchRow {
   imagesPerSecond: number;
   /** Milliseconds per batch (per training step for `train`) at that median. */
   msPerBatch: number;
+  /**
+   * Peak resident memory of the worker process in MiB (its VmHWM): the
+   * whole process, so every task one worker ran (train, infer, latency of
+   * one configuration) shares the figure. Absent where unknown.
+   */
+  peakRssMb?: number;
 }
 
 /** What the harness asks for. */
@@ -68,6 +76,8 @@ export interface BenchReply extends BenchRequest {
   seconds: number;
   imagesPerSecond: number;
   msPerBatch: number;
+  /** The worker process's peak resident memory so far, in MiB, if known. */
+  peakRssMb?: number;
 }
 
 /** A worker's first message. */
@@ -142,9 +152,12 @@ export async function serveRequests(
     if (line.trim() === "") continue;
     try {
       const request = parseRequest(line);
-      send(
-        reply(request, await run(request.task, request.batch, request.steps)),
-      );
+      const seconds = await run(request.task, request.batch, request.steps);
+      const rss = peakRssMb();
+      send({
+        ...reply(request, seconds),
+        ...(rss === null ? {} : { peakRssMb: rss }),
+      });
     } catch (err) {
       send({ error: err instanceof Error ? err.message : String(err) });
     }

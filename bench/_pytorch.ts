@@ -101,3 +101,91 @@ export function pytorchEnv(threads: number): Record<string, string> {
 export const PYTORCH_SCRIPT: string = fileURLToPath(
   new URL("./pytorch_cnn.py", import.meta.url),
 );
+
+/** What bench/pytorch_build.py prints. */
+export interface TorchBuildInfo {
+  version: string;
+  /** `torch.__config__.show()`. */
+  config: string;
+  /** Paths of the BLAS/LAPACK libraries the process loaded. */
+  libraries: string[];
+}
+
+/** The BLAS a loaded library path is, e.g. "OpenBLAS (openmp)". */
+function blasName(path: string): string {
+  const p = path.toLowerCase();
+  const flavour = p.includes("openmp")
+    ? " (openmp)"
+    : p.includes("pthread")
+    ? " (pthread)"
+    : "";
+  if (p.includes("openblas")) return `OpenBLAS${flavour}`;
+  if (p.includes("mkl")) return "MKL";
+  if (p.includes("blis")) return `BLIS${flavour}`;
+  if (/\/blas\/libblas\.so/.test(p)) return "reference BLAS";
+  return p.split("/").pop() ?? p;
+}
+
+/**
+ * One line on the PyTorch build, e.g. `PyTorch 1.13.0a0 (source
+ * 1.13.1+dfsg), oneDNN v2.6.3, BLAS=OpenBLAS (openmp) (BLAS_INFO=generic),
+ * CPU capability AVX2`: the oneDNN (MKL-DNN) release and the BLAS decide
+ * its convolutions and Linear layers.
+ */
+export function torchBuildLine(info: TorchBuildInfo): string {
+  const c = info.config;
+  // Debian's torch reports 1.13.0a0; its source tree names the release.
+  const source = c.match(/pytorch-(\d+\.\d+\.\d+[^=\s/]*)=/)?.[1];
+  const version = source && !info.version.startsWith(source.split("+")[0]!)
+    ? `${info.version} (source ${source})`
+    : info.version;
+  const dnnVersion = c.match(/(?:oneDNN|MKL-DNN)\s+v([\d.]+)/)?.[1];
+  const onednn = dnnVersion
+    ? `oneDNN v${dnnVersion}`
+    : /USE_MKLDNN=ON/.test(c)
+    ? "oneDNN"
+    : "no oneDNN";
+  const loaded = [
+    ...new Set(
+      info.libraries.filter((l) => !/lapack/i.test(l)).map(blasName),
+    ),
+  ];
+  const blasInfo = c.match(/BLAS_INFO=([\w-]+)/)?.[1];
+  const blas = loaded.length
+    ? `BLAS=${loaded.join("+")}${blasInfo ? ` (BLAS_INFO=${blasInfo})` : ""}`
+    : `BLAS=${blasInfo ?? "unknown"}`;
+  const capability = c.match(/CPU capability usage:\s*(\w+)/)?.[1];
+  return [
+    `PyTorch ${version}`,
+    onednn,
+    blas,
+    ...(capability ? [`CPU capability ${capability}`] : []),
+  ].join(", ");
+}
+
+/** Path of bench/pytorch_build.py. */
+export const PYTORCH_BUILD_SCRIPT: string = fileURLToPath(
+  new URL("./pytorch_build.py", import.meta.url),
+);
+
+/**
+ * The build line of `python`'s PyTorch as the benchmark workers run it
+ * (the environment of {@linkcode pytorchEnv}, so the same BLAS), or null
+ * when the script fails.
+ */
+export async function torchBuild(python: string): Promise<string | null> {
+  try {
+    const out = await new Deno.Command(python, {
+      args: [PYTORCH_BUILD_SCRIPT],
+      env: pytorchEnv(1),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!out.success) return null;
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+    return torchBuildLine(JSON.parse(lines.at(-1)!) as TorchBuildInfo);
+  } catch {
+    return null;
+  }
+}

@@ -4,19 +4,34 @@
  * @module
  */
 
-import type { BenchRow } from "./_protocol.ts";
+import type { BenchRow, Task } from "./_protocol.ts";
 
-/** Forward FLOPs of one 32x32x3 image through the seed CNN, in millions. */
+/** Million FLOPs per image of each task (bench/_flops.ts counts them). */
+export type TaskFlops = Readonly<Record<Task, number>>;
+
+/**
+ * Forward FLOPs of one 32x32x3 image through the seed CNN, in millions, as
+ * bench/_flops.ts counts them from the model (tests/flops_test.ts checks).
+ */
 export const FORWARD_MFLOP = 53.16;
 
 /**
- * Effective GFLOP/s of the seed CNN: a training step counts as 3 forward
- * passes; NaN (printed empty) for the fast network's rows.
+ * The seed CNN's counts, for tables made without building the models: the
+ * fast network's rows then get no figure (NaN, printed empty).
  */
-export function gflops(row: BenchRow): number {
-  if (row.task === "train-fast") return NaN;
-  const perImage = FORWARD_MFLOP * (row.task === "train" ? 3 : 1);
-  return (row.imagesPerSecond * perImage) / 1000;
+export const SEED_FLOPS: TaskFlops = {
+  train: 3 * FORWARD_MFLOP,
+  infer: FORWARD_MFLOP,
+  latency: FORWARD_MFLOP,
+  "train-fast": NaN,
+};
+
+/**
+ * Effective GFLOP/s of a row: images/s times its task's MFLOP per image
+ * (a training image counts forward and both gradients, 3x forward).
+ */
+export function gflops(row: BenchRow, flops: TaskFlops = SEED_FLOPS): number {
+  return (row.imagesPerSecond * flops[row.task]) / 1000;
 }
 
 /** The simdnet wasm row with the same task, batch and threads, if any. */
@@ -44,26 +59,50 @@ function fixed(v: number, small: number, digits: number): string {
   return v.toFixed(Math.abs(v) < small ? digits : Math.max(0, digits - 1));
 }
 
-const HEADER = [
-  "system",
-  "backend",
-  "threads",
-  "task",
-  "batch",
-  "images/s",
-  "ms/batch",
-  "GFLOP/s",
-  "vs simdnet",
-];
-const RIGHT = new Set([2, 4, 5, 6, 7, 8]);
+/** What {@linkcode formatTable} shows beside the measured rows. */
+export interface TableOptions {
+  /** MFLOP per image of each task; default {@linkcode SEED_FLOPS}. */
+  flops?: TaskFlops;
+  /**
+   * The WebAssembly SIMD peak of one core in GFLOP/s (bench:peak); adds a
+   * "% wasm peak" column for the rows that run WebAssembly.
+   */
+  peakPerCore?: number;
+}
+
+const blankIfNaN = (v: number, small: number, digits: number) =>
+  Number.isFinite(v) ? fixed(v, small, digits) : "";
 
 /**
- * A markdown table of `rows` (in their order), with effective GFLOP/s and
- * the ratio of images/s to simdnet wasm at the same threads and task.
+ * A markdown table of `rows` (in their order): images/s, ms per batch,
+ * effective GFLOP/s in all and per thread (a row's threads are its cores),
+ * the share of the per-core WebAssembly SIMD peak for wasm rows, the
+ * worker process's peak RSS, and the ratio of images/s to simdnet wasm at
+ * the same threads and task.
  */
-export function formatTable(rows: readonly BenchRow[]): string {
+export function formatTable(
+  rows: readonly BenchRow[],
+  o: TableOptions = {},
+): string {
+  const peak = o.peakPerCore;
+  const header = [
+    "system",
+    "backend",
+    "threads",
+    "task",
+    "batch",
+    "images/s",
+    "ms/batch",
+    "GFLOP/s",
+    "GFLOP/s/core",
+    ...(peak ? ["% wasm peak"] : []),
+    "peak RSS MB",
+    "vs simdnet",
+  ];
   const cells = rows.map((r) => {
     const ratio = ratioToSimdnet(r, rows);
+    const total = gflops(r, o.flops);
+    const perCore = total / r.threads;
     return [
       r.system,
       r.backend,
@@ -72,25 +111,33 @@ export function formatTable(rows: readonly BenchRow[]): string {
       String(r.batch),
       fixed(r.imagesPerSecond, 100, 1),
       fixed(r.msPerBatch, 10, 2),
-      Number.isNaN(gflops(r)) ? "" : fixed(gflops(r), 10, 2),
+      blankIfNaN(total, 10, 2),
+      blankIfNaN(perCore, 10, 2),
+      // Native rows (PyTorch, onnxruntime-node) may use wider vectors than
+      // WebAssembly's 128 bits: a share of the wasm peak would mislead.
+      ...(peak
+        ? [
+          r.backend === "wasm" ? blankIfNaN((100 * perCore) / peak, 10, 1) : "",
+        ]
+        : []),
+      r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0),
       ratio === null ? "" : `${ratio.toFixed(2)}x`,
     ];
   });
-  const widths = HEADER.map((h, i) =>
+  const right = (i: number) => i === 2 || i >= 4;
+  const widths = header.map((h, i) =>
     Math.max(h.length, ...cells.map((c) => c[i]!.length))
   );
   const line = (c: string[]) =>
     `| ${
-      c.map((v, i) =>
-        RIGHT.has(i) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)
-      ).join(" | ")
+      c.map((v, i) => right(i) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))
+        .join(" | ")
     } |`;
   const rule = `|${
-    widths.map((w, i) =>
-      RIGHT.has(i) ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2)
-    ).join("|")
+    widths.map((w, i) => right(i) ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))
+      .join("|")
   }|`;
-  return [line(HEADER), rule, ...cells.map(line)].join("\n");
+  return [line(header), rule, ...cells.map(line)].join("\n");
 }
 
 function find(
@@ -166,4 +213,43 @@ export function targetLines(rows: readonly BenchRow[]): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The lines under the table: what GFLOP/s counts for each model, the
+ * WebAssembly SIMD peak the per-core figures compare with, and what the
+ * other columns mean.
+ */
+export function tableNotes(
+  flops: TaskFlops,
+  peak:
+    | { perCore: number; allThreads: { threads: number; gflops: number } }
+    | null,
+): string[] {
+  const mflop = (v: number) => v.toFixed(2);
+  const lines = [
+    `GFLOP/s counts the direct convolutions and matrix products (2 FLOPs a multiply-add): ` +
+    `seed CNN ${mflop(flops.infer)} MFLOP per image forward, ${
+      mflop(flops.train)
+    } per training image (3x); ` +
+    `fast network ${
+      mflop(flops["train-fast"])
+    } MFLOP per training image. GFLOP/s/core is GFLOP/s over threads.`,
+  ];
+  if (peak) {
+    lines.push(
+      `WebAssembly SIMD peak (bench:peak, f32x4 multiply-adds): ${
+        peak.perCore.toFixed(1)
+      } GFLOP/s per core, ` +
+        `${
+          peak.allThreads.gflops.toFixed(1)
+        } on ${peak.allThreads.threads} threads; ` +
+        "'% wasm peak' is a wasm row's GFLOP/s/core over it (native rows may use wider vectors).",
+    );
+  }
+  lines.push(
+    "'peak RSS MB' is the worker process's high-water mark (VmHWM), shared by the tasks one worker ran; " +
+      "'vs simdnet' is images/s over simdnet wasm's at the same threads and task.",
+  );
+  return lines;
 }

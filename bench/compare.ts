@@ -1,5 +1,5 @@
 /**
- * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--allow-software-gpu] [--baseline DIR]`
+ * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR]`
  *
  * The seed CNN's training throughput (batch 64), inference throughput
  * (batch 256) and latency (batch 1) for simdnet (wasm with 1 thread and
@@ -13,6 +13,11 @@
  * {@linkcode FAST_BATCH}) for simdnet wasm and PyTorch at every core.
  * `bench/step.ts` runs the training rows alone
  * through {@linkcode runCompare}.
+ *
+ * Each row's effective GFLOP/s counts its model's FLOPs (bench/_flops.ts),
+ * in all and per thread, next to this machine's WebAssembly SIMD peak per
+ * core (bench/simd_peak.ts, measured first); each row also has its worker
+ * process's peak RSS. The PyTorch rows name torch's build (oneDNN, BLAS).
  *
  * Exit codes: 0 ok; 1 nothing was measured; 64 usage.
  *
@@ -33,7 +38,10 @@ import { EXIT_NO_ROWS, EXIT_OK } from "../src/cli/exit_codes.ts";
 import { numberFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
 import { UsageError } from "../src/cli/usage.ts";
-import { formatTable, targetLines } from "./_table.ts";
+import { formatTable, tableNotes, targetLines } from "./_table.ts";
+import { benchTaskFlops } from "./_flops.ts";
+import { torchBuild } from "./_pytorch.ts";
+import { measureSimdPeak } from "./simd_peak.ts";
 import {
   ortWorker,
   pytorchWorker,
@@ -42,12 +50,13 @@ import {
 } from "./_workers.ts";
 
 const USAGE =
-  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--allow-software-gpu] [--baseline DIR]
+  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR]
 
   --json                print the rows as JSON instead of a table
   --rounds R            interleaved rounds; each row is the median (default 5)
   --seconds S           time each row takes per round (default 1.5)
   --no-cpu              leave out the tfjs cpu backend (about a minute of the run)
+  --no-peak             leave out the WebAssembly SIMD peak (bench:peak, ~15 s)
   --allow-software-gpu  include a software WebGPU adapter (llvmpipe, SwiftShader)
   --baseline DIR        also run the simdnet of another checkout (e.g. a git worktree
                         of an earlier commit, after 'deno install' there) as
@@ -62,6 +71,8 @@ export interface CompareOptions {
   seconds: number;
   /** Include the tfjs `cpu` backend. */
   cpu: boolean;
+  /** Measure the WebAssembly SIMD peak first (default true). */
+  peak?: boolean;
   /** Include a software WebGPU adapter. */
   allowSoftwareGpu: boolean;
   /** Another simdnet checkout to run as `simdnet@base`. */
@@ -80,6 +91,7 @@ export function parseCompareArgs(args: string[]): CompareOptions | "help" {
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "1.5" },
     "no-cpu": { type: "boolean", default: false },
+    "no-peak": { type: "boolean", default: false },
     "allow-software-gpu": { type: "boolean", default: false },
     baseline: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -96,6 +108,7 @@ export function parseCompareArgs(args: string[]): CompareOptions | "help" {
       "a number > 0",
     )!,
     cpu: !values["no-cpu"],
+    peak: !values["no-peak"],
     allowSoftwareGpu: values["allow-software-gpu"],
   };
 }
@@ -271,6 +284,10 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     ? trainingPlan(torch, o.trainOnly, o.baseline)
     : await fullPlan(torch, o);
   const machine = machineLine(); // the load before the run
+  const build = torch ? await torchBuild(torch.python) : null;
+  const flops = await benchTaskFlops();
+  // Before the workers start, so that nothing else runs on the cores.
+  const peak = o.peak === false ? null : await measureSimdPeak({ log });
   const { rows, skipped } = await runInterleaved(measurements, {
     rounds: o.rounds,
     targetSeconds: o.seconds,
@@ -287,16 +304,14 @@ export async function runCompare(o: CompareOptions): Promise<number> {
           `fast network (width ${FAST_BENCH_WIDTH}): training batch ${FAST_BATCH} (train-fast); ` +
           `median of ${o.rounds} interleaved rounds`,
     );
-    console.log(machine + (torch ? `, PyTorch ${torch.version}` : ""));
+    console.log(machine);
+    if (torch) console.log(build ?? `PyTorch ${torch.version}`);
     console.log();
-    console.log(formatTable(sorted));
-    if (!o.trainOnly) {
-      console.log();
-      console.log(
-        "GFLOP/s counts 53.16 MFLOP per image forward and 3x that per training image; " +
-          "'vs simdnet' is images/s over simdnet wasm's at the same threads and task.",
-      );
-    }
+    console.log(
+      formatTable(sorted, { flops, peakPerCore: peak?.perCore }),
+    );
+    console.log();
+    for (const line of tableNotes(flops, peak)) console.log(line);
     const targets = targetLines(sorted);
     if (targets.length) {
       console.log(`\nTargets:\n${targets.map((t) => `- ${t}`).join("\n")}`);

@@ -15,6 +15,7 @@ OpenBLAS first on the library path and MALLOC_CONF set; see that file.
 
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -127,6 +128,9 @@ def answer(task: str, batch: int, steps: int, seconds: float) -> dict:
         "seconds": seconds,
         "imagesPerSecond": batch * steps / seconds,
         "msPerBatch": seconds * 1000 / steps,
+        # The process's peak RSS so far: ru_maxrss is KiB on Linux (VmHWM).
+        "peakRssMb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 

@@ -18,12 +18,14 @@ import {
   parseRequest,
   reply,
 } from "../bench/_protocol.ts";
-import { pytorchEnv } from "../bench/_pytorch.ts";
+import { pytorchEnv, torchBuildLine } from "../bench/_pytorch.ts";
 import {
   formatTable,
   gflops,
   ratioToSimdnet,
+  tableNotes,
   targetLines,
+  type TaskFlops,
 } from "../bench/_table.ts";
 
 const row = (
@@ -58,6 +60,10 @@ const ROWS: BenchRow[] = [
 Deno.test("bench: effective GFLOP/s counts 3 forward passes per training image", () => {
   assert.equal(gflops(row("simdnet", 1, "infer", 1000)), 53.16);
   assert.ok(Math.abs(gflops(row("simdnet", 1, "train", 1000)) - 159.48) < 1e-9);
+  // Without the models' counts the fast network has no figure.
+  assert.ok(Number.isNaN(gflops(row("simdnet", 2, "train-fast", 100))));
+  const flops: TaskFlops = { train: 3, infer: 1, latency: 1, "train-fast": 6 };
+  assert.equal(gflops(row("simdnet", 2, "train-fast", 1000), flops), 6);
 });
 
 Deno.test("bench: ratios are against simdnet wasm at the same threads and task", () => {
@@ -73,16 +79,83 @@ Deno.test("bench: the markdown table has aligned columns and one line per row", 
   assert.equal(lines.length, ROWS.length + 2);
   assert.match(
     lines[0]!,
-    /^\| system +\| backend \| threads \| task +\| batch \| images\/s \| ms\/batch \| GFLOP\/s \| vs simdnet \|$/,
+    /^\| system +\| backend \| threads \| task +\| batch \| images\/s \| ms\/batch \| GFLOP\/s \| GFLOP\/s\/core \| peak RSS MB \| vs simdnet \|$/,
   );
   assert.match(lines[1]!, /^\|-+\|-+\|-+:\|/);
   assert.ok(lines.every((l) => l.length === lines[0]!.length));
   assert.match(
     lines[2]!,
-    /\| simdnet +\| wasm +\| +2 \| train +\| +64 \| +200 \| +320\.0 \| +31\.9 \| +1\.00x \|/,
+    /\| simdnet +\| wasm +\| +2 \| train +\| +64 \| +200 \| +320\.0 \| +31\.9 \| +15\.9 \| +\| +1\.00x \|/,
   );
   assert.match(lines[3]!, /\| +5\.00x \|$/);
-  assert.match(lines[8]!, /\| +5\.0 \| +12800\.0 \| +0\.80 \| +\|$/);
+  assert.match(
+    lines[8]!,
+    /\| +5\.0 \| +12800\.0 \| +0\.80 \| +0\.80 \| +\| +\|$/,
+  );
+});
+
+Deno.test("bench: per-core GFLOP/s, its share of the wasm peak for wasm rows, peak RSS", () => {
+  const flops: TaskFlops = {
+    train: 150,
+    infer: 50,
+    latency: 50,
+    "train-fast": 200,
+  };
+  const rows: BenchRow[] = [
+    { ...row("simdnet", 2, "train-fast", 100), peakRssMb: 812.4 },
+    { ...row("pytorch", 2, "train-fast", 400, "cpu"), peakRssMb: 1500 },
+  ];
+  const lines = formatTable(rows, { flops, peakPerCore: 40 }).split("\n");
+  assert.match(
+    lines[0]!,
+    /\| GFLOP\/s \| GFLOP\/s\/core \| % wasm peak \| peak RSS MB \| vs simdnet \|$/,
+  );
+  // 100 images/s x 200 MFLOP = 20 GFLOP/s, 10 per core, 25% of 40.
+  assert.match(
+    lines[2]!,
+    /\| +20\.0 \| +10\.0 \| +25 \| +812 \| +1\.00x \|$/,
+  );
+  // PyTorch's native kernels are not held against the wasm peak.
+  assert.match(lines[3]!, /\| +80\.0 \| +40\.0 \| +\| +1500 \| +4\.00x \|$/);
+  const notes = tableNotes(flops, {
+    perCore: 40,
+    allThreads: { threads: 2, gflops: 79 },
+  });
+  assert.match(
+    notes[0]!,
+    /seed CNN 50\.00 MFLOP per image forward, 150\.00 per training image/,
+  );
+  assert.match(notes[0]!, /fast network 200\.00 MFLOP per training image/);
+  assert.match(notes[1]!, /40\.0 GFLOP\/s per core, 79\.0 on 2 threads/);
+  assert.equal(tableNotes(flops, null).length, 2);
+});
+
+Deno.test("bench: the PyTorch build line names oneDNN, the loaded BLAS and the CPU capability", () => {
+  const config = `PyTorch built with:
+  - Intel(R) MKL-DNN v2.6.3 (Git Hash N/A)
+  - CPU capability usage: AVX2
+  - Build settings: BLAS_INFO=generic, CXX_FLAGS=-ffile-prefix-map=/build/pytorch-BBcGlf/pytorch-1.13.1+dfsg=. -O2, USE_MKLDNN=ON,
+`;
+  assert.equal(
+    torchBuildLine({
+      version: "1.13.0a0",
+      config,
+      libraries: [
+        "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3",
+        "/usr/lib/x86_64-linux-gnu/openblas-openmp/liblapack.so.3",
+      ],
+    }),
+    "PyTorch 1.13.0a0 (source 1.13.1+dfsg), oneDNN v2.6.3, BLAS=OpenBLAS (openmp) (BLAS_INFO=generic), CPU capability AVX2",
+  );
+  assert.equal(
+    torchBuildLine({
+      version: "2.5.1+cpu",
+      config:
+        "  - oneDNN v3.5.3\n  - Build settings: BLAS_INFO=mkl, USE_MKLDNN=ON\n",
+      libraries: [],
+    }),
+    "PyTorch 2.5.1+cpu, oneDNN v3.5.3, BLAS=mkl",
+  );
 });
 
 Deno.test("bench: targets say what was measured and whether it was met", () => {
@@ -192,7 +265,9 @@ Deno.test("bench: interleaved rounds give one median row per measurement and rep
     pauseMs: 0,
     log: (l) => logs.push(l),
   });
-  assert.deepEqual(rows, [
+  // Each worker reported its process's peak RSS; the figure itself varies.
+  for (const r of rows) assert.ok(r.peakRssMb! > 0, JSON.stringify(r));
+  assert.deepEqual(rows.map(({ peakRssMb: _, ...r }) => r), [
     {
       system: "simdnet",
       backend: "fake",

@@ -76,6 +76,9 @@ Deno.test("bench: step is compare's training rows; usage errors exit 64", async 
   assert.ok(compare !== "help");
   assert.equal(compare.cpu, false);
   assert.equal(compare.trainOnly, undefined);
+  assert.equal(compare.peak, true); // the WebAssembly SIMD peak by default
+  const noPeak = parseCompareArgs(["--no-peak"]);
+  assert.ok(noPeak !== "help" && noPeak.peak === false);
   const quiet = console.error;
   console.error = () => {};
   try {

@@ -19,6 +19,7 @@ import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
 import { removeStaleTemps, writeFileAtomic } from "../util/atomic_write.ts";
+import { peakRssMb } from "../util/peak_rss.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { describeTta, type TtaOptions } from "../train/tta.ts";
@@ -224,8 +225,15 @@ const TEXT = {
     validation: "Validation",
     accuracy: "accuracy",
     loss: "loss",
+    peakMemory: "peak memory (RSS)",
   },
-  ja: { test: "テスト", validation: "検証", accuracy: "精度", loss: "損失" },
+  ja: {
+    test: "テスト",
+    validation: "検証",
+    accuracy: "精度",
+    loss: "損失",
+    peakMemory: "最大メモリ使用量 (RSS)",
+  },
 };
 
 async function run(a: TrainArgs): Promise<void> {
@@ -281,12 +289,18 @@ async function run(a: TrainArgs): Promise<void> {
     },
   );
   const seconds = (performance.now() - started) / 1000;
+  // Beside Keras' keys, like `seconds`; only where the OS tells it.
+  const trainingPeak = peakRssMb();
   await saveModel(model, a.out, { classNames });
   await writeFileAtomic(
     `${a.out}/history.json`,
     new TextEncoder().encode(
       JSON.stringify(
-        { ...history, seconds: timer.list(history.loss.length) },
+        {
+          ...history,
+          seconds: timer.list(history.loss.length),
+          ...(trainingPeak === null ? {} : { peak_rss_mb: trainingPeak }),
+        },
         null,
         2,
       ) + "\n",
@@ -298,6 +312,8 @@ async function run(a: TrainArgs): Promise<void> {
   const label = what === "test" ? t.test : t.validation;
   console.log(`\n${label} ${t.accuracy}: ${result.accuracy.toFixed(4)}`);
   console.log(`${label} ${t.loss}: ${result.loss.toFixed(4)}`);
+  const peak = peakRssMb(); // the whole run's, evaluation included
+  if (peak !== null) console.log(`${t.peakMemory}: ${peak.toFixed(0)} MB`);
 
   if (a.report) {
     const settings = {
