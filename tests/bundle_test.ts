@@ -8,13 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { initRuntime } from "../src/runtime/init.ts";
-import { cifarCnn } from "../src/nn/cifar_cnn.ts";
-import { modelToArtifacts } from "../src/nn/model_io.ts";
 import { encodeBase64 } from "../src/util/base64.ts";
-import { Classifier } from "../src/serve/classifier.ts";
 import { pattern, png } from "./classify_fixtures.ts";
-import { BUNDLE, bundleText } from "./_bundle.ts";
+import {
+  assertSameAnswer,
+  BUNDLE,
+  bundleText,
+  unbundledReference,
+} from "./_bundle.ts";
 
 const BUDGET = 3 * 1024 * 1024;
 
@@ -90,17 +91,10 @@ Deno.exit(0);
 
 Deno.test("bundle: classifies with no permission, single-threaded without Worker and SharedArrayBuffer, threaded with them; equal to the unbundled classifier", async () => {
   await bundleText();
-  await initRuntime({ backend: "wasm", threads: 1 });
-  const artifacts = await modelToArtifacts(cifarCnn({ seed: 17 }));
-  const image = png(pattern(57, 41, 3, 5), 57, 41, 3);
-  const local = await Classifier.fromBytes(artifacts.json, artifacts.weights);
-  const want = new Array<number>(local.classes);
-  for (const p of await local.classify(image, { topK: local.classes })) {
-    want[p.index] = p.probability;
-  }
-  local.dispose();
-  // A comparison of near-equal numbers would prove nothing.
-  assert.ok(Math.max(...want) - Math.min(...want) > 1e-3, `${want}`);
+  const { artifacts, image, want } = await unbundledReference(
+    17,
+    png(pattern(57, 41, 3, 5), 57, 41, 3),
+  );
   for (const edge of [true, false]) {
     const run = await runBundle(script(artifacts, image, edge));
     assert.equal(run.code, 0, run.stderr);
@@ -113,12 +107,6 @@ Deno.test("bundle: classifies with no permission, single-threaded without Worker
     } else {
       assert.equal(got.runtime.threads, 2, got.runtime.reason);
     }
-    assert.equal(got.probs.length, want.length);
-    got.probs.forEach((p, i) =>
-      assert.ok(
-        Math.abs(p - want[i]!) < 1e-5,
-        `class ${i}: bundle ${p}, unbundled ${want[i]} (edge: ${edge})`,
-      )
-    );
+    assertSameAnswer(got.probs, want, `bundle (edge: ${edge})`);
   }
 });

@@ -9,12 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { initRuntime } from "../src/runtime/init.ts";
-import { cifarCnn } from "../src/nn/cifar_cnn.ts";
-import { modelToArtifacts } from "../src/nn/model_io.ts";
-import { Classifier } from "../src/serve/classifier.ts";
 import { pattern, png } from "./classify_fixtures.ts";
-import { bundleText } from "./_bundle.ts";
+import { assertSameAnswer, bundleText, unbundledReference } from "./_bundle.ts";
 import { chromiumAvailable, launchChromium } from "./_chromium.ts";
 
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
@@ -50,16 +46,10 @@ Deno.test({
   sanitizeOps: false,
 }, async () => {
   const bundle = await bundleText();
-  await initRuntime({ backend: "wasm", threads: 1 });
-  const artifacts = await modelToArtifacts(cifarCnn({ seed: 23 }));
-  const image = png(pattern(40, 36, 3, 7), 40, 36, 3);
-  const local = await Classifier.fromBytes(artifacts.json, artifacts.weights);
-  const want = new Array<number>(local.classes);
-  for (const p of await local.classify(image, { topK: local.classes })) {
-    want[p.index] = p.probability;
-  }
-  local.dispose();
-  assert.ok(Math.max(...want) - Math.min(...want) > 1e-3, `${want}`);
+  const { artifacts, image, want } = await unbundledReference(
+    23,
+    png(pattern(40, 36, 3, 7), 40, 36, 3),
+  );
   const json = {
     ...(artifacts.json as unknown as Record<string, unknown>),
     weightsManifest: [{
@@ -111,12 +101,7 @@ Deno.test({
         assert.match(runtime.reason, /is software/);
       }
       // WebGPU sums in another order than WASM: 1e-5 of a probability.
-      got.probs.forEach((p, c) =>
-        assert.ok(
-          Math.abs(p - want[c]!) < 1e-5,
-          `class ${c}: page (${runtime.backend}) ${p}, unbundled ${want[c]}`,
-        )
-      );
+      assertSameAnswer(got.probs, want, `page (${runtime.backend})`);
       await page.close();
     }
   } finally {

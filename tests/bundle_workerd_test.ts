@@ -10,12 +10,13 @@
  */
 
 import assert from "node:assert/strict";
-import { initRuntime } from "../src/runtime/init.ts";
-import { cifarCnn } from "../src/nn/cifar_cnn.ts";
-import { modelToArtifacts } from "../src/nn/model_io.ts";
-import { Classifier } from "../src/serve/classifier.ts";
 import { pattern, png } from "./classify_fixtures.ts";
-import { BUNDLE, bundleText } from "./_bundle.ts";
+import {
+  assertSameAnswer,
+  BUNDLE,
+  bundleText,
+  unbundledReference,
+} from "./_bundle.ts";
 
 const WORKERD = Deno.env.get("WORKERD") ?? "";
 
@@ -118,16 +119,10 @@ Deno.test({
   ignore: WORKERD === "",
 }, async () => {
   await bundleText();
-  await initRuntime({ backend: "wasm", threads: 1 });
-  const artifacts = await modelToArtifacts(cifarCnn({ seed: 17 }));
-  const image = png(pattern(57, 41, 3, 5), 57, 41, 3);
-  const local = await Classifier.fromBytes(artifacts.json, artifacts.weights);
-  const want = new Array<number>(local.classes);
-  for (const p of await local.classify(image, { topK: local.classes })) {
-    want[p.index] = p.probability;
-  }
-  local.dispose();
-  assert.ok(Math.max(...want) - Math.min(...want) > 1e-3, `${want}`);
+  const { artifacts, image, want } = await unbundledReference(
+    17,
+    png(pattern(57, 41, 3, 5), 57, 41, 3),
+  );
 
   const dir = await Deno.makeTempDir({ prefix: "simdnet-workerd-" });
   const ports = VARIANTS.map(freePort);
@@ -167,12 +162,7 @@ Deno.test({
         assert.equal(got.runtime.backend, "wasm", got.runtime.reason);
         assert.equal(got.runtime.threads, 1);
       }
-      got.probs.forEach((p, c) =>
-        assert.ok(
-          Math.abs(p - want[c]!) < 1e-5,
-          `${kernels}: class ${c}: workerd ${p}, unbundled ${want[c]}`,
-        )
-      );
+      assertSameAnswer(got.probs, want, `workerd (${kernels})`);
     }
   } finally {
     child.kill("SIGTERM");
