@@ -72,12 +72,14 @@ const START_TIMEOUT_MS = 180_000;
 const REQUEST_TIMEOUT_MS = 900_000;
 
 /** A running worker process. */
-class WorkerProcess {
+export class WorkerProcess {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #messages: AsyncIterator<string>;
   #stderr = "";
   readonly #stderrDone: Promise<void>;
+  /** What the worker's `ready` message described (versions, threads). */
+  info: unknown;
 
   constructor(readonly spec: WorkerSpec) {
     const child = new Deno.Command(spec.command, {
@@ -149,6 +151,24 @@ class WorkerProcess {
   }
 }
 
+/**
+ * Starts `spec` and waits for its `ready`; throws with the worker's reason
+ * when it says `skip` or exits (for `deno bench` files, which drive one
+ * worker per system without the rounds of {@linkcode runInterleaved}).
+ */
+export async function startWorker(spec: WorkerSpec): Promise<WorkerProcess> {
+  const worker = new WorkerProcess(spec);
+  try {
+    const hello = await worker.next(START_TIMEOUT_MS);
+    if (typeof hello.skip === "string") throw new Error(hello.skip);
+    worker.info = hello.info ?? {};
+    return worker;
+  } catch (err) {
+    await worker.close();
+    throw err;
+  }
+}
+
 /** `system backend Nt` for messages. */
 export function label(
   s: { system: string; backend: string; threads: number },
@@ -177,16 +197,13 @@ export async function runInterleaved(
   const workers = new Map<WorkerSpec, WorkerProcess>();
   // Started one at a time: start-up compiles, and must not overlap a measurement.
   for (const spec of new Set(measurements.map((m) => m.worker))) {
-    const worker = new WorkerProcess(spec);
     try {
-      const hello = await worker.next(START_TIMEOUT_MS);
-      if (typeof hello.skip === "string") throw new Error(hello.skip);
-      log(`started ${label(spec)} ${JSON.stringify(hello.info ?? {})}`);
+      const worker = await startWorker(spec);
+      log(`started ${label(spec)} ${JSON.stringify(worker.info)}`);
       workers.set(spec, worker);
     } catch (err) {
       skipped.push({ ...pick(spec), reason: (err as Error).message });
       log(`skipped ${label(spec)}: ${(err as Error).message}`);
-      await worker.close();
     }
   }
   const live = measurements.map((m) => ({

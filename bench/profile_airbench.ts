@@ -17,13 +17,9 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
 import { initRuntime } from "../src/runtime/init.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../src/runtime/types.ts";
-import { fastNet, fastNetWidths } from "../src/nn/fast_net.ts";
-import { softmaxCrossEntropy } from "../src/train/loss.ts";
-import { SGD } from "../src/train/sgd.ts";
-import { createRng } from "../src/util/random.ts";
+import { fastNetWidths } from "../src/nn/fast_net.ts";
 import { EXIT_OK } from "../src/cli/exit_codes.ts";
 import {
   backendFlag,
@@ -33,6 +29,7 @@ import {
 } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
 import { instrumentKernels, printKernelTable } from "./profile_step.ts";
+import { fastStep } from "./_fast_step.ts";
 
 const BACKENDS = BACKEND_CHOICES.filter((b) => b !== "auto");
 
@@ -88,31 +85,7 @@ export async function runAirbenchProfile(
     threads: o.threads,
     allowSoftwareGpu: o.backend === "webgpu",
   });
-  const rng = createRng(14);
-  const model = fastNet({ width: o.width, seed: 14 });
-  const vars = model.trainableVariables;
-  const sgd = new SGD(model.trainableWeights, {
-    learningRate: 0.01,
-    momentum: 0.85,
-    nesterov: true,
-  });
-  const x = tf.tensor4d(
-    new Float32Array(o.batch * 32 * 32 * 3).map(() => rng.next()),
-    [o.batch, 32, 32, 3],
-  );
-  const classes = model.outputShape[0]!;
-  const onehot = tf.cast(
-    tf.oneHot(
-      tf.tensor1d(
-        Int32Array.from({ length: o.batch }, (_, i) => i % classes),
-        "int32",
-      ),
-      classes,
-    ),
-    "float32",
-  );
-  const ctx = { training: true, logits: true };
-  const stem = model.frozenPrefix;
+  const run = fastStep(o.width, o.batch);
   const kernels = instrumentKernels(info.backend);
   let start = 0;
   // Two untimed steps first: compilation and heap growth.
@@ -121,19 +94,7 @@ export async function runAirbenchProfile(
       kernels.recording = true;
       start = performance.now();
     }
-    // As fit runs a step: the frozen stem outside the tape.
-    const features = model.applyLayers(x, 0, stem, ctx);
-    const { grads, value } = tf.variableGrads(
-      () =>
-        softmaxCrossEntropy(
-          model.applyLayers(features, stem, model.layers.length, ctx),
-          onehot,
-        ),
-      vars,
-    );
-    sgd.applyGradients(vars.map((v) => grads[v.name]!));
-    await value.data();
-    tf.dispose([features, value, ...Object.values(grads)]);
+    await run.step();
   }
   const perStep = (performance.now() - start) / o.steps;
   console.log(
@@ -142,8 +103,7 @@ export async function runAirbenchProfile(
       `${info.backend}, ${info.threads} thread(s), mean of ${o.steps} steps\n`,
   );
   printKernelTable(kernels, o.steps, perStep);
-  tf.dispose([x, onehot]);
-  model.dispose();
+  run.dispose();
   return EXIT_OK;
 }
 
