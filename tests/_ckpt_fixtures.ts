@@ -129,6 +129,15 @@ const CHILD = new URL("./_ckpt_child.ts", import.meta.url).pathname;
 export const sleep = (ms: number): Promise<void> =>
   new Promise<void>((ok) => setTimeout(ok, ms));
 
+/**
+ * A seeded kill moment for a child whose run took `span` ms: from 200 ms to
+ * 3/4 of the span. The quarter left out is for noise: on CI's machine a
+ * child once ended in about half the span of the run timed before it.
+ */
+export function killMoment(rng: Rng, span: number): number {
+  return 200 + rng.int(Math.max(1, Math.round(span * 0.75) - 200));
+}
+
 /** How a training child ended. */
 export interface ChildOutcome {
   code: number;

@@ -12,6 +12,7 @@ import { loadCheckpoint, previousPath } from "../src/train/checkpoint.ts";
 import { Rng } from "../src/util/random.ts";
 import {
   type ChildOutcome,
+  killMoment,
   runTrainingChild,
   sleep,
 } from "./_ckpt_fixtures.ts";
@@ -91,8 +92,8 @@ Deno.test({
       // The first child also fills Deno's module cache (1.32 s against 0.96 s
       // for the next ones with a fresh DENO_DIR here; more on CI's machine,
       // where a kill drawn at 55% of the cold span came after a whole run),
-      // so the kill moments come from the second run's span, within its
-      // first 3/4 for noise; both runs must end with the same weights.
+      // so the kill moments come from the second run's span; both runs must
+      // end with the same weights.
       const ref = await runChild(`${root}/ref`);
       assert.equal(ref.code, 0, ref.stderr);
       const expected = await finalWeights(`${root}/ref`);
@@ -103,8 +104,7 @@ Deno.test({
       assert.equal(timed.code, 0, timed.stderr);
       assert.deepEqual(await finalWeights(`${root}/timed`), expected);
       const rng = new Rng(77);
-      const when = () =>
-        200 + rng.int(Math.max(1, Math.round(span * 0.75) - 200));
+      const when = () => killMoment(rng, span);
       const after = (ms: number) => () => sleep(ms);
 
       await t.step("three kills in a row, then a resume", async () => {

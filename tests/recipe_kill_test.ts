@@ -13,6 +13,7 @@ import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { Rng } from "../src/util/random.ts";
 import {
   type ChildOutcome,
+  killMoment,
   runTrainingChild,
   sleep,
 } from "./_ckpt_fixtures.ts";
@@ -61,7 +62,7 @@ Deno.test({
         ["after epoch 2", (dir) => (r) => reaches(dir, 2, r)],
         [
           "at a random moment",
-          () => () => sleep(200 + rng.int(Math.max(1, Math.round(span) - 200))),
+          () => () => sleep(killMoment(rng, span)),
         ],
       ];
       let kills = 0;

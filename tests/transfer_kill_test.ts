@@ -11,6 +11,7 @@ import { Rng } from "../src/util/random.ts";
 import {
   type ChildOutcome,
   killAndResume,
+  killMoment,
   type KillPlan,
   reaches,
   runTrainingChild,
@@ -47,7 +48,7 @@ Deno.test({
         }],
         [
           "at a random moment",
-          () => () => sleep(200 + rng.int(Math.max(1, Math.round(span) - 200))),
+          () => () => sleep(killMoment(rng, span)),
         ],
       ];
       await killAndResume(root, runChild, plans, expected);
