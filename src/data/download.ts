@@ -44,6 +44,114 @@ async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
   }
 }
 
+/** Aborts `abort` when `arm` is not called again within `idleMs`. */
+function idleWatch(abort: AbortController, idleMs: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return {
+    arm(): void {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => abort.abort(new Error(`no data for ${idleMs / 1000} s`)),
+        idleMs,
+      );
+    },
+    stop(): void {
+      clearTimeout(timer);
+    },
+  };
+}
+
+type IdleWatch = ReturnType<typeof idleWatch>;
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    throw new DataError(
+      "usage",
+      `invalid download URL ${url}`,
+      "pass a full http(s) URL",
+    );
+  }
+}
+
+/** The server's answer with a body, or the error that says why not. */
+async function connect(
+  url: string,
+  abort: AbortController,
+  idle: IdleWatch,
+  manualHint: string,
+): Promise<Response & { body: ReadableStream<Uint8Array> }> {
+  const host = hostOf(url);
+  let response: Response;
+  try {
+    idle.arm();
+    response = await fetch(url, { signal: abort.signal });
+  } catch (error) {
+    idle.stop();
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new DataError(
+        "permission",
+        `no permission to connect to ${host}`,
+        `run Deno with --allow-net=${host}, or: ${manualHint}`,
+        { cause: error },
+      );
+    }
+    throw networkError(
+      `could not download ${url} (${describe(error)})`,
+      `check the network, or ${manualHint}`,
+      error,
+    );
+  }
+  if (!response.ok || response.body === null) {
+    idle.stop();
+    await response.body?.cancel();
+    throw networkError(
+      `could not download ${url}: the server answered ${response.status} ${response.statusText}`,
+      manualHint,
+    );
+  }
+  return response as Response & { body: ReadableStream<Uint8Array> };
+}
+
+/**
+ * Streams `body` into `file` (the part at `part`), hashing as it goes;
+ * returns the byte count and the md5. Closes the file and stops `idle`.
+ */
+async function receive(
+  body: ReadableStream<Uint8Array>,
+  file: Deno.FsFile,
+  part: string,
+  idle: IdleWatch,
+  abort: AbortController,
+  failure: (received: number, why: string, error: unknown) => DataError,
+  onBytes?: (bytes: number) => void,
+): Promise<{ received: number; md5: string }> {
+  const hash = createHash("md5");
+  let received = 0;
+  try {
+    for await (const chunk of body) {
+      idle.arm();
+      hash.update(chunk);
+      try {
+        await writeAll(file, chunk);
+      } catch (error) {
+        throw fsError(error, "write", part);
+      }
+      received += chunk.length;
+      onBytes?.(chunk.length);
+    }
+  } catch (error) {
+    if (error instanceof DataError) throw error;
+    const why = describe(abort.signal.aborted ? abort.signal.reason : error);
+    throw failure(received, why, error);
+  } finally {
+    idle.stop();
+    file.close();
+  }
+  return { received, md5: hash.digest("hex") };
+}
+
 /**
  * Downloads `url` to `dest`. On any failure the partial file is removed and a
  * {@linkcode DataError} says what happened: `network` (no connection, HTTP
@@ -54,59 +162,14 @@ export async function downloadFile(
   dest: string,
   options: DownloadOptions,
 ): Promise<void> {
-  const idleMs = options.idleTimeoutMs ?? 60_000;
+  const hint = options.manualHint;
   const abort = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(
-      () => abort.abort(new Error(`no data for ${idleMs / 1000} s`)),
-      idleMs,
-    );
-  };
-  const host = (() => {
-    try {
-      return new URL(url).host;
-    } catch {
-      throw new DataError(
-        "usage",
-        `invalid download URL ${url}`,
-        "pass a full http(s) URL",
-      );
-    }
-  })();
-
-  let response: Response;
-  try {
-    arm();
-    response = await fetch(url, { signal: abort.signal });
-  } catch (error) {
-    clearTimeout(timer);
-    if (error instanceof Deno.errors.NotCapable) {
-      throw new DataError(
-        "permission",
-        `no permission to connect to ${host}`,
-        `run Deno with --allow-net=${host}, or: ${options.manualHint}`,
-        { cause: error },
-      );
-    }
-    throw networkError(
-      `could not download ${url} (${describe(error)})`,
-      `check the network, or ${options.manualHint}`,
-      error,
-    );
-  }
-  if (!response.ok || response.body === null) {
-    clearTimeout(timer);
-    await response.body?.cancel();
-    throw networkError(
-      `could not download ${url}: the server answered ${response.status} ${response.statusText}`,
-      options.manualHint,
-    );
-  }
+  const idle = idleWatch(abort, options.idleTimeoutMs ?? 60_000);
+  const response = await connect(url, abort, idle, hint);
   const lengthHeader = response.headers.get("content-length");
   const total = lengthHeader === null ? undefined : Number(lengthHeader);
   options.onStart?.(total);
+  const of = total === undefined ? "" : ` of ${total}`;
 
   const dir = dest.slice(0, Math.max(0, dest.lastIndexOf("/"))) || ".";
   const base = dest.slice(dest.lastIndexOf("/") + 1);
@@ -116,57 +179,39 @@ export async function downloadFile(
     part = await Deno.makeTempFile({ dir, prefix: `.${base}.part-` });
     file = await Deno.open(part, { write: true, truncate: true });
   } catch (error) {
-    clearTimeout(timer);
+    idle.stop();
     await response.body.cancel();
     throw fsError(error, "write", dir);
   }
 
-  const hash = createHash("md5");
-  let received = 0;
   let ok = false;
   try {
-    try {
-      for await (const chunk of response.body) {
-        arm();
-        hash.update(chunk);
-        try {
-          await writeAll(file, chunk);
-        } catch (error) {
-          throw fsError(error, "write", part);
-        }
-        received += chunk.length;
-        options.onBytes?.(chunk.length);
-      }
-    } catch (error) {
-      if (error instanceof DataError) throw error;
-      const why = abort.signal.aborted
-        ? describe(abort.signal.reason)
-        : describe(error);
-      throw networkError(
-        `the download of ${url} broke off after ${received} bytes` +
-          (total === undefined ? "" : ` of ${total}`) + ` (${why})`,
-        `try again later, or ${options.manualHint}`,
-        error,
-      );
-    } finally {
-      clearTimeout(timer);
-      file.close();
-    }
+    const { received, md5 } = await receive(
+      response.body,
+      file,
+      part,
+      idle,
+      abort,
+      (received, why, error) =>
+        networkError(
+          `the download of ${url} broke off after ${received} bytes${of} (${why})`,
+          `try again later, or ${hint}`,
+          error,
+        ),
+      options.onBytes,
+    );
     if (total !== undefined && Number.isFinite(total) && received !== total) {
       throw networkError(
-        `the download of ${url} ended after ${received} of ${total} bytes`,
-        `try again later, or ${options.manualHint}`,
+        `the download of ${url} ended after ${received}${of} bytes`,
+        `try again later, or ${hint}`,
       );
     }
-    if (options.md5 !== null) {
-      const actual = hash.digest("hex");
-      if (actual !== options.md5.toLowerCase()) {
-        throw new DataError(
-          "checksum",
-          `the file downloaded from ${url} has md5 ${actual}, expected ${options.md5}`,
-          `it was damaged on the way or the server sent another file; try again, or ${options.manualHint}`,
-        );
-      }
+    if (options.md5 !== null && md5 !== options.md5.toLowerCase()) {
+      throw new DataError(
+        "checksum",
+        `the file downloaded from ${url} has md5 ${md5}, expected ${options.md5}`,
+        `it was damaged on the way or the server sent another file; try again, or ${hint}`,
+      );
     }
     try {
       await Deno.rename(part, dest);
