@@ -188,6 +188,97 @@ function checkCallbacks(
   }
 }
 
+/** The training and validation images: `validationData`, or Keras' split. */
+function splitData(
+  model: Model,
+  data: ImageSet,
+  options: FitOptions,
+): { train: ImageSet; validation: ImageSet | null; classes: number } {
+  const shape = imageShape(model);
+  const classes = classCount(model);
+  let train = data;
+  let validation = options.validationData ?? null;
+  const split = options.validationSplit ?? 0;
+  checkValidationSplit(split);
+  if (validation === null && split > 0) {
+    // Keras semantics: the last fraction, as views.
+    ({ train, validation } = splitValidation(data, { validationSplit: split }));
+  }
+  checkImages(train, shape, classes, "training data");
+  if (validation) checkImages(validation, shape, classes, "validation data");
+  return { train, validation, classes };
+}
+
+/** Optimizer steps per epoch and in the run, checked against `totalSteps`. */
+function stepCount(
+  options: FitOptions,
+  trainCount: number,
+  batchSize: number,
+  epochs: number,
+): { steps: number; limited: boolean } {
+  const perEpoch = options.dropRemainder
+    ? Math.floor(trainCount / batchSize)
+    : Math.ceil(trainCount / batchSize);
+  if (perEpoch < 1) {
+    throw new RangeError(
+      `dropRemainder leaves no batch: ${trainCount} training images for ` +
+        `batch size ${batchSize}; lower the batch size`,
+    );
+  }
+  const limited = options.totalSteps !== undefined;
+  const steps = limited
+    ? wholeAtLeast("totalSteps", options.totalSteps!, 1)
+    : perEpoch * epochs;
+  if ((limited || options.lookahead) && options.fineTune) {
+    throw new Error(
+      "totalSteps and lookahead cannot be combined with fineTune; train " +
+        "the second phase in a second fit",
+    );
+  }
+  if (steps > perEpoch * epochs) {
+    throw new RangeError(
+      `totalSteps ${steps} is more than ${epochs} epochs of ${perEpoch} ` +
+        `steps; raise epochs to ${Math.ceil(steps / perEpoch)}`,
+    );
+  }
+  return { steps, limited };
+}
+
+function lookaheadSettings(
+  options: FitOptions,
+): Required<LookaheadSettings> | null {
+  if (!options.lookahead) return null;
+  const every = wholeAtLeast(
+    "lookahead.every",
+    options.lookahead.every ?? 5,
+    1,
+  );
+  const base = options.lookahead.base ?? 0.95 ** 5;
+  if (!(base >= 0 && base <= 1)) {
+    throw new RangeError(`lookahead.base must be in [0, 1], got ${base}`);
+  }
+  return { every, base };
+}
+
+/** Checks the options that need no data: label smoothing, resume, batches. */
+function checkTrainingOptions(options: FitOptions): void {
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+    throw new RangeError(
+      `labelSmoothing must be in [0, 1), got ${options.labelSmoothing}`,
+    );
+  }
+  if (options.resume && !options.checkpoint) {
+    throw new Error("resume needs the checkpoint path to continue from");
+  }
+  if (options.batches && options.augment) {
+    throw new Error(
+      "pass either augment or batches (a batch source does its own " +
+        "augmentation), not both",
+    );
+  }
+}
+
 /** Resolves and checks `fit`'s options for `model` and `data`. */
 export function plan(
   model: Model,
@@ -204,18 +295,7 @@ export function plan(
     : options.augment
     ? augmentSettings(options.augment)
     : null;
-  const shape = imageShape(model);
-  const classes = classCount(model);
-  let train = data;
-  let validation = options.validationData ?? null;
-  const split = options.validationSplit ?? 0;
-  checkValidationSplit(split);
-  if (validation === null && split > 0) {
-    // Keras semantics: the last fraction, as views.
-    ({ train, validation } = splitValidation(data, { validationSplit: split }));
-  }
-  checkImages(train, shape, classes, "training data");
-  if (validation) checkImages(validation, shape, classes, "validation data");
+  const { train, validation, classes } = splitData(model, data, options);
   const early = options.earlyStopping
     ? new EarlyStopping(options.earlyStopping)
     : null;
@@ -227,60 +307,9 @@ export function plan(
   }
   const callbacks = options.callbacks ?? [];
   checkCallbacks(callbacks, validation !== null);
-  const labelSmoothing = options.labelSmoothing ?? 0;
-  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
-    throw new RangeError(
-      `labelSmoothing must be in [0, 1), got ${options.labelSmoothing}`,
-    );
-  }
-  if (options.resume && !options.checkpoint) {
-    throw new Error("resume needs the checkpoint path to continue from");
-  }
+  checkTrainingOptions(options);
   const total = epochs + (fineTune?.epochs ?? 0);
-  const batches = options.batches ?? null;
-  if (batches && augment) {
-    throw new Error(
-      "pass either augment or batches (a batch source does its own " +
-        "augmentation), not both",
-    );
-  }
-  const dropRemainder = options.dropRemainder ?? false;
-  const perEpoch = dropRemainder
-    ? Math.floor(train.count / batchSize)
-    : Math.ceil(train.count / batchSize);
-  if (perEpoch < 1) {
-    throw new RangeError(
-      `dropRemainder leaves no batch: ${train.count} training images for ` +
-        `batch size ${batchSize}; lower the batch size`,
-    );
-  }
-  const limited = options.totalSteps !== undefined;
-  const steps = limited
-    ? wholeAtLeast("totalSteps", options.totalSteps!, 1)
-    : perEpoch * epochs;
-  if ((limited || options.lookahead) && fineTune) {
-    throw new Error(
-      "totalSteps and lookahead cannot be combined with fineTune; train " +
-        "the second phase in a second fit",
-    );
-  }
-  if (steps > perEpoch * epochs) {
-    throw new RangeError(
-      `totalSteps ${steps} is more than ${epochs} epochs of ${perEpoch} ` +
-        `steps; raise epochs to ${Math.ceil(steps / perEpoch)}`,
-    );
-  }
-  const lookahead = options.lookahead
-    ? {
-      every: wholeAtLeast("lookahead.every", options.lookahead.every ?? 5, 1),
-      base: options.lookahead.base ?? 0.95 ** 5,
-    }
-    : null;
-  if (lookahead && !(lookahead.base >= 0 && lookahead.base <= 1)) {
-    throw new RangeError(
-      `lookahead.base must be in [0, 1], got ${lookahead.base}`,
-    );
-  }
+  const { steps, limited } = stepCount(options, train.count, batchSize, epochs);
   const context = {
     model,
     rng: new Rng(options.seed ?? 0),
@@ -295,9 +324,9 @@ export function plan(
       (verbose ? stdoutOutput() : { write() {}, isTTY: false }),
     epochs: total,
     onBatchEnd: options.onBatchEnd,
-    labelSmoothing,
-    batches,
-    dropRemainder,
+    labelSmoothing: options.labelSmoothing ?? 0,
+    batches: options.batches ?? null,
+    dropRemainder: options.dropRemainder ?? false,
   };
   const optimizer: OptimizerConfig = options.optimizer ?? { kind: "adam" };
   return {
@@ -305,7 +334,7 @@ export function plan(
     total,
     steps,
     limited,
-    lookahead,
+    lookahead: lookaheadSettings(options),
     train,
     validation,
     early,
