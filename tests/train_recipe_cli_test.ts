@@ -93,6 +93,27 @@ Deno.test("train recipe cli: --recipe fast trains 1.5 epochs, saves, reports, ev
     model.dispose();
     const report = await Deno.readTextFile(`${out}/report.html`);
     assert.match(report, /flip/);
+    // The settings table: the run's lines, then the recipe's.
+    const { settings } = JSON.parse(
+      await Deno.readTextFile(`${out}/metrics.json`),
+    );
+    assert.deepEqual(Object.keys(settings).slice(0, 11), [
+      "epochs",
+      "batch size",
+      "learning rate",
+      "augmentation",
+      "seed",
+      "backend",
+      "threads",
+      "training images",
+      "test images",
+      "training time (s)",
+      "test-time augmentation",
+    ]);
+    assert.equal(settings.recipe, "fast");
+    assert.equal(settings.width, 0.0625);
+    assert.equal(settings.backend, "cpu");
+    assert.equal(settings["training images"], 80);
     // Resuming a finished run trains nothing more and ends the same.
     const before = await Deno.readFile(`${out}/group1-shard1of1.bin`);
     assert.equal(await main([...args, "--resume"]), 0);

@@ -14,16 +14,15 @@
 
 import { CIFAR10_CLASSES_EN, type Lang } from "../data/classes.ts";
 import { saveModel } from "../nn/model_io.ts";
-import { buildReportData } from "../report/build_report_data.ts";
-import { writeReport } from "../report/write_report.ts";
 import { initRuntime } from "../runtime/init.ts";
 import type { BackendChoice } from "../runtime/types.ts";
-import { removeStaleTemps, writeFileAtomic } from "../util/atomic_write.ts";
+import { removeStaleTemps } from "../util/atomic_write.ts";
 import { peakRssMb } from "../util/peak_rss.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { describeTta, type TtaOptions } from "../train/tta.ts";
 import { fit, NonFiniteLossError } from "../train/fit.ts";
+import type { FitOptions } from "../train/fit_options.ts";
 import { EXIT_BAD_DATA, EXIT_DIVERGED, EXIT_OK } from "./exit_codes.ts";
 import {
   numberFlag,
@@ -42,6 +41,7 @@ import {
   transferFlags,
 } from "./train_model.ts";
 import { loadTrainingData } from "./train_data.ts";
+import { reportRun, saveHistory } from "./train_report.ts";
 import { EpochSeconds } from "./train_seconds.ts";
 import { UsageError } from "./usage.ts";
 // optim: the optimizer, schedule, loss and callback flags.
@@ -236,6 +236,26 @@ const TEXT = {
   },
 };
 
+/** `fit`'s options for the seed recipe, `--optim` and transfer runs. */
+function seedFitOptions(
+  a: TrainArgs,
+  count: number,
+  classNames: readonly string[],
+  settings: FitOptions["settings"],
+): FitOptions {
+  return {
+    // optim: durations in epochs become steps of this run.
+    ...optimFitOptions(a.optim, { ...a, count, classNames }),
+    epochs: a.epochs,
+    batchSize: a.batchSize,
+    learningRate: a.lr,
+    augment: a.augment,
+    seed: a.seed,
+    fineTune: a.transfer.fineTune,
+    settings,
+  };
+}
+
 async function run(a: TrainArgs): Promise<void> {
   const runtime = await initRuntime({ backend: a.backend, threads: a.threads });
   console.log(`backend: ${runtime.backend} (${runtime.reason})`);
@@ -256,7 +276,6 @@ async function run(a: TrainArgs): Promise<void> {
     { classes, shape: train.shape },
   );
   const model = fast?.model ?? built!.model;
-  const fineTune = a.transfer.fineTune;
   model.summary();
   await Deno.mkdir(a.out, { recursive: true });
   // Temporary files of the checkpoint, model and history a killed run left.
@@ -275,16 +294,9 @@ async function run(a: TrainArgs): Promise<void> {
   const history = await fit(
     model,
     train,
-    fast ? { ...fast.fitOptions, ...run } : {
-      // optim: durations in epochs become steps of this run.
-      ...optimFitOptions(a.optim, { ...a, count: train.count, classNames }),
-      epochs: a.epochs,
-      batchSize: a.batchSize,
-      learningRate: a.lr,
-      augment: a.augment,
-      seed: a.seed,
-      fineTune,
-      settings: built!.settings,
+    {
+      ...(fast?.fitOptions ??
+        seedFitOptions(a, train.count, classNames, built!.settings)),
       ...run,
     },
   );
@@ -292,20 +304,11 @@ async function run(a: TrainArgs): Promise<void> {
   // Beside Keras' keys, like `seconds`; only where the OS tells it.
   const trainingPeak = peakRssMb();
   await saveModel(model, a.out, { classNames });
-  await writeFileAtomic(
-    `${a.out}/history.json`,
-    new TextEncoder().encode(
-      JSON.stringify(
-        {
-          ...history,
-          seconds: timer.list(history.loss.length),
-          ...(trainingPeak === null ? {} : { peak_rss_mb: trainingPeak }),
-        },
-        null,
-        2,
-      ) + "\n",
-    ),
-  );
+  await saveHistory(a.out, {
+    ...history,
+    seconds: timer.list(history.loss.length),
+    ...(trainingPeak === null ? {} : { peak_rss_mb: trainingPeak }),
+  });
   if (a.tta) console.log(`test-time augmentation: ${describeTta(a.tta)}`);
   const result = await evaluate(model, evaluated, a.batchSize, { tta: a.tta });
   const t = TEXT[a.lang];
@@ -316,40 +319,21 @@ async function run(a: TrainArgs): Promise<void> {
   if (peak !== null) console.log(`${t.peakMemory}: ${peak.toFixed(0)} MB`);
 
   if (a.report) {
-    const settings = {
-      epochs: a.epochs,
-      "batch size": a.batchSize,
-      "learning rate": a.lr,
-      augmentation: a.augment,
-      seed: a.seed,
-      backend: runtime.backend,
-      threads: runtime.threads,
-      "training images": train.count,
-      [`${what} images`]: evaluated.count,
-      "training time (s)": Math.round(seconds),
-      "test-time augmentation": describeTta(a.tta),
-      ...(fast ? fast.report : { ...built!.report, ...optimReport(a.optim) }),
-      ...(fineTune
-        ? {
-          "fine-tune epochs": fineTune.epochs,
-          "fine-tune learning rate": fineTune.learningRate,
-        }
-        : {}),
-    };
-    const report = await buildReportData({
+    await reportRun(a, {
       model,
       history,
       train,
       evaluated,
-      evaluation: result,
-      evaluatedOn: what === "test" ? "test" : "validation",
-      settings,
-      batchSize: a.batchSize,
-      seed: a.seed,
+      what,
+      result,
       classNames,
-      tta: a.tta,
+      backend: runtime.backend,
+      threads: runtime.threads,
+      seconds,
+      recipe: fast
+        ? fast.report
+        : { ...built!.report, ...optimReport(a.optim) },
     });
-    await writeReport(a.out, report, a.lang);
   }
   console.log(
     `wrote ${a.out}/model.json, history.json, checkpoint.ckpt${
