@@ -139,25 +139,9 @@ function learningRatePanel(
   }];
 }
 
-/**
- * Validates `data` and computes all report content for `lang`.
- *
- * @throws {RangeError | TypeError} naming the first bad field and its fix.
- */
-export function prepareReport(data: ReportData, lang: Lang): PreparedReport {
-  const s = strings(lang);
-  if (!data || typeof data !== "object") {
-    throw new TypeError("report data is missing: pass a ReportData object");
-  }
-  const classNames = resolveClassNames(data.classNames, lang);
-  const n = classNames.length;
-  checkReportData(data, n);
-  const matrix = confusionMatrix(data.yTrue, data.yPred, n);
-  const report = classificationReport(data.yTrue, data.yPred, classNames);
-  // Fail here, not half-way through writing files, if a class name clashes.
-  classificationReportToDict(report);
-  const h = data.history;
-  const curvesSvg = learningCurvesSvg([
+/** The learning curves: accuracy, loss and (when recorded) the rate. */
+function curves(s: Strings, h: ReportData["history"]): string {
+  return learningCurvesSvg([
     {
       title: s.modelAccuracy,
       xLabel: s.epoch,
@@ -182,7 +166,86 @@ export function prepareReport(data: ReportData, lang: Lang): PreparedReport {
     },
     ...learningRatePanel(h.learning_rate, s.learningRate, s.epoch),
   ], s.learningCurves);
+}
 
+/** The prediction samples, captioned green when right and red when wrong. */
+function predictionTiles(
+  pred: NonNullable<ReportData["predictionSamples"]>,
+  s: Strings,
+  classNames: readonly string[],
+): PreparedReport["predictionTiles"] {
+  const n = classNames.length;
+  return batchRasters(pred, "predictionSamples", n, Infinity).map((r, i) => {
+    const p = pred.predicted[i] as number;
+    const t = pred.labels[i] as number;
+    const color = p === t ? RIGHT_COLOR : WRONG_COLOR;
+    return {
+      ...tile(r, TILE_PIXELS, [
+        { text: s.predictedLine(classNames[p]!), color },
+        { text: s.trueLine(classNames[t]!), color },
+      ], true),
+      correct: p === t,
+    };
+  });
+}
+
+/** The feature maps' input image and one strip per layer. */
+function featureTiles(
+  maps: NonNullable<ReportData["featureMaps"]>,
+  s: Strings,
+  classNames: readonly string[],
+): { input: RasterTile; strips: StripTile[] } {
+  const [input] = batchRasters(
+    {
+      images: maps.input,
+      labels: [maps.inputLabel],
+      height: maps.height,
+      width: maps.width,
+      channels: maps.channels,
+    },
+    "featureMaps.input",
+    classNames.length,
+    1,
+  );
+  const strips = maps.layers.map((layer, i): StripTile => {
+    const strip = featureStrip(layer);
+    return {
+      uri: pngDataUri(encodePng(strip.image)),
+      width: strip.image.width,
+      height: strip.image.height,
+      caption: [{ text: s.layerMaps(i + 1) }],
+      captionAbove: true,
+      raster: strip.image,
+      layerName: layer.name,
+      shown: strip.shown,
+      total: layer.channels,
+    };
+  });
+  return {
+    input: tile(input!, INPUT_PIXELS, [{
+      text: s.originalImage(classNames[maps.inputLabel]!),
+    }], true),
+    strips,
+  };
+}
+
+/**
+ * Validates `data` and computes all report content for `lang`.
+ *
+ * @throws {RangeError | TypeError} naming the first bad field and its fix.
+ */
+export function prepareReport(data: ReportData, lang: Lang): PreparedReport {
+  const s = strings(lang);
+  if (!data || typeof data !== "object") {
+    throw new TypeError("report data is missing: pass a ReportData object");
+  }
+  const classNames = resolveClassNames(data.classNames, lang);
+  const n = classNames.length;
+  checkReportData(data, n);
+  const matrix = confusionMatrix(data.yTrue, data.yPred, n);
+  const report = classificationReport(data.yTrue, data.yPred, classNames);
+  // Fail here, not half-way through writing files, if a class name clashes.
+  classificationReportToDict(report);
   const train = data.trainSamples;
   const trainTiles = train
     ? batchRasters(train, "trainSamples", n, TRAIN_GRID).map((r, i) =>
@@ -194,58 +257,9 @@ export function prepareReport(data: ReportData, lang: Lang): PreparedReport {
       )
     )
     : null;
-
-  const pred = data.predictionSamples;
-  const predictionTiles = pred
-    ? batchRasters(pred, "predictionSamples", n, Infinity).map((r, i) => {
-      const p = pred.predicted[i] as number;
-      const t = pred.labels[i] as number;
-      const color = p === t ? RIGHT_COLOR : WRONG_COLOR;
-      return {
-        ...tile(r, TILE_PIXELS, [
-          { text: s.predictedLine(classNames[p]!), color },
-          { text: s.trueLine(classNames[t]!), color },
-        ], true),
-        correct: p === t,
-      };
-    })
+  const features = data.featureMaps
+    ? featureTiles(data.featureMaps, s, classNames)
     : null;
-
-  const maps = data.featureMaps;
-  let featureInput: RasterTile | null = null;
-  const featureStrips: StripTile[] = [];
-  if (maps) {
-    const [input] = batchRasters(
-      {
-        images: maps.input,
-        labels: [maps.inputLabel],
-        height: maps.height,
-        width: maps.width,
-        channels: maps.channels,
-      },
-      "featureMaps.input",
-      n,
-      1,
-    );
-    featureInput = tile(input!, INPUT_PIXELS, [{
-      text: s.originalImage(classNames[maps.inputLabel]!),
-    }], true);
-    maps.layers.forEach((layer, i) => {
-      const strip = featureStrip(layer);
-      featureStrips.push({
-        uri: pngDataUri(encodePng(strip.image)),
-        width: strip.image.width,
-        height: strip.image.height,
-        caption: [{ text: s.layerMaps(i + 1) }],
-        captionAbove: true,
-        raster: strip.image,
-        layerName: layer.name,
-        shown: strip.shown,
-        total: layer.channels,
-      });
-    });
-  }
-
   return {
     data,
     lang,
@@ -260,10 +274,12 @@ export function prepareReport(data: ReportData, lang: Lang): PreparedReport {
       trueLabel: s.trueLabel,
       predictedLabel: s.predictedLabel,
     }, "simdnet-cm"),
-    curvesSvg,
+    curvesSvg: curves(s, data.history),
     trainTiles,
-    predictionTiles,
-    featureInput,
-    featureStrips,
+    predictionTiles: data.predictionSamples
+      ? predictionTiles(data.predictionSamples, s, classNames)
+      : null,
+    featureInput: features?.input ?? null,
+    featureStrips: features?.strips ?? [],
   };
 }
