@@ -80,6 +80,146 @@ function labelText(
     : `<g><title>${escapeXml(name)}</title>${text}</g>`;
 }
 
+/** The geometry shared by the parts of one chart. */
+interface Geometry {
+  cell: number;
+  size: number;
+  labelSize: number;
+  countSize: number;
+  angle: number;
+  left: number;
+  top: number;
+  xLabelDrop: number;
+  /** The colour scale's position of a count, 0 (vmin) to 1 (vmax). */
+  norm: (v: number) => number;
+}
+
+/** The cells with their counts (white on dark cells), each with a tooltip. */
+function cells(
+  matrix: readonly (readonly number[])[],
+  classNames: readonly string[],
+  text: ConfusionChartText,
+  g: Geometry,
+  thresh: number,
+): string[] {
+  const out: string[] = [];
+  const { cell, countSize, norm } = g;
+  matrix.forEach((row, i) => {
+    row.forEach((count, j) => {
+      const x = j * cell;
+      const y = i * cell;
+      out.push(
+        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${
+          cssColorAt(BLUES, norm(count))
+        }"><title>${
+          escapeXml(
+            `${text.trueLabel}: ${classNames[i]}, ${text.predictedLabel}: ${
+              classNames[j]
+            }: ${count}`,
+          )
+        }</title></rect>`,
+      );
+      out.push(
+        `<text x="${num(x + cell / 2)}" y="${num(y + cell / 2)}" font-size="${
+          num(countSize)
+        }" text-anchor="middle" dominant-baseline="central" fill="${
+          count > thresh ? "#ffffff" : "#000000"
+        }">${count}</text>`,
+      );
+    });
+  });
+  return out;
+}
+
+/** Tick marks and class names on both axes, and the two axis titles. */
+function axes(
+  classNames: readonly string[],
+  shown: readonly string[],
+  text: ConfusionChartText,
+  g: Geometry,
+): string[] {
+  const { cell, size, labelSize, angle } = g;
+  const out: string[] = [];
+  classNames.forEach((name, i) => {
+    const c = num(i * cell + cell / 2);
+    out.push(
+      `<line x1="-4" y1="${c}" x2="0" y2="${c}" stroke="#000000"/>`,
+      labelText(
+        `x="-7" y="${c}" font-size="${
+          num(labelSize)
+        }" text-anchor="end" dominant-baseline="central"`,
+        name,
+        shown[i]!,
+      ),
+      `<line x1="${c}" y1="${size}" x2="${c}" y2="${
+        size + 4
+      }" stroke="#000000"/>`,
+      labelText(
+        `transform="translate(${c},${size + 8}) rotate(${angle})" font-size="${
+          num(labelSize)
+        }" text-anchor="end" dominant-baseline="central"`,
+        name,
+        shown[i]!,
+      ),
+    );
+  });
+  out.push(
+    `<text transform="translate(${num(-g.left + 16)},${
+      num(size / 2)
+    }) rotate(-90)" font-size="13" text-anchor="middle" dominant-baseline="central">${
+      escapeXml(text.trueLabel)
+    }</text>`,
+    `<text x="${num(size / 2)}" y="${
+      num(size + g.xLabelDrop + 18)
+    }" font-size="13" text-anchor="middle">${
+      escapeXml(text.predictedLabel)
+    }</text>`,
+  );
+  return out;
+}
+
+/** The colour bar: the whole map from vmin (bottom) to vmax (top), ticked. */
+function colorBar(
+  g: Geometry,
+  barX: number,
+  barWidth: number,
+  ticks: readonly number[],
+  tickTexts: readonly string[],
+  gradientId: string,
+): string[] {
+  const { top, size, norm } = g;
+  const out = [
+    `<defs><linearGradient id="${gradientId}" x1="0" y1="1" x2="0" y2="0">`,
+  ];
+  for (let k = 0; k <= 32; k++) {
+    out.push(
+      `<stop offset="${num(k / 32)}" stop-color="${
+        cssColorAt(BLUES, k / 32)
+      }"/>`,
+    );
+  }
+  out.push(
+    `</linearGradient></defs>`,
+    `<rect x="${num(barX)}" y="${
+      num(top)
+    }" width="${barWidth}" height="${size}" fill="url(#${gradientId})" stroke="#000000" stroke-width="0.8"/>`,
+  );
+  ticks.forEach((t, k) => {
+    const y = num(top + size - norm(t) * size);
+    out.push(
+      `<line x1="${num(barX + barWidth)}" y1="${y}" x2="${
+        num(barX + barWidth + 4)
+      }" y2="${y}" stroke="#000000"/>`,
+      `<text x="${
+        num(barX + barWidth + 7)
+      }" y="${y}" font-size="11" dominant-baseline="central">${
+        tickTexts[k]
+      }</text>`,
+    );
+  });
+  return out;
+}
+
 /**
  * Draws `matrix` (rows = true class, columns = predicted class) as a
  * standalone SVG document; `idPrefix` keeps gradient ids unique when several
@@ -126,12 +266,18 @@ export function confusionMatrixSvg(
     left + size + barGap + barWidth + 8 + barLabelWidth + 12,
   );
   const height = Math.ceil(top + size + bottom);
-  const norm = (v: number): number =>
-    vmax === vmin ? 0 : (v - vmin) / (vmax - vmin);
-  const gradientId = `${idPrefix}-blues`;
-
-  const out: string[] = [];
-  out.push(
+  const g: Geometry = {
+    cell,
+    size,
+    labelSize,
+    countSize,
+    angle,
+    left,
+    top,
+    xLabelDrop,
+    norm: (v) => vmax === vmin ? 0 : (v - vmin) / (vmax - vmin),
+  };
+  return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${
       escapeXml(FONT_STACK)
     }" role="img">`,
@@ -141,102 +287,18 @@ export function confusionMatrixSvg(
       titleHeight - 10
     }" font-size="16" text-anchor="middle">${escapeXml(text.title)}</text>`,
     `<g transform="translate(${num(left)},${num(top)})">`,
-  );
-  matrix.forEach((row, i) => {
-    row.forEach((count, j) => {
-      const x = j * cell;
-      const y = i * cell;
-      out.push(
-        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${
-          cssColorAt(BLUES, norm(count))
-        }"><title>${
-          escapeXml(
-            `${text.trueLabel}: ${classNames[i]}, ${text.predictedLabel}: ${
-              classNames[j]
-            }: ${count}`,
-          )
-        }</title></rect>`,
-      );
-      out.push(
-        `<text x="${num(x + cell / 2)}" y="${num(y + cell / 2)}" font-size="${
-          num(countSize)
-        }" text-anchor="middle" dominant-baseline="central" fill="${
-          count > thresh ? "#ffffff" : "#000000"
-        }">${count}</text>`,
-      );
-    });
-  });
-  out.push(
+    ...cells(matrix, classNames, text, g, thresh),
     `<rect width="${size}" height="${size}" fill="none" stroke="#000000" stroke-width="0.8"/>`,
-  );
-  classNames.forEach((name, i) => {
-    const c = num(i * cell + cell / 2);
-    out.push(
-      `<line x1="-4" y1="${c}" x2="0" y2="${c}" stroke="#000000"/>`,
-      labelText(
-        `x="-7" y="${c}" font-size="${
-          num(labelSize)
-        }" text-anchor="end" dominant-baseline="central"`,
-        name,
-        shown[i]!,
-      ),
-      `<line x1="${c}" y1="${size}" x2="${c}" y2="${
-        size + 4
-      }" stroke="#000000"/>`,
-      labelText(
-        `transform="translate(${c},${size + 8}) rotate(${angle})" font-size="${
-          num(labelSize)
-        }" text-anchor="end" dominant-baseline="central"`,
-        name,
-        shown[i]!,
-      ),
-    );
-  });
-  out.push(
-    `<text transform="translate(${num(-left + 16)},${
-      num(size / 2)
-    }) rotate(-90)" font-size="13" text-anchor="middle" dominant-baseline="central">${
-      escapeXml(text.trueLabel)
-    }</text>`,
-    `<text x="${num(size / 2)}" y="${
-      num(size + xLabelDrop + 18)
-    }" font-size="13" text-anchor="middle">${
-      escapeXml(text.predictedLabel)
-    }</text>`,
+    ...axes(classNames, shown, text, g),
     `</g>`,
-  );
-
-  // Colour bar: the whole map from vmin (bottom) to vmax (top).
-  const barX = left + size + barGap;
-  out.push(
-    `<defs><linearGradient id="${gradientId}" x1="0" y1="1" x2="0" y2="0">`,
-  );
-  for (let k = 0; k <= 32; k++) {
-    out.push(
-      `<stop offset="${num(k / 32)}" stop-color="${
-        cssColorAt(BLUES, k / 32)
-      }"/>`,
-    );
-  }
-  out.push(
-    `</linearGradient></defs>`,
-    `<rect x="${num(barX)}" y="${
-      num(top)
-    }" width="${barWidth}" height="${size}" fill="url(#${gradientId})" stroke="#000000" stroke-width="0.8"/>`,
-  );
-  ticks.forEach((t, k) => {
-    const y = num(top + size - norm(t) * size);
-    out.push(
-      `<line x1="${num(barX + barWidth)}" y1="${y}" x2="${
-        num(barX + barWidth + 4)
-      }" y2="${y}" stroke="#000000"/>`,
-      `<text x="${
-        num(barX + barWidth + 7)
-      }" y="${y}" font-size="11" dominant-baseline="central">${
-        tickTexts[k]
-      }</text>`,
-    );
-  });
-  out.push(`</svg>`);
-  return out.join("\n");
+    ...colorBar(
+      g,
+      left + size + barGap,
+      barWidth,
+      ticks,
+      tickTexts,
+      `${idPrefix}-blues`,
+    ),
+    `</svg>`,
+  ].join("\n");
 }
