@@ -52,12 +52,21 @@ function overlaps(box: Box, px: number, py: number): boolean {
     py <= box.y + box.h + 4;
 }
 
-function drawPanel(panel: Panel, offsetX: number, out: string[]): void {
-  const plotW = PANEL_WIDTH - M.left - M.right;
-  const plotH = PANEL_HEIGHT - M.top - M.bottom;
+const PLOT_W = PANEL_WIDTH - M.left - M.right;
+const PLOT_H = PANEL_HEIGHT - M.top - M.bottom;
+
+/** A panel's data-to-pixel mapping, and its y range. */
+interface Scales {
+  epochs: number;
+  yMin: number;
+  yMax: number;
+  sx: (x: number) => number;
+  sy: (y: number) => number;
+}
+
+function scales(panel: Panel): Scales {
   const epochs = Math.max(0, ...panel.series.map((s) => s.values.length));
   const finite = panel.series.flatMap((s) => s.values.filter(Number.isFinite));
-
   // matplotlib pads the data range by 5% on each side.
   let xMin = 1;
   let xMax = Math.max(1, epochs);
@@ -78,41 +87,40 @@ function drawPanel(panel: Panel, offsetX: number, out: string[]): void {
   const yPad = (yMax - yMin) * 0.05;
   yMin -= yPad;
   yMax += yPad;
-  const sx = (x: number): number => M.left + (x - xMin) / (xMax - xMin) * plotW;
-  const sy = (y: number): number =>
-    M.top + plotH - (y - yMin) / (yMax - yMin) * plotH;
+  return {
+    epochs,
+    yMin,
+    yMax,
+    sx: (x) => M.left + (x - xMin) / (xMax - xMin) * PLOT_W,
+    sy: (y) => M.top + PLOT_H - (y - yMin) / (yMax - yMin) * PLOT_H,
+  };
+}
 
-  out.push(`<g transform="translate(${offsetX},0)">`);
-  out.push(
-    `<text x="${
-      num(M.left + plotW / 2)
-    }" y="24" font-size="15" text-anchor="middle">${
-      escapeXml(panel.title)
-    }</text>`,
-  );
-  const xTicks = niceTicks(1, Math.max(1, epochs), 8);
+/** Grid lines, ticks, the frame and the axis titles. */
+function frame(panel: Panel, sc: Scales, out: string[]): void {
+  const xTicks = niceTicks(1, Math.max(1, sc.epochs), 8);
   const xStep = Math.max(1, Math.round(xTicks.step));
   const epochTicks = xTicks.ticks.filter((e) => e >= 1 && e % xStep === 0);
   for (const e of epochTicks.length ? epochTicks : [1]) {
-    const x = num(sx(e));
+    const x = num(sc.sx(e));
     out.push(
       `<line x1="${x}" y1="${M.top}" x2="${x}" y2="${
-        M.top + plotH
+        M.top + PLOT_H
       }" stroke="#e6e6e6"/>`,
-      `<line x1="${x}" y1="${M.top + plotH}" x2="${x}" y2="${
-        M.top + plotH + 4
+      `<line x1="${x}" y1="${M.top + PLOT_H}" x2="${x}" y2="${
+        M.top + PLOT_H + 4
       }" stroke="#000000"/>`,
       `<text x="${x}" y="${
-        M.top + plotH + 17
+        M.top + PLOT_H + 17
       }" font-size="11" text-anchor="middle">${e}</text>`,
     );
   }
-  const yTicks = niceTicks(yMin, yMax, 6);
+  const yTicks = niceTicks(sc.yMin, sc.yMax, 6);
   for (const t of yTicks.ticks) {
-    const y = num(sy(t));
+    const y = num(sc.sy(t));
     out.push(
       `<line x1="${M.left}" y1="${y}" x2="${
-        M.left + plotW
+        M.left + PLOT_W
       }" y2="${y}" stroke="#e6e6e6"/>`,
       `<line x1="${
         M.left - 4
@@ -125,17 +133,23 @@ function drawPanel(panel: Panel, offsetX: number, out: string[]): void {
     );
   }
   out.push(
-    `<rect x="${M.left}" y="${M.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#000000" stroke-width="0.8"/>`,
-    `<text x="${num(M.left + plotW / 2)}" y="${
+    `<rect x="${M.left}" y="${M.top}" width="${PLOT_W}" height="${PLOT_H}" fill="none" stroke="#000000" stroke-width="0.8"/>`,
+    `<text x="${num(M.left + PLOT_W / 2)}" y="${
       PANEL_HEIGHT - 12
     }" font-size="13" text-anchor="middle">${escapeXml(panel.xLabel)}</text>`,
     `<text transform="translate(16,${
-      num(M.top + plotH / 2)
+      num(M.top + PLOT_H / 2)
     }) rotate(-90)" font-size="13" text-anchor="middle" dominant-baseline="central">${
       escapeXml(panel.yLabel)
     }</text>`,
   );
+}
 
+/**
+ * Each series as points with tooltips, joined by lines that break at
+ * missing values; returns the points' pixel positions.
+ */
+function lines(panel: Panel, sc: Scales, out: string[]): [number, number][] {
   const points: [number, number][] = [];
   for (const s of panel.series) {
     let run: string[] = [];
@@ -151,8 +165,8 @@ function drawPanel(panel: Panel, offsetX: number, out: string[]): void {
     };
     s.values.forEach((v, i) => {
       if (!Number.isFinite(v)) return flush();
-      const px = sx(i + 1);
-      const py = sy(v);
+      const px = sc.sx(i + 1);
+      const py = sc.sy(v);
       points.push([px, py]);
       run.push(`${num(px)},${num(py)}`);
       out.push(
@@ -165,21 +179,25 @@ function drawPanel(panel: Panel, offsetX: number, out: string[]): void {
     });
     flush();
   }
+  return points;
+}
 
-  // Legend in the inner corner that hides the fewest points (matplotlib's "best").
+/** The legend in the inner corner that hides the fewest points (matplotlib's "best"). */
+function legend(
+  panel: Panel,
+  points: readonly [number, number][],
+  out: string[],
+): void {
   const legendW = 40 +
     Math.max(...panel.series.map((s) => textWidth(s.label, 12)));
   const legendH = 10 + panel.series.length * 20;
+  const right = M.left + PLOT_W - legendW - 8;
+  const bottom = M.top + PLOT_H - legendH - 8;
   const corners: Box[] = [
-    { x: M.left + plotW - legendW - 8, y: M.top + 8, w: legendW, h: legendH },
-    {
-      x: M.left + plotW - legendW - 8,
-      y: M.top + plotH - legendH - 8,
-      w: legendW,
-      h: legendH,
-    },
+    { x: right, y: M.top + 8, w: legendW, h: legendH },
+    { x: right, y: bottom, w: legendW, h: legendH },
     { x: M.left + 8, y: M.top + 8, w: legendW, h: legendH },
-    { x: M.left + 8, y: M.top + plotH - legendH - 8, w: legendW, h: legendH },
+    { x: M.left + 8, y: bottom, w: legendW, h: legendH },
   ];
   const hidden = (b: Box): number =>
     points.filter(([x, y]) => overlaps(b, x, y)).length;
@@ -202,6 +220,20 @@ function drawPanel(panel: Panel, offsetX: number, out: string[]): void {
       }</text>`,
     );
   });
+}
+
+function drawPanel(panel: Panel, offsetX: number, out: string[]): void {
+  const sc = scales(panel);
+  out.push(`<g transform="translate(${offsetX},0)">`);
+  out.push(
+    `<text x="${
+      num(M.left + PLOT_W / 2)
+    }" y="24" font-size="15" text-anchor="middle">${
+      escapeXml(panel.title)
+    }</text>`,
+  );
+  frame(panel, sc, out);
+  legend(panel, lines(panel, sc, out), out);
   out.push(`</g>`);
 }
 
