@@ -129,6 +129,88 @@ function writeNode(w: ProtoWriter, node: Node, index: number): void {
   }
 }
 
+/** The graph as it is built: nodes, initialisers, the current tensor. */
+class OnnxGraph {
+  readonly nodes: Node[] = [];
+  readonly inits: Initializer[] = [];
+  current = "input_nchw";
+  readonly #weights: Map<string, WeightValues>;
+
+  constructor(weights: readonly WeightValues[]) {
+    this.#weights = new Map(weights.map((w) => [w.name, w]));
+    this.nodes.push({
+      op: "Transpose",
+      inputs: [ONNX_INPUT],
+      output: this.current,
+      ints: { perm: [0, 3, 1, 2] },
+    });
+  }
+
+  weight(name: string): WeightValues {
+    const w = this.#weights.get(name);
+    if (!w) throw new Error(`ONNX export: no value for weight '${name}'`);
+    return w;
+  }
+
+  /** A node on the current tensor (and `more` inputs); it becomes current. */
+  add(op: string, more: string[] = [], extra: Partial<Node> = {}): void {
+    const output = `${op.toLowerCase()}_${this.nodes.length}`;
+    this.nodes.push({ op, inputs: [this.current, ...more], output, ...extra });
+    this.current = output;
+  }
+
+  /** The kernel (as given, or `values`) and the bias if used, as inputs. */
+  params(
+    layer: { name: string; useBias: boolean },
+    kernel: WeightValues,
+    dims: number[],
+    values: Float32Array,
+  ): string[] {
+    this.inits.push({ name: kernel.name, dims, values });
+    if (!layer.useBias) return [kernel.name];
+    const bias = this.weight(`${layer.name}/bias`);
+    this.inits.push({ name: bias.name, dims: bias.shape, values: bias.values });
+    return [kernel.name, bias.name];
+  }
+
+  /** Relu, Softmax (if `allowed`) or nothing for linear; else an error. */
+  activation(layer: Conv2D | Dense, allowed: readonly string[]): void {
+    const a = layer.activation;
+    if (a === "relu" && allowed.includes(a)) this.add("Relu");
+    else if (a === "softmax" && allowed.includes(a)) {
+      this.add("Softmax", [], { int: { axis: -1 } });
+    } else if (a !== "linear") {
+      throw new Error(
+        `ONNX export: ${layer.className} activation '${a}' is not supported`,
+      );
+    }
+  }
+
+  conv(layer: Conv2D): void {
+    const kernel = this.weight(`${layer.name}/kernel`);
+    const [kh, kw] = layer.kernelSize;
+    const oihw = [kernel.shape[3]!, kernel.shape[2]!, kh, kw];
+    const pads = layer.padding === "same" ? samePads(kh, kw) : [0, 0, 0, 0];
+    this.add(
+      "Conv",
+      this.params(layer, kernel, oihw, hwioToOihw(kernel.values, kernel.shape)),
+      { ints: { kernel_shape: [kh, kw], pads, strides: [1, 1] } },
+    );
+    this.activation(layer, ["relu"]);
+  }
+
+  /** `flattenedFrom`: the HWC shape a Flatten just before turned into rows. */
+  dense(layer: Dense, flattenedFrom: number[] | null): void {
+    const kernel = this.weight(`${layer.name}/kernel`);
+    const values = flattenedFrom
+      ? hwcRowsToChw(kernel.values, flattenedFrom, layer.units)
+      : kernel.values;
+    this.add("Gemm", this.params(layer, kernel, kernel.shape, values));
+    // Dense takes any Keras activation; export only these three.
+    this.activation(layer, ["relu", "softmax"]);
+  }
+}
+
 /**
  * The ONNX bytes of `model` with `weights` (from `model.getWeights()`).
  * The input is `[N, ...model.inputShape]` float32 NHWC with a free batch
@@ -139,113 +221,42 @@ export function sequentialToOnnx(
   model: Sequential,
   weights: readonly WeightValues[],
 ): Uint8Array {
-  const byName = new Map(weights.map((w) => [w.name, w]));
-  const weight = (name: string): WeightValues => {
-    const w = byName.get(name);
-    if (!w) throw new Error(`ONNX export: no value for weight '${name}'`);
-    return w;
-  };
-  const nodes: Node[] = [];
-  const inits: Initializer[] = [];
+  const g = new OnnxGraph(weights);
   let shape = [...model.inputShape]; // NHWC without batch while 3-D
-  let current = "input_nchw";
-  nodes.push({
-    op: "Transpose",
-    inputs: [ONNX_INPUT],
-    output: current,
-    ints: { perm: [0, 3, 1, 2] },
-  });
   let flattenedFrom: number[] | null = null;
-  const add = (
-    op: string,
-    inputs: string[],
-    extra: Partial<Node> = {},
-  ): void => {
-    const output = `${op.toLowerCase()}_${nodes.length}`;
-    nodes.push({ op, inputs, output, ...extra });
-    current = output;
-  };
-  for (const layer of model.layers) {
+  model.layers.forEach((layer, i) => {
     if (layer instanceof Conv2D) {
-      const kernel = weight(`${layer.name}/kernel`);
-      const [kh, kw] = layer.kernelSize;
-      const oihw = [kernel.shape[3]!, kernel.shape[2]!, kh, kw];
-      inits.push({
-        name: kernel.name,
-        dims: oihw,
-        values: hwioToOihw(kernel.values, kernel.shape),
-      });
-      const inputs = [current, kernel.name];
-      if (layer.useBias) {
-        const bias = weight(`${layer.name}/bias`);
-        inits.push({ name: bias.name, dims: bias.shape, values: bias.values });
-        inputs.push(bias.name);
-      }
-      const pads = layer.padding === "same" ? samePads(kh, kw) : [0, 0, 0, 0];
-      add("Conv", inputs, {
-        ints: { kernel_shape: [kh, kw], pads, strides: [1, 1] },
-      });
-      if (layer.activation === "relu") add("Relu", [current]);
-      else if (layer.activation !== "linear") {
-        throw new Error(
-          `ONNX export: Conv2D activation '${layer.activation}' is not supported`,
-        );
-      }
-      shape = [...model.outputShapes[model.layers.indexOf(layer)]!];
+      g.conv(layer);
     } else if (layer instanceof MaxPooling2D) {
       if (layer.padding !== "valid") {
         throw new Error("ONNX export: only 'valid' max pooling");
       }
       const p = layer.poolSize;
-      add("MaxPool", [current], { ints: { kernel_shape: p, strides: p } });
-      shape = [...model.outputShapes[model.layers.indexOf(layer)]!];
-    } else if (layer instanceof Dropout) {
-      continue;
+      g.add("MaxPool", [], { ints: { kernel_shape: p, strides: p } });
     } else if (layer instanceof Flatten) {
       if (shape.length === 3) flattenedFrom = shape;
-      add("Flatten", [current], { int: { axis: 1 } });
-      shape = [shape.reduce((a, b) => a * b, 1)];
+      g.add("Flatten", [], { int: { axis: 1 } });
     } else if (layer instanceof Dense) {
-      const kernel = weight(`${layer.name}/kernel`);
-      const values = flattenedFrom
-        ? hwcRowsToChw(kernel.values, flattenedFrom, layer.units)
-        : kernel.values;
+      g.dense(layer, flattenedFrom);
       flattenedFrom = null;
-      inits.push({ name: kernel.name, dims: kernel.shape, values });
-      const inputs = [current, kernel.name];
-      if (layer.useBias) {
-        const bias = weight(`${layer.name}/bias`);
-        inits.push({ name: bias.name, dims: bias.shape, values: bias.values });
-        inputs.push(bias.name);
-      }
-      add("Gemm", inputs);
-      if (layer.activation === "relu") add("Relu", [current]);
-      else if (layer.activation === "softmax") {
-        add("Softmax", [current], { int: { axis: -1 } });
-      } else if (layer.activation !== "linear") {
-        // Dense takes any Keras activation now; export only these three.
-        throw new Error(
-          `ONNX export: Dense activation '${layer.activation}' is not supported`,
-        );
-      }
-      shape = [layer.units];
-    } else {
+    } else if (!(layer instanceof Dropout)) {
       throw new Error(`ONNX export: layer ${layer.className} is not supported`);
     }
-  }
-  const last = nodes[nodes.length - 1]!;
+    shape = [...model.outputShapes[i]!];
+  });
+  const last = g.nodes[g.nodes.length - 1]!;
   last.output = ONNX_OUTPUT;
   const inputDims: Array<number | string> = ["N", ...model.inputShape];
   const outputDims: Array<number | string> = ["N", ...model.outputShape];
   return new ProtoWriter()
     .int(1, IR_VERSION)
     .string(2, "simdnet")
-    .message(7, (g) => {
-      nodes.forEach((n, i) => g.message(1, (w) => writeNode(w, n, i)));
-      g.string(2, model.name);
-      for (const t of inits) g.message(5, (w) => writeTensor(w, t));
-      g.message(11, (w) => writeValueInfo(w, ONNX_INPUT, inputDims));
-      g.message(12, (w) => writeValueInfo(w, ONNX_OUTPUT, outputDims));
+    .message(7, (w7) => {
+      g.nodes.forEach((n, k) => w7.message(1, (w) => writeNode(w, n, k)));
+      w7.string(2, model.name);
+      for (const t of g.inits) w7.message(5, (w) => writeTensor(w, t));
+      w7.message(11, (w) => writeValueInfo(w, ONNX_INPUT, inputDims));
+      w7.message(12, (w) => writeValueInfo(w, ONNX_OUTPUT, outputDims));
     })
     .message(8, (o) => o.string(1, "").int(2, OPSET))
     .finish();
