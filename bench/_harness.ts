@@ -185,104 +185,145 @@ export function median(values: readonly number[]): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Measures every row, interleaved; see the module doc. */
-export async function runInterleaved(
+/** A measurement being taken: its steps per request and its samples. */
+interface LiveRow {
+  m: Measurement;
+  steps: number;
+  samples: BenchReply[];
+}
+
+type Log = (line: string) => void;
+
+/** Why a row or worker was dropped, from the error that dropped it. */
+function skip(spec: WorkerSpec, err: unknown, task?: Task): Skipped {
+  return {
+    ...pick(spec),
+    ...(task === undefined ? {} : { task }),
+    reason: (err as Error).message,
+  };
+}
+
+/** Starts each row's worker once, one at a time (start-up compiles). */
+async function startAll(
   measurements: readonly Measurement[],
-  options: HarnessOptions,
-): Promise<HarnessResult> {
-  const log = options.log ?? (() => {});
-  const pause = options.pauseMs ?? 200;
-  const target = options.targetSeconds ?? 1.5;
-  const skipped: Skipped[] = [];
+  skipped: Skipped[],
+  log: Log,
+): Promise<Map<WorkerSpec, WorkerProcess>> {
   const workers = new Map<WorkerSpec, WorkerProcess>();
-  // Started one at a time: start-up compiles, and must not overlap a measurement.
   for (const spec of new Set(measurements.map((m) => m.worker))) {
     try {
       const worker = await startWorker(spec);
       log(`started ${label(spec)} ${JSON.stringify(worker.info)}`);
       workers.set(spec, worker);
     } catch (err) {
-      skipped.push({ ...pick(spec), reason: (err as Error).message });
+      skipped.push(skip(spec, err));
       log(`skipped ${label(spec)}: ${(err as Error).message}`);
     }
   }
-  const live = measurements.map((m) => ({
-    m,
-    steps: m.steps ?? 1,
-    samples: [] as BenchReply[],
-  }))
-    .filter((r) => workers.has(r.m.worker));
-  try {
-    for (const row of [...live]) {
-      const { m } = row;
+  return workers;
+}
+
+/**
+ * Warms each row up and sizes its requests to about `target` seconds;
+ * a row whose warm-up fails is dropped from `live`.
+ */
+async function warmUp(
+  live: LiveRow[],
+  workers: Map<WorkerSpec, WorkerProcess>,
+  target: number,
+  skipped: Skipped[],
+  log: Log,
+): Promise<void> {
+  for (const row of [...live]) {
+    const { m } = row;
+    try {
+      const warm = await workers.get(m.worker)!.request(
+        m.task,
+        m.batch,
+        Math.max(1, m.warmup),
+      );
+      const perStep = warm.seconds / warm.steps;
+      row.steps = m.steps ??
+        Math.max(1, Math.min(500, Math.round(target / perStep)));
+      log(
+        `warmed ${label(m.worker)} ${m.task} b${m.batch}: ${
+          warm.msPerBatch.toFixed(1)
+        } ms/batch`,
+      );
+    } catch (err) {
+      skipped.push(skip(m.worker, err, m.task));
+      live.splice(live.indexOf(row), 1);
+    }
+  }
+}
+
+/** One sample of every due row per round, the order rotated each round. */
+async function measureRounds(
+  live: LiveRow[],
+  workers: Map<WorkerSpec, WorkerProcess>,
+  options: HarnessOptions,
+  skipped: Skipped[],
+  log: Log,
+): Promise<void> {
+  const pause = options.pauseMs ?? 200;
+  for (let round = 0; round < options.rounds; round++) {
+    const due = live.filter((r) => (r.m.rounds ?? options.rounds) > round);
+    const shift = due.length ? round % due.length : 0;
+    for (const row of [...due.slice(shift), ...due.slice(0, shift)]) {
+      await sleep(pause);
       try {
-        const warm = await workers.get(m.worker)!.request(
-          m.task,
-          m.batch,
-          Math.max(1, m.warmup),
-        );
-        const perStep = warm.seconds / warm.steps;
-        row.steps = m.steps ??
-          Math.max(1, Math.min(500, Math.round(target / perStep)));
-        log(
-          `warmed ${label(m.worker)} ${m.task} b${m.batch}: ${
-            warm.msPerBatch.toFixed(1)
-          } ms/batch`,
+        row.samples.push(
+          await workers.get(row.m.worker)!.request(
+            row.m.task,
+            row.m.batch,
+            row.steps,
+          ),
         );
       } catch (err) {
-        skipped.push({
-          ...pick(m.worker),
-          task: m.task,
-          reason: (err as Error).message,
-        });
+        skipped.push(skip(row.m.worker, err, row.m.task));
         live.splice(live.indexOf(row), 1);
+        row.samples.length = 0;
       }
     }
-    for (let round = 0; round < options.rounds; round++) {
-      const due = live.filter((r) => (r.m.rounds ?? options.rounds) > round);
-      const shift = due.length ? round % due.length : 0;
-      for (const row of [...due.slice(shift), ...due.slice(0, shift)]) {
-        await sleep(pause);
-        try {
-          row.samples.push(
-            await workers.get(row.m.worker)!.request(
-              row.m.task,
-              row.m.batch,
-              row.steps,
-            ),
-          );
-        } catch (err) {
-          skipped.push({
-            ...pick(row.m.worker),
-            task: row.m.task,
-            reason: (err as Error).message,
-          });
-          live.splice(live.indexOf(row), 1);
-          row.samples.length = 0;
-        }
-      }
-      log(`round ${round + 1}/${options.rounds} done`);
-    }
+    log(`round ${round + 1}/${options.rounds} done`);
+  }
+}
+
+/** A row's result: the median rate and the largest peak memory reported. */
+function toRow({ m, samples }: LiveRow): BenchRow {
+  const ips = median(samples.map((s) => s.imagesPerSecond));
+  // The high-water mark only grows: the largest a worker reported.
+  const rss = samples.flatMap((s) =>
+    typeof s.peakRssMb === "number" ? [s.peakRssMb] : []
+  );
+  return {
+    ...pick(m.worker),
+    task: m.task,
+    batch: m.batch,
+    imagesPerSecond: ips,
+    msPerBatch: (m.batch * 1000) / ips,
+    ...(rss.length ? { peakRssMb: Math.max(...rss) } : {}),
+  };
+}
+
+/** Measures every row, interleaved; see the module doc. */
+export async function runInterleaved(
+  measurements: readonly Measurement[],
+  options: HarnessOptions,
+): Promise<HarnessResult> {
+  const log = options.log ?? (() => {});
+  const skipped: Skipped[] = [];
+  const workers = await startAll(measurements, skipped, log);
+  const live: LiveRow[] = measurements
+    .filter((m) => workers.has(m.worker))
+    .map((m) => ({ m, steps: m.steps ?? 1, samples: [] }));
+  try {
+    await warmUp(live, workers, options.targetSeconds ?? 1.5, skipped, log);
+    await measureRounds(live, workers, options, skipped, log);
   } finally {
     await Promise.all([...workers.values()].map((w) => w.close()));
   }
-  const rows = live.filter((r) => r.samples.length > 0).map(
-    ({ m, samples }): BenchRow => {
-      const ips = median(samples.map((s) => s.imagesPerSecond));
-      // The high-water mark only grows: the largest a worker reported.
-      const rss = samples.flatMap((s) =>
-        typeof s.peakRssMb === "number" ? [s.peakRssMb] : []
-      );
-      return {
-        ...pick(m.worker),
-        task: m.task,
-        batch: m.batch,
-        imagesPerSecond: ips,
-        msPerBatch: (m.batch * 1000) / ips,
-        ...(rss.length ? { peakRssMb: Math.max(...rss) } : {}),
-      };
-    },
-  );
+  const rows = live.filter((r) => r.samples.length > 0).map(toRow);
   return { rows, skipped };
 }
 
