@@ -89,19 +89,14 @@ export function serveClassifier(
   classifier: ClassifierEngine,
   options: ServeOptions = {},
 ): RunningService {
-  // The handler needs the front, which needs the inner server's port.
-  const late: { front?: ConnectionFront } = {};
-  let droppedBeforeAnswer = 0;
-  // Requests in the handler, and who waits for them to reach 0 (a drain).
-  let active = 0;
-  let onIdle: (() => void) | undefined;
+  const state = new RelayState();
   const service = createClassifyHandler(classifier, {
     ...options,
     limitMetrics: () => ({
-      openConnections: late.front?.open ?? 0,
-      refusedConnections: late.front?.stats.refused ?? 0,
-      headerTimeouts: late.front?.stats.headerTimeouts ?? 0,
-      droppedBeforeAnswer: droppedBeforeAnswer,
+      openConnections: state.front?.open ?? 0,
+      refusedConnections: state.front?.stats.refused ?? 0,
+      headerTimeouts: state.front?.stats.headerTimeouts ?? 0,
+      droppedBeforeAnswer: state.droppedBeforeAnswer,
       ...options.limitMetrics?.(),
     }),
   });
@@ -114,79 +109,115 @@ export function serveClassifier(
     hostname: "127.0.0.1",
     port: 0,
     onListen: () => {},
-  }, async (request, info) => {
-    const port = info.remoteAddr.port;
-    const front = late.front;
-    if (!front?.begin(port)) {
-      await request.body?.cancel().catch(() => {});
-      return json(403, { error: "connect through the service's address" }, {
-        connection: "close",
-      });
-    }
-    const started = performance.now();
-    active++;
-    const response = await service.handler(request); // never throws
-    if (--active === 0) onIdle?.();
-    const close = response.headers.get("connection") === "close";
-    // 499: the handler saw the client go while reading its body, and said so.
-    if (front.end(port, close) && response.status !== 499) {
-      droppedBeforeAnswer++;
-      const path = new URL(request.url).pathname;
-      const ms = (performance.now() - started).toFixed(0);
-      log(
-        `dropped ${request.method} ${path}: the client went away before ` +
-          `its answer (${response.status} after ${ms} ms)`,
-      );
-    }
-    return response;
-  });
-  const front = late.front = new ConnectionFront(listener, inner.addr, {
+  }, (request, info) => relay(state, service, log, request, info));
+  // The handler needs the front, which needs the inner server's port.
+  const front = state.front = new ConnectionFront(listener, inner.addr, {
     maxConnections: options.maxConnections ?? 256,
     headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
     log,
   });
-  let stopping: Promise<void> | undefined;
   const shutdown = () =>
-    stopping ??= (async () => {
+    state.stopping ??= (async () => {
       front.close();
       await front.done;
       await inner.shutdown();
       service.close();
     })();
-  const drain = async (timeoutMs: number): Promise<boolean> => {
-    const until = performance.now() + timeoutMs;
-    service.drain();
-    front.stopAccepting();
-    const idle = new Promise<true>((resolve) => {
-      onIdle = () => resolve(true);
-      if (active === 0) resolve(true);
-    });
-    const drained = await within(idle, timeoutMs, false);
-    const left = () => Math.max(0, until - performance.now());
-    // Deno.serve's own graceful shutdown first, so that answers it is still
-    // writing reach the relays. It waits for handlers (one past the timeout
-    // may never end) and perhaps for idle kept-alive connections, so it
-    // gets two seconds at most, then the front closes whatever is open.
-    stopping ??= (async () => {
-      await within(inner.shutdown(), Math.min(2000, left() + 1000), undefined);
-      await front.settle(Math.min(1000, left() + 200));
-      front.close();
-      await front.done;
-      service.close();
-    })();
-    await stopping;
-    return drained;
-  };
   options.signal?.addEventListener("abort", () => shutdown(), { once: true });
   if (options.signal?.aborted) shutdown();
-  const finished = inner.finished.then(() => stopping).then(() => {});
+  const finished = inner.finished.then(() => state.stopping).then(() => {});
   options.onListen?.(listener.addr);
   return {
     ...service,
-    server: { finished, shutdown, drain, active: () => active },
+    server: {
+      finished,
+      shutdown,
+      drain: (ms) => drain(state, front, inner, service, ms),
+      active: () => state.active,
+    },
     addr: listener.addr,
     front,
   };
+}
+
+/** What the relay, shutdown and drain of one service share. */
+class RelayState {
+  /** Set once the front exists (it needs the inner server's port). */
+  front?: ConnectionFront;
+  droppedBeforeAnswer = 0;
+  /** Requests in the handler, and who waits for them to reach 0 (a drain). */
+  active = 0;
+  onIdle?: () => void;
+  stopping?: Promise<void>;
+}
+
+/**
+ * The inner server's handler: only connections relayed by the front get
+ * in; a client gone before its answer is counted and logged.
+ */
+async function relay(
+  state: RelayState,
+  service: ClassifyService,
+  log: (line: string) => void,
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+): Promise<Response> {
+  const port = info.remoteAddr.port;
+  const front = state.front;
+  if (!front?.begin(port)) {
+    await request.body?.cancel().catch(() => {});
+    return json(403, { error: "connect through the service's address" }, {
+      connection: "close",
+    });
+  }
+  const started = performance.now();
+  state.active++;
+  const response = await service.handler(request); // never throws
+  if (--state.active === 0) state.onIdle?.();
+  const close = response.headers.get("connection") === "close";
+  // 499: the handler saw the client go while reading its body, and said so.
+  if (front.end(port, close) && response.status !== 499) {
+    state.droppedBeforeAnswer++;
+    const path = new URL(request.url).pathname;
+    const ms = (performance.now() - started).toFixed(0);
+    log(
+      `dropped ${request.method} ${path}: the client went away before ` +
+        `its answer (${response.status} after ${ms} ms)`,
+    );
+  }
+  return response;
+}
+
+/** {@linkcode ServiceServer.drain}. */
+async function drain(
+  state: RelayState,
+  front: ConnectionFront,
+  inner: Deno.HttpServer<Deno.NetAddr>,
+  service: ClassifyService,
+  timeoutMs: number,
+): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  service.drain();
+  front.stopAccepting();
+  const idle = new Promise<true>((resolve) => {
+    state.onIdle = () => resolve(true);
+    if (state.active === 0) resolve(true);
+  });
+  const drained = await within(idle, timeoutMs, false);
+  const left = () => Math.max(0, until - performance.now());
+  // Deno.serve's own graceful shutdown first, so that answers it is still
+  // writing reach the relays. It waits for handlers (one past the timeout
+  // may never end) and perhaps for idle kept-alive connections, so it
+  // gets two seconds at most, then the front closes whatever is open.
+  state.stopping ??= (async () => {
+    await within(inner.shutdown(), Math.min(2000, left() + 1000), undefined);
+    await front.settle(Math.min(1000, left() + 200));
+    front.close();
+    await front.done;
+    service.close();
+  })();
+  await state.stopping;
+  return drained;
 }
 
 /** `promise`, or `late` once `ms` passed first; the timer never lingers. */
