@@ -7,9 +7,10 @@
 
 import { buildReportData } from "../report/build_report_data.ts";
 import { writeReport } from "../report/write_report.ts";
-import { describeTta } from "../train/tta.ts";
+import { describeTta, type TtaOptions } from "../train/tta.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
-import type { TrainArgs } from "./train.ts";
+import type { Lang } from "../data/classes.ts";
+import type { FineTuneOptions } from "../train/phases.ts";
 
 /** Writes `history.json` (Keras' keys, plus seconds and peak memory). */
 export async function saveHistory(
@@ -40,8 +41,21 @@ export interface FinishedRun extends
   recipe: Record<string, string | number | boolean>;
 }
 
+/** The command-line settings the report shows (a `TrainArgs` has them). */
+export interface ReportArgs {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  augment: boolean;
+  seed: number;
+  out: string;
+  lang: Lang;
+  tta: Required<TtaOptions> | undefined;
+  transfer: { fineTune: FineTuneOptions | undefined };
+}
+
 /** Writes report.html and its figures for a finished run. */
-export async function reportRun(a: TrainArgs, r: FinishedRun): Promise<void> {
+export async function reportRun(a: ReportArgs, r: FinishedRun): Promise<void> {
   const fineTune = a.transfer.fineTune;
   const settings = {
     epochs: a.epochs,
