@@ -28,7 +28,12 @@ import {
 import { encodePng, pngDataUri } from "../image/png_encode.ts";
 import type { Pixels } from "../image/pixels.ts";
 import type { ImageBatch, Lang, ReportData } from "./types.ts";
-import { checkBatch, checkReportData, resolveClassNames } from "./validate.ts";
+import {
+  checkBatch,
+  checkReportData,
+  featureInputBatch,
+  resolveClassNames,
+} from "./validate.ts";
 
 /** The seed's grid of training images is 5×5. */
 export const TRAIN_GRID = 25;
@@ -196,13 +201,7 @@ function featureTiles(
   classNames: readonly string[],
 ): { input: RasterTile; strips: StripTile[] } {
   const [input] = batchRasters(
-    {
-      images: maps.input,
-      labels: [maps.inputLabel],
-      height: maps.height,
-      width: maps.width,
-      channels: maps.channels,
-    },
+    featureInputBatch(maps),
     "featureMaps.input",
     classNames.length,
     1,

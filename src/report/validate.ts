@@ -93,6 +93,19 @@ export function checkBatch(
   return { count, height, width, channels };
 }
 
+/** The feature maps' input image as a batch of one. */
+export function featureInputBatch(
+  maps: NonNullable<ReportData["featureMaps"]>,
+): ImageBatch {
+  return {
+    images: maps.input,
+    labels: [maps.inputLabel],
+    height: maps.height,
+    width: maps.width,
+    channels: maps.channels,
+  };
+}
+
 /** Throws a descriptive error for the first problem found in `data`. */
 export function checkReportData(data: ReportData, numClasses: number): void {
   if (!data || typeof data !== "object") {
@@ -146,13 +159,7 @@ export function checkReportData(data: ReportData, numClasses: number): void {
   const maps = data.featureMaps;
   if (maps) {
     checkBatch(
-      {
-        images: maps.input,
-        labels: [maps.inputLabel],
-        height: maps.height,
-        width: maps.width,
-        channels: maps.channels,
-      },
+      featureInputBatch(maps),
       "featureMaps.input",
       numClasses,
     );
