@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { DataError } from "../src/data/errors.ts";
 import { downloadFile, type DownloadOptions } from "../src/data/download.ts";
 import { Rng } from "../src/util/random.ts";
+import { listTree } from "./_data_fixtures.ts";
 
 const BODY = (() => {
   const bytes = new Uint8Array(200_000);
@@ -54,12 +55,6 @@ function handler(req: Request): Response {
   }
 }
 
-async function listing(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(dir)) names.push(e.name);
-  return names.sort();
-}
-
 Deno.test({
   name: "downloadFile: a stall, progress, a bad URL or folder; no file left",
   sanitizeResources: false,
@@ -93,7 +88,7 @@ Deno.test({
       assert.match(error.message, pattern, url);
       assert.ok(error.message.includes(url), error.message);
       assert.ok(error.hint.includes(HINT), error.hint);
-      assert.deepEqual(await listing(dir), [], `${url} left files behind`);
+      assert.deepEqual(await listTree(dir), [], `${url} left files behind`);
     };
     try {
       await t.step("a good download lands with its progress", async () => {
@@ -110,7 +105,7 @@ Deno.test({
         assert.deepEqual(await Deno.readFile(`${dir}/file.bin`), BODY);
         assert.equal(announced, BODY.length);
         assert.equal(counted, BODY.length);
-        assert.deepEqual(await listing(dir), ["file.bin"]);
+        assert.deepEqual(await listTree(dir), ["file.bin"]);
         await Deno.remove(`${dir}/file.bin`);
       });
       await t.step(
