@@ -91,12 +91,16 @@ export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
     info.outChannels % 4 === 0;
 }
 
+// POS_SKEW of wasm/assembly/winograd.ts: the bytes added to each
+// per-position stride (one cache line, against L1 set conflicts).
+const POS_SKEW = 64;
+
 // Per-thread scratch of wasm/assembly/winograd*.ts: 36 positions x `tiles`
 // (TB_CONV = 8 forward, TB_GRAD = 16 for the filter gradient) of
-// transformed inputs (kp channels) and products (np), and 72 vectors of
-// transform temporaries.
+// transformed inputs (kp channels) and products (np), each position
+// skewed, and 72 vectors of transform temporaries.
 function winogradScratch(tiles: number, kp: number, np: number): number {
-  return 36 * tiles * (kp + np) * 4 + 72 * 16;
+  return 36 * (tiles * (kp + np) * 4 + 2 * POS_SKEW) + 72 * 16;
 }
 
 /** One Winograd convolution: x [batch, inH, inW, inC] to out [batch, outH, outW, outC]. */
@@ -170,7 +174,7 @@ export function winogradFilterGrad(
   const np = Math.ceil(outChannels / 8) * 8;
   const kp = Math.ceil(inChannels / 4) * 4;
   const [scratch, scratchStride] = k.scratch(winogradScratch(16, kp, np));
-  const partials = k.extra(k.threads * 36 * kp * np * 4);
+  const partials = k.extra(k.threads * 36 * (kp * np * 4 + POS_SKEW));
   const params = {
     B: info.batchSize,
     H: info.inHeight,

@@ -16,6 +16,14 @@ import { NR } from "./gemm";
 import { p32 } from "./params";
 import { WinoFilter } from "./blocks";
 
+// Bytes added to every per-position stride of the Winograd buffers. With
+// 128 channels a block's position stride is a power of two (4 KiB for 8
+// tiles), so the 36 positions of one tile fell into one L1 set and evicted
+// each other; one cache line of skew spreads them over 36 sets. Measured at
+// 512x7x7x128->128, 1 thread: input transform 18.8 -> 3.5 ms, output
+// transform 5.9 -> 2.9 ms, whole forward convolution 97 -> 80 ms.
+export const POS_SKEW: usize = 64;
+
 export function roundUp(n: i32, m: i32): i32 {
   return (n + m - 1) / m * m;
 }

@@ -12,7 +12,7 @@
 import { madd, NR } from "./gemm";
 import { p32, splitRange } from "./params";
 import { WinoConv } from "./blocks";
-import { roundUp, transformInputs } from "./winograd";
+import { POS_SKEW, roundUp, transformInputs } from "./winograd";
 
 // Output tiles per block; a block keeps 36 x TB_CONV x (Kp + Np) floats
 // and 72 vectors of scratch (see winogradScratch in src/kernels/conv_winograd.ts).
@@ -180,8 +180,8 @@ export function wino_conv(p: usize, tid: i32, nt: i32): void {
   const T = B * th * tw;
   const r = splitRange(T, 4, tid, nt);
   const r0 = <i32> (r >> 32), r1 = <i32> r;
-  const vPos = <usize> TB_CONV * <usize> Kp * 4;
-  const mPos = <usize> TB_CONV * <usize> Np * 4;
+  const vPos = <usize> TB_CONV * <usize> Kp * 4 + POS_SKEW;
+  const mPos = <usize> TB_CONV * <usize> Np * 4 + POS_SKEW;
   const vBuf = scratch;
   const mBuf = vBuf + 36 * vPos;
   const tmp = mBuf + 36 * mPos; // 72 vectors

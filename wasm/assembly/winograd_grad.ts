@@ -6,7 +6,7 @@
 import { madd, NR } from "./gemm";
 import { p32, splitRange } from "./params";
 import { WinoFilterGrad } from "./blocks";
-import { ldm, roundUp, transformInputs } from "./winograd";
+import { ldm, POS_SKEW, roundUp, transformInputs } from "./winograd";
 
 // Output tiles per block: 36 positions x TB_GRAD x (Kp + Np) floats and 72
 // vectors of scratch. Longer blocks amortise loading and storing the
@@ -71,7 +71,7 @@ export function accumulatePositions(
   gPos: usize,
   dU: usize,
 ): void {
-  const uPos = <usize> Kp * <usize> Np * 4;
+  const uPos = <usize> Kp * <usize> Np * 4 + POS_SKEW;
   for (let pos = 0; pos < positions; pos++) {
     const a = v + <usize> pos * vPos;
     const b = g + <usize> pos * gPos;
@@ -148,7 +148,7 @@ export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
   const scratch = <usize> p32(p, WinoFilterGrad.scratch) +
     <usize> tid * <usize> p32(p, WinoFilterGrad.scratchStride);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
-  const uPos = <usize> Kp * <usize> Np * 4;
+  const uPos = <usize> Kp * <usize> Np * 4 + POS_SKEW;
   const part = <usize> p32(p, WinoFilterGrad.partials) +
     <usize> tid * 36 * uPos;
   memory.fill(part, 0, 36 * uPos);
@@ -156,8 +156,8 @@ export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
   const T = B * th * tw;
   const r = splitRange(T, 1, tid, nt);
   const r0 = <i32> (r >> 32), r1 = <i32> r;
-  const vPos = <usize> TB_GRAD * <usize> Kp * 4;
-  const gPos = <usize> TB_GRAD * <usize> Np * 4;
+  const vPos = <usize> TB_GRAD * <usize> Kp * 4 + POS_SKEW;
+  const gPos = <usize> TB_GRAD * <usize> Np * 4 + POS_SKEW;
   const vBuf = scratch;
   const gBuf = vBuf + 36 * vPos;
   const tmp = gBuf + 36 * gPos; // 72 vectors
@@ -218,7 +218,7 @@ export function wino_filter_grad_reduce(p: usize, tid: i32, nt: i32): void {
   const dW = <usize> p32(p, WinoFilterGrad.dW);
   const parts = p32(p, WinoFilterGrad.parts);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
-  const uPos = <usize> Kp * <usize> Np * 4;
+  const uPos = <usize> Kp * <usize> Np * 4 + POS_SKEW;
   const tap = <usize> K * <usize> N * 4;
   const per = (K + nt - 1) / nt;
   const k0 = tid * per, k1 = min(K, k0 + per);
