@@ -96,7 +96,7 @@ export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
 const POS_SKEW = 64;
 
 // Per-thread scratch of wasm/assembly/winograd*.ts: 36 positions x `tiles`
-// (TB_CONV = 8 forward, TB_GRAD = 16 for the filter gradient) of
+// (TB_CONV = 12 forward, TB_GRAD = 16 for the filter gradient) of
 // transformed inputs (kp channels) and products (np), each position
 // skewed, and 72 vectors of transform temporaries.
 function winogradScratch(tiles: number, kp: number, np: number): number {
@@ -140,7 +140,7 @@ export function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
       flip: c.flip ? 1 : 0,
     });
   }
-  const [scratch, scratchStride] = k.scratch(winogradScratch(8, kp, np));
+  const [scratch, scratchStride] = k.scratch(winogradScratch(12, kp, np));
   k.run(WINO_CONV, {
     B: c.batch,
     H: c.inH,

@@ -16,16 +16,20 @@ import { POS_SKEW, roundUp, transformInputs } from "./winograd";
 
 // Output tiles per block; a block keeps 36 x TB_CONV x (Kp + Np) floats
 // and 72 vectors of scratch (see winogradScratch in src/kernels/conv_winograd.ts).
-// Small blocks stay in L1 (8 tiles beat 16 and 32 by 5-10% at batch 256).
-export const TB_CONV: i32 = 8;
+// Two 6-row micro-tiles: 6 and 12 tiles ran alike at 512x7x7x128->128
+// (and 8 tiles had beaten 16 and 32 by 5-10% with the 4x8 tile); 12 streams
+// the transformed filter half as often as 6.
+export const TB_CONV: i32 = 12;
 
-// C[4 x 8] = A[4 x K] · panel[K x 8]: A rows `lda` bytes apart (the
-// transformed tiles of one position), K a multiple of 4. One k step per
-// trip, as microTile in gemm.ts (unrolled by four: 85 -> 62 ms for the
-// 512x7x7x128->128 input gradient on one thread).
-
+// C[6 x 8] = A[6 x K] · panel[K x 8]: A rows `lda` bytes apart (the
+// transformed tiles of one position), K a multiple of 4. Six rows keep
+// twelve accumulators in flight, which hides the FMA latency better than
+// gemm.ts' 4x8 (L1-resident micro-benchmark, K = 128: 48 against 45
+// GFLOP/s; 512x7x7x128->128 input gradient, 1 thread: 62 -> 57 ms). Eight
+// rows spill V8's 16 xmm registers (34 GFLOP/s). One k step per trip: the
+// same tile unrolled by four k steps also spills.
 @inline
-export function tile4x8(
+export function tile6x8(
   K: i32,
   a: usize,
   lda: usize,
@@ -37,7 +41,10 @@ export function tile4x8(
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
   const a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
+  const a4 = a + 4 * lda, a5 = a + 5 * lda;
   for (let k: usize = 0; k < <usize> K * 4; k += 4) {
     const pb = b + k * 8;
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
@@ -53,6 +60,12 @@ export function tile4x8(
     v = v128.load32_splat(a3 + k);
     c30 = madd(v, b0, c30);
     c31 = madd(v, b1, c31);
+    v = v128.load32_splat(a4 + k);
+    c40 = madd(v, b0, c40);
+    c41 = madd(v, b1, c41);
+    v = v128.load32_splat(a5 + k);
+    c50 = madd(v, b0, c50);
+    c51 = madd(v, b1, c51);
   }
   v128.store(c, c00);
   v128.store(c, c01, 16);
@@ -62,11 +75,15 @@ export function tile4x8(
   v128.store(c + 2 * ldc, c21, 16);
   v128.store(c + 3 * ldc, c30);
   v128.store(c + 3 * ldc, c31, 16);
+  v128.store(c + 4 * ldc, c40);
+  v128.store(c + 4 * ldc, c41, 16);
+  v128.store(c + 5 * ldc, c50);
+  v128.store(c + 5 * ldc, c51, 16);
 }
 
 // The GEMMs of one block: m[pos][t][Np] = v[pos][t][Kp] · u[pos] for each
-// of `positions` positions, four tiles by eight outputs at a time (tb is
-// rounded up to 4; rows past it hold stale values that nothing reads).
+// of `positions` positions, six tiles by eight outputs at a time (tb is
+// rounded up to 6; rows past it hold stale values that nothing reads).
 export function positionGemms(
   positions: i32,
   tb: i32,
@@ -83,9 +100,9 @@ export function positionGemms(
     const a = v + <usize> pos * vPos;
     const bp = u + <usize> pos * uPos;
     const c = m + <usize> pos * mPos;
-    for (let i = 0; i < tb; i += 4) {
+    for (let i = 0; i < tb; i += 6) {
       for (let j = 0; j < Np; j += NR) {
-        tile4x8(
+        tile6x8(
           Kp,
           a + <usize> i * <usize> Kp * 4,
           <usize> Kp * 4,
@@ -138,7 +155,7 @@ export function wino_conv(p: usize, tid: i32, nt: i32): void {
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const tw = (OW + 3) >> 2, th = (OH + 3) >> 2;
   const T = B * th * tw;
-  const r = splitRange(T, 4, tid, nt);
+  const r = splitRange(T, 6, tid, nt);
   const r0 = <i32> (r >> 32), r1 = <i32> r;
   const vPos = <usize> TB_CONV * <usize> Kp * 4 + POS_SKEW;
   const mPos = <usize> TB_CONV * <usize> Np * 4 + POS_SKEW;
