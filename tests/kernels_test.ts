@@ -295,6 +295,9 @@ function winogradCases(): ConvCase[] {
     { b: 3, h: 3, w: 3, c: 8, o: 12, k: 3, s: 1, pad: "valid" },
     // The seed's first layer: three channels, a partial vector.
     { b: 2, h: 32, w: 32, c: 3, o: 32, k: 3, s: 1, pad: "same" },
+    // The fast network's last group: 6-row and 4-row micro-tiles together
+    // (128 rows = 20 x 6 + 2 x 4), blocks of 12 tiles with a partial one.
+    { b: 3, h: 7, w: 7, c: 128, o: 128, k: 3, s: 1, pad: "same" },
   ];
   while (out.length < CASES) {
     const c: ConvCase = {
