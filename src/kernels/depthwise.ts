@@ -196,7 +196,8 @@ function filterGradKernel(
     x: offset(b, x),
     y: offset(b, dy),
     df: offset(b, out),
-    partials: k.extra(k.threads * size * 4),
+    // Whole cache lines per thread: lineUp in wasm/assembly/params.ts.
+    partials: k.extra(k.threads * Math.ceil(size / 16) * 64),
     parts: k.threads,
   };
   k.run(DEPTHWISE_FILTER_GRAD, params);

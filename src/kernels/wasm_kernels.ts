@@ -103,14 +103,18 @@ export class HeapKernels {
     return [(this.#scratch + 15) & ~15, stride];
   }
 
-  /** A second, shared (not per-thread) scratch of `bytes` bytes. */
+  /**
+   * A second, shared (not per-thread) scratch of `bytes` bytes, aligned to a
+   * 64-byte cache line so that per-thread partials laid out in whole lines
+   * never share one.
+   */
   extra(bytes: number): number {
     if (bytes > this.#extraBytes) {
       if (this.#extra) this.#wasm._free(this.#extra);
-      this.#extra = this.#wasm._malloc(bytes + 16);
+      this.#extra = this.#wasm._malloc(bytes + 64);
       this.#extraBytes = bytes;
     }
-    return (this.#extra + 15) & ~15;
+    return (this.#extra + 63) & ~63;
   }
 
   /**

@@ -9,7 +9,7 @@
 // partials over the thread's output rows (x, y = dy -> partials), then
 // their sum (partials -> df).
 
-import { p32, splitRange } from "./params";
+import { lineUp, p32, splitRange } from "./params";
 import { Depthwise } from "./blocks";
 
 // Forward. Threads split over output rows (image, oy).
@@ -146,7 +146,8 @@ export function depthwise_filter_grad(p: usize, tid: i32, nt: i32): void {
   const x = <usize> p32(p, Depthwise.x), dy = <usize> p32(p, Depthwise.y);
   const CM = C * M;
   const F = fh * fw * CM;
-  const part = <usize> p32(p, Depthwise.partials) + <usize> (tid * F) * 4;
+  const part = <usize> p32(p, Depthwise.partials) +
+    <usize> tid * lineUp(<usize> F * 4);
   memory.fill(part, 0, <usize> F * 4);
   const r = splitRange(p32(p, Depthwise.B) * OH, 1, tid, nt);
   for (let row = <i32> (r >> 32); row < <i32> r; row++) {
@@ -196,11 +197,12 @@ export function depthwise_filter_reduce(p: usize, tid: i32, nt: i32): void {
   const partials = <usize> p32(p, Depthwise.partials);
   const df = <usize> p32(p, Depthwise.df);
   const parts = p32(p, Depthwise.parts);
+  const stride = lineUp(<usize> F * 4);
   const r = splitRange(F, 1, tid, nt);
   for (let i = <i32> (r >> 32); i < <i32> r; i++) {
     let s: f32 = 0;
     for (let t = 0; t < parts; t++) {
-      s += load<f32>(partials + (<usize> t * <usize> F + <usize> i) * 4);
+      s += load<f32>(partials + <usize> t * stride + <usize> i * 4);
     }
     store<f32>(df + <usize> i * 4, s);
   }

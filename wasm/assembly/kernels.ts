@@ -9,7 +9,7 @@
 
 import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
 import { packAConv, packBConv } from "./conv_pack";
-import { f32At, p32, splitRange } from "./params";
+import { f32At, lineUp, p32, splitRange } from "./params";
 import {
   BiasAct,
   ColSum,
@@ -348,7 +348,8 @@ export function col_sum(p: usize, tid: i32, nt: i32): void {
   const x = <usize> p32(p, ColSum.x);
   const rows = p32(p, ColSum.rows);
   const cols = p32(p, ColSum.cols);
-  const part = <usize> p32(p, ColSum.partials) + <usize> tid * <usize> cols * 4;
+  const part = <usize> p32(p, ColSum.partials) +
+    <usize> tid * lineUp(<usize> cols * 4);
   memory.fill(part, 0, <usize> cols * 4);
   const r = splitRange(rows, 1, tid, nt);
   const c4 = cols & ~3;
@@ -373,11 +374,12 @@ export function col_sum_reduce(p: usize, tid: i32, nt: i32): void {
   const out = <usize> p32(p, ColSum.out);
   const parts = p32(p, ColSum.parts);
   const scale = f32At(p, ColSum.scale);
+  const stride = lineUp(<usize> cols * 4);
   const r = splitRange(cols, 1, tid, nt);
   for (let c = <i32> (r >> 32); c < <i32> r; c++) {
     let s: f32 = 0;
     for (let t = 0; t < parts; t++) {
-      s += load<f32>(partials + (<usize> t * <usize> cols + <usize> c) * 4);
+      s += load<f32>(partials + <usize> t * stride + <usize> c * 4);
     }
     store<f32>(out + <usize> c * 4, s * scale);
   }

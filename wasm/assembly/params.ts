@@ -20,3 +20,10 @@ export function splitRange(n: i32, align: i32, tid: i32, nt: i32): i64 {
   const u1 = u0 + per + (tid < extra ? 1 : 0);
   return (<i64> min(u0 * align, n) << 32) | <i64> min(u1 * align, n);
 }
+
+// n bytes rounded up to whole 64-byte cache lines: the stride of per-thread
+// partials, so that no two threads write one line (the host aligns the
+// partials' base to 64 bytes; see HeapKernels.extra).
+export function lineUp(n: usize): usize {
+  return (n + 63) & ~(<usize> 63);
+}
