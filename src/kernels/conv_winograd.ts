@@ -91,13 +91,17 @@ export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
     info.outChannels % 4 === 0;
 }
 
-// POS_SKEW of wasm/assembly/winograd.ts: the bytes added to each
-// per-position stride (one cache line, against L1 set conflicts).
+// Constants of wasm/assembly/winograd*.ts, which must agree with these: the
+// bytes added to each per-position stride (POS_SKEW: one cache line, against
+// L1 set conflicts) and the output tiles per block of the forward pass and
+// of the filter gradient (TB_CONV, TB_GRAD). A block size larger there than
+// here would overrun the scratch.
 const POS_SKEW = 64;
+const TB_CONV = 12;
+const TB_GRAD = 16;
 
 // Per-thread scratch of wasm/assembly/winograd*.ts: 36 positions x `tiles`
-// (TB_CONV = 12 forward, TB_GRAD = 16 for the filter gradient) of
-// transformed inputs (kp channels) and products (np), each position
+// of transformed inputs (kp channels) and products (np), each position
 // skewed, and 72 vectors of transform temporaries.
 function winogradScratch(tiles: number, kp: number, np: number): number {
   return 36 * (tiles * (kp + np) * 4 + 2 * POS_SKEW) + 72 * 16;
@@ -140,7 +144,7 @@ export function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
       flip: c.flip ? 1 : 0,
     });
   }
-  const [scratch, scratchStride] = k.scratch(winogradScratch(12, kp, np));
+  const [scratch, scratchStride] = k.scratch(winogradScratch(TB_CONV, kp, np));
   k.run(WINO_CONV, {
     B: c.batch,
     H: c.inH,
@@ -173,8 +177,8 @@ export function winogradFilterGrad(
   const { inChannels, outChannels } = info;
   const np = Math.ceil(outChannels / 8) * 8;
   const kp = Math.ceil(inChannels / 4) * 4;
-  const [scratch, scratchStride] = k.scratch(winogradScratch(16, kp, np));
-  const partials = k.extra(k.threads * 36 * (kp * np * 4 + POS_SKEW));
+  const [scratch, scratchStride] = k.scratch(winogradScratch(TB_GRAD, kp, np));
+  const partials = k.partials(36 * (kp * np * 4 + POS_SKEW));
   const params = {
     B: info.batchSize,
     H: info.inHeight,

@@ -196,8 +196,7 @@ function filterGradKernel(
     x: offset(b, x),
     y: offset(b, dy),
     df: offset(b, out),
-    // Whole cache lines per thread: lineUp in wasm/assembly/params.ts.
-    partials: k.extra(k.threads * Math.ceil(size / 16) * 64),
+    partials: k.partials(size * 4),
     parts: k.threads,
   };
   k.run(DEPTHWISE_FILTER_GRAD, params);

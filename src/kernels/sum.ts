@@ -54,10 +54,7 @@ export function sumLeading(
     ? [...x.shape.slice(0, -1).map(() => 1), cols]
     : [cols];
   const out = b.makeOutput(shape, "float32");
-  // One cache line or more per thread (lineUp in wasm/assembly/params.ts):
-  // with 32 columns two threads' partials shared a line, and the bias
-  // gradient of 64x32x32x32 ran 1.6x slower on 2 threads than on 1.
-  const partials = k.extra(k.threads * Math.ceil(cols / 16) * 64);
+  const partials = k.partials(cols * 4);
   const params = {
     x: offset(b, x),
     rows,

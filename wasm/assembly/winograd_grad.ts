@@ -112,6 +112,13 @@ function outer6x8(
   v128.store(c + 5 * ldc, c51, 16);
 }
 
+// Bytes from one position of a per-thread partial dU[36][Kp][Np] to the
+// next (skewed, as the block buffers are).
+@inline
+function dUPos(Kp: i32, Np: i32): usize {
+  return <usize> Kp * <usize> Np * 4 + POS_SKEW;
+}
+
 // dU[pos] += v[pos]ᵀ · g[pos] over the tb tiles of a block, for each of
 // `positions` positions: v[pos] is [tb][Kp], g[pos] is [tb][Np], dU[pos]
 // is [Kp][Np].
@@ -126,7 +133,7 @@ export function accumulatePositions(
   gPos: usize,
   dU: usize,
 ): void {
-  const uPos = <usize> Kp * <usize> Np * 4 + POS_SKEW;
+  const uPos = dUPos(Kp, Np);
   for (let pos = 0; pos < positions; pos++) {
     const a = v + <usize> pos * vPos;
     const b = g + <usize> pos * gPos;
@@ -220,7 +227,7 @@ export function wino_filter_grad(p: usize, tid: i32, nt: i32): void {
   const scratch = <usize> p32(p, WinoFilterGrad.scratch) +
     <usize> tid * <usize> p32(p, WinoFilterGrad.scratchStride);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
-  const uPos = <usize> Kp * <usize> Np * 4 + POS_SKEW;
+  const uPos = dUPos(Kp, Np);
   const part = <usize> p32(p, WinoFilterGrad.partials) +
     <usize> tid * 36 * uPos;
   memory.fill(part, 0, 36 * uPos);
@@ -290,7 +297,7 @@ export function wino_filter_grad_reduce(p: usize, tid: i32, nt: i32): void {
   const dW = <usize> p32(p, WinoFilterGrad.dW);
   const parts = p32(p, WinoFilterGrad.parts);
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
-  const uPos = <usize> Kp * <usize> Np * 4 + POS_SKEW;
+  const uPos = dUPos(Kp, Np);
   const tap = <usize> K * <usize> N * 4;
   const per = (K + nt - 1) / nt;
   const k0 = tid * per, k1 = min(K, k0 + per);
