@@ -9,6 +9,7 @@ import {
   ENTRIES,
   ENTRY_NAMES,
   KERNELS,
+  QUERY_NAMES,
   TFJS_KERNEL_NAMES,
 } from "../src/kernels/table.ts";
 import { isSimdnetKernel } from "../src/kernels/register.ts";
@@ -131,12 +132,15 @@ Deno.test("every declared kernel is registered for wasm, and nothing else of sim
   assert.deepEqual(ours.toSorted(), TFJS_KERNEL_NAMES.toSorted());
 });
 
-Deno.test("the kernel module exports exactly the declared entry points", () => {
+Deno.test("the kernel module exports exactly the declared entry points and queries", () => {
   for (const shared of [false, true]) {
     const exported = WebAssembly.Module.exports(compileKernels(shared).module)
       .filter((e) => e.kind === "function")
       .map((e) => e.name);
-    assert.deepEqual(exported.toSorted(), ENTRY_NAMES.toSorted());
+    assert.deepEqual(
+      exported.toSorted(),
+      [...ENTRY_NAMES, ...QUERY_NAMES].toSorted(),
+    );
   }
 });
 

@@ -91,22 +91,6 @@ export function winogradFits(info: tf.backend_util.Conv2DInfo): boolean {
     info.outChannels % 4 === 0;
 }
 
-// Constants of wasm/assembly/winograd*.ts, which must agree with these: the
-// bytes added to each per-position stride (POS_SKEW: one cache line, against
-// L1 set conflicts) and the output tiles per block of the forward pass and
-// of the filter gradient (TB_CONV, TB_GRAD). A block size larger there than
-// here would overrun the scratch.
-const POS_SKEW = 64;
-const TB_CONV = 12;
-const TB_GRAD = 16;
-
-// Per-thread scratch of wasm/assembly/winograd*.ts: 36 positions x `tiles`
-// of transformed inputs (kp channels) and products (np), each position
-// skewed, and 72 vectors of transform temporaries.
-function winogradScratch(tiles: number, kp: number, np: number): number {
-  return 36 * (tiles * (kp + np) * 4 + 2 * POS_SKEW) + 72 * 16;
-}
-
 /** One Winograd convolution: x [batch, inH, inW, inC] to out [batch, outH, outW, outC]. */
 export interface WinogradCall {
   x: tf.TensorInfo;
@@ -132,9 +116,11 @@ export interface WinogradCall {
  * runs the tiled transform, GEMM and inverse transform.
  */
 export function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
-  const np = Math.ceil(c.outC / 8) * 8;
-  const kp = Math.ceil(c.inC / 4) * 4;
-  const [u, fresh] = k.derived(c.w.dataId, c.flip ? 1 : 0, 36 * kp * np * 4);
+  const [u, fresh] = k.derived(
+    c.w.dataId,
+    c.flip ? 1 : 0,
+    k.pool.query("wino_filter_bytes", c.inC, c.outC),
+  );
   if (fresh) {
     k.run(WINO_FILTER, {
       K: c.inC,
@@ -144,7 +130,11 @@ export function winograd(k: HeapKernels, b: Backend, c: WinogradCall): void {
       flip: c.flip ? 1 : 0,
     });
   }
-  const [scratch, scratchStride] = k.scratch(winogradScratch(TB_CONV, kp, np));
+  // Sizes come from the module: a block size that disagreed with the
+  // wasm's would overrun the scratch silently.
+  const [scratch, scratchStride] = k.scratch(
+    k.pool.query("wino_conv_scratch", c.inC, c.outC),
+  );
   k.run(WINO_CONV, {
     B: c.batch,
     H: c.inH,
@@ -175,10 +165,12 @@ export function winogradFilterGrad(
   out: tf.TensorInfo,
 ): void {
   const { inChannels, outChannels } = info;
-  const np = Math.ceil(outChannels / 8) * 8;
-  const kp = Math.ceil(inChannels / 4) * 4;
-  const [scratch, scratchStride] = k.scratch(winogradScratch(TB_GRAD, kp, np));
-  const partials = k.partials(36 * (kp * np * 4 + POS_SKEW));
+  const [scratch, scratchStride] = k.scratch(
+    k.pool.query("wino_grad_scratch", inChannels, outChannels),
+  );
+  const partials = k.partials(
+    k.pool.query("wino_grad_partial", inChannels, outChannels),
+  );
   const params = {
     B: info.batchSize,
     H: info.inHeight,
@@ -211,5 +203,11 @@ export const convWinogradKernels: KernelDecl = {
     WINO_CONV,
     WINO_FILTER_GRAD,
     WINO_FILTER_GRAD_REDUCE,
+  ],
+  queries: [
+    "wino_filter_bytes",
+    "wino_conv_scratch",
+    "wino_grad_scratch",
+    "wino_grad_partial",
   ],
 };

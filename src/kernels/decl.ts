@@ -34,6 +34,11 @@ export interface KernelDecl {
   readonly kernels: Readonly<Record<string, KernelImpl>>;
   /** Kernel module exports it runs, each with its parameter block. */
   readonly entries: readonly Entry[];
+  /**
+   * Host-side exports it calls through `ThreadPool.query` (buffer sizes
+   * computed by the kernels' own code).
+   */
+  readonly queries?: readonly string[];
   /** Structs its blocks embed (generated as AssemblyScript classes). */
   readonly structs?: readonly ParamBlock[];
 }

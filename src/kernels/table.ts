@@ -52,6 +52,11 @@ export const ENTRIES: readonly Entry[] = KERNELS.flatMap((d) => d.entries);
 /** Names of {@linkcode ENTRIES}: the exports the thread pool binds. */
 export const ENTRY_NAMES: readonly string[] = ENTRIES.map((e) => e.name);
 
+/** The host-side size queries the families call, each once. */
+export const QUERY_NAMES: readonly string[] = KERNELS.flatMap((d) =>
+  d.queries ?? []
+);
+
 /** Every parameter block and struct, each once, in declaration order. */
 export const BLOCKS: readonly ParamBlock[] = [
   ...new Set(
@@ -76,5 +81,5 @@ function checkUnique(what: string, names: readonly string[]): void {
 }
 
 checkUnique("kernel", TFJS_KERNEL_NAMES);
-checkUnique("entry point", ENTRY_NAMES);
+checkUnique("entry point", [...ENTRY_NAMES, ...QUERY_NAMES]);
 checkUnique("parameter block", BLOCKS.map((b) => b.name));

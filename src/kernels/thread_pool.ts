@@ -83,6 +83,7 @@ export class ThreadPool {
   readonly #workers: Worker[];
   readonly #ctrl: Int32Array;
   readonly #canBlock: boolean;
+  readonly #exports: WebAssembly.Exports;
   #limit: number;
 
   private constructor(
@@ -90,7 +91,9 @@ export class ThreadPool {
     fns: KernelFn[],
     workers: Worker[],
     ctrl: Int32Array,
+    exports: WebAssembly.Exports,
   ) {
+    this.#exports = exports;
     this.#index = new Map(names.map((n, i) => [n, i]));
     this.#fns = fns;
     this.#workers = workers;
@@ -158,7 +161,20 @@ export class ThreadPool {
         throw err;
       }
     }
-    return new ThreadPool(names, fns, workers, ctrl);
+    return new ThreadPool(names, fns, workers, ctrl, inst.exports);
+  }
+
+  /**
+   * Calls a host-side export of the kernel module on this thread: a size
+   * query such as `wino_conv_scratch(K, N)`, so that buffer layouts the
+   * kernels depend on are computed by the kernels' own code.
+   */
+  query(name: string, ...args: number[]): number {
+    const fn = this.#exports[name];
+    if (typeof fn !== "function") {
+      throw new Error(`simdnet: the kernel module exports no ${name}`);
+    }
+    return (fn as (...a: number[]) => number)(...args);
   }
 
   /** Threads that share each call, the calling thread included. */

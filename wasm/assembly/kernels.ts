@@ -20,9 +20,14 @@ import {
   MatMul,
 } from "./blocks";
 
-export { wino_filter } from "./winograd";
-export { wino_conv } from "./winograd_conv";
-export { wino_filter_grad, wino_filter_grad_reduce } from "./winograd_grad";
+export { wino_filter, wino_filter_bytes } from "./winograd";
+export { wino_conv, wino_conv_scratch } from "./winograd_conv";
+export {
+  wino_filter_grad,
+  wino_filter_grad_reduce,
+  wino_grad_partial,
+  wino_grad_scratch,
+} from "./winograd_grad";
 export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";
 export { max_pool, maxpool_grad } from "./max_pool";

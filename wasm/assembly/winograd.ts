@@ -28,6 +28,19 @@ export function roundUp(n: i32, m: i32): i32 {
   return (n + m - 1) / m * m;
 }
 
+// Bytes of the transformed filter panels (host-called).
+export function wino_filter_bytes(K: i32, N: i32): i32 {
+  return 36 * roundUp(K, 4) * roundUp(N, NR) * 4;
+}
+
+// Per-thread scratch bytes of a block of `tb` tiles: 36 skewed positions of
+// transformed inputs (Kp channels) and of products or output gradients (Np),
+// then 72 vectors of transform temporaries. The host sizes its scratch with
+// wino_conv_scratch / wino_grad_scratch below, so block sizes live here only.
+export function blockScratch(tb: i32, Kp: i32, Np: i32): i32 {
+  return 36 * (tb * (Kp + Np) * 4 + 2 * <i32> POS_SKEW) + 72 * 16;
+}
+
 // G g for three taps (a, b, c) along one axis, written to dst + i * s.
 @inline
 function g6(a: f32, b: f32, c: f32, dst: usize, s: usize): void {

@@ -12,14 +12,25 @@
 import { madd, NR } from "./gemm";
 import { p32, splitRange } from "./params";
 import { WinoConv } from "./blocks";
-import { POS_SKEW, roundUp, transformInputs } from "./winograd";
+import {
+  blockScratch,
+  POS_SKEW,
+  roundUp,
+  transformInputs,
+} from "./winograd";
 
 // Output tiles per block; a block keeps 36 x TB_CONV x (Kp + Np) floats
-// and 72 vectors of scratch (see winogradScratch in src/kernels/conv_winograd.ts).
+// and 72 vectors of scratch (wino_conv_scratch below).
 // Two 6-row micro-tiles: 6 and 12 tiles ran alike at 512x7x7x128->128
 // (and 8 tiles had beaten 16 and 32 by 5-10% with the 4x8 tile); 12 streams
 // the transformed filter half as often as 6.
 export const TB_CONV: i32 = 12;
+
+// Per-thread scratch bytes of wino_conv for K input and N output channels
+// (called by the host, not by threads).
+export function wino_conv_scratch(K: i32, N: i32): i32 {
+  return blockScratch(TB_CONV, roundUp(K, 4), roundUp(N, NR));
+}
 
 // C[6 x 8] = A[6 x K] · panel[K x 8]: A rows `lda` bytes apart (the
 // transformed tiles of one position), K a multiple of 4. Six rows keep

@@ -6,12 +6,28 @@
 import { madd, NR } from "./gemm";
 import { p32, splitRange } from "./params";
 import { WinoFilterGrad } from "./blocks";
-import { ldm, POS_SKEW, roundUp, transformInputs } from "./winograd";
+import {
+  blockScratch,
+  ldm,
+  POS_SKEW,
+  roundUp,
+  transformInputs,
+} from "./winograd";
 
 // Output tiles per block: 36 positions x TB_GRAD x (Kp + Np) floats and 72
 // vectors of scratch. Longer blocks amortise loading and storing the
 // accumulators.
 export const TB_GRAD: i32 = 16;
+
+// Per-thread scratch bytes of wino_filter_grad for K input and N output
+// channels, and the bytes of one thread's partial dU (host-called).
+export function wino_grad_scratch(K: i32, N: i32): i32 {
+  return blockScratch(TB_GRAD, roundUp(K, 4), roundUp(N, NR));
+}
+
+export function wino_grad_partial(K: i32, N: i32): i32 {
+  return 36 * <i32> dUPos(roundUp(K, 4), roundUp(N, NR));
+}
 
 // C[4 x 8] += Σ_t A[t][0:4] ⊗ B[t][0:8] over `tb` rows: A rows `lda` bytes
 // apart, B rows `ldb` bytes apart; C rows `ldc` bytes apart.
