@@ -90,3 +90,37 @@ for (const kind of ["avg", "max"] as const) {
     }
   });
 }
+
+Deno.test("max pooling's gradient on windows that tile the image: ties, -Inf and NaN windows match cpu exactly", async () => {
+  // Windows with stride = size take the kernel's single-pass path. Three
+  // values (and -Inf, NaN) make ties the rule: the first maximum in
+  // row-major order takes the gradient, a window without a maximum above
+  // -Inf takes none.
+  const cases: PoolCase[] = [
+    { shape: [3, 9, 10, 7], pool: [2, 3], strides: [2, 3], pad: "valid" },
+    { shape: [3, 9, 10, 7], pool: [2, 3], strides: [2, 3], pad: "same" },
+    { shape: [2, 7, 7, 9], pool: [3, 3], strides: [3, 3], pad: "same" },
+    { shape: [5, 31, 31, 8], pool: [2, 2], strides: [2, 2], pad: "valid" },
+  ];
+  const pick = [0, 1, 2, -Infinity, NaN];
+  for (const c of cases) {
+    const n = c.shape.reduce((a, b) => a * b, 1);
+    const x = {
+      v: new Float32Array(n).map(() => pick[rng.int(pick.length)]!),
+      shape: c.shape,
+    };
+    const f = (xt: tf.Tensor) =>
+      tf.maxPool(xt as tf.Tensor4D, c.pool, c.strides, c.pad);
+    const y = tf.tidy(() => f(tf.zeros(c.shape)));
+    const dy = randomValues(rng, y.shape);
+    y.dispose();
+    const err = await compareBackends([x, dy], (xt, dyt) => [
+      tf.engine().runKernel(
+        tf.MaxPoolGrad,
+        { dy: dyt!, input: xt!, output: f(xt!) },
+        { filterSize: c.pool, strides: c.strides, pad: c.pad } as never,
+      ) as tf.Tensor,
+    ], 0);
+    assert.equal(err, 0, label(c));
+  }
+});
