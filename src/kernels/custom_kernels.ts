@@ -38,3 +38,22 @@ export const GELU = "SimdnetGelu";
 
 /** The gradient through {@linkcode GELU}: inputs dy, x; dy * gelu'(x). */
 export const GELU_GRAD = "SimdnetGeluGrad";
+
+/**
+ * The batch mean and biased variance over every axis but the last, in one
+ * pass: input x; outputs mean, variance (`[channels]` each).
+ */
+export const MOMENTS = "SimdnetMoments";
+
+/**
+ * The gradients of training batch normalization
+ * `(x - mean) / sqrt(variance + epsilon) * gamma + beta` with the batch's
+ * own statistics: inputs dy, x, mean, variance, gamma (optional, 1);
+ * outputs dx, dgamma, dbeta.
+ */
+export const BATCH_NORM_GRAD = "SimdnetBatchNormGrad";
+
+/** Attributes of {@linkcode BATCH_NORM_GRAD}. */
+export interface BatchNormGradAttrs {
+  epsilon: number;
+}

@@ -25,6 +25,7 @@ import { binaryKernels } from "./binary.ts";
 import { depthwiseKernels } from "./depthwise.ts";
 import { avgPoolKernels } from "./avg_pool.ts";
 import { batchNormKernels } from "./batch_norm.ts";
+import { batchNormTrainKernels } from "./batch_norm_train.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -44,6 +45,7 @@ export const KERNELS: readonly KernelDecl[] = [
   depthwiseKernels,
   avgPoolKernels,
   batchNormKernels,
+  batchNormTrainKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

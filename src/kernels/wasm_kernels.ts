@@ -51,7 +51,7 @@ interface DerivedBuffer {
 }
 
 /** `n` bytes rounded up to whole 64-byte cache lines (`lineUp` in wasm/assembly/params.ts). */
-function lineUp(n: number): number {
+export function lineUp(n: number): number {
   return Math.ceil(n / 64) * 64;
 }
 
@@ -125,12 +125,12 @@ export class HeapKernels {
   /**
    * One partial of `bytes` bytes per thread, in the shared scratch, each
    * starting on its own cache line: thread t's is at the returned offset +
-   * t * lineUp(bytes), as `lineUp` in wasm/assembly/params.ts lays them out.
-   * Partials that shared a line made the bias gradient slower on 2 threads
-   * than on 1.
+   * t * lineUp(bytes), as `lineUp` in wasm/assembly/params.ts lays them out,
+   * then `tail` bytes for the reduce phase's shared results. Partials that
+   * shared a line made the bias gradient slower on 2 threads than on 1.
    */
-  partials(bytes: number): number {
-    return this.extra(this.threads * lineUp(bytes));
+  partials(bytes: number, tail = 0): number {
+    return this.extra(this.threads * lineUp(bytes) + tail);
   }
 
   /**

@@ -8,6 +8,11 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import {
+  BATCH_NORM_GRAD,
+  type BatchNormGradAttrs,
+  MOMENTS,
+} from "../kernels/custom_kernels.ts";
 
 /** What {@linkcode batchNormTrain} returns. */
 export interface BatchNormTrainResult {
@@ -33,7 +38,9 @@ export interface BatchNormTrainResult {
  * `dx = gamma r (dy - dbeta / n - x̂ dgamma / n)`.
  * That is nine element-wise passes where differentiating the moments and
  * FusedBatchNorm op by op took about twenty-five (the Multiply, Sub, Add
- * and Sum calls of a fast-recipe step).
+ * and Sum calls of a fast-recipe step). Where the backend has simdnet's
+ * `SimdnetMoments` and `SimdnetBatchNormGrad` kernels (wasm), the
+ * statistics are one pass over x and the gradient two.
  */
 export function batchNormTrain(
   x: tf.Tensor,
@@ -49,25 +56,19 @@ export function batchNormTrain(
   const op = tf.customGrad((...args: unknown[]) => {
     const [xs, g, b] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const [mean, variance, inv, y] = tf.tidy(() => {
-      const m = tf.moments(xs, axes);
-      const v = m.variance as tf.Tensor1D;
-      return [
-        m.mean as tf.Tensor1D,
-        v,
-        tf.rsqrt(tf.add(v, epsilon)),
-        batchNormInfer(xs, m.mean as tf.Tensor1D, v, g, b, epsilon),
-      ];
+    const [mean, variance, y] = tf.tidy(() => {
+      const [m, v] = moments(xs, axes);
+      return [m, v, batchNormInfer(xs, m, v, g, b, epsilon)];
     });
     stats = {
       mean: tf.keep(mean as tf.Tensor1D),
       variance: tf.keep(variance as tf.Tensor1D),
     };
-    save([xs, mean!, inv!, g]);
+    save([xs, mean!, variance!, g]);
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        batchNormTrainGrad(dy, saved, axes),
+        batchNormTrainGrad(dy, saved, axes, epsilon),
     };
   });
   const y = op(x, gamma, beta);
@@ -79,20 +80,45 @@ export function batchNormTrain(
   return { y, mean, variance };
 }
 
-// The gradients for x, gamma and beta; `saved` is [x, mean, r, gamma].
+// The batch mean and biased variance over `axes` (all but the last).
+function moments(
+  x: tf.Tensor,
+  axes: number[],
+): [tf.Tensor1D, tf.Tensor1D] {
+  if (x.dtype === "float32" && tf.getKernel(MOMENTS, tf.getBackend())) {
+    return tf.engine().runKernel(MOMENTS, { x }) as [tf.Tensor1D, tf.Tensor1D];
+  }
+  const m = tf.moments(x, axes);
+  return [m.mean as tf.Tensor1D, m.variance as tf.Tensor1D];
+}
+
+// The gradients for x, gamma and beta; `saved` is [x, mean, variance,
+// gamma].
 function batchNormTrainGrad(
   dy: tf.Tensor,
   saved: tf.Tensor[],
   axes: number[],
+  epsilon: number,
 ): tf.Tensor[] {
-  const [x, mean, inv, gamma] = saved as [
+  const [x, mean, variance, gamma] = saved as [
     tf.Tensor,
     tf.Tensor1D,
     tf.Tensor1D,
     tf.Tensor1D,
   ];
+  if (
+    dy.dtype === "float32" && tf.getKernel(BATCH_NORM_GRAD, tf.getBackend())
+  ) {
+    const attrs: BatchNormGradAttrs = { epsilon };
+    return tf.engine().runKernel(
+      BATCH_NORM_GRAD,
+      { dy, x, mean, variance, gamma },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+  }
   return tf.tidy(() => {
     const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
+    const inv = tf.rsqrt(tf.add(variance, epsilon));
     const xhat = tf.mul(tf.sub(x, mean), inv);
     const dbeta = tf.sum(dy, axes);
     const dgamma = tf.sum(tf.mul(dy, xhat), axes);

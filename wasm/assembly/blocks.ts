@@ -387,3 +387,32 @@ export const enum BatchNorm {
   scratch = 9, // ptr
   scratchStride = 10, // i32
 }
+
+// bn_stats, bn_stats_reduce
+export const enum BatchStats {
+  rows = 0, // i32
+  C = 1, // i32
+  x = 2, // ptr
+  partials = 3, // ptr
+  parts = 4, // i32
+  mean = 5, // ptr
+  variance = 6, // ptr
+}
+
+// bn_grad_sums, bn_grad_reduce, bn_grad_dx
+export const enum BatchNormGrad {
+  rows = 0, // i32
+  C = 1, // i32
+  x = 2, // ptr
+  dy = 3, // ptr
+  mean = 4, // ptr
+  variance = 5, // ptr
+  gamma = 6, // ptr
+  epsilon = 7, // f32
+  partials = 8, // ptr
+  parts = 9, // i32
+  coef = 10, // ptr
+  dx = 11, // ptr
+  dgamma = 12, // ptr
+  dbeta = 13, // ptr
+}

@@ -39,6 +39,13 @@ export { reduce_rows } from "./reduce_rows";
 export { avg_pool, avgpool_grad } from "./avg_pool";
 export { batch_norm } from "./batch_norm";
 export {
+  bn_grad_dx,
+  bn_grad_reduce,
+  bn_grad_sums,
+  bn_stats,
+  bn_stats_reduce,
+} from "./batch_norm_train";
+export {
   depthwise_conv,
   depthwise_filter_grad,
   depthwise_filter_reduce,
