@@ -58,12 +58,36 @@ function expv(x: v128): v128 {
   return v128.bitselect(x, y, f32x4.ne(x, x));
 }
 
+// e^x for x <= 0 or NaN (erf's and the normal density's e^{-x²}), lane for
+// lane the bits of expv: 2^n needs one factor (n >= -126), and neither the
+// upper clamp nor the NaN select is needed (a NaN passes pmax as the first
+// operand and stays NaN). Ten operations fewer than expv: over
+// 512x31x31x24 values, 2 threads, GELU 25.7 -> 20.8 ms and its gradient
+// 27.2 -> 22.2 ms (medians of three alternated runs, EPYC AVX-512), with
+// the same output bits (a million bit patterns, ±0, ±Inf, NaN included).
+@inline
+function expNeg(x: v128): v128 {
+  const xc = f32x4.pmax(x, f32x4.splat(EXP_LO));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
+  let q = f32x4.splat(1.0 / 720);
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 120));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 24));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 6));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(0.5));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
+  const y = f32x4.mul(q, pow2(i32x4.trunc_sat_f32x4_s(n)));
+  return v128.bitselect(f32x4.splat(0), y, f32x4.lt(x, f32x4.splat(EXP_LO)));
+}
+
 // erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7), the
 // approximation tfjs' own kernels use.
 @inline
 function erfv(x: v128): v128 {
   const a = f32x4.abs(x);
-  return erfWith(x, expv(f32x4.neg(f32x4.mul(a, a))));
+  return erfWith(x, expNeg(f32x4.neg(f32x4.mul(a, a))));
 }
 
 // erf(x) given e = e^{-x²}, which GELU's gradient needs anyway (as the
@@ -147,7 +171,7 @@ function run(op: i32, x: usize, out: usize, i0: i32, i1: i32, alpha: f32): void 
 function geluSlope(x: v128): v128 {
   const z = f32x4.mul(x, f32x4.splat(SQRT_HALF));
   // e^{-z²} = e^{-x²/2}: erf's factor and the density's.
-  const e = expv(f32x4.neg(f32x4.mul(z, z)));
+  const e = expNeg(f32x4.neg(f32x4.mul(z, z)));
   const cdf = f32x4.mul(f32x4.add(f32x4.splat(1), erfWith(z, e)), f32x4.splat(0.5));
   const pdf = f32x4.mul(e, f32x4.splat(INV_SQRT_2PI));
   return f32x4.add(cdf, f32x4.mul(x, pdf));
