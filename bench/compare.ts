@@ -175,12 +175,17 @@ function trainingPlan(
 }
 
 /**
- * The fast network's training step at every core, simdnet wasm and PyTorch
- * (the same workers as the seed rows: one process per configuration).
+ * The fast network's training step at every core, simdnet wasm (and the
+ * baseline checkout's) and PyTorch (the same workers as the seed rows: one
+ * process per configuration).
  */
-function fastTraining(torch: PythonTorch | null): Measurement[] {
+function fastTraining(
+  torch: PythonTorch | null,
+  baseline?: string,
+): Measurement[] {
   const threads = threadCounts().at(-1)!;
   const workers = [simdnetWorker("wasm", threads)];
+  if (baseline) workers.push(simdnetWorker("wasm", threads, false, baseline));
   if (torch) workers.push(pytorchWorker(torch.python, threads));
   // Warm-up: the first steps compile kernels for the new shapes.
   return workers.map((worker) => ({
@@ -210,7 +215,7 @@ async function fullPlan(
     measurements.push(...inference(ortWorker("web", threads)));
     measurements.push(...inference(ortWorker("node", threads)));
   }
-  measurements.push(...fastTraining(torch));
+  measurements.push(...fastTraining(torch, o.baseline));
   if (o.cpu) {
     // About 11 s per training step and 10 s per batch of 256: one round,
     // one step, which is plenty to place it.
