@@ -23,9 +23,8 @@ function partialOf(base: usize, C: i32, tid: i32): usize {
   return base + <usize> tid * lineUp(<usize> C * 16);
 }
 
-// part[c] += Σ a, part[C + c] += Σ b over the rows [r0, r1) of a block of
-// four channels: a = (u - s), b = (u - s)·(u - s) for the statistics
-// (s = shift), or a = dy, b = dy·(x - mean) for the gradient.
+// part[c..c+3] += the four lanes of a, part[C + c..] += those of b, in
+// float64 (a block's float32 sums, see pairSums).
 @inline
 function addF64(part: usize, C: i32, c: i32, a: v128, b: v128): void {
   const pa = part + <usize> c * 8, pb = part + <usize> (C + c) * 8;
@@ -37,12 +36,41 @@ function addF64(part: usize, C: i32, c: i32, a: v128, b: v128): void {
   v128.store(pb, f64x2.add(v128.load(pb, 16), f64x2.promote_low_f32x4(bHi)), 16);
 }
 
-// Phase 1 of the statistics: Σ(x - K) and Σ(x - K)² over this thread's
-// rows into its partial. Params: BatchStats.
-export function bn_stats(p: usize, tid: i32, nt: i32): void {
-  const rows = p32(p, BatchStats.rows), C = p32(p, BatchStats.C);
-  const x = <usize> p32(p, BatchStats.x);
-  const part = partialOf(<usize> p32(p, BatchStats.partials), C, tid);
+// The same for one channel c's two sums.
+@inline
+function addScalars(part: usize, C: i32, c: i32, s1: f64, s2: f64): void {
+  const pa = part + <usize> c * 8, pb = part + <usize> (C + c) * 8;
+  store<f64>(pa, load<f64>(pa) + s1);
+  store<f64>(pb, load<f64>(pb) + s2);
+}
+
+// Σ over the threads' partials (in thread order) of their sum i.
+@inline
+function partSum(partials: usize, C: i32, parts: i32, i: i32): f64 {
+  let s: f64 = 0;
+  for (let t = 0; t < parts; t++) {
+    s += load<f64>(partialOf(partials, C, t) + <usize> i * 8);
+  }
+  return s;
+}
+
+// Phase 1 of both reductions, over this thread's rows of x [rows, C] into
+// its partial: with d = x - ref[c],
+//   grad false: Σ d and Σ d·d (ref: x's first row, the statistics' shift);
+//   grad true:  Σ dy and Σ dy·d (ref: the mean).
+// `grad` is a constant at each call, so each inlined copy is straight-line.
+@inline
+function pairSums(
+  grad: bool,
+  x: usize,
+  dy: usize,
+  ref: usize,
+  part: usize,
+  rows: i32,
+  C: i32,
+  tid: i32,
+  nt: i32,
+): void {
   memory.fill(part, 0, <usize> C * 16);
   const r = splitRange(rows, 1, tid, nt);
   const r0 = <i32> (r >> 32), r1 = <i32> r;
@@ -50,30 +78,42 @@ export function bn_stats(p: usize, tid: i32, nt: i32): void {
   for (let b0 = r0; b0 < r1; b0 += BLOCK) {
     const b1 = min(b0 + BLOCK, r1);
     for (let c = 0; c < c4; c += 4) {
-      const k = v128.load(x + <usize> c * 4);
+      const k = v128.load(ref + <usize> c * 4);
       let s1 = f32x4.splat(0), s2 = f32x4.splat(0);
-      let q = x + <usize> b0 * rowBytes + <usize> c * 4;
+      const o0 = <usize> b0 * rowBytes + <usize> c * 4;
+      let qx = x + o0, qg = dy + o0;
       for (let i = b0; i < b1; i++) {
-        const d = f32x4.sub(v128.load(q), k);
-        s1 = f32x4.add(s1, d);
-        s2 = f32x4.add(s2, f32x4.mul(d, d));
-        q += rowBytes;
+        const d = f32x4.sub(v128.load(qx), k);
+        const a = grad ? v128.load(qg) : d;
+        s1 = f32x4.add(s1, a);
+        s2 = f32x4.add(s2, f32x4.mul(a, d));
+        qx += rowBytes;
+        qg += rowBytes;
       }
       addF64(part, C, c, s1, s2);
     }
     for (let c = c4; c < C; c++) {
-      const k = load<f32>(x + <usize> c * 4);
+      const k = load<f32>(ref + <usize> c * 4);
       let s1: f64 = 0, s2: f64 = 0;
       for (let i = b0; i < b1; i++) {
-        const d = <f64> (load<f32>(x + <usize> i * rowBytes + <usize> c * 4) - k);
-        s1 += d;
-        s2 += d * d;
+        const o = <usize> i * rowBytes + <usize> c * 4;
+        const d = load<f32>(x + o) - k;
+        const a = grad ? load<f32>(dy + o) : d;
+        s1 += <f64> a;
+        s2 += <f64> (a * d);
       }
-      const pa = part + <usize> c * 8, pb = part + <usize> (C + c) * 8;
-      store<f64>(pa, load<f64>(pa) + s1);
-      store<f64>(pb, load<f64>(pb) + s2);
+      addScalars(part, C, c, s1, s2);
     }
   }
+}
+
+// Phase 1 of the statistics: Σ(x - K) and Σ(x - K)² over this thread's
+// rows into its partial. Params: BatchStats.
+export function bn_stats(p: usize, tid: i32, nt: i32): void {
+  const C = p32(p, BatchStats.C);
+  const x = <usize> p32(p, BatchStats.x);
+  const part = partialOf(<usize> p32(p, BatchStats.partials), C, tid);
+  pairSums(false, x, 0, x, part, p32(p, BatchStats.rows), C, tid, nt);
 }
 
 // Phase 2: mean and (biased) variance per channel from the partials, split
@@ -88,12 +128,8 @@ export function bn_stats_reduce(p: usize, tid: i32, nt: i32): void {
   const n = <f64> rows;
   const r = splitRange(C, 1, tid, nt);
   for (let c = <i32> (r >> 32); c < <i32> r; c++) {
-    let s1: f64 = 0, s2: f64 = 0;
-    for (let t = 0; t < parts; t++) {
-      const part = partialOf(partials, C, t);
-      s1 += load<f64>(part + <usize> c * 8);
-      s2 += load<f64>(part + <usize> (C + c) * 8);
-    }
+    const s1 = partSum(partials, C, parts, c);
+    const s2 = partSum(partials, C, parts, C + c);
     const d = s1 / n;
     store<f32>(
       mean + <usize> c * 4,
@@ -106,45 +142,19 @@ export function bn_stats_reduce(p: usize, tid: i32, nt: i32): void {
 // Gradient phase 1: Σ dy and Σ dy·(x - mean) over this thread's rows.
 // Params: BatchNormGrad.
 export function bn_grad_sums(p: usize, tid: i32, nt: i32): void {
-  const rows = p32(p, BatchNormGrad.rows), C = p32(p, BatchNormGrad.C);
-  const x = <usize> p32(p, BatchNormGrad.x);
-  const dy = <usize> p32(p, BatchNormGrad.dy);
-  const mean = <usize> p32(p, BatchNormGrad.mean);
+  const C = p32(p, BatchNormGrad.C);
   const part = partialOf(<usize> p32(p, BatchNormGrad.partials), C, tid);
-  memory.fill(part, 0, <usize> C * 16);
-  const r = splitRange(rows, 1, tid, nt);
-  const r0 = <i32> (r >> 32), r1 = <i32> r;
-  const rowBytes = <usize> C * 4, c4 = C & ~3;
-  for (let b0 = r0; b0 < r1; b0 += BLOCK) {
-    const b1 = min(b0 + BLOCK, r1);
-    for (let c = 0; c < c4; c += 4) {
-      const m = v128.load(mean + <usize> c * 4);
-      let s1 = f32x4.splat(0), s2 = f32x4.splat(0);
-      const o0 = <usize> b0 * rowBytes + <usize> c * 4;
-      let qx = x + o0, qg = dy + o0;
-      for (let i = b0; i < b1; i++) {
-        const g = v128.load(qg);
-        s1 = f32x4.add(s1, g);
-        s2 = f32x4.add(s2, f32x4.mul(g, f32x4.sub(v128.load(qx), m)));
-        qx += rowBytes;
-        qg += rowBytes;
-      }
-      addF64(part, C, c, s1, s2);
-    }
-    for (let c = c4; c < C; c++) {
-      const m = load<f32>(mean + <usize> c * 4);
-      let s1: f64 = 0, s2: f64 = 0;
-      for (let i = b0; i < b1; i++) {
-        const o = <usize> i * rowBytes + <usize> c * 4;
-        const g = load<f32>(dy + o);
-        s1 += <f64> g;
-        s2 += <f64> (g * (load<f32>(x + o) - m));
-      }
-      const pa = part + <usize> c * 8, pb = part + <usize> (C + c) * 8;
-      store<f64>(pa, load<f64>(pa) + s1);
-      store<f64>(pb, load<f64>(pb) + s2);
-    }
-  }
+  pairSums(
+    true,
+    <usize> p32(p, BatchNormGrad.x),
+    <usize> p32(p, BatchNormGrad.dy),
+    <usize> p32(p, BatchNormGrad.mean),
+    part,
+    p32(p, BatchNormGrad.rows),
+    C,
+    tid,
+    nt,
+  );
 }
 
 // Gradient phase 2, split over channels: dbeta = Σ dy, dgamma = r Σ dy (x -
@@ -166,12 +176,8 @@ export function bn_grad_reduce(p: usize, tid: i32, nt: i32): void {
   const n = <f64> rows;
   const r = splitRange(C, 1, tid, nt);
   for (let c = <i32> (r >> 32); c < <i32> r; c++) {
-    let s1: f64 = 0, s2: f64 = 0;
-    for (let t = 0; t < parts; t++) {
-      const part = partialOf(partials, C, t);
-      s1 += load<f64>(part + <usize> c * 8);
-      s2 += load<f64>(part + <usize> (C + c) * 8);
-    }
+    const s1 = partSum(partials, C, parts, c);
+    const s2 = partSum(partials, C, parts, C + c);
     const o = <usize> c * 4;
     const inv = 1 / Math.sqrt(<f64> load<f32>(variance + o) + eps);
     const g = gamma ? <f64> load<f32>(gamma + o) : 1;

@@ -26,6 +26,22 @@ function pow2(k: v128): v128 {
   return i32x4.shl(i32x4.add(k, i32x4.splat(127)), 23);
 }
 
+// e^(xc - n ln2) for n = nearest(xc / ln2), in [1/sqrt 2, sqrt 2]: the
+// part of e^xc that 2^n does not give. ln2 in two parts, so n * ln2_hi is
+// exact.
+@inline
+function expScaled(xc: v128, n: v128): v128 {
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
+  let q = f32x4.splat(1.0 / 720);
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 120));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 24));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 6));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(0.5));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
+  return f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
+}
+
 // e^x, lanes: 0 below EXP_LO, +Inf above EXP_HI, NaN stays NaN.
 @inline
 function expv(x: v128): v128 {
@@ -35,16 +51,7 @@ function expv(x: v128): v128 {
   // through both as the first operand.
   const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
-  // ln2 in two parts, so n * ln2_hi is exact.
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
-  let q = f32x4.splat(1.0 / 720);
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 120));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 24));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 6));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(0.5));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
+  const q = expScaled(xc, n);
   // 2^n as two factors: n reaches 128 at EXP_HI, past 2^127.
   const ni = i32x4.trunc_sat_f32x4_s(n);
   const half = i32x4.shr_s(ni, 1);
@@ -69,15 +76,7 @@ function expv(x: v128): v128 {
 function expNeg(x: v128): v128 {
   const xc = f32x4.pmax(x, f32x4.splat(EXP_LO));
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
-  let q = f32x4.splat(1.0 / 720);
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 120));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 24));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1.0 / 6));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(0.5));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
-  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(1));
+  const q = expScaled(xc, n);
   const y = f32x4.mul(q, pow2(i32x4.trunc_sat_f32x4_s(n)));
   return v128.bitselect(f32x4.splat(0), y, f32x4.lt(x, f32x4.splat(EXP_LO)));
 }
