@@ -191,7 +191,7 @@ export function maxpool_grad(p: usize, tid: i32, nt: i32): void {
 // above). The first maximum in row-major order takes the gradient, as
 // there; a window whose maximum is not above -Inf (all -Inf or NaN) gives
 // none. 512x31x31x32, 2x2 windows (medians of three alternated runs,
-// EPYC AVX-512): 1 thread 29.7 -> 21.0 ms, 2 threads 13.0 -> 10.6 ms, where
+// EPYC AVX-512): 1 thread 29.7 -> 21.2 ms, 2 threads 13.0 -> 10.6 ms, where
 // two threads are bound by memory (writing dx is most of the traffic).
 function tiledGrad(
   x: usize,
