@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type HeapKernels, lineUp } from "./wasm_kernels.ts";
+import type { HeapKernels } from "./wasm_kernels.ts";
 import { type Backend, offset } from "./tfjs_heap.ts";
 import { entry, paramBlock } from "./params.ts";
 import { type KernelArgs, type KernelDecl, requireFloat } from "./decl.ts";
@@ -45,10 +45,9 @@ const GRAD_BLOCK = paramBlock("BatchNormGrad", {
   /** 0: gamma = 1. */
   gamma: "ptr",
   epsilon: "f32",
+  /** Per-thread float64 sums, then 3 C floats: dx's coefficients. */
   partials: "ptr",
   parts: "i32",
-  /** 3 C floats: dx's coefficients per channel. */
-  coef: "ptr",
   dx: "ptr",
   dgamma: "ptr",
   dbeta: "ptr",
@@ -134,7 +133,8 @@ function batchNormGradKernel(
   const dx = b.makeOutput(x!.shape.slice(), "float32");
   const dgamma = b.makeOutput([C], "float32");
   const dbeta = b.makeOutput([C], "float32");
-  // The partials, then the coefficients the reduce phase shares out.
+  // The partials, then the coefficients the reduce phase shares out (the
+  // kernel finds them after the last partial).
   const partials = k.partials(C * 16, 3 * C * 4);
   const params = {
     rows,
@@ -147,7 +147,6 @@ function batchNormGradKernel(
     epsilon,
     partials,
     parts: k.threads,
-    coef: partials + k.threads * lineUp(C * 16),
     dx: offset(b, dx),
     dgamma: offset(b, dgamma),
     dbeta: offset(b, dbeta),

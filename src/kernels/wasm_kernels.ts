@@ -51,7 +51,7 @@ interface DerivedBuffer {
 }
 
 /** `n` bytes rounded up to whole 64-byte cache lines (`lineUp` in wasm/assembly/params.ts). */
-export function lineUp(n: number): number {
+function lineUp(n: number): number {
   return Math.ceil(n / 64) * 64;
 }
 

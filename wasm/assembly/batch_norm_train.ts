@@ -17,6 +17,17 @@ import { BatchNormGrad, BatchStats } from "./blocks";
 // partial updates.
 const BLOCK: i32 = 64;
 
+// dx's coefficients [A | B | D] (C floats each): right after the last
+// thread's partial, where the host leaves room for them.
+@inline
+function coefOf(p: usize, C: i32): usize {
+  return partialOf(
+    <usize> p32(p, BatchNormGrad.partials),
+    C,
+    p32(p, BatchNormGrad.parts),
+  );
+}
+
 // Per-thread partials of two float64 sums per channel: [C] then [C].
 @inline
 function partialOf(base: usize, C: i32, tid: i32): usize {
@@ -172,7 +183,7 @@ export function bn_grad_reduce(p: usize, tid: i32, nt: i32): void {
   const eps = <f64> f32At(p, BatchNormGrad.epsilon);
   const dgamma = <usize> p32(p, BatchNormGrad.dgamma);
   const dbeta = <usize> p32(p, BatchNormGrad.dbeta);
-  const coef = <usize> p32(p, BatchNormGrad.coef);
+  const coef = coefOf(p, C);
   const n = <f64> rows;
   const r = splitRange(C, 1, tid, nt);
   for (let c = <i32> (r >> 32); c < <i32> r; c++) {
@@ -201,7 +212,7 @@ export function bn_grad_dx(p: usize, tid: i32, nt: i32): void {
   const x = <usize> p32(p, BatchNormGrad.x);
   const dy = <usize> p32(p, BatchNormGrad.dy);
   const dx = <usize> p32(p, BatchNormGrad.dx);
-  const kA = <usize> p32(p, BatchNormGrad.coef);
+  const kA = coefOf(p, C);
   const kB = kA + <usize> C * 4, kD = kA + <usize> C * 8;
   const share = splitRange(rows * C, 16, tid, nt);
   const i0 = <i32> (share >> 32), i1 = <i32> share;

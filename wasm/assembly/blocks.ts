@@ -411,8 +411,7 @@ export const enum BatchNormGrad {
   epsilon = 7, // f32
   partials = 8, // ptr
   parts = 9, // i32
-  coef = 10, // ptr
-  dx = 11, // ptr
-  dgamma = 12, // ptr
-  dbeta = 13, // ptr
+  dx = 10, // ptr
+  dgamma = 11, // ptr
+  dbeta = 12, // ptr
 }
