@@ -101,6 +101,8 @@ Deno.test("max pooling's gradient on windows that tile the image: ties, -Inf and
     { shape: [3, 9, 10, 7], pool: [2, 3], strides: [2, 3], pad: "same" },
     { shape: [2, 7, 7, 9], pool: [3, 3], strides: [3, 3], pad: "same" },
     { shape: [5, 31, 31, 8], pool: [2, 2], strides: [2, 2], pad: "valid" },
+    { shape: [3, 9, 9, 8], pool: [2, 2], strides: [2, 2], pad: "same" },
+    { shape: [2, 8, 10, 6], pool: [2, 2], strides: [2, 2], pad: "same" },
   ];
   const pick = [0, 1, 2, -Infinity, NaN];
   for (const c of cases) {
@@ -122,5 +124,32 @@ Deno.test("max pooling's gradient on windows that tile the image: ties, -Inf and
       ) as tf.Tensor,
     ], 0);
     assert.equal(err, 0, label(c));
+  }
+});
+
+Deno.test("max pooling on 2x2 windows of stride 2: ties and -Inf match cpu exactly, whole and clipped windows", async () => {
+  // These take the kernel's unrolled 2x2 path where channels are a
+  // multiple of 4 and the window is inside the image, the general loop
+  // elsewhere (a clipped last row or column, 6 channels). No NaN here: the
+  // cpu backend skips NaN where the wasm maximum keeps it.
+  const shapes: [number, number, number, number][] = [
+    [5, 31, 31, 8],
+    [3, 9, 9, 8],
+    [2, 8, 10, 6],
+    [1, 2, 2, 4],
+  ];
+  const pick = [0, -0, 1, 2, -Infinity];
+  for (const shape of shapes) {
+    for (const pad of ["valid", "same"] as const) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = {
+        v: new Float32Array(n).map(() => pick[rng.int(pick.length)]!),
+        shape,
+      };
+      const err = await compareBackends([x], (xt) => [
+        tf.maxPool(xt as tf.Tensor4D, 2, 2, pad),
+      ], 0);
+      assert.equal(err, 0, `[${shape}] ${pad}`);
+    }
   }
 });
