@@ -285,6 +285,55 @@ Deno.test("FusedConv2D (bias, relu) matches cpu on random shapes", async () => {
   }
 });
 
+Deno.test("FusedConv2D with few taps (the direct path) matches cpu, and 1 and all threads agree exactly", async () => {
+  // kh * kw * C <= 32 and output channels a multiple of 8 take conv_direct
+  // from 4,096 output pixels on (fewer stay on XNNPACK): the fast network's
+  // 2x2 whitening stem first; then padding on every side, strides,
+  // dilation, widths that leave 1-3 pixels after the groups of four, and
+  // 1x1 images.
+  const cases: [number[], number[], number, "same" | "valid", number][] = [
+    // [x shape], [kh, kw, C, N], stride, pad, dilation
+    [[5, 32, 32, 3], [2, 2, 3, 24], 1, "valid", 1],
+    [[140, 9, 11, 3], [3, 3, 3, 32], 2, "same", 1],
+    [[46, 13, 7, 1], [5, 5, 1, 8], 1, "same", 1],
+    [[41, 10, 10, 16], [1, 1, 16, 16], 1, "valid", 1],
+    [[23, 12, 15, 3], [2, 2, 3, 16], 1, "same", 2],
+    [[41, 31, 31, 2], [2, 2, 2, 8], 3, "same", 1],
+    [[4100, 1, 1, 3], [3, 3, 3, 8], 1, "same", 1],
+  ];
+  for (const [shape, [kh, kw, c, o], s, pad, d] of cases) {
+    const x = randomTensor(shape);
+    const w = randomTensor([kh!, kw!, c!, o!]);
+    const bias = randomTensor([o!]);
+    for (const [useBias, relu] of [[true, false], [false, true]]) {
+      const f = (x?: tf.Tensor, w?: tf.Tensor, b?: tf.Tensor) =>
+        tf.engine().runKernel(tf.FusedConv2D, {
+          x: x!,
+          filter: w!,
+          ...(useBias ? { bias: b! } : {}),
+        }, {
+          strides: [s, s],
+          pad,
+          dataFormat: "NHWC",
+          dilations: [d, d],
+          activation: relu ? "relu" : "linear",
+        }) as tf.Tensor;
+      const tag =
+        `[${shape}] ${kh}x${kw}x${c}->${o} s${s} ${pad} d${d} bias=${useBias} relu=${relu}`;
+      const err = await compare([x, w, bias], f);
+      assert.ok(err <= 1e-5, `${tag}: relative error ${err}`);
+      await tf.setBackend("wasm");
+      const all = setKernelThreads(Infinity);
+      const many = tf.tidy(() => f(x, w, bias).dataSync().slice());
+      setKernelThreads(1);
+      const one = tf.tidy(() => f(x, w, bias).dataSync().slice());
+      setKernelThreads(all);
+      assert.deepEqual(one, many, `${tag}: 1 and ${all} threads differ`);
+    }
+    tf.dispose([x, w, bias]);
+  }
+});
+
 // Shapes that take the Winograd F(4x4, 3x3) path: 3x3, stride 1, output
 // channels in whole vectors, input channels any (a partial last vector),
 // odd and tiny sizes (partial 4x4 tiles, patches wider than the image).

@@ -16,7 +16,13 @@ import {
   requireFloat,
   requireNhwc,
 } from "./decl.ts";
-import { gemmConv2D, gemmFilterGrad, gemmInputGrad } from "./conv_gemm.ts";
+import {
+  directConv2D,
+  directFits,
+  gemmConv2D,
+  gemmFilterGrad,
+  gemmInputGrad,
+} from "./conv_gemm.ts";
 import { winograd, winogradFilterGrad, winogradFits } from "./conv_winograd.ts";
 
 // Below this many output pixels a convolution is too small to split.
@@ -165,7 +171,8 @@ function fusedConvKernel(
   );
   const relu = act === "relu";
   if (!fits) {
-    gemmConv2D(k, b, x!, filter!, bias ?? null, relu, info, out);
+    const conv = directFits(info) ? directConv2D : gemmConv2D;
+    conv(k, b, x!, filter!, bias ?? null, relu, info, out);
     return out;
   }
   winograd(k, b, {

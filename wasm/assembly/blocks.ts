@@ -101,6 +101,32 @@ export const enum ConvGemm {
   scratchStride = 21, // i32
 }
 
+// conv_direct
+export const enum ConvDirect {
+  batch = 0, // i32
+  imgH = 1, // i32
+  imgW = 2, // i32
+  imgC = 3, // i32
+  rowsH = 4, // i32
+  rowsW = 5, // i32
+  kh = 6, // i32
+  kw = 7, // i32
+  strideH = 8, // i32
+  strideW = 9, // i32
+  dilH = 10, // i32
+  dilW = 11, // i32
+  padT = 12, // i32
+  padL = 13, // i32
+  upH = 14, // i32
+  upW = 15, // i32
+  img = 16, // ptr
+  w = 17, // ptr
+  bias = 18, // ptr
+  out = 19, // ptr
+  N = 20, // i32
+  act = 21, // i32
+}
+
 // conv_filter_grad, conv_filter_reduce
 export const enum ConvFilterGrad {
   batch = 0, // i32
