@@ -14,6 +14,7 @@ import { p32, splitRange } from "./params";
 import { WinoConv } from "./blocks";
 import {
   blockScratch,
+  filterPos,
   POS_SKEW,
   roundUp,
   transformInputs,
@@ -106,7 +107,7 @@ export function positionGemms(
   m: usize,
   mPos: usize,
 ): void {
-  const uPos = <usize> Kp * <usize> Np * 4;
+  const uPos = filterPos(Kp, Np);
   for (let pos = 0; pos < positions; pos++) {
     const a = v + <usize> pos * vPos;
     const bp = u + <usize> pos * uPos;
