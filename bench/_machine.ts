@@ -57,8 +57,29 @@ export function simdFlags(cpuinfo: string): string[] {
   return [...x86, ...arm];
 }
 
-/** This machine's SIMD flags, or null where /proc/cpuinfo cannot be read. */
-export function cpuFlags(): string[] | null {
+/**
+ * The first CPU's family and model in a /proc/cpuinfo text: x86's `cpu
+ * family` and `model` (family 25 is AMD Zen 3 and 4, 26 Zen 5: the flags
+ * are the same, but Zen 4 runs AVX-512 on 256-bit units and Zen 5 on
+ * 512-bit ones, which doubles native code's peak), ARM's implementer and
+ * part; null when neither is there.
+ */
+export function cpuFamily(cpuinfo: string): string | null {
+  const field = (name: string) =>
+    cpuinfo.match(new RegExp(`^${name}\\s*:\\s*(\\S+)`, "m"))?.[1];
+  const family = field("cpu family"), model = field("model");
+  if (family !== undefined && model !== undefined) {
+    return `family ${family} model ${model}`;
+  }
+  const implementer = field("CPU implementer"), part = field("CPU part");
+  if (implementer !== undefined && part !== undefined) {
+    return `implementer ${implementer} part ${part}`;
+  }
+  return null;
+}
+
+/** /proc/cpuinfo, or null where it cannot be read. */
+function cpuInfo(): string | null {
   try {
     // Query, not request: a missing permission must not prompt mid-benchmark.
     const run = Deno.permissions.querySync({ name: "run", command: "cat" });
@@ -68,22 +89,32 @@ export function cpuFlags(): string[] | null {
       stdout: "piped",
       stderr: "null",
     }).outputSync();
-    return out.success ? simdFlags(new TextDecoder().decode(out.stdout)) : null;
+    return out.success ? new TextDecoder().decode(out.stdout) : null;
   } catch {
     return null;
   }
 }
 
+/** This machine's SIMD flags, or null where /proc/cpuinfo cannot be read. */
+export function cpuFlags(): string[] | null {
+  const info = cpuInfo();
+  return info === null ? null : simdFlags(info);
+}
+
 /**
- * e.g. `2026-11-01, AMD EPYC (avx avx2 fma avx512f), 2 cores, load 0.31
- * 0.52 0.60, Deno 2.9.6`; the flags are left out when they cannot be read.
+ * e.g. `2026-11-01, AMD EPYC (family 26 model 2; avx avx2 fma avx512f), 2
+ * cores, load 0.31 0.52 0.60, Deno 2.9.6`; family and flags are left out
+ * when /proc/cpuinfo cannot be read.
  */
 export function machineLine(): string {
   const date = new Date().toISOString().slice(0, 10);
   const cores = navigator.hardwareConcurrency || 1;
-  const flags = cpuFlags();
-  const cpu = flags
-    ? `${cpuModel()} (${flags.join(" ") || "no SIMD flags"})`
-    : cpuModel();
+  const info = cpuInfo();
+  const family = info === null ? null : cpuFamily(info);
+  const flags = info === null
+    ? ""
+    : simdFlags(info).join(" ") || "no SIMD flags";
+  const about = [family, flags].filter((part) => part).join("; ");
+  const cpu = about ? `${cpuModel()} (${about})` : cpuModel();
   return `${date}, ${cpu}, ${cores} cores, load ${loadAverage()}, Deno ${Deno.version.deno}`;
 }

@@ -16,7 +16,7 @@ import {
   uleb,
 } from "../bench/_simd_peak_module.ts";
 import { formatPeakTable, measureSimdPeak } from "../bench/simd_peak.ts";
-import { simdFlags } from "../bench/_machine.ts";
+import { cpuFamily, simdFlags } from "../bench/_machine.ts";
 
 Deno.test("simd peak: LEB128 encodings of opcodes and immediates", () => {
   assert.deepEqual(uleb(0x105), [0x85, 0x02]); // f32x4.relaxed_madd
@@ -115,4 +115,14 @@ Deno.test("machine: the SIMD flags of x86 and ARM cpuinfo", () => {
   const arm = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimdhp sve\n";
   assert.deepEqual(simdFlags(arm), ["neon", "fp16", "sve"]);
   assert.deepEqual(simdFlags("nothing here"), []);
+});
+
+Deno.test("machine: the CPU family of x86 and ARM cpuinfo", () => {
+  const x86 =
+    "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\ncpu family\t: 25\nmodel\t\t: 17\n";
+  assert.equal(cpuFamily(x86), "family 26 model 2");
+  const arm =
+    "processor\t: 0\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU part\t: 0xd0c\n";
+  assert.equal(cpuFamily(arm), "implementer 0x41 part 0xd0c");
+  assert.equal(cpuFamily("model name\t: X\n"), null);
 });
