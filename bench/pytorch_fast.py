@@ -208,8 +208,12 @@ def parse_args():
     p.add_argument("--epoch-eval", choices=("yes", "no"), default="yes",
                    help="held-out accuracy after each epoch (timed apart)")
     p.add_argument("--channels-last", choices=("yes", "no"), default="yes")
+    p.add_argument("--profile-steps", type=int, default=0,
+                   help="instead of a run: time this many training steps "
+                        "on random images of --batch (no data needed) with "
+                        "torch.profiler and print its table by op and shape")
     a = p.parse_args()
-    if not a.data:
+    if not a.data and not a.profile_steps:
         sys.exit("pass --data DIR (cifar-10-batches-bin) or set CIFAR10_DIR")
     return a
 
@@ -335,10 +339,52 @@ def timed(fn):
     return value, time.perf_counter() - start
 
 
+def profile(a) -> None:
+    """Where a training step of the network goes, op by op (the per-layer
+    comparison in simdnet's README): the update of a run on random images,
+    a random stem, three warm-up steps first."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    fmt = (torch.channels_last if a.channels_last == "yes"
+           else torch.contiguous_format)
+    model = fast_net(a.width, torch.randn(24, 3, 2, 2) * 0.1,
+                     torch.zeros(24)).to(memory_format=fmt)
+    optimizer, _, _ = make_optimizer(model, a.batch, 100)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="none")
+    x = torch.randn(a.batch, 3, 32, 32).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (a.batch,))
+
+    def step():
+        loss = loss_fn(model(x), y).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(a.profile_steps):
+        _, seconds = timed(step)
+        times.append(seconds * 1e3)
+    print(f"untimed steps, ms: {' '.join(f'{t:.1f}' for t in times)}")
+    with torch_profile(activities=[ProfilerActivity.CPU],
+                       record_shapes=True) as prof:
+        for _ in range(a.profile_steps):
+            step()
+    table = prof.key_averages(group_by_input_shape=True).table(
+        sort_by="self_cpu_time_total", row_limit=40,
+        max_name_column_width=40, max_shapes_column_width=60)
+    print(f"{a.profile_steps} profiled steps (divide by it for one):")
+    print(table)
+
+
 def main() -> None:
     a = parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    if a.profile_steps > 0:
+        profile(a)
+        return
     run, setup_seconds = timed(lambda: Run(a))
     train_seconds, eval_seconds = setup_seconds, 0.0
     history = []

@@ -10,7 +10,9 @@
  * machine line, then the script's per-epoch lines and final accuracies;
  * ARGS go to the script (e.g. `--width 1`, `--seed 1`, `--epochs 9.9`,
  * `--held-out 5000` for the split of `train --recipe fast`, and for a smoke
- * test `--train-limit 300 --held-out-limit 200 --epochs 1`).
+ * test `--train-limit 300 --held-out-limit 200 --epochs 1`; `--batch 512
+ * --profile-steps 3` times training steps op by op with torch.profiler
+ * instead, on random images).
  * A full run takes about half an hour at width 0.5: run it on a quiet
  * machine only.
  *
