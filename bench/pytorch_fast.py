@@ -373,7 +373,7 @@ def profile(a) -> None:
             step()
     table = prof.key_averages(group_by_input_shape=True).table(
         sort_by="self_cpu_time_total", row_limit=40,
-        max_name_column_width=40, max_shapes_column_width=60)
+        max_name_column_width=40, max_shapes_column_width=100)
     print(f"{a.profile_steps} profiled steps (divide by it for one):")
     print(table)
 
