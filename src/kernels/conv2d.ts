@@ -17,13 +17,7 @@ import {
   requireFloat,
   requireNhwc,
 } from "./decl.ts";
-import {
-  directConv2D,
-  directFits,
-  gemmConv2D,
-  gemmFilterGrad,
-  gemmInputGrad,
-} from "./conv_gemm.ts";
+import { forwardConv2D, gemmFilterGrad, gemmInputGrad } from "./conv_gemm.ts";
 import { winograd, winogradFilterGrad, winogradFits } from "./conv_winograd.ts";
 
 // Below this many output pixels a convolution is too small to split.
@@ -172,8 +166,7 @@ function fusedConvKernel(
   );
   const relu = act === "relu";
   if (!fits) {
-    const conv = directFits(info) ? directConv2D : gemmConv2D;
-    conv(k, b, x!, filter!, bias ?? null, relu, info, out);
+    forwardConv2D(k, b, x!, filter!, bias ?? null, relu, info, out);
     return out;
   }
   winograd(k, b, {

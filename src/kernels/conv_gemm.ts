@@ -128,8 +128,27 @@ function forwardGeom(info: tf.backend_util.Conv2DInfo): Geom {
   };
 }
 
-/** out = act(conv2d(x, filter) + bias), act linear or relu. */
-export function gemmConv2D(
+/**
+ * out = act(conv2d(x, filter) + bias), act linear or relu, for the
+ * convolutions Winograd does not take: tap by tap when there are few taps
+ * (`conv_direct`), else as an implicit GEMM with the bias and relu after.
+ */
+export function forwardConv2D(
+  k: HeapKernels,
+  b: Backend,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | null,
+  relu: boolean,
+  info: tf.backend_util.Conv2DInfo,
+  out: tf.TensorInfo,
+): void {
+  if (directFits(info)) directConv2D(k, b, x, filter, bias, relu, info, out);
+  else gemmConv2D(k, b, x, filter, bias, relu, info, out);
+}
+
+/** The implicit GEMM, then the bias and relu in a second pass. */
+function gemmConv2D(
   k: HeapKernels,
   b: Backend,
   x: tf.TensorInfo,
@@ -164,16 +183,16 @@ export function gemmConv2D(
 const DIRECT_TAPS = 32;
 
 /**
- * Whether {@linkcode directConv2D} takes this convolution: few taps, output
- * channels a multiple of 8 (the fast network's whitening stem).
+ * Whether `directConv2D` takes this convolution: few taps, output channels
+ * a multiple of 8 (the fast network's whitening stem).
  */
-export function directFits(info: tf.backend_util.Conv2DInfo): boolean {
+function directFits(info: tf.backend_util.Conv2DInfo): boolean {
   return info.outChannels % 8 === 0 &&
     info.filterHeight * info.filterWidth * info.inChannels <= DIRECT_TAPS;
 }
 
 /** out = act(conv2d(x, filter) + bias) tap by tap, bias and relu fused. */
-export function directConv2D(
+function directConv2D(
   k: HeapKernels,
   b: Backend,
   x: tf.TensorInfo,
