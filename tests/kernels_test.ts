@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
 import { createRng } from "../src/util/random.ts";
+import { compareBackends, randomValues } from "./_kernel_compare.ts";
 
 const info = await initRuntime({ backend: "wasm" });
 const rng = createRng(20261130);
@@ -216,6 +217,19 @@ Deno.test("BatchMatMul matches cpu for every transpose and broadcast", async () 
       `${m}x${k}x${n} batch ${batch} ta=${ta} tb=${tb}: relative error ${err}`,
     );
     tf.dispose([a, b]);
+  }
+  // Past every block of the GEMM: K > KC (256), N > NC (512), M > 2 * MC (96)
+  // and not a multiple of the six-row panels.
+  // 1 and 2 threads agree too.
+  for (const [ta, tb] of [[false, false], [true, true]]) {
+    const [m, k, n] = [203, 521, 601];
+    const a = randomValues(rng, ta ? [k, m] : [m, k]);
+    const b = randomValues(rng, tb ? [n, k] : [k, n]);
+    const err = await compareBackends(
+      [a, b],
+      (a, b) => tf.matMul(a!, b!, ta, tb),
+    );
+    assert.ok(err <= 1e-4, `${m}x${k}x${n} ta=${ta} tb=${tb}: ${err}`);
   }
 });
 

@@ -13,7 +13,7 @@ import type { HeapKernels } from "./wasm_kernels.ts";
 import { type Backend, offset } from "./tfjs_heap.ts";
 import { entry, paramBlock, paramStruct } from "./params.ts";
 import type { KernelDecl } from "./decl.ts";
-import { biasAct, gemmScratchBytes } from "./matmul.ts";
+import { biasAct, gemmScratch } from "./matmul.ts";
 
 /**
  * The 16-word geometry that starts the convolution blocks (class `Geom` of
@@ -159,9 +159,7 @@ function gemmConv2D(
   out: tf.TensorInfo,
 ): void {
   const { batchSize, outHeight, outWidth, outChannels } = info;
-  const [scratch, scratchStride] = k.scratch(
-    gemmScratchBytes(Math.min(outChannels, 512)),
-  );
+  const [scratch, scratchStride] = gemmScratch(k, Math.min(outChannels, 512));
   k.run(CONV_GEMM, {
     ...forwardGeom(info),
     img: offset(b, x),
@@ -224,7 +222,7 @@ export function gemmFilterGrad(
 ): void {
   const { inChannels, outChannels } = info;
   const K = info.filterHeight * info.filterWidth * inChannels;
-  const [scratch, scratchStride] = k.scratch(gemmScratchBytes(K));
+  const [scratch, scratchStride] = gemmScratch(k, K);
   const partials = k.extra(k.threads * outChannels * K * 4);
   const params = {
     ...forwardGeom(info),
@@ -261,9 +259,7 @@ export function gemmInputGrad(
     w: offset(b, filter),
     wflip,
   });
-  const [scratch, scratchStride] = k.scratch(
-    gemmScratchBytes(Math.min(inChannels, 512)),
-  );
+  const [scratch, scratchStride] = gemmScratch(k, Math.min(inChannels, 512));
   k.run(CONV_GEMM, {
     batch: info.batchSize,
     imgH: info.outHeight,

@@ -1,5 +1,5 @@
 /**
- * Matrix products on the 4x8 GEMM micro-kernel (wasm/assembly/gemm.ts):
+ * Matrix products on the 6x8 GEMM micro-kernel (wasm/assembly/gemm.ts):
  * `BatchMatMul` (every transpose, broadcast batches) and `_FusedMatMul`
  * (bias and relu in one epilogue pass, `bias_act`, which the GEMM
  * convolutions share).
@@ -59,11 +59,12 @@ export const BIAS_ACT = entry(
 // Below this many rows a fused matmul stays on XNNPACK (see _FusedMatMul).
 const SMALL_MATMUL_ROWS = 16;
 
-/** Bytes of per-thread GEMM scratch for B blocks `bCols` wide. */
-export function gemmScratchBytes(bCols: number): number {
-  const MR = 4, NR = 8, KC = 256;
-  const cols = Math.ceil(bCols / NR) * NR;
-  return 128 + MR * KC * 4 + KC * cols * 4;
+/**
+ * Per-thread GEMM scratch for B blocks `bCols` wide, sized by the kernel
+ * module (`gemm_scratch`), whose block sizes decide the layout.
+ */
+export function gemmScratch(k: HeapKernels, bCols: number): [number, number] {
+  return k.scratch(k.pool.query("gemm_scratch", bCols));
 }
 
 /** out = op(a) · op(b) over broadcast batches. */
@@ -100,9 +101,7 @@ export function batchMatMul(
     );
   }
   const out = b.makeOutput([...outBatchShape, M, N], "float32");
-  const [scratch, scratchStride] = k.scratch(
-    gemmScratchBytes(Math.min(N, 512)),
-  );
+  const [scratch, scratchStride] = gemmScratch(k, Math.min(N, 512));
   k.run(MATMUL, {
     M,
     N,
@@ -211,4 +210,5 @@ export const matmulKernels: KernelDecl = {
     [tf._FusedMatMul]: fusedMatMulKernel,
   },
   entries: [MATMUL, BIAS_ACT],
+  queries: ["gemm_scratch"],
 };

@@ -7,7 +7,17 @@
 // writes its own share of the output (or its own partial buffer), so no
 // locks are needed.
 
-import { KC, macroBlock, MR, NR, packAStrided, packBStrided } from "./gemm";
+import {
+  KC,
+  macroBlock,
+  MR,
+  MR6,
+  NR,
+  packAStrided,
+  packBStrided,
+  packRows6,
+  tile6x8,
+} from "./gemm";
 import { packAConv, packBConv } from "./conv_pack";
 import { f32At, lineUp, p32, splitRange } from "./params";
 import {
@@ -54,8 +64,13 @@ export {
 } from "./depthwise";
 
 const NC: i32 = 512;
+// Rows of A per packed block of a matrix product (16 panels of six, 96 KiB
+// at KC = 256: L2 on any CPU with SIMD128).
+const MC: i32 = 96;
+// The 6x8 tile scratch that starts every GEMM scratch (a 4x8 tile's too).
+const GEMM_TMP: i32 = 256;
 
-// Scratch of one thread: [tmp tile 128 B | A panel MR*KC | B block KC*NC],
+// Scratch of one thread: [tmp tile | A panel(s) | B block] (gemm_scratch),
 // from the block's scratch base and per-thread stride words.
 function scratchOf(p: usize, base: i32, stride: i32, tid: i32): usize {
   return <usize> p32(p, base) + <usize> tid * <usize> p32(p, stride);
@@ -95,42 +110,64 @@ function gemmRange(
     return;
   }
   const tmp = scratch;
-  const pA = scratch + 128;
-  const pB = pA + <usize> (MR * KC * 4);
+  const pA = scratch + GEMM_TMP;
+  const pB = pA + <usize> (MC * KC * 4);
+  const ldcb = <usize> ldc * 4;
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     const accK = acc || k0 > 0;
+    const aStride = <usize> (kc * MR6 * 4), bStride = <usize> (kc * NR * 4);
     for (let nb = n0; nb < n1; nb += NC) {
       const nc = min(NC, n1 - nb);
       for (let j = 0; j < nc; j += NR) {
-        packBStrided(
-          b,
-          rsB,
-          csB,
-          nb + j,
-          min(NR, nc - j),
-          k0,
-          kc,
-          pB + <usize> ((j / NR) * kc * NR * 4),
-        );
+        packBStrided(b, rsB, csB, nb + j, min(NR, nc - j), k0, kc, pB + <usize> (j / NR) * bStride);
       }
-      for (let i = m0; i < m1; i += MR) {
-        const mr = min(MR, m1 - i);
-        packAStrided(a, rsA, csA, i, mr, k0, kc, pA);
-        macroBlock(
-          mr,
-          nc,
-          kc,
-          pA,
-          pB,
-          c + (<usize> i * <usize> ldc + <usize> nb) * 4,
-          <usize> ldc * 4,
-          accK,
-          tmp,
-        );
+      for (let mb = m0; mb < m1; mb += MC) {
+        const mc = min(MC, m1 - mb);
+        for (let i = 0; i < mc; i += MR6) {
+          packRows6(a, rsA, csA, mb + i, min(MR6, mc - i), k0, kc, pA + <usize> (i / MR6) * aStride);
+        }
+        // Each 8-column panel of B stays in L1 while A's panels stream
+        // from L2 (24 bytes a k step, against B's 32).
+        for (let j = 0; j < nc; j += NR) {
+          const nr = min(NR, nc - j);
+          const bp = pB + <usize> (j / NR) * bStride;
+          for (let i = 0; i < mc; i += MR6) {
+            const mr = min(MR6, mc - i);
+            const ap = pA + <usize> (i / MR6) * aStride;
+            const cp = c + (<usize> (mb + i) * <usize> ldc + <usize> (nb + j)) * 4;
+            if (mr == MR6 && nr == NR) {
+              tile6x8(kc, ap, <usize> kc * 4, bp, cp, ldcb, accK);
+            } else {
+              tile6x8(kc, ap, <usize> kc * 4, bp, tmp, NR * 4, false);
+              storePartial(tmp, cp, ldcb, mr, nr, accK);
+            }
+          }
+        }
       }
     }
   }
+}
+
+// C[0:mr, 0:nr] (+)= the first rows and columns of a 6x8 tile in tmp.
+function storePartial(tmp: usize, c: usize, ldc: usize, mr: i32, nr: i32, acc: bool): void {
+  for (let i = 0; i < mr; i++) {
+    const src = tmp + <usize> (i * NR * 4);
+    const dst = c + <usize> i * ldc;
+    for (let j = 0; j < nr; j++) {
+      const v = load<f32>(src + <usize> (j * 4));
+      const d = dst + <usize> (j * 4);
+      store<f32>(d, acc ? load<f32>(d) + v : v);
+    }
+  }
+}
+
+// Bytes of one thread's GEMM scratch for B blocks of up to `bCols` columns:
+// [6x8 tile | A block (MC rows, or the convolutions' MR) | B block], for the
+// matrix products and the GEMM convolutions (called by the host).
+export function gemm_scratch(bCols: i32): i32 {
+  const cols = (bCols + NR - 1) / NR * NR;
+  return GEMM_TMP + MC * KC * 4 + KC * cols * 4;
 }
 
 // Batched C = op(A) · op(B) with element strides, so every transpose variant
@@ -147,7 +184,7 @@ export function matmul(p: usize, tid: i32, nt: i32): void {
     bt0 = <i32> (r >> 32);
     bt1 = <i32> r;
   } else if (M >= N) {
-    const r = splitRange(M, MR, tid, nt);
+    const r = splitRange(M, MR6, tid, nt);
     m0 = <i32> (r >> 32);
     m1 = <i32> r;
   } else {
@@ -193,7 +230,7 @@ export function conv_gemm(p: usize, tid: i32, nt: i32): void {
   const r0 = <i32> (r >> 32), r1 = <i32> r;
   if (r0 >= r1) return;
   const tmp = scratch;
-  const pA = scratch + 128;
+  const pA = scratch + GEMM_TMP;
   const pB = pA + <usize> (MR * KC * 4);
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
@@ -252,7 +289,7 @@ export function conv_filter_grad(p: usize, tid: i32, nt: i32): void {
   const r = splitRange(rows, 1, tid, nt);
   const q0 = <i32> (r >> 32), q1 = <i32> r;
   const tmp = scratch;
-  const pA = scratch + 128;
+  const pA = scratch + GEMM_TMP;
   const pB = pA + <usize> (MR * KC * 4);
   for (let q = q0; q < q1; q += KC) {
     const kc = min(KC, q1 - q);

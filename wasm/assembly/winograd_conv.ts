@@ -9,7 +9,7 @@
 // stays in the thread's scratch, so nothing the size of the batch is
 // materialised.
 
-import { madd, NR } from "./gemm";
+import { NR, tile6x8 } from "./gemm";
 import { p32, splitRange } from "./params";
 import { WinoConv } from "./blocks";
 import {
@@ -31,66 +31,6 @@ export const TB_CONV: i32 = 12;
 // (called by the host, not by threads).
 export function wino_conv_scratch(K: i32, N: i32): i32 {
   return blockScratch(TB_CONV, roundUp(K, 4), roundUp(N, NR));
-}
-
-// C[6 x 8] = A[6 x K] · panel[K x 8]: A rows `lda` bytes apart (the
-// transformed tiles of one position), K a multiple of 4. Six rows keep
-// twelve accumulators in flight, which hides the FMA latency better than
-// gemm.ts' 4x8 (L1-resident micro-benchmark, K = 128: 48 against 45
-// GFLOP/s; 512x7x7x128->128 input gradient, 1 thread: 62 -> 57 ms). Eight
-// rows spill V8's 16 xmm registers (34 GFLOP/s). One k step per trip: the
-// same tile unrolled by four k steps also spills.
-@inline
-export function tile6x8(
-  K: i32,
-  a: usize,
-  lda: usize,
-  b: usize,
-  c: usize,
-  ldc: usize,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
-  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
-  const a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
-  const a4 = a + 4 * lda, a5 = a + 5 * lda;
-  for (let k: usize = 0; k < <usize> K * 4; k += 4) {
-    const pb = b + k * 8;
-    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let v = v128.load32_splat(a + k);
-    c00 = madd(v, b0, c00);
-    c01 = madd(v, b1, c01);
-    v = v128.load32_splat(a1 + k);
-    c10 = madd(v, b0, c10);
-    c11 = madd(v, b1, c11);
-    v = v128.load32_splat(a2 + k);
-    c20 = madd(v, b0, c20);
-    c21 = madd(v, b1, c21);
-    v = v128.load32_splat(a3 + k);
-    c30 = madd(v, b0, c30);
-    c31 = madd(v, b1, c31);
-    v = v128.load32_splat(a4 + k);
-    c40 = madd(v, b0, c40);
-    c41 = madd(v, b1, c41);
-    v = v128.load32_splat(a5 + k);
-    c50 = madd(v, b0, c50);
-    c51 = madd(v, b1, c51);
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
-  v128.store(c + ldc, c10);
-  v128.store(c + ldc, c11, 16);
-  v128.store(c + 2 * ldc, c20);
-  v128.store(c + 2 * ldc, c21, 16);
-  v128.store(c + 3 * ldc, c30);
-  v128.store(c + 3 * ldc, c31, 16);
-  v128.store(c + 4 * ldc, c40);
-  v128.store(c + 4 * ldc, c41, 16);
-  v128.store(c + 5 * ldc, c50);
-  v128.store(c + 5 * ldc, c51, 16);
 }
 
 // The GEMMs of one block: m[pos][t][Np] = v[pos][t][Kp] · u[pos] for each
@@ -121,6 +61,7 @@ export function positionGemms(
           bp + <usize> (j / NR) * <usize> Kp * (NR * 4),
           c + (<usize> i * <usize> Np + <usize> j) * 4,
           <usize> Np * 4,
+          false,
         );
       }
     }
