@@ -26,6 +26,7 @@ import { depthwiseKernels } from "./depthwise.ts";
 import { avgPoolKernels } from "./avg_pool.ts";
 import { batchNormKernels } from "./batch_norm.ts";
 import { batchNormTrainKernels } from "./batch_norm_train.ts";
+import { sliceKernels } from "./slice.ts";
 
 /** The kernel families. */
 export const KERNELS: readonly KernelDecl[] = [
@@ -46,6 +47,7 @@ export const KERNELS: readonly KernelDecl[] = [
   avgPoolKernels,
   batchNormKernels,
   batchNormTrainKernels,
+  sliceKernels,
 ];
 
 /** Every kernel module entry point the families run, each once. */

@@ -95,6 +95,11 @@ export class HeapKernels {
     return this.pool.limit;
   }
 
+  /** The heap's bytes (a fresh view: the heap may have grown). */
+  heap(): Uint8Array {
+    return new Uint8Array(this.#memory.buffer);
+  }
+
   /** Per-thread scratch of at least `bytes` bytes; returns [base, stride]. */
   scratch(bytes: number): [number, number] {
     const stride = Math.ceil(bytes / 64) * 64 + 64;

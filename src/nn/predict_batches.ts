@@ -24,7 +24,7 @@ export function predictInBatches(
     );
   }
   const n = x.shape[0] ?? 0;
-  // One batch: no slice, which would copy the whole input.
+  // One batch: no slice, which would copy it.
   if (n > 0 && n <= batchSize) return tf.tidy(() => run(x));
   const parts: tf.Tensor[] = [];
   for (let start = 0; start < n; start += batchSize) {
