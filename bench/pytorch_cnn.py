@@ -7,7 +7,9 @@ Speaks the line protocol of bench/_harness.ts: after start-up it prints
 {"task": "train", "batch": 64, "steps": 5}, is answered with one JSON line
 giving the seconds the steps took. Protocol lines start with "@@bench ".
 With --task it runs one measurement
-(after --warmup untimed steps) and exits, for use by hand.
+(after --warmup untimed steps) and exits, for use by hand; with
+--profile-steps N it profiles N training steps op by op (torch.profiler) and
+prints the table (simdnet's side: `deno task bench:profile`).
 
 Run it as bench/_pytorch.ts does, i.e. with jemalloc preloaded, OpenMP
 OpenBLAS first on the library path and MALLOC_CONF set; see that file.
@@ -134,6 +136,23 @@ def answer(task: str, batch: int, steps: int, seconds: float) -> dict:
     }
 
 
+def profile(bench: Bench, batch: int, steps: int) -> None:
+    """Where a training step goes, op by op, after three untimed steps."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    bench.run("train", batch, 3)
+    times = [bench.run("train", batch, 1) * 1e3 for _ in range(steps)]
+    print(f"untimed steps, ms: {' '.join(f'{t:.1f}' for t in times)}")
+    with torch_profile(activities=[ProfilerActivity.CPU],
+                       record_shapes=True) as prof:
+        bench.run("train", batch, steps)
+    table = prof.key_averages(group_by_input_shape=True).table(
+        sort_by="self_cpu_time_total", row_limit=40,
+        max_name_column_width=40, max_shapes_column_width=100)
+    print(f"{steps} profiled steps (divide by it for one):")
+    print(table)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=1)
@@ -142,6 +161,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--profile-steps", type=int, default=0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     bench = Bench(a.channels_last == "yes")
@@ -151,6 +171,9 @@ def main() -> None:
         "channelsLast": a.channels_last == "yes",
         "mkldnn": torch.backends.mkldnn.is_available(),
     }
+    if a.profile_steps > 0:
+        profile(bench, a.batch, a.profile_steps)
+        return
     if a.task:
         bench.run(a.task, a.batch, a.warmup)
         seconds = bench.run(a.task, a.batch, a.steps)
