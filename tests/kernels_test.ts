@@ -301,10 +301,10 @@ Deno.test("FusedConv2D (bias, relu) matches cpu on random shapes", async () => {
 
 Deno.test("FusedConv2D with few taps (the direct path) matches cpu, and 1 and all threads agree exactly", async () => {
   // kh * kw * C <= 32 and output channels a multiple of 8 take conv_direct
-  // from 4,096 output pixels on (fewer stay on XNNPACK): the fast network's
+  // at any batch (one image too: no packed weights to keep): the fast network's
   // 2x2 whitening stem first; then padding on every side, strides,
-  // dilation, widths that leave 1-3 pixels after the groups of four, and
-  // 1x1 images.
+  // dilation, widths that leave 1-5 pixels after the groups of six (8 and
+  // 32 take fours instead), and 1x1 images; the seed CNN's first layer.
   const cases: [number[], number[], number, "same" | "valid", number][] = [
     // [x shape], [kh, kw, C, N], stride, pad, dilation
     [[5, 32, 32, 3], [2, 2, 3, 24], 1, "valid", 1],
@@ -314,6 +314,9 @@ Deno.test("FusedConv2D with few taps (the direct path) matches cpu, and 1 and al
     [[23, 12, 15, 3], [2, 2, 3, 16], 1, "same", 2],
     [[41, 31, 31, 2], [2, 2, 2, 8], 3, "same", 1],
     [[4100, 1, 1, 3], [3, 3, 3, 8], 1, "same", 1],
+    [[8, 32, 32, 3], [3, 3, 3, 32], 1, "same", 1],
+    [[70, 8, 8, 3], [3, 3, 3, 16], 1, "same", 1],
+    [[1, 32, 32, 3], [3, 3, 3, 32], 1, "same", 1],
   ];
   for (const [shape, [kh, kw, c, o], s, pad, d] of cases) {
     const x = randomTensor(shape);

@@ -17,7 +17,12 @@ import {
   requireFloat,
   requireNhwc,
 } from "./decl.ts";
-import { forwardConv2D, gemmFilterGrad, gemmInputGrad } from "./conv_gemm.ts";
+import {
+  directFits,
+  forwardConv2D,
+  gemmFilterGrad,
+  gemmInputGrad,
+} from "./conv_gemm.ts";
 import { winograd, winogradFilterGrad, winogradFits } from "./conv_winograd.ts";
 
 // Below this many output pixels a convolution is too small to split.
@@ -145,13 +150,20 @@ function fusedConvKernel(
     a.dimRoundingMode,
   );
   // Small batches (inference, latency) run faster on XNNPACK, which keeps
-  // its packed weights between calls; large ones, and every convolution
-  // Winograd fits, go to our threaded pool. So do strides larger than the
+  // its packed weights between calls; large ones, every convolution
+  // Winograd fits and the direct path's (no packing: the stem at batch 1,
+  // 28 -> 20 us) go to our threaded pool. So do strides larger than the
   // window: XNNPACK's output is wrong there (a 1x5 filter with strides
   // [3, 1], or 2x2 with stride 3, "same"; tests/kernels_elementwise_test.ts).
-  const fits = winogradFits(info);
+  // A 3x3 layer over few channels (the seed's first, 27 taps) is faster
+  // direct than as Winograd, whose transforms cost more than its 27-long
+  // products save (64x32x32x3 -> 32 "same", EPYC AVX-512: 3.55 -> 2.61 ms
+  // on 1 thread, 2.25 -> 1.33 on 2; batch 1: 61 -> 49 us); its gradients
+  // stay on Winograd (the GEMM filter gradient took 11 ms).
+  const direct = directFits(info);
+  const fits = winogradFits(info) && !direct;
   if (
-    stock && !fits &&
+    stock && !fits && !direct &&
     info.batchSize * info.outHeight * info.outWidth < SMALL_CONV_ROWS &&
     info.strideHeight <= info.filterHeight &&
     info.strideWidth <= info.filterWidth

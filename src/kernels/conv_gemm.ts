@@ -70,6 +70,8 @@ export const CONV_DIRECT = entry(
     N: "i32",
     /** 0 linear, 1 relu. */
     act: "i32",
+    scratch: "ptr",
+    scratchStride: "i32",
   }),
 );
 
@@ -181,10 +183,11 @@ function gemmConv2D(
 const DIRECT_TAPS = 32;
 
 /**
- * Whether `directConv2D` takes this convolution: few taps, output channels
- * a multiple of 8 (the fast network's whitening stem).
+ * Whether `directConv2D` takes this convolution forward: few taps, output
+ * channels a multiple of 8 (the fast network's whitening stem, the seed
+ * CNN's first layer, which Winograd would otherwise take).
  */
-function directFits(info: tf.backend_util.Conv2DInfo): boolean {
+export function directFits(info: tf.backend_util.Conv2DInfo): boolean {
   return info.outChannels % 8 === 0 &&
     info.filterHeight * info.filterWidth * info.inChannels <= DIRECT_TAPS;
 }
@@ -200,6 +203,19 @@ function directConv2D(
   info: tf.backend_util.Conv2DInfo,
   out: tf.TensorInfo,
 ): void {
+  // Sized by the module, whose strip layout it is.
+  const [scratch, scratchStride] = k.scratch(
+    k.pool.query(
+      "conv_direct_scratch",
+      info.filterHeight,
+      info.filterWidth,
+      info.inChannels,
+      info.outWidth,
+      info.strideWidth,
+      info.dilationWidth,
+      info.outChannels,
+    ),
+  );
   k.run(CONV_DIRECT, {
     ...forwardGeom(info),
     img: offset(b, x),
@@ -208,6 +224,8 @@ function directConv2D(
     out: offset(b, out),
     N: info.outChannels,
     act: relu ? 1 : 0,
+    scratch,
+    scratchStride,
   });
 }
 
@@ -298,5 +316,6 @@ export const convGemmKernels: KernelDecl = {
     CONV_FILTER_REDUCE,
     FLIP_FILTER,
   ],
+  queries: ["conv_direct_scratch"],
   structs: [GEOM],
 };

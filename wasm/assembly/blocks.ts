@@ -125,6 +125,8 @@ export const enum ConvDirect {
   out = 19, // ptr
   N = 20, // i32
   act = 21, // i32
+  scratch = 22, // ptr
+  scratchStride = 23, // i32
 }
 
 // conv_filter_grad, conv_filter_reduce

@@ -41,7 +41,7 @@ export {
 export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";
 export { max_pool, maxpool_grad } from "./max_pool";
-export { conv_direct } from "./conv_direct";
+export { conv_direct, conv_direct_scratch } from "./conv_direct";
 export { relu_grad } from "./relu_grad";
 export { tile } from "./tile";
 export { gelu_grad, unary } from "./unary";
