@@ -3,13 +3,21 @@
 // the same inputs, and measures how far apart they are.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
+import {
+  initRuntime,
+  setKernelThreads,
+  setSerialBelow,
+} from "../src/runtime/init.ts";
 import type { Rng } from "../src/util/random.ts";
 
-/** Starts wasm with 2 threads (the tests compare 1 and 2). */
+/**
+ * Starts wasm with 2 threads (the tests compare 1 and 2), every call split
+ * over both however small, so that small shapes test the splits too.
+ */
 export async function startWasm2(): Promise<void> {
   const info = await initRuntime({ backend: "wasm", threads: 2 });
   assert.equal(info.backend, "wasm");
+  setSerialBelow(0);
 }
 
 /** An integer in [lo, hi]. */

@@ -2,13 +2,19 @@
 // their op-by-op and JS definitions.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
+import {
+  initRuntime,
+  setKernelThreads,
+  setSerialBelow,
+} from "../src/runtime/init.ts";
 import { adamUpdate } from "../src/train/adam.ts";
 import { dropoutMask, dropoutMaskValues } from "../src/nn/dropout_mask.ts";
 import { createRng } from "../src/util/random.ts";
 import { RELU_GRAD } from "../src/kernels/custom_kernels.ts";
 
 await initRuntime({ backend: "wasm" });
+// Small shapes split over the threads too, so they test the splits.
+setSerialBelow(0);
 const rng = createRng(7);
 
 function random(n: number, scale = 1): Float32Array {

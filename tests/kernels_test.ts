@@ -1,11 +1,17 @@
 // simdnet's WASM kernels against the tfjs `cpu` backend on random shapes.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
+import {
+  initRuntime,
+  setKernelThreads,
+  setSerialBelow,
+} from "../src/runtime/init.ts";
 import { createRng } from "../src/util/random.ts";
 import { compareBackends, randomValues } from "./_kernel_compare.ts";
 
 const info = await initRuntime({ backend: "wasm" });
+// Small shapes split over the threads too, so they test the splits.
+setSerialBelow(0);
 const rng = createRng(20261130);
 const CASES = 24;
 // Keeps the cpu reference affordable while still reaching every extreme.

@@ -10,7 +10,11 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import type { NamedWeight } from "../src/nn/layer.ts";
-import { initRuntime, setKernelThreads } from "../src/runtime/init.ts";
+import {
+  initRuntime,
+  setKernelThreads,
+  setSerialBelow,
+} from "../src/runtime/init.ts";
 import { Adam, AdamW } from "../src/train/adam.ts";
 import type { Optimizer } from "../src/train/optimizer.ts";
 import {
@@ -22,6 +26,8 @@ import { SGD } from "../src/train/sgd.ts";
 import { createRng } from "../src/util/random.ts";
 
 await initRuntime({ backend: "wasm" });
+// Small shapes split over the threads too, so they test the splits.
+setSerialBelow(0);
 const rng = createRng(20261202);
 const STEPS = 5;
 

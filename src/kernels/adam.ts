@@ -67,7 +67,7 @@ export function fusedAdam(
     beta2: a.beta2,
     oneMinusBeta2: 1 - a.beta2,
     epsilon: a.epsilon,
-  });
+  }, n);
   return outs;
 }
 

@@ -92,7 +92,7 @@ function binaryKernel(name: string, op: number): KernelImpl {
       b: offset(bk, b),
       mb,
       out: offset(bk, out),
-    });
+    }, n);
     return out;
   };
 }

@@ -31,13 +31,14 @@ export function dropoutMask(
   a: DropoutMaskAttrs,
 ): tf.TensorInfo {
   const out = b.makeOutput(a.shape.slice(), "float32");
+  const n = tf.util.sizeFromShape(a.shape);
   k.run(DROPOUT_MASK_ENTRY, {
-    n: tf.util.sizeFromShape(a.shape),
+    n,
     out: offset(b, out),
     seed: a.seed | 0,
     rate: a.rate,
     scale: 1 / (1 - a.rate),
-  });
+  }, n);
   return out;
 }
 

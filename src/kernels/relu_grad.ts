@@ -37,7 +37,7 @@ export function reluGrad(
     dy: offset(b, dy),
     y: offset(b, y),
     dx: offset(b, out),
-  });
+  }, n);
   return out;
 }
 

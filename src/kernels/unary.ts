@@ -71,7 +71,7 @@ function geluGradKernel({ inputs, backend }: KernelArgs, k: HeapKernels) {
     dy: offset(b, dy!),
     x: offset(b, x!),
     dx: offset(b, out),
-  });
+  }, n);
   return out;
 }
 
@@ -87,7 +87,7 @@ function unaryKernel(name: string, op: number): KernelImpl {
     const n = tf.util.sizeFromShape(x.shape);
     if (n === 0) return out;
     const alpha = (attrs as { alpha?: number } | undefined)?.alpha ?? 0;
-    k.run(UNARY, { op, n, x: offset(b, x), out: offset(b, out), alpha });
+    k.run(UNARY, { op, n, x: offset(b, x), out: offset(b, out), alpha }, n);
     return out;
   };
 }

@@ -172,11 +172,26 @@ export class HeapKernels {
   }
 
   /**
+   * Element counts below which an element-wise kernel runs on the calling
+   * thread alone ({@linkcode HeapKernels.run}'s `elements`): waking a
+   * sleeping worker costs more than such a call's work (on this KVM, a
+   * 128-element Sub right after a large kernel took 66-74 us on 2 threads
+   * and 12-13 us on 1). 0 splits every call, as the tests of the splits do.
+   */
+  serialBelow = 16384;
+
+  /**
    * Writes `values` as the parameter block of `entry` (throwing, before
    * anything runs, unless they are exactly its declared fields) and runs the
-   * entry point on every thread.
+   * entry point on every thread, or on the calling thread alone for an
+   * element-wise call over fewer than {@linkcode HeapKernels.serialBelow}
+   * `elements` (reductions over per-thread partials pass none).
    */
-  run<F extends Fields>(entry: Entry<F>, values: ParamValues<F>): void {
+  run<F extends Fields>(
+    entry: Entry<F>,
+    values: ParamValues<F>,
+    elements = Infinity,
+  ): void {
     // The heap grows by replacing its buffer: views follow it.
     if (this.#paramsI32.buffer !== this.#memory.buffer) {
       const buf = this.#memory.buffer;
@@ -184,7 +199,11 @@ export class HeapKernels {
       this.#paramsF32 = new Float32Array(buf, this.#params, PARAM_WORDS);
     }
     entry.params.write(this.#paramsI32, this.#paramsF32, values);
-    this.pool.run(entry.name, this.#params);
+    this.pool.run(
+      entry.name,
+      this.#params,
+      elements < this.serialBelow ? 1 : this.pool.limit,
+    );
   }
 
   /** Frees heap memory and stops worker threads. */

@@ -363,3 +363,16 @@ export function setKernelThreads(threads: number): number {
   );
   return wasmState.kernels.pool.limit;
 }
+
+/**
+ * Sets the element count below which simdnet's element-wise kernels run on
+ * the calling thread alone (16,384 at start: a worker's wake-up costs more
+ * than that much work); returns the previous count. 0 splits every call, as
+ * the kernel tests do to check the splits on small shapes.
+ */
+export function setSerialBelow(elements: number): number {
+  if (!wasmState) throw new RuntimeError("the wasm backend is not started");
+  const previous = wasmState.kernels.serialBelow;
+  wasmState.kernels.serialBelow = Math.max(0, elements);
+  return previous;
+}
