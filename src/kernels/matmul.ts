@@ -1,5 +1,5 @@
 /**
- * Matrix products on the 6x8 GEMM micro-kernel (wasm/assembly/gemm.ts):
+ * Matrix products on the 6x8 GEMM micro-kernel (wasm/assembly/matmul.ts):
  * `BatchMatMul` (every transpose, broadcast batches) and `_FusedMatMul`
  * (bias and relu in one epilogue pass, `bias_act`, which the GEMM
  * convolutions share).

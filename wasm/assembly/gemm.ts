@@ -8,11 +8,23 @@
 // steps, k-major ([k][MR]); a B panel holds NR columns for KC steps ([k][NR]).
 // The micro-kernel keeps an MR x NR tile of C in registers.
 
+import { p32 } from "./params";
+
 export const MR: i32 = 4;
 export const NR: i32 = 8;
 export const KC: i32 = 256;
 // Rows of tile6x8, the micro-kernel of the matrix products and Winograd's.
 export const MR6: i32 = 6;
+// Columns of B per packed block.
+export const NC: i32 = 512;
+// The 6x8 tile scratch that starts every GEMM scratch (a 4x8 tile's too).
+export const GEMM_TMP: i32 = 256;
+
+// Scratch of one thread: [tmp tile | A panel(s) | B block] (gemm_scratch in
+// matmul.ts), from the block's scratch base and per-thread stride words.
+export function scratchOf(p: usize, base: i32, stride: i32, tid: i32): usize {
+  return <usize> p32(p, base) + <usize> tid * <usize> p32(p, stride);
+}
 
 // Relaxed FMA fuses multiply and add into one rounding; the plain build keeps
 // two roundings. Both are chosen at compile time so the hot loop has no branch.
