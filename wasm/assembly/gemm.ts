@@ -1,29 +1,41 @@
-// Packed-panel SGEMM core shared by every simdnet training kernel.
+// Packed-panel SGEMM core shared by every simdnet GEMM: the matrix
+// products (matmul.ts), the implicit-GEMM convolutions (kernels.ts) and the
+// Winograd products (winograd_conv.ts).
 //
 // All pointers are byte offsets into the tfjs WebAssembly heap, which this
 // module imports, so kernels read and write tensors in place. The module
 // never allocates: scratch space comes from the host, one region per thread.
 //
-// Layout of packed panels (GotoBLAS style): an A panel holds MR rows for KC
-// steps, k-major ([k][MR]); a B panel holds NR columns for KC steps ([k][NR]).
-// The micro-kernel keeps an MR x NR tile of C in registers.
+// Layout (GotoBLAS style): an A panel holds six rows of kc floats, one row
+// after another (packRows6, or conv_pack's packAConv for patches); a B panel
+// holds NR columns for kc steps, k-major ([k][NR]). The micro-kernel,
+// tile6x8, keeps a 6 x 8 tile of C in registers.
 
 import { p32 } from "./params";
 
-export const MR: i32 = 4;
 export const NR: i32 = 8;
 export const KC: i32 = 256;
-// Rows of tile6x8, the micro-kernel of the matrix products and Winograd's.
+// Rows of tile6x8, and so of an A panel.
 export const MR6: i32 = 6;
 // Columns of B per packed block.
 export const NC: i32 = 512;
-// The 6x8 tile scratch that starts every GEMM scratch (a 4x8 tile's too).
+// Rows of A per packed block (16 panels of six, 96 KiB at KC = 256: L2 on
+// any CPU with SIMD128).
+export const MC: i32 = 96;
+// The 6x8 tile scratch that starts every GEMM scratch.
 export const GEMM_TMP: i32 = 256;
 
-// Scratch of one thread: [tmp tile | A panel(s) | B block] (gemm_scratch in
-// matmul.ts), from the block's scratch base and per-thread stride words.
+// Scratch of one thread: [tmp tile | A block | B block] (gemm_scratch), from
+// the block's scratch base and per-thread stride words.
 export function scratchOf(p: usize, base: i32, stride: i32, tid: i32): usize {
   return <usize> p32(p, base) + <usize> tid * <usize> p32(p, stride);
+}
+
+// Bytes of one thread's GEMM scratch for B blocks of up to `bCols` columns
+// (called by the host).
+export function gemm_scratch(bCols: i32): i32 {
+  const cols = (bCols + NR - 1) / NR * NR;
+  return GEMM_TMP + MC * KC * 4 + KC * cols * 4;
 }
 
 // Relaxed FMA fuses multiply and add into one rounding; the plain build keeps
@@ -33,89 +45,10 @@ export function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
-// C[0:mr, 0:nr] (+)= A_panel · B_panel for one tile. `c` is the top-left of the
-// tile, `ldc` the row stride in bytes; `tmp` is a 32-float scratch used for
-// partial tiles.
-export function microTile(
-  kc: i32,
-  pa: usize,
-  pb: usize,
-  c: usize,
-  ldc: usize,
-  accumulate: bool,
-  mr: i32,
-  nr: i32,
-  tmp: usize,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  // One k step per trip: unrolling by four made V8 keep more loads live
-  // than the 16 xmm registers hold (4x8 tile in L1, K = 128: 34 GFLOP/s
-  // unrolled, 45 GFLOP/s not, against a 55.7 GFLOP/s peak).
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
-    let a = v128.load32_splat(pa);
-    c00 = madd(a, b0, c00);
-    c01 = madd(a, b1, c01);
-    a = v128.load32_splat(pa, 4);
-    c10 = madd(a, b0, c10);
-    c11 = madd(a, b1, c11);
-    a = v128.load32_splat(pa, 8);
-    c20 = madd(a, b0, c20);
-    c21 = madd(a, b1, c21);
-    a = v128.load32_splat(pa, 12);
-    c30 = madd(a, b0, c30);
-    c31 = madd(a, b1, c31);
-    pa += 16;
-    pb += 32;
-  }
-  if (mr == MR && nr == NR) {
-    if (accumulate) {
-      c00 = f32x4.add(c00, v128.load(c));
-      c01 = f32x4.add(c01, v128.load(c, 16));
-      c10 = f32x4.add(c10, v128.load(c + ldc));
-      c11 = f32x4.add(c11, v128.load(c + ldc, 16));
-      c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
-      c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
-      c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
-      c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
-    }
-    v128.store(c, c00);
-    v128.store(c, c01, 16);
-    v128.store(c + ldc, c10);
-    v128.store(c + ldc, c11, 16);
-    v128.store(c + 2 * ldc, c20);
-    v128.store(c + 2 * ldc, c21, 16);
-    v128.store(c + 3 * ldc, c30);
-    v128.store(c + 3 * ldc, c31, 16);
-    return;
-  }
-  v128.store(tmp, c00);
-  v128.store(tmp, c01, 16);
-  v128.store(tmp, c10, 32);
-  v128.store(tmp, c11, 48);
-  v128.store(tmp, c20, 64);
-  v128.store(tmp, c21, 80);
-  v128.store(tmp, c30, 96);
-  v128.store(tmp, c31, 112);
-  for (let i = 0; i < mr; i++) {
-    const row = c + <usize> i * ldc;
-    const src = tmp + <usize> (i * NR * 4);
-    for (let j = 0; j < nr; j++) {
-      const v = load<f32>(src + <usize> (j * 4));
-      const dst = row + <usize> (j * 4);
-      store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
-    }
-  }
-}
-
 // C[6 x 8] (+)= A[6 x K] · panel[K x 8]: A's rows `lda` bytes apart (the
 // transformed tiles of one Winograd position, or a panel of packRows6), the
 // panel [K][8]. Six rows keep twelve accumulators in flight, which hides
-// the FMA latency better than microTile's 4x8 (L1-resident micro-benchmark,
+// the FMA latency better than a 4x8 tile (L1-resident micro-benchmark,
 // K = 128: 48 against 45 GFLOP/s; 512x7x7x128->128 input gradient, 1
 // thread: 62 -> 57 ms; the seed CNN's Dense products, 1 thread, with B's
 // panel in L1: 7.4 -> 6.2 ms). Eight rows spill V8's 16 xmm registers (34
@@ -248,40 +181,6 @@ export function packRows6(
   for (let i = mr; i < MR6; i++) memory.fill(dst + <usize> i * row, 0, row);
 }
 
-// Packs rows [m0, m0+mr) x k-range [k0, k0+kc) of a strided matrix A
-// (element strides rs, cs) into a zero-padded [kc][MR] panel.
-export function packAStrided(
-  a: usize,
-  rs: i32,
-  cs: i32,
-  m0: i32,
-  mr: i32,
-  k0: i32,
-  kc: i32,
-  dst: usize,
-): void {
-  if (rs == 1 && mr == MR) {
-    // Columns are contiguous: one vector load per k.
-    for (let k = 0; k < kc; k++) {
-      v128.store(
-        dst + <usize> (k * 16),
-        v128.load(a + (<usize> m0 + <usize> (k0 + k) * <usize> cs) * 4),
-      );
-    }
-    return;
-  }
-  for (let k = 0; k < kc; k++) {
-    const col = a + <usize> (k0 + k) * <usize> cs * 4;
-    const d = dst + <usize> (k * 16);
-    for (let i = 0; i < MR; i++) {
-      store<f32>(
-        d + <usize> (i * 4),
-        i < mr ? load<f32>(col + <usize> (m0 + i) * <usize> rs * 4) : 0,
-      );
-    }
-  }
-}
-
 // Packs columns [n0, n0+nr) x k-range [k0, k0+kc) of a strided matrix B
 // (element strides rs, cs) into a zero-padded [kc][NR] panel.
 export function packBStrided(
@@ -338,37 +237,50 @@ export function packBStrided(
   }
 }
 
-// Runs the micro-kernel over an mc x nc block whose panels are already
-// packed: `pa` holds ceil(mc/MR) A panels, `pb` ceil(nc/NR) B panels.
+// C[0:mr, 0:nr] (+)= the first rows and columns of a 6x8 tile in tmp.
+function storePartial(tmp: usize, c: usize, ldc: usize, mr: i32, nr: i32, acc: bool): void {
+  for (let i = 0; i < mr; i++) {
+    const src = tmp + <usize> (i * NR * 4);
+    const dst = c + <usize> i * ldc;
+    for (let j = 0; j < nr; j++) {
+      const v = load<f32>(src + <usize> (j * 4));
+      const d = dst + <usize> (j * 4);
+      store<f32>(d, acc ? load<f32>(d) + v : v);
+    }
+  }
+}
+
+// C[0:mc, 0:nc] (+)= A · B over one k block of kc steps, A as ceil(mc / 6)
+// panels of six rows, B as ceil(nc / 8) panels [kc][8]; `ldc` is C's row
+// stride in bytes. Each B panel stays in L1 while the A panels stream past
+// it from L2 (24 bytes a k step, against B's 32); partial tiles go through
+// tmp.
 export function macroBlock(
   mc: i32,
   nc: i32,
   kc: i32,
-  pa: usize,
-  pb: usize,
+  pA: usize,
+  pB: usize,
   c: usize,
   ldc: usize,
-  accumulate: bool,
+  acc: bool,
   tmp: usize,
 ): void {
-  const aStride = <usize> (kc * MR * 4);
-  const bStride = <usize> (kc * NR * 4);
-  for (let i = 0; i < mc; i += MR) {
-    const mr = min(MR, mc - i);
-    const ap = pa + <usize> (i / MR) * aStride;
-    for (let j = 0; j < nc; j += NR) {
-      const nr = min(NR, nc - j);
-      microTile(
-        kc,
-        ap,
-        pb + <usize> (j / NR) * bStride,
-        c + <usize> i * ldc + <usize> (j * 4),
-        ldc,
-        accumulate,
-        mr,
-        nr,
-        tmp,
-      );
+  const aStride = <usize> kc * (MR6 * 4), bStride = <usize> kc * (NR * 4);
+  const lda = <usize> kc * 4;
+  for (let j = 0; j < nc; j += NR) {
+    const nr = min(NR, nc - j);
+    const bp = pB + <usize> (j / NR) * bStride;
+    for (let i = 0; i < mc; i += MR6) {
+      const mr = min(MR6, mc - i);
+      const ap = pA + <usize> (i / MR6) * aStride;
+      const cp = c + <usize> i * ldc + <usize> (j * 4);
+      if (mr == MR6 && nr == NR) {
+        tile6x8(kc, ap, lda, bp, cp, ldc, acc);
+      } else {
+        tile6x8(kc, ap, lda, bp, tmp, NR * 4, false);
+        storePartial(tmp, cp, ldc, mr, nr, acc);
+      }
     }
   }
 }

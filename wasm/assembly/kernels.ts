@@ -11,11 +11,12 @@ import {
   GEMM_TMP,
   KC,
   macroBlock,
-  MR,
+  MC,
+  MR6,
   NC,
   NR,
-  packAStrided,
   packBStrided,
+  packRows6,
   scratchOf,
 } from "./gemm";
 import { packAConv, packBConv } from "./conv_pack";
@@ -29,7 +30,8 @@ import {
   Geom,
 } from "./blocks";
 
-export { gemm_scratch, matmul } from "./matmul";
+export { gemm_scratch } from "./gemm";
+export { matmul } from "./matmul";
 export { wino_filter, wino_filter_bytes } from "./winograd";
 export { wino_conv, wino_conv_scratch } from "./winograd_conv";
 export {
@@ -76,41 +78,29 @@ export function conv_gemm(p: usize, tid: i32, nt: i32): void {
   const scratch = scratchOf(p, ConvGemm.scratch, ConvGemm.scratchStride, tid);
   const rows = g.batch * g.rowsH * g.rowsW;
   const K = g.kh * g.kw * g.imgC;
-  const r = splitRange(rows, MR, tid, nt);
+  const r = splitRange(rows, MR6, tid, nt);
   const r0 = <i32> (r >> 32), r1 = <i32> r;
   if (r0 >= r1) return;
   const tmp = scratch;
   const pA = scratch + GEMM_TMP;
-  const pB = pA + <usize> (MR * KC * 4);
+  const pB = pA + <usize> (MC * KC * 4);
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
+    const aStride = <usize> kc * (MR6 * 4), bStride = <usize> kc * (NR * 4);
     for (let nb = 0; nb < N; nb += NC) {
       const nc = min(NC, N - nb);
       for (let j = 0; j < nc; j += NR) {
-        packBStrided(
-          w,
-          N,
-          1,
-          nb + j,
-          min(NR, nc - j),
-          k0,
-          kc,
-          pB + <usize> ((j / NR) * kc * NR * 4),
-        );
+        packBStrided(w, N, 1, nb + j, min(NR, nc - j), k0, kc, pB + <usize> (j / NR) * bStride);
       }
-      for (let i = r0; i < r1; i += MR) {
-        const mr = min(MR, r1 - i);
-        packAConv(g, img, i, mr, k0, kc, pA);
+      for (let mb = r0; mb < r1; mb += MC) {
+        const mc = min(MC, r1 - mb);
+        for (let i = 0; i < mc; i += MR6) {
+          packAConv(g, img, mb + i, min(MR6, mc - i), k0, kc, pA + <usize> (i / MR6) * aStride);
+        }
         macroBlock(
-          mr,
-          nc,
-          kc,
-          pA,
-          pB,
-          out + (<usize> i * <usize> N + <usize> nb) * 4,
-          <usize> N * 4,
-          k0 > 0,
-          tmp,
+          mc, nc, kc, pA, pB,
+          out + (<usize> mb * <usize> N + <usize> nb) * 4,
+          <usize> N * 4, k0 > 0, tmp,
         );
       }
     }
@@ -140,23 +130,21 @@ export function conv_filter_grad(p: usize, tid: i32, nt: i32): void {
   const q0 = <i32> (r >> 32), q1 = <i32> r;
   const tmp = scratch;
   const pA = scratch + GEMM_TMP;
-  const pB = pA + <usize> (MR * KC * 4);
+  const pB = pA + <usize> (MC * KC * 4);
   for (let q = q0; q < q1; q += KC) {
     const kc = min(KC, q1 - q);
+    const aStride = <usize> kc * (MR6 * 4);
     packBConv(g, x, q, kc, pB);
-    for (let oc = 0; oc < OC; oc += MR) {
-      const mr = min(MR, OC - oc);
-      packAStrided(dy, 1, OC, oc, mr, q, kc, pA);
+    for (let ob = 0; ob < OC; ob += MC) {
+      const mc = min(MC, OC - ob);
+      // Rows of dyᵀ: output channels, each strided by OC over the pixels.
+      for (let i = 0; i < mc; i += MR6) {
+        packRows6(dy, 1, OC, ob + i, min(MR6, mc - i), q, kc, pA + <usize> (i / MR6) * aStride);
+      }
       macroBlock(
-        mr,
-        K,
-        kc,
-        pA,
-        pB,
-        partial + <usize> (oc * K) * 4,
-        <usize> K * 4,
-        true,
-        tmp,
+        mc, K, kc, pA, pB,
+        partial + <usize> (ob * K) * 4,
+        <usize> K * 4, true, tmp,
       );
     }
   }

@@ -1,25 +1,21 @@
 // Matrix products (BatchMatMul, _FusedMatMul): GotoBLAS blocking around the
 // 6x8 micro-tile of gemm.ts. Per k block of KC steps: B packed in 8-column
-// panels, A in blocks of MC rows packed six rows at a time; each B panel
-// stays in L1 while the A panels stream past it from L2.
+// panels, A in blocks of MC rows packed six rows at a time (macroBlock).
 
 import {
   GEMM_TMP,
   KC,
+  macroBlock,
+  MC,
   MR6,
   NC,
   NR,
   packBStrided,
   packRows6,
   scratchOf,
-  tile6x8,
 } from "./gemm";
 import { p32, splitRange } from "./params";
 import { MatMul } from "./blocks";
-
-// Rows of A per packed block of a matrix product (16 panels of six, 96 KiB
-// at KC = 256: L2 on any CPU with SIMD128).
-const MC: i32 = 96;
 
 function zeroRows(c: usize, rows: i32, ldc: i32, n0: i32, n1: i32): void {
   for (let i = 0; i < rows; i++) {
@@ -71,47 +67,14 @@ function gemmRange(
         for (let i = 0; i < mc; i += MR6) {
           packRows6(a, rsA, csA, mb + i, min(MR6, mc - i), k0, kc, pA + <usize> (i / MR6) * aStride);
         }
-        // Each 8-column panel of B stays in L1 while A's panels stream
-        // from L2 (24 bytes a k step, against B's 32).
-        for (let j = 0; j < nc; j += NR) {
-          const nr = min(NR, nc - j);
-          const bp = pB + <usize> (j / NR) * bStride;
-          for (let i = 0; i < mc; i += MR6) {
-            const mr = min(MR6, mc - i);
-            const ap = pA + <usize> (i / MR6) * aStride;
-            const cp = c + (<usize> (mb + i) * <usize> ldc + <usize> (nb + j)) * 4;
-            if (mr == MR6 && nr == NR) {
-              tile6x8(kc, ap, <usize> kc * 4, bp, cp, ldcb, accK);
-            } else {
-              tile6x8(kc, ap, <usize> kc * 4, bp, tmp, NR * 4, false);
-              storePartial(tmp, cp, ldcb, mr, nr, accK);
-            }
-          }
-        }
+        macroBlock(
+          mc, nc, kc, pA, pB,
+          c + (<usize> mb * <usize> ldc + <usize> nb) * 4,
+          ldcb, accK, tmp,
+        );
       }
     }
   }
-}
-
-// C[0:mr, 0:nr] (+)= the first rows and columns of a 6x8 tile in tmp.
-function storePartial(tmp: usize, c: usize, ldc: usize, mr: i32, nr: i32, acc: bool): void {
-  for (let i = 0; i < mr; i++) {
-    const src = tmp + <usize> (i * NR * 4);
-    const dst = c + <usize> i * ldc;
-    for (let j = 0; j < nr; j++) {
-      const v = load<f32>(src + <usize> (j * 4));
-      const d = dst + <usize> (j * 4);
-      store<f32>(d, acc ? load<f32>(d) + v : v);
-    }
-  }
-}
-
-// Bytes of one thread's GEMM scratch for B blocks of up to `bCols` columns:
-// [6x8 tile | A block (MC rows, or the convolutions' MR) | B block], for the
-// matrix products and the GEMM convolutions (called by the host).
-export function gemm_scratch(bCols: i32): i32 {
-  const cols = (bCols + NR - 1) / NR * NR;
-  return GEMM_TMP + MC * KC * 4 + KC * cols * 4;
 }
 
 // Batched C = op(A) · op(B) with element strides, so every transpose variant
