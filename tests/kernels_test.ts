@@ -263,8 +263,21 @@ Deno.test("1 thread and all threads agree within 1e-5", async () => {
       inputShape: x.shape,
     }) as tf.Tensor;
     const mm = tf.matMul(a, b, false, false);
-    const out = [dw, dx, mm].map((t) => t.dataSync().slice() as Float32Array);
-    tf.dispose([y, dw, dx, mm]);
+    // A strided input gradient (products, then the gather over taps).
+    const y2 = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "same");
+    const dx2 = tf.engine().runKernel(tf.Conv2DBackpropInput, {
+      dy: y2,
+      filter: w,
+    }, {
+      strides: 2,
+      pad: "same",
+      dataFormat: "NHWC",
+      inputShape: x.shape,
+    }) as tf.Tensor;
+    const out = [dw, dx, mm, dx2].map((t) =>
+      t.dataSync().slice() as Float32Array
+    );
+    tf.dispose([y, dw, dx, mm, y2, dx2]);
     return out;
   };
   const all = setKernelThreads(Infinity);

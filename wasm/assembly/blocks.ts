@@ -167,6 +167,24 @@ export const enum FlipFilter {
   wflip = 5, // ptr
 }
 
+// col2im
+export const enum Col2Im {
+  batch = 0, // i32
+  H = 1, // i32
+  W = 2, // i32
+  C = 3, // i32
+  OH = 4, // i32
+  OW = 5, // i32
+  kh = 6, // i32
+  kw = 7, // i32
+  strideH = 8, // i32
+  strideW = 9, // i32
+  padT = 10, // i32
+  padL = 11, // i32
+  g = 12, // ptr
+  out = 13, // ptr
+}
+
 // matmul
 export const enum MatMul {
   M = 0, // i32

@@ -44,6 +44,7 @@ export { adam_update } from "./adam";
 export { dropout_mask } from "./dropout";
 export { max_pool, maxpool_grad } from "./max_pool";
 export { conv_direct, conv_direct_scratch } from "./conv_direct";
+export { col2im } from "./col2im";
 export { relu_grad } from "./relu_grad";
 export { tile } from "./tile";
 export { gelu_grad, unary } from "./unary";
