@@ -17,12 +17,8 @@ import {
   requireFloat,
   requireNhwc,
 } from "./decl.ts";
-import {
-  directFits,
-  forwardConv2D,
-  gemmFilterGrad,
-  gemmInputGrad,
-} from "./conv_gemm.ts";
+import { directFits, forwardConv2D, gemmFilterGrad } from "./conv_gemm.ts";
+import { gemmInputGrad } from "./conv_input_grad.ts";
 import { winograd, winogradFilterGrad, winogradFits } from "./conv_winograd.ts";
 
 // Below this many output pixels a convolution is too small to split.

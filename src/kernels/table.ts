@@ -12,6 +12,7 @@ import type { Entry, ParamBlock } from "./params.ts";
 import { conv2dKernels } from "./conv2d.ts";
 import { convWinogradKernels } from "./conv_winograd.ts";
 import { convGemmKernels } from "./conv_gemm.ts";
+import { convInputGradKernels } from "./conv_input_grad.ts";
 import { matmulKernels } from "./matmul.ts";
 import { maxPoolKernels } from "./max_pool.ts";
 import { sumKernels } from "./sum.ts";
@@ -33,6 +34,7 @@ export const KERNELS: readonly KernelDecl[] = [
   conv2dKernels,
   convWinogradKernels,
   convGemmKernels,
+  convInputGradKernels,
   matmulKernels,
   maxPoolKernels,
   sumKernels,
