@@ -2,8 +2,9 @@
  * The tfjs convolution kernels: `FusedConv2D` (bias, relu) and `Conv2D`, the missing
  * `Conv2DBackpropFilter` and a faster `Conv2DBackpropInput`. 3x3 stride-1
  * layers run as Winograd (`conv_winograd.ts`), the others as implicit GEMMs
- * (`conv_gemm.ts`), forward passes of at most 32 taps directly (also
- * `conv_gemm.ts`); small batches of other shapes stay on XNNPACK.
+ * (`conv_gemm.ts`; their input gradients in `conv_input_grad.ts`), forward
+ * passes of at most 32 taps directly (also `conv_gemm.ts`); small batches of
+ * other shapes stay on XNNPACK.
  *
  * @module
  */
