@@ -171,8 +171,8 @@ const DIRECT_TAPS = 32;
 
 /**
  * Whether `directConv2D` takes this convolution forward: few taps, output
- * channels a multiple of 8 (the fast network's whitening stem, the seed
- * CNN's first layer, which Winograd would otherwise take).
+ * channels a multiple of 8 (the fast network's whitening stem). Layers
+ * Winograd fits stay on Winograd (see conv2d.ts).
  */
 export function directFits(info: tf.backend_util.Conv2DInfo): boolean {
   return info.outChannels % 8 === 0 &&

@@ -1,15 +1,15 @@
 // Direct convolution for layers with few input taps (kh * kw * C small: the
-// fast network's 2x2 whitening stem over RGB, 12 taps, and the seed CNN's
-// first 3x3 layer, 27), with bias and relu fused. The implicit GEMM
-// (conv_gemm) packs a panel of patches for a reduction of only 12-27, then
-// makes a second pass for the bias, and Winograd's transforms cost more than
-// its 27-long products save. Here each output row's input rows are first
+// fast network's 2x2 whitening stem over RGB, 12 taps), with bias and relu
+// fused. The implicit GEMM (conv_gemm) packs a panel of patches for a
+// reduction of only 12, then makes a second pass for the bias. Here each
+// output row's input rows are first
 // copied into a zero-padded strip, so every output pixel reads its taps
 // straight from the strip with no edge test, six pixels of a row by eight
 // output channels at a time (twelve accumulators in flight). Against four
 // pixels with edge pixels one at a time (medians of 25 calls, EPYC AVX-512,
-// 1 / 2 threads): the stem at batch 512 12.2 -> 8.4 / 5.9 -> 4.3 ms; the
-// seed's first layer at batch 64, which Winograd took, 3.6 -> 2.6 / 2.3 -> 1.3.
+// 1 / 2 threads): the stem at batch 512 12.2 -> 8.4 / 5.9 -> 4.3 ms. (The
+// seed CNN's first 3x3 layer ran 3.6 -> 2.6 / 2.3 -> 1.3 ms here against
+// Winograd, but stays there: see src/kernels/conv2d.ts.)
 // The host takes this path for N a multiple of 8 and few taps (see
 // src/kernels/conv_gemm.ts).
 
