@@ -19,6 +19,7 @@ import { peakRssMb } from "../src/util/peak_rss.ts";
 export type System =
   | "simdnet"
   | "simdnet@base"
+  | "simdnet-unchecked"
   | "pytorch"
   | "onnxruntime-web"
   | "onnxruntime-node";

@@ -114,10 +114,13 @@ export function formatTable(
       blankIfNaN(total, 10, 2),
       blankIfNaN(perCore, 10, 2),
       // Native rows (PyTorch, onnxruntime-node) may use wider vectors than
-      // WebAssembly's 128 bits: a share of the wasm peak would mislead.
+      // WebAssembly's 128 bits, and so may simdnet-unchecked (V8 fuses pairs
+      // into 256-bit ones): a share of the 128-bit peak would mislead.
       ...(peak
         ? [
-          r.backend === "wasm" ? blankIfNaN((100 * perCore) / peak, 10, 1) : "",
+          r.backend === "wasm" && r.system !== "simdnet-unchecked"
+            ? blankIfNaN((100 * perCore) / peak, 10, 1)
+            : "",
         ]
         : []),
       r.peakRssMb === undefined ? "" : r.peakRssMb.toFixed(0),
@@ -217,14 +220,15 @@ export function targetLines(rows: readonly BenchRow[]): string[] {
 
 /**
  * The lines under the table: what GFLOP/s counts for each model, the
- * WebAssembly SIMD peak the per-core figures compare with, and what the
- * other columns mean.
+ * WebAssembly SIMD peak the per-core figures compare with, what the other
+ * columns mean, and with `unchecked` what simdnet-unchecked is.
  */
 export function tableNotes(
   flops: TaskFlops,
   peak:
     | { perCore: number; allThreads: { threads: number; gflops: number } }
     | null,
+  unchecked = false,
 ): string[] {
   const mflop = (v: number) => v.toFixed(2);
   const lines = [
@@ -251,5 +255,13 @@ export function tableNotes(
     "'peak RSS MB' is the worker process's high-water mark (VmHWM), shared by the tasks one worker ran; " +
       "'vs simdnet' is images/s over simdnet wasm's at the same threads and task.",
   );
+  if (unchecked) {
+    lines.push(
+      "simdnet-unchecked: the same code with V8's WebAssembly bounds checks off and its 256-bit " +
+        "revectorizer on (deno run --v8-flags=--no-wasm-bounds-checks,--experimental-wasm-revectorize); " +
+        "Deno enables no trap handler, so simdnet's rows pay an explicit check on every load and store. " +
+        "Unsafe outside a measurement; the targets use the simdnet rows.",
+    );
+  }
   return lines;
 }

@@ -18,11 +18,25 @@ export function threadCounts(): number[] {
   return all > 1 ? [1, all] : [1];
 }
 
+/**
+ * V8's flags for `simdnet-unchecked`: no bounds checks on WebAssembly loads
+ * and stores, and V8's (experimental) revectorizer, which fuses pairs of
+ * 128-bit operations into 256-bit AVX2 ones and gives up wherever a bounds
+ * check sits between them. Deno enables no trap handler, so every wasm
+ * memory access of the default build carries an explicit check
+ * (denoland/deno#35658); Node and Chrome use guard pages instead. The flags
+ * drop WebAssembly's memory safety for the whole process: a measurement of
+ * what the checks cost, never a way to serve.
+ */
+export const UNCHECKED_V8_FLAGS =
+  "--v8-flags=--no-wasm-bounds-checks,--experimental-wasm-revectorize";
+
 function denoWorker(
   script: string,
   permissions: string[],
   args: string[],
   root?: string,
+  v8Flags: string[] = [],
 ): Pick<WorkerSpec, "command" | "args"> {
   // Another checkout (a baseline) runs with its own deno.json and scripts.
   const config = root ? `${root}/deno.json` : CONFIG;
@@ -34,6 +48,7 @@ function denoWorker(
     args: [
       "run",
       "--quiet",
+      ...v8Flags,
       `--config=${config}`,
       ...permissions,
       file,
@@ -42,27 +57,40 @@ function denoWorker(
   };
 }
 
-/**
- * simdnet on `backend` with `threads` threads; with `baseline`, the simdnet
- * of another checkout (an earlier commit, for before/after comparisons in
- * one interleaved run), named `simdnet@base`.
- */
+/** Variants of {@linkcode simdnetWorker}. */
+export interface SimdnetWorkerOptions {
+  /** Include a software WebGPU adapter. */
+  allowSoftwareGpu?: boolean;
+  /**
+   * The simdnet of another checkout (an earlier commit, for before/after
+   * comparisons in one interleaved run), named `simdnet@base`.
+   */
+  baseline?: string;
+  /** With {@linkcode UNCHECKED_V8_FLAGS}, named `simdnet-unchecked`. */
+  unchecked?: boolean;
+}
+
+/** simdnet on `backend` with `threads` threads. */
 export function simdnetWorker(
   backend: "wasm" | "cpu" | "webgpu",
   threads: number,
-  allowSoftwareGpu = false,
-  baseline?: string,
+  o: SimdnetWorkerOptions = {},
 ): WorkerSpec {
-  const extra = allowSoftwareGpu ? ["--allow-software-gpu"] : [];
+  const extra = o.allowSoftwareGpu ? ["--allow-software-gpu"] : [];
   return {
-    system: baseline ? "simdnet@base" : "simdnet",
+    system: o.baseline
+      ? "simdnet@base"
+      : o.unchecked
+      ? "simdnet-unchecked"
+      : "simdnet",
     backend,
     threads,
     ...denoWorker(
       "./_simdnet_worker.ts",
       ["--allow-read", "--allow-env"],
       [`--backend=${backend}`, `--threads=${threads}`, ...extra],
-      baseline,
+      o.baseline,
+      o.unchecked ? [UNCHECKED_V8_FLAGS] : [],
     ),
   };
 }

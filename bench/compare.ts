@@ -1,5 +1,5 @@
 /**
- * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR]`
+ * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR] [--unchecked]`
  *
  * The seed CNN's training throughput (batch 64), inference throughput
  * (batch 256) and latency (batch 1) for simdnet (wasm with 1 thread and
@@ -50,7 +50,7 @@ import {
 } from "./_workers.ts";
 
 const USAGE =
-  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR]
+  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR] [--unchecked]
 
   --json                print the rows as JSON instead of a table
   --rounds R            interleaved rounds; each row is the median (default 5)
@@ -60,7 +60,10 @@ const USAGE =
   --allow-software-gpu  include a software WebGPU adapter (llvmpipe, SwiftShader)
   --baseline DIR        also run the simdnet of another checkout (e.g. a git worktree
                         of an earlier commit, after 'deno install' there) as
-                        simdnet@base, interleaved with this one`;
+                        simdnet@base, interleaved with this one
+  --unchecked           also run simdnet with V8's WebAssembly bounds checks off and
+                        its 256-bit revectorizer on, as simdnet-unchecked: what
+                        Deno's explicit bounds checks cost (unsafe: a measurement)`;
 
 /** What to measure and how to print it. */
 export interface CompareOptions {
@@ -77,6 +80,8 @@ export interface CompareOptions {
   allowSoftwareGpu: boolean;
   /** Another simdnet checkout to run as `simdnet@base`. */
   baseline?: string;
+  /** Also run `simdnet-unchecked` (bench/_workers.ts' UNCHECKED_V8_FLAGS). */
+  unchecked?: boolean;
   /**
    * Only training steps of simdnet wasm and PyTorch (`bench:step`), with
    * this warm-up and, if given, a fixed number of timed steps per round.
@@ -94,11 +99,13 @@ export function parseCompareArgs(args: string[]): CompareOptions | "help" {
     "no-peak": { type: "boolean", default: false },
     "allow-software-gpu": { type: "boolean", default: false },
     baseline: { type: "string" },
+    unchecked: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   return {
     ...checkBaseline(values.baseline),
+    unchecked: values.unchecked,
     json: values.json,
     rounds: wholeFlag(values.rounds, "rounds", 1)!,
     seconds: numberFlag(
@@ -151,16 +158,27 @@ function inference(worker: WorkerSpec): Measurement[] {
   return allTasks(worker).filter((m) => m.task !== "train");
 }
 
+/** simdnet wasm at `threads`, and the baseline and unchecked variants asked for. */
+function simdnetWasm(threads: number, o: CompareOptions): WorkerSpec[] {
+  const workers = [simdnetWorker("wasm", threads)];
+  if (o.baseline) {
+    workers.push(simdnetWorker("wasm", threads, { baseline: o.baseline }));
+  }
+  if (o.unchecked) {
+    workers.push(simdnetWorker("wasm", threads, { unchecked: true }));
+  }
+  return workers;
+}
+
 /** Training steps alone: simdnet wasm and PyTorch at each thread count. */
 function trainingPlan(
   torch: PythonTorch | null,
   train: { warmup: number; steps?: number },
-  baseline?: string,
+  o: CompareOptions,
 ): Measurement[] {
   const measurements: Measurement[] = [];
   for (const threads of threadCounts()) {
-    const workers = [simdnetWorker("wasm", threads)];
-    if (baseline) workers.push(simdnetWorker("wasm", threads, false, baseline));
+    const workers = simdnetWasm(threads, o);
     if (torch) workers.push(pytorchWorker(torch.python, threads));
     for (const worker of workers) {
       measurements.push({
@@ -181,11 +199,10 @@ function trainingPlan(
  */
 function fastTraining(
   torch: PythonTorch | null,
-  baseline?: string,
+  o: CompareOptions,
 ): Measurement[] {
   const threads = threadCounts().at(-1)!;
-  const workers = [simdnetWorker("wasm", threads)];
-  if (baseline) workers.push(simdnetWorker("wasm", threads, false, baseline));
+  const workers = simdnetWasm(threads, o);
   if (torch) workers.push(pytorchWorker(torch.python, threads));
   // Warm-up: the first steps compile kernels for the new shapes.
   return workers.map((worker) => ({
@@ -203,11 +220,8 @@ async function fullPlan(
 ): Promise<Measurement[]> {
   const measurements: Measurement[] = [];
   for (const threads of threadCounts()) {
-    measurements.push(...allTasks(simdnetWorker("wasm", threads)));
-    if (o.baseline) {
-      measurements.push(
-        ...allTasks(simdnetWorker("wasm", threads, false, o.baseline)),
-      );
+    for (const worker of simdnetWasm(threads, o)) {
+      measurements.push(...allTasks(worker));
     }
     if (torch) {
       measurements.push(...allTasks(pytorchWorker(torch.python, threads)));
@@ -215,7 +229,7 @@ async function fullPlan(
     measurements.push(...inference(ortWorker("web", threads)));
     measurements.push(...inference(ortWorker("node", threads)));
   }
-  measurements.push(...fastTraining(torch, o.baseline));
+  measurements.push(...fastTraining(torch, o));
   if (o.cpu) {
     // About 11 s per training step and 10 s per batch of 256: one round,
     // one step, which is plenty to place it.
@@ -237,11 +251,9 @@ async function fullPlan(
     // A software adapter (llvmpipe) computes on every core, and as slowly as
     // the cpu backend: one round of one step for training and batches.
     const all = threadCounts().at(-1)!;
-    const worker = simdnetWorker(
-      "webgpu",
-      gpu.software ? all : 1,
-      gpu.software,
-    );
+    const worker = simdnetWorker("webgpu", gpu.software ? all : 1, {
+      allowSoftwareGpu: gpu.software,
+    });
     for (const m of allTasks(worker, gpu.software)) {
       measurements.push(
         gpu.software && m.task !== "latency"
@@ -256,6 +268,7 @@ async function fullPlan(
 const SYSTEMS = [
   "simdnet",
   "simdnet@base",
+  "simdnet-unchecked",
   "pytorch",
   "onnxruntime-web",
   "onnxruntime-node",
@@ -286,7 +299,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     );
   }
   const measurements = o.trainOnly
-    ? trainingPlan(torch, o.trainOnly, o.baseline)
+    ? trainingPlan(torch, o.trainOnly, o)
     : await fullPlan(torch, o);
   const machine = machineLine(); // the load before the run
   const build = torch ? await torchBuild(torch.python) : null;
@@ -316,7 +329,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
       formatTable(sorted, { flops, peakPerCore: peak?.perCore }),
     );
     console.log();
-    for (const line of tableNotes(flops, peak)) console.log(line);
+    for (const line of tableNotes(flops, peak, o.unchecked)) console.log(line);
     const targets = targetLines(sorted);
     if (targets.length) {
       console.log(`\nTargets:\n${targets.map((t) => `- ${t}`).join("\n")}`);

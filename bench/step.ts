@@ -1,5 +1,5 @@
 /**
- * `deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR]`
+ * `deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR] [--unchecked]`
  *
  * Images per second of full training steps of the seed CNN (batch 64,
  * Adam, no augmentation, dropout on) for simdnet wasm with 1 thread and
@@ -18,13 +18,15 @@ import { parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
 
 const USAGE =
-  `usage: deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR]
+  `usage: deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR] [--unchecked]
 
   --json      print the rows as JSON instead of a table
   --steps N   timed training steps per round (default: about 2 s worth)
   --rounds R  interleaved rounds; each row is the median (default 5)
   --warmup W  untimed steps per configuration first (default 3)
-  --baseline DIR  also time the simdnet of another checkout as simdnet@base`;
+  --baseline DIR  also time the simdnet of another checkout as simdnet@base
+  --unchecked     also time simdnet without V8's WebAssembly bounds checks, as
+                  simdnet-unchecked (bench:compare --help says more)`;
 
 /** Parses `bench:step`'s command line into `bench:compare` options; "help" for --help. */
 export function parseStepArgs(args: string[]): CompareOptions | "help" {
@@ -34,12 +36,14 @@ export function parseStepArgs(args: string[]): CompareOptions | "help" {
     rounds: { type: "string", default: "5" },
     warmup: { type: "string", default: "3" },
     baseline: { type: "string" },
+    unchecked: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   const steps = wholeFlag(values.steps, "steps", 1);
   return {
     ...checkBaseline(values.baseline),
+    unchecked: values.unchecked,
     json: values.json,
     rounds: wholeFlag(values.rounds, "rounds", 1)!,
     // Rounds of about 2 s when --steps does not fix the count.

@@ -323,7 +323,10 @@ Deno.test("bench: PyTorch runs with jemalloc settings, threads and no OpenBLAS o
 
 Deno.test("bench: --baseline runs another checkout's simdnet worker as simdnet@base", async () => {
   const { parseCompareArgs } = await import("../bench/compare.ts");
-  const { simdnetWorker } = await import("../bench/_workers.ts");
+  const { simdnetWorker, UNCHECKED_V8_FLAGS } = await import(
+    "../bench/_workers.ts"
+  );
+  const { parseStepArgs } = await import("../bench/step.ts");
   const { UsageError } = await import("../src/cli/usage.ts");
   const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
   const parsed = parseCompareArgs(["--baseline", `${root}/`]);
@@ -333,9 +336,17 @@ Deno.test("bench: --baseline runs another checkout's simdnet worker as simdnet@b
     () => parseCompareArgs(["--baseline", "/nonexistent-simdnet"]),
     (e) => e instanceof UsageError && /git worktree add/.test(e.message),
   );
-  const base = simdnetWorker("wasm", 2, false, "/tmp/old");
+  const base = simdnetWorker("wasm", 2, { baseline: "/tmp/old" });
   assert.equal(base.system, "simdnet@base");
   assert.ok(base.args.includes("--config=/tmp/old/deno.json"));
   assert.ok(base.args.includes("/tmp/old/bench/_simdnet_worker.ts"));
   assert.equal(simdnetWorker("wasm", 2).system, "simdnet");
+  assert.ok(!simdnetWorker("wasm", 2).args.some((a) => a.startsWith("--v8")));
+  const unchecked = simdnetWorker("wasm", 2, { unchecked: true });
+  assert.equal(unchecked.system, "simdnet-unchecked");
+  // deno's own flag: before the script, or the worker would receive it.
+  const at = unchecked.args.indexOf(UNCHECKED_V8_FLAGS);
+  assert.ok(at > 0 && at < unchecked.args.indexOf("--backend=wasm") - 1);
+  const step = parseStepArgs(["--unchecked"]);
+  assert.ok(step !== "help" && step.unchecked === true);
 });
