@@ -285,3 +285,20 @@ Deno.test("classify: labels follow the options and the class count", async () =>
     /labels has 1 names but the model has 5 classes/,
   );
 });
+
+Deno.test("classify: warmUp runs the batch sizes asked for, changes no answer and keeps no tensor", async () => {
+  const rgb = pattern(32, 32, 3, 7);
+  const before = await probs({ data: rgb, width: 32, height: 32, channels: 3 });
+  const tensors = tf.memory().numTensors;
+  await classifier.warmUp([1, 3]);
+  await classifier.warmUp();
+  assert.equal(tf.memory().numTensors, tensors);
+  const after = await probs({ data: rgb, width: 32, height: 32, channels: 3 });
+  assert.deepEqual(after, before);
+  for (const bad of [0, 1.5, -2]) {
+    await assert.rejects(
+      classifier.warmUp([bad]),
+      new RegExp(`whole numbers >= 1, got ${bad}`),
+    );
+  }
+});

@@ -285,6 +285,12 @@ async function run(a: ServeArgs): Promise<number> {
   const rt = classifier.runtime;
   console.log(`backend: ${rt.backend} (${rt.reason})`);
   if (a.tta) console.log(`test-time augmentation: ${describeTta(a.tta)}`);
+  // Before listening, so that /readyz and the first requests find the code
+  // compiled (the first classification took 55-60 ms, the next about 1).
+  // A batch holds at most --max-batch queued images, and at most --queue.
+  const started = performance.now();
+  await classifier.warmUp([1, Math.min(a.maxBatch, a.queue)]);
+  console.log(`warmed up in ${Math.round(performance.now() - started)} ms`);
   const { server } = serveClassifier(classifier, {
     hostname: a.host,
     port: a.port,
