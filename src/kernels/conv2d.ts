@@ -153,11 +153,12 @@ function fusedConvKernel(
   // window: XNNPACK's output is wrong there (a 1x5 filter with strides
   // [3, 1], or 2x2 with stride 3, "same"; tests/kernels_elementwise_test.ts).
   // The seed's first layer (3x3 over RGB, 27 taps) would run faster direct
-  // (64x32x32x3 -> 32, EPYC AVX-512: 3.55 -> 2.61 ms on 1 thread), but three
-  // seeds of the notebook's recipe ended 1.4-3.6 points lower with it (the
-  // 1e-3 gradient difference from cpu it showed is one relu output rounded
-  // across zero, not an error): it stays on Winograd until more seeds say
-  // whether that was chance.
+  // (64x32x32x3 -> 32, EPYC AVX-512: 3.55 -> 2.61 ms on 1 thread), but six
+  // seeds of the notebook's recipe ended 0.96 points lower on average with
+  // it (-3.62 to +0.20; p about 0.16, README): not shown to be chance, so it
+  // stays on Winograd, where every accuracy figure was measured. (The 1e-3
+  // gradient difference from cpu it showed is one relu output rounded
+  // across zero, not an error.)
   const direct = directFits(info);
   const fits = winogradFits(info);
   if (
