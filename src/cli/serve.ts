@@ -289,7 +289,7 @@ async function run(a: ServeArgs): Promise<number> {
   // compiled (the first classification took 55-60 ms, the next about 1).
   // A batch holds at most --max-batch queued images, and at most --queue.
   const started = performance.now();
-  await classifier.warmUp([1, Math.min(a.maxBatch, a.queue)]);
+  await classifier.warmUp([...new Set([1, Math.min(a.maxBatch, a.queue)])]);
   console.log(`warmed up in ${Math.round(performance.now() - started)} ms`);
   const { server } = serveClassifier(classifier, {
     hostname: a.host,

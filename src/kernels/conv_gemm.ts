@@ -1,9 +1,9 @@
 /**
  * Convolutions as implicit GEMMs (wasm/assembly/kernels.ts, conv_pack.ts):
  * patches are gathered straight into packed panels, no im2col matrix. Any
- * filter size, stride and dilation; the forward pass, the input gradient
- * (through zero insertion and a flipped filter) and the filter gradient
- * (per-thread partials, then a reduction). `conv2d.ts` picks these or
+ * filter size, stride and dilation; the forward pass and the filter
+ * gradient (per-thread partials, then a reduction); the input gradients
+ * are in `conv_input_grad.ts`. `conv2d.ts` picks these or
  * Winograd.
  *
  * @module
@@ -38,9 +38,6 @@ export const GEOM = paramStruct("Geom", {
   dilW: "i32",
   padT: "i32",
   padL: "i32",
-  /** Zero insertion (the stride of the input gradient); 1 forward. */
-  upH: "i32",
-  upW: "i32",
 });
 
 /** out[rows, N] = patches(img)[rows, K] · w[K, N]. */
@@ -112,8 +109,6 @@ function forwardGeom(info: tf.backend_util.Conv2DInfo): Geom {
     dilW: info.dilationWidth,
     padT: info.padInfo.top,
     padL: info.padInfo.left,
-    upH: 1,
-    upW: 1,
   };
 }
 

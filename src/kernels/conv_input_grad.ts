@@ -50,8 +50,8 @@ export const COL2IM = entry(
 );
 
 /**
- * dx = patches(dy seen through zero insertion) · flipped filter, at stride
- * 1; strided, `stridedInputGrad`.
+ * dx = patches(dy) · flipped filter at stride 1 (a forward convolution of
+ * dy); strided, `stridedInputGrad`.
  */
 export function gemmInputGrad(
   k: HeapKernels,
@@ -92,8 +92,6 @@ export function gemmInputGrad(
     dilW: 1,
     padT: kh - 1 - info.padInfo.top,
     padL: kw - 1 - info.padInfo.left,
-    upH: info.strideHeight,
-    upW: info.strideWidth,
     img: offset(b, dy),
     w: wflip,
     out: offset(b, out),

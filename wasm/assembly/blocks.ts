@@ -71,8 +71,6 @@ export class Geom {
   dilW: i32;
   padT: i32;
   padL: i32;
-  upH: i32;
-  upW: i32;
 }
 
 // conv_gemm
@@ -91,14 +89,12 @@ export const enum ConvGemm {
   dilW = 11, // i32
   padT = 12, // i32
   padL = 13, // i32
-  upH = 14, // i32
-  upW = 15, // i32
-  img = 16, // ptr
-  w = 17, // ptr
-  out = 18, // ptr
-  N = 19, // i32
-  scratch = 20, // ptr
-  scratchStride = 21, // i32
+  img = 14, // ptr
+  w = 15, // ptr
+  out = 16, // ptr
+  N = 17, // i32
+  scratch = 18, // ptr
+  scratchStride = 19, // i32
 }
 
 // conv_direct
@@ -117,16 +113,14 @@ export const enum ConvDirect {
   dilW = 11, // i32
   padT = 12, // i32
   padL = 13, // i32
-  upH = 14, // i32
-  upW = 15, // i32
-  img = 16, // ptr
-  w = 17, // ptr
-  bias = 18, // ptr
-  out = 19, // ptr
-  N = 20, // i32
-  act = 21, // i32
-  scratch = 22, // ptr
-  scratchStride = 23, // i32
+  img = 14, // ptr
+  w = 15, // ptr
+  bias = 16, // ptr
+  out = 17, // ptr
+  N = 18, // i32
+  act = 19, // i32
+  scratch = 20, // ptr
+  scratchStride = 21, // i32
 }
 
 // conv_filter_grad, conv_filter_reduce
@@ -145,16 +139,14 @@ export const enum ConvFilterGrad {
   dilW = 11, // i32
   padT = 12, // i32
   padL = 13, // i32
-  upH = 14, // i32
-  upW = 15, // i32
-  x = 16, // ptr
-  dy = 17, // ptr
-  partials = 18, // ptr
-  OC = 19, // i32
-  scratch = 20, // ptr
-  scratchStride = 21, // i32
-  dW = 22, // ptr
-  parts = 23, // i32
+  x = 14, // ptr
+  dy = 15, // ptr
+  partials = 16, // ptr
+  OC = 17, // i32
+  scratch = 18, // ptr
+  scratchStride = 19, // i32
+  dW = 20, // ptr
+  parts = 21, // i32
 }
 
 // flip_filter

@@ -1,9 +1,9 @@
 // The input gradient of a strided convolution, second half: dx gathered
 // from g = dy · Wᵀ, the products of every output-gradient pixel with every
-// tap (src/kernels/conv_input_grad.ts computes g as a matrix product). Seen
-// through zero insertion, as conv_gemm computes stride 1, a stride of s
-// multiplies s x s times the products that are needed, all but one of them
-// by inserted zeros.
+// tap (src/kernels/conv_input_grad.ts computes g as a matrix product). As
+// a convolution of dy seen through inserted zeros, a stride of s would
+// multiply s x s times the products that are needed, all but one of them by
+// zeros.
 
 import { p32, splitRange } from "./params";
 import { Col2Im } from "./blocks";

@@ -2,10 +2,9 @@
 // into packed GEMM panels, so no im2col matrix is ever materialised.
 //
 // A patch row r = (b, ry, rx) reads image pixel (y, x) for kernel tap (ky, kx)
-// at pos = r*stride + k*dil - pad, valid when pos is a multiple of `up` and
-// pos/up lies inside the image. up = 1 gives the forward convolution;
-// up = stride gives the transposed one (input gradient), where the image is
-// the output gradient seen through zero-insertion.
+// at pos = r*stride + k*dil - pad, valid inside the image. (Strided input
+// gradients, which had read the output gradient through inserted zeros here,
+// are a product and col2im now: src/kernels/conv_input_grad.ts.)
 
 import { MR6, NR } from "./gemm";
 // The geometry words that start the convolution parameter blocks (declared
@@ -13,16 +12,11 @@ import { MR6, NR } from "./gemm";
 import { Geom } from "./blocks";
 
 // Byte offset of the image pixel for patch row r and tap (ky, kx), or -1 when
-// the tap falls in padding or between inserted zeros.
+// the tap falls in padding.
 function tapOffset(g: Geom, b: i32, ry: i32, rx: i32, ky: i32, kx: i32): isize {
-  const py = ry * g.strideH + ky * g.dilH - g.padT;
-  const px = rx * g.strideW + kx * g.dilW - g.padL;
-  if (py < 0 || px < 0) return -1;
-  if (g.upH > 1 && py % g.upH != 0) return -1;
-  if (g.upW > 1 && px % g.upW != 0) return -1;
-  const y = py / g.upH;
-  const x = px / g.upW;
-  if (y >= g.imgH || x >= g.imgW) return -1;
+  const y = ry * g.strideH + ky * g.dilH - g.padT;
+  const x = rx * g.strideW + kx * g.dilW - g.padL;
+  if (y < 0 || x < 0 || y >= g.imgH || x >= g.imgW) return -1;
   return <isize> (((b * g.imgH + y) * g.imgW + x) * g.imgC) * 4;
 }
 
