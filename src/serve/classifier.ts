@@ -382,8 +382,9 @@ export class Classifier {
    * compiling: V8 compiles tfjs' and the kernels' code on first use, and
    * small and large batches take different kernels. On 2026-12-03 (AMD
    * EPYC, 2 threads, the seed CNN) the first classification after loading
-   * took 55-60 ms and the next ones about 1 ms. `serve` warms up with 1 and
-   * `--max-batch` before it listens.
+   * took 55-60 ms and the next ones about 1 ms. `serve` warms up, before it
+   * listens, with 1 and the largest batch it can form (the smaller of
+   * `--max-batch` and `--queue`).
    */
   async warmUp(counts: readonly number[] = [1]): Promise<void> {
     const [h, w, c] = this.inputShape;
