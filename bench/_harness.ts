@@ -60,12 +60,20 @@ export interface HarnessOptions {
   pauseMs?: number;
   /** Progress lines (to stderr, so that `--json` output stays clean). */
   log?: (line: string) => void;
+  /**
+   * A short measurement of the machine itself, run in this process before
+   * each round while no worker runs (bench:compare's: the 6x8 kernel loop,
+   * GFLOP/s); its values come back in {@linkcode HarnessResult.probes}.
+   */
+  probe?: () => number;
 }
 
 /** Rows measured and configurations skipped. */
 export interface HarnessResult {
   rows: BenchRow[];
   skipped: Skipped[];
+  /** The probe's value before each round, if there was a probe. */
+  probes: number[];
 }
 
 const START_TIMEOUT_MS = 180_000;
@@ -264,9 +272,14 @@ async function measureRounds(
   options: HarnessOptions,
   skipped: Skipped[],
   log: Log,
+  probes: number[],
 ): Promise<void> {
   const pause = options.pauseMs ?? 200;
   for (let round = 0; round < options.rounds; round++) {
+    if (options.probe) {
+      await sleep(pause);
+      probes.push(options.probe());
+    }
     const due = live.filter((r) => (r.m.rounds ?? options.rounds) > round);
     const shift = due.length ? round % due.length : 0;
     for (const row of [...due.slice(shift), ...due.slice(0, shift)]) {
@@ -313,18 +326,19 @@ export async function runInterleaved(
 ): Promise<HarnessResult> {
   const log = options.log ?? (() => {});
   const skipped: Skipped[] = [];
+  const probes: number[] = [];
   const workers = await startAll(measurements, skipped, log);
   const live: LiveRow[] = measurements
     .filter((m) => workers.has(m.worker))
     .map((m) => ({ m, steps: m.steps ?? 1, samples: [] }));
   try {
     await warmUp(live, workers, options.targetSeconds ?? 1.5, skipped, log);
-    await measureRounds(live, workers, options, skipped, log);
+    await measureRounds(live, workers, options, skipped, log, probes);
   } finally {
     await Promise.all([...workers.values()].map((w) => w.close()));
   }
   const rows = live.filter((r) => r.samples.length > 0).map(toRow);
-  return { rows, skipped };
+  return { rows, skipped, probes };
 }
 
 function pick(

@@ -18,6 +18,9 @@
  * in all and per thread, next to this machine's WebAssembly SIMD peak per
  * core (bench/simd_peak.ts, measured first); each row also has its worker
  * process's peak RSS. The PyTorch rows name torch's build (oneDNN, BLAS).
+ * Before each round a probe times the 6x8 micro-kernel's loop in this
+ * process ({@linkcode probeLine}), so that a reader can tell a quiet run
+ * from one that met a slow phase of a shared machine.
  *
  * Exit codes: 0 ok; 1 nothing was measured; 64 usage.
  *
@@ -42,6 +45,7 @@ import { formatTable, tableNotes, targetLines } from "./_table.ts";
 import { benchTaskFlops } from "./_flops.ts";
 import { torchBuild } from "./_pytorch.ts";
 import { measureSimdPeak } from "./simd_peak.ts";
+import { instantiateKernel, kernelLoopGflops } from "./_kernel_loop_module.ts";
 import {
   ortWorker,
   pytorchWorker,
@@ -287,6 +291,21 @@ function sortRows(rows: readonly BenchRow[]): BenchRow[] {
 }
 
 /**
+ * The probe's figures, one per round, and how many rounds met a slow phase
+ * of the machine (under 90% of the run's best probe).
+ */
+export function probeLine(probes: readonly number[]): string {
+  const best = Math.max(0, ...probes);
+  const slow = probes.filter((p) => p < 0.9 * best).length;
+  return `Machine probe before each round (the 6x8 micro-kernel's loop, ` +
+    `checked loads from L1, 1 thread): ${
+      probes.map((p) => p.toFixed(1)).join(", ")
+    } GFLOP/s; ${slow} of ${probes.length} rounds under 90% of the best ` +
+    "(a slow phase of the machine; the medians keep such a round out only " +
+    "if it is a minority).";
+}
+
+/**
  * Runs the measurements `o` asks for, interleaved, and prints the table
  * (or JSON); resolves to the exit code: {@linkcode EXIT_NO_ROWS} when
  * nothing could be measured.
@@ -306,14 +325,22 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   const flops = await benchTaskFlops();
   // Before the workers start, so that nothing else runs on the cores.
   const peak = o.peak === false ? null : await measureSimdPeak({ log });
-  const { rows, skipped } = await runInterleaved(measurements, {
+  // A slow phase of a shared VM shows in this loop (loads from L1) and not
+  // in the peak's (no loads); see bench/simd_peak.ts.
+  const probeLoop = await instantiateKernel({
+    relaxed: peak?.relaxedSimd ?? true,
+    shared: false,
+  });
+  const { rows, skipped, probes } = await runInterleaved(measurements, {
     rounds: o.rounds,
     targetSeconds: o.seconds,
     log,
+    probe: () => kernelLoopGflops(probeLoop, 40, 3),
   });
   const sorted = sortRows(rows);
   if (o.json) {
     console.log(JSON.stringify(sorted, null, 2));
+    log(probeLine(probes));
   } else {
     console.log(
       o.trainOnly
@@ -330,6 +357,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     );
     console.log();
     for (const line of tableNotes(flops, peak, o.unchecked)) console.log(line);
+    console.log(probeLine(probes));
     const targets = targetLines(sorted);
     if (targets.length) {
       console.log(`\nTargets:\n${targets.map((t) => `- ${t}`).join("\n")}`);

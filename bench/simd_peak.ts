@@ -10,6 +10,14 @@
  * property of the core. bench:compare prints this peak per core beside the
  * effective GFLOP/s of each row, through {@linkcode measureSimdPeak}.
  *
+ * It also times the loop of simdnet's 6x8 micro-kernel with its loads
+ * (bench/_kernel_loop_module.ts) over a private and a shared memory: the
+ * peak loop touches no memory, so it cannot show what bounds-checked loads
+ * cost, nor the phases of a shared VM in which a neighbour slows loads and
+ * leaves multiply-adds alone (2026-12-04, AMD EPYC: the kernel loop fell
+ * from 57 to 34-37 GFLOP/s for seconds at a time while the peak loop stayed
+ * at 57). bench:compare runs the same loop before each round as a probe.
+ *
  * @module
  */
 
@@ -22,6 +30,7 @@ import {
   type PeakLoop,
   type PeakVariant,
 } from "./_simd_peak_module.ts";
+import { instantiateKernel, kernelLoopGflops } from "./_kernel_loop_module.ts";
 import type {
   PeakWorkerReply,
   PeakWorkerRequest,
@@ -59,6 +68,12 @@ export interface SimdPeak {
   perCore: number;
   /** The best GFLOP/s of all threads together, and how many. */
   allThreads: { threads: number; gflops: number };
+  /**
+   * GFLOP/s of the 6x8 micro-kernel's loop (bench/_kernel_loop_module.ts:
+   * bounds-checked loads from L1) on 1 thread, over a private memory and
+   * over a shared one (the threaded build's).
+   */
+  kernelLoop: { private: number; shared: number };
 }
 
 const UNROLL = 4;
@@ -200,6 +215,17 @@ export async function measureSimdPeak(o: PeakOptions = {}): Promise<SimdPeak> {
       rows.push(row(best.loop, threads, all));
     }
   }
+  const kernelLoop = { private: 0, shared: 0 };
+  for (const shared of [false, true]) {
+    const instance = await instantiateKernel({ relaxed: relaxedSimd, shared });
+    const gflops = kernelLoopGflops(instance, seconds * 1000, rounds);
+    kernelLoop[shared ? "shared" : "private"] = gflops;
+    log(
+      `6x8 kernel loop, ${shared ? "shared" : "private"} memory, 1 thread: ${
+        gflops.toFixed(1)
+      } GFLOP/s`,
+    );
+  }
   const perCore = Math.max(
     0,
     ...rows.filter((r) => r.threads === 1).map((r) => r.gflops),
@@ -209,6 +235,7 @@ export async function measureSimdPeak(o: PeakOptions = {}): Promise<SimdPeak> {
     rows,
     relaxedSimd,
     perCore,
+    kernelLoop,
     allThreads: {
       threads: most,
       gflops: Math.max(
@@ -294,6 +321,13 @@ export async function main(args: string[]): Promise<number> {
         peak.allThreads.gflops.toFixed(1)
       } GFLOP/s. A multiply-add is 2 FLOPs per lane; ` +
       "* marks the best chain count (latency x ports of the core).",
+  );
+  console.log(
+    `The 6x8 micro-kernel's loop (8 bounds-checked loads from L1 per 12 ` +
+      `multiply-adds, 1 thread): ${
+        peak.kernelLoop.private.toFixed(1)
+      } GFLOP/s over a private memory, ` +
+      `${peak.kernelLoop.shared.toFixed(1)} over a shared one.`,
   );
   return 0;
 }

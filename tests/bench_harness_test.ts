@@ -260,11 +260,21 @@ Deno.test("bench: interleaved rounds give one median row per measurement and rep
     },
   ];
   const logs: string[] = [];
-  const { rows, skipped } = await runInterleaved(measurements, {
+  // The probe runs once before each round, before that round's first row.
+  let probeCalls = 0;
+  const { rows, skipped, probes } = await runInterleaved(measurements, {
     rounds: 3,
     pauseMs: 0,
     log: (l) => logs.push(l),
+    probe: () => {
+      assert.equal(
+        logs.filter((l) => l.startsWith("round ")).length,
+        probeCalls,
+      );
+      return 10 * ++probeCalls;
+    },
   });
+  assert.deepEqual(probes, [10, 20, 30]);
   // Each worker reported its process's peak RSS; the figure itself varies.
   for (const r of rows) assert.ok(r.peakRssMb! > 0, JSON.stringify(r));
   assert.deepEqual(rows.map(({ peakRssMb: _, ...r }) => r), [
@@ -349,4 +359,14 @@ Deno.test("bench: --baseline runs another checkout's simdnet worker as simdnet@b
   assert.ok(at > 0 && at < unchecked.args.indexOf("--backend=wasm") - 1);
   const step = parseStepArgs(["--unchecked"]);
   assert.ok(step !== "help" && step.unchecked === true);
+});
+
+Deno.test("bench: the probe line lists each round's figure and counts the slow ones", async () => {
+  const { probeLine } = await import("../bench/compare.ts");
+  const line = probeLine([57, 56.5, 34, 51]);
+  assert.match(
+    line,
+    /: 57\.0, 56\.5, 34\.0, 51\.0 GFLOP\/s; 2 of 4 rounds under 90%/,
+  );
+  assert.match(probeLine([]), /: {2}GFLOP\/s; 0 of 0 rounds/);
 });

@@ -106,6 +106,9 @@ Deno.test("simd peak: measureSimdPeak runs on 1 thread and on 2 workers", async 
     Math.max(...peak.rows.filter((r) => r.threads === 1).map((r) => r.gflops)),
   );
   assert.match(formatPeakTable(peak), /\| mul\+add \| \d+ \| 2 \|/);
+  for (const g of [peak.kernelLoop.private, peak.kernelLoop.shared]) {
+    assert.ok(g > 0 && Number.isFinite(g), JSON.stringify(peak.kernelLoop));
+  }
 });
 
 Deno.test("machine: the SIMD flags of x86 and ARM cpuinfo", () => {
@@ -125,4 +128,43 @@ Deno.test("machine: the CPU family of x86 and ARM cpuinfo", () => {
     "processor\t: 0\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU part\t: 0xd0c\n";
   assert.equal(cpuFamily(arm), "implementer 0x41 part 0xd0c");
   assert.equal(cpuFamily("model name\t: X\n"), null);
+});
+
+Deno.test("simd peak: the 6x8 kernel loop adds n A^T B to C, over private and shared memory", async () => {
+  const {
+    instantiateKernel,
+    kernelFlops,
+    kernelLoopGflops,
+    kernelModuleBytes,
+    MAX_K,
+  } = await import("../bench/_kernel_loop_module.ts");
+  assert.equal(kernelFlops(10), 960);
+  for (const relaxed of hasRelaxedSimd() ? [true, false] : [false]) {
+    for (const shared of [false, true]) {
+      const what = `relaxed ${relaxed}, shared ${shared}`;
+      assert.ok(WebAssembly.validate(kernelModuleBytes({ relaxed, shared })));
+      const k = await instantiateKernel({ relaxed, shared });
+      assert.equal(k.a.buffer instanceof SharedArrayBuffer, shared, what);
+      // Small integers: every product and sum is exact in float32.
+      k.a.forEach((_, i) => (k.a[i] = (i % 7) - 3));
+      k.b.forEach((_, i) => (k.b[i] = (i % 5) - 2));
+      k.c.forEach((_, i) => (k.c[i] = i));
+      const n = 3, steps = 11;
+      const want = Float64Array.from(k.c);
+      for (let t = 0; t < steps; t++) {
+        for (let r = 0; r < 6; r++) {
+          for (let j = 0; j < 8; j++) {
+            want[r * 8 + j]! += n * k.a[t * 6 + r]! * k.b[t * 8 + j]!;
+          }
+        }
+      }
+      k.run(n, steps);
+      assert.deepEqual([...k.c], [...want], what);
+      k.run(0, steps); // no loops: C unchanged
+      assert.deepEqual([...k.c], [...want], what);
+      assert.throws(() => k.run(1, MAX_K + 1), RangeError);
+      // The timing helper runs and reports a rate (never how fast).
+      assert.ok(kernelLoopGflops(k, 1, 1) > 0, what);
+    }
+  }
 });
