@@ -61,9 +61,12 @@ export class HeapKernels {
   readonly variant: KernelVariant;
   readonly #wasm: TfjsWasmModule;
   readonly #memory: WebAssembly.Memory;
+  readonly #block: number;
   readonly #params: number;
+  readonly #counterOffset: number;
   #paramsI32: Int32Array;
   #paramsF32: Float32Array;
+  #counter: Int32Array;
   #scratch = 0;
   #scratchBytes = 0;
   #extra = 0;
@@ -81,13 +84,23 @@ export class HeapKernels {
     this.#memory = memory;
     this.pool = pool;
     this.variant = variant;
-    this.#params = wasm._malloc(PARAM_WORDS * 4);
+    // The parameter block, and the work counter of the kernels that deal
+    // out work dynamically (`claim` in wasm/assembly/params.ts) on its own
+    // cache line before it, where the kernel module says.
+    this.#counterOffset = pool.query("work_counter_offset");
+    this.#block = wasm._malloc(PARAM_WORDS * 4 + this.#counterOffset + 64);
+    this.#params = ((this.#block + 63) & ~63) + this.#counterOffset;
     this.#paramsI32 = new Int32Array(memory.buffer, this.#params, PARAM_WORDS);
     this.#paramsF32 = new Float32Array(
       memory.buffer,
       this.#params,
       PARAM_WORDS,
     );
+    this.#counter = this.#counterView(memory.buffer);
+  }
+
+  #counterView(buffer: ArrayBufferLike): Int32Array {
+    return new Int32Array(buffer, this.#params - this.#counterOffset, 1);
   }
 
   /** Threads used per call. */
@@ -197,8 +210,12 @@ export class HeapKernels {
       const buf = this.#memory.buffer;
       this.#paramsI32 = new Int32Array(buf, this.#params, PARAM_WORDS);
       this.#paramsF32 = new Float32Array(buf, this.#params, PARAM_WORDS);
+      this.#counter = this.#counterView(buf);
     }
     entry.params.write(this.#paramsI32, this.#paramsF32, values);
+    // Zero the work counter: the pool's Atomics.store that posts the job
+    // orders this store before every worker's first claim.
+    this.#counter[0] = 0;
     this.pool.run(
       entry.name,
       this.#params,
@@ -211,7 +228,7 @@ export class HeapKernels {
     if (this.#scratch) this.#wasm._free(this.#scratch);
     if (this.#extra) this.#wasm._free(this.#extra);
     for (const e of this.#derived) this.#wasm._free(e.ptr);
-    this.#wasm._free(this.#params);
+    this.#wasm._free(this.#block);
     this.pool.terminate();
   }
 }

@@ -31,6 +31,7 @@ import {
 } from "./blocks";
 
 export { gemm_scratch } from "./gemm";
+export { work_counter_offset } from "./params";
 export { matmul } from "./matmul";
 export { wino_filter, wino_filter_bytes } from "./winograd";
 export { wino_conv, wino_conv_scratch } from "./winograd_conv";

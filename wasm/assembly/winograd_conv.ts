@@ -10,7 +10,7 @@
 // materialised.
 
 import { NR, tile6x8 } from "./gemm";
-import { p32, splitRange } from "./params";
+import { claim, p32 } from "./params";
 import { WinoConv } from "./blocks";
 import {
   blockScratch,
@@ -86,7 +86,8 @@ function at6(
 // out = act(conv3x3(x, g) + bias) with stride 1, through the transformed
 // filter u of wino_filter. x is [B, H, W, K], out [B, OH, OW, N]; output
 // pixel (oy, ox) reads inputs from (oy - padT, ox - padL). N is a multiple
-// of 4. Threads split over 4-tile groups.
+// of 4. Threads take blocks of TB_CONV tiles as they go (params.ts, claim):
+// each tile is computed by one block, the same bits on any thread count.
 // Params: WinoConv (bias 0 = none; act 0 linear, 1 relu).
 export function wino_conv(p: usize, tid: i32, nt: i32): void {
   const B = p32(p, WinoConv.B);
@@ -108,8 +109,6 @@ export function wino_conv(p: usize, tid: i32, nt: i32): void {
   const Np = roundUp(N, NR), Kp = roundUp(K, 4);
   const tw = (OW + 3) >> 2, th = (OH + 3) >> 2;
   const T = B * th * tw;
-  const r = splitRange(T, 6, tid, nt);
-  const r0 = <i32> (r >> 32), r1 = <i32> r;
   const vPos = <usize> TB_CONV * <usize> Kp * 4 + POS_SKEW;
   const mPos = <usize> TB_CONV * <usize> Np * 4 + POS_SKEW;
   const vBuf = scratch;
@@ -118,8 +117,8 @@ export function wino_conv(p: usize, tid: i32, nt: i32): void {
   const patch = tmp + 576;
   const orow = <usize> OW * <usize> N * 4, opx = <usize> N * 4;
   const zero = f32x4.splat(0);
-  for (let t0 = r0; t0 < r1; t0 += TB_CONV) {
-    const tb = min(TB_CONV, r1 - t0);
+  for (let t0 = claim(p, TB_CONV); t0 < T; t0 = claim(p, TB_CONV)) {
+    const tb = min(TB_CONV, T - t0);
     transformInputs(x, H, W, K, padT, padL, tw, th, t0, tb, vBuf, vPos, tmp);
     positionGemms(36, tb, Kp, Np, vBuf, vPos, u, mBuf, mPos);
     for (let t = 0; t < tb; t++) {
