@@ -104,6 +104,8 @@ Deno.test("HeapKernels.run checks the block before anything runs", () => {
     limit: 1,
     threads: 1,
     run: (name: string, params: number) => ran.push([name, params]),
+    // The real module's answer (tested against it below).
+    query: (name: string) => name === "work_counter_offset" ? 64 : NaN,
   } as unknown as ThreadPool;
   const k = new HeapKernels(wasm, memory, pool, compileKernels(false));
   assert.throws(
@@ -112,9 +114,26 @@ Deno.test("HeapKernels.run checks the block before anything runs", () => {
     /ReluGrad: a parameter block of 3 words, the kernel reads 4; missing dx/,
   );
   assert.deepEqual(ran, []);
+  // The block starts a cache line after the work counter, which every call
+  // zeroes (malloc gave 256, already a line boundary).
+  const words = new Int32Array(memory.buffer);
+  words[256 / 4] = 7;
   k.run(RELU_GRAD_ENTRY, { n: 4, dy: 16, y: 32, dx: 48 });
-  assert.deepEqual(ran, [["relu_grad", 256]]);
-  assert.deepEqual([...new Int32Array(memory.buffer, 256, 4)], [4, 16, 32, 48]);
+  assert.deepEqual(ran, [["relu_grad", 320]]);
+  assert.deepEqual([...new Int32Array(memory.buffer, 320, 4)], [4, 16, 32, 48]);
+  assert.equal(words[256 / 4], 0);
+});
+
+Deno.test("the kernel module keeps its work counter a cache line before the block", async () => {
+  const { ThreadPool } = await import("../src/kernels/thread_pool.ts");
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+  const pool = await ThreadPool.create(
+    compileKernels(false).module,
+    memory,
+    1,
+    [],
+  );
+  assert.equal(pool.query("work_counter_offset"), 64);
 });
 
 Deno.test("every declared kernel is registered for wasm, and nothing else of simdnet's", async () => {

@@ -209,5 +209,7 @@ export const convWinogradKernels: KernelDecl = {
     "wino_conv_scratch",
     "wino_grad_scratch",
     "wino_grad_partial",
+    // Where HeapKernels keeps the counter wino_conv claims its tiles from.
+    "work_counter_offset",
   ],
 };
