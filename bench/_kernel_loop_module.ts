@@ -12,13 +12,13 @@
  *
  * `run(n, k)` adds `A[k x 6]ᵀ B[k x 8]` to `C[6 x 8]` `n` times: A's k
  * steps are 6 floats at `A_OFFSET + 24 t`, B's 8 floats at
- * `B_OFFSET + 32 t`, C's row r at `C_OFFSET + 32 r`, all in the exported
- * one-page memory.
+ * `B_OFFSET + 32 t`, C's row r at `C_OFFSET + 32 r`, all in the first page
+ * of the memory it imports (`env.memory`, growable, as tfjs' heap is).
  *
  * @module
  */
 
-import { sleb, uleb } from "./_simd_peak_module.ts";
+import { name, section, simd, sleb, uleb } from "./_simd_peak_module.ts";
 
 /** How the loop multiplies and adds, and which memory it reads. */
 export interface KernelLoop {
@@ -47,7 +47,6 @@ const V128 = 0x7b;
 const I32 = 0x7f;
 const GET = 0x20;
 const SET = 0x21;
-const simd = (op: number) => [0xfd, ...uleb(op)];
 const memarg = (align: number, offset: number) => [align, ...uleb(offset)];
 const load = (offset: number) => [...simd(0x00), ...memarg(4, offset)];
 const load32Splat = (offset: number) => [...simd(0x09), ...memarg(2, offset)];
@@ -93,15 +92,6 @@ function body(relaxed: boolean): number[] {
   code.push(0x0c, 0, 0x0b, 0x0b, 0x0b); // br to the n loop; end; end; end
   const locals = [...uleb(2), ...uleb(3), I32, ...uleb(15), V128];
   return [...locals, ...code];
-}
-
-function section(id: number, contents: number[]): number[] {
-  return [id, ...uleb(contents.length), ...contents];
-}
-
-function name(s: string): number[] {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
 }
 
 /** The module's bytes; see the module doc for what `run` computes. */

@@ -63,7 +63,7 @@ function f32Bytes(v: number): number[] {
 }
 
 /** A section: its id, then its byte length, then its contents. */
-function section(id: number, contents: number[]): number[] {
+export function section(id: number, contents: number[]): number[] {
   return [id, ...uleb(contents.length), ...contents];
 }
 
@@ -71,7 +71,8 @@ function vector(items: number[][]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
 
-function name(s: string): number[] {
+/** A name: its UTF-8 length, then its bytes. */
+export function name(s: string): number[] {
   const bytes = [...new TextEncoder().encode(s)];
   return [...uleb(bytes.length), ...bytes];
 }
@@ -83,7 +84,8 @@ const F32 = 0x7d;
 const V128 = 0x7b;
 const LOCAL_GET = 0x20;
 const LOCAL_SET = 0x21;
-const simd = (op: number) => [0xfd, ...uleb(op)];
+/** A SIMD opcode: the 0xfd prefix, then the opcode as unsigned LEB128. */
+export const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const F32X4_SPLAT = simd(0x13);
 const F32X4_ADD = simd(0xe4);
 const F32X4_MUL = simd(0xe6);

@@ -45,6 +45,7 @@ import { formatTable, tableNotes, targetLines } from "./_table.ts";
 import { benchTaskFlops } from "./_flops.ts";
 import { torchBuild } from "./_pytorch.ts";
 import { measureSimdPeak } from "./simd_peak.ts";
+import { hasRelaxedSimd } from "./_simd_peak_module.ts";
 import { instantiateKernel, kernelLoopGflops } from "./_kernel_loop_module.ts";
 import {
   ortWorker,
@@ -328,7 +329,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   // A slow phase of a shared VM shows in this loop (loads from L1) and not
   // in the peak's (no loads); see bench/simd_peak.ts.
   const probeLoop = await instantiateKernel({
-    relaxed: peak?.relaxedSimd ?? true,
+    relaxed: hasRelaxedSimd(),
     shared: false,
   });
   const { rows, skipped, probes } = await runInterleaved(measurements, {
