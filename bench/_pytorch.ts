@@ -109,6 +109,22 @@ export interface TorchBuildInfo {
   config: string;
   /** Paths of the BLAS/LAPACK libraries the process loaded. */
   libraries: string[];
+  /**
+   * The instruction set oneDNN dispatched a convolution to (its verbose
+   * "isa:" line, e.g. "Intel AVX-512 with Intel DL Boost and bfloat16
+   * support"); null or absent when it did not say.
+   */
+  onednn_isa?: string | null;
+  /** `ONEDNN_MAX_CPU_ISA` (or `DNNL_MAX_CPU_ISA`) as the workers see it. */
+  maxIsa?: string;
+}
+
+/** The variable that caps oneDNN's ISA in `env`, as "NAME=value", if set. */
+export function isaCap(env: Record<string, string>): string | undefined {
+  for (const name of ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"]) {
+    if (env[name]) return `${name}=${env[name]}`;
+  }
+  return undefined;
 }
 
 /** The BLAS a loaded library path is, e.g. "OpenBLAS (openmp)". */
@@ -129,8 +145,10 @@ function blasName(path: string): string {
 /**
  * One line on the PyTorch build, e.g. `PyTorch 1.13.0a0 (source
  * 1.13.1+dfsg), oneDNN v2.6.3, BLAS=OpenBLAS (openmp) (BLAS_INFO=generic),
- * CPU capability AVX2`: the oneDNN (MKL-DNN) release and the BLAS decide
- * its convolutions and Linear layers.
+ * CPU capability AVX2, oneDNN runs AVX-512 with DL Boost and bfloat16
+ * support`: the oneDNN (MKL-DNN) release, the instruction set it picks on
+ * this CPU (512-bit vectors or 256-bit ones) and the BLAS decide its
+ * convolutions and Linear layers.
  */
 export function torchBuildLine(info: TorchBuildInfo): string {
   const c = info.config;
@@ -155,11 +173,14 @@ export function torchBuildLine(info: TorchBuildInfo): string {
     ? `BLAS=${loaded.join("+")}${blasInfo ? ` (BLAS_INFO=${blasInfo})` : ""}`
     : `BLAS=${blasInfo ?? "unknown"}`;
   const capability = c.match(/CPU capability usage:\s*(\w+)/)?.[1];
+  const isa = info.onednn_isa?.replace(/Intel /g, "");
+  const cap = info.maxIsa ? ` (capped by ${info.maxIsa})` : "";
   return [
     `PyTorch ${version}`,
     onednn,
     blas,
     ...(capability ? [`CPU capability ${capability}`] : []),
+    ...(isa ? [`oneDNN runs ${isa}${cap}`] : []),
   ].join(", ");
 }
 
@@ -175,16 +196,18 @@ export const PYTORCH_BUILD_SCRIPT: string = fileURLToPath(
  */
 export async function torchBuild(python: string): Promise<string | null> {
   try {
+    const env = pytorchEnv(1);
     const out = await new Deno.Command(python, {
       args: [PYTORCH_BUILD_SCRIPT],
-      env: pytorchEnv(1),
+      env,
       clearEnv: true,
       stdout: "piped",
       stderr: "null",
     }).output();
     if (!out.success) return null;
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    return torchBuildLine(JSON.parse(lines.at(-1)!) as TorchBuildInfo);
+    const info = JSON.parse(lines.at(-1)!) as TorchBuildInfo;
+    return torchBuildLine({ ...info, maxIsa: isaCap(env) });
   } catch {
     return null;
   }

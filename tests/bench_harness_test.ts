@@ -18,7 +18,7 @@ import {
   parseRequest,
   reply,
 } from "../bench/_protocol.ts";
-import { pytorchEnv, torchBuildLine } from "../bench/_pytorch.ts";
+import { isaCap, pytorchEnv, torchBuildLine } from "../bench/_pytorch.ts";
 import {
   formatTable,
   gflops,
@@ -130,7 +130,7 @@ Deno.test("bench: per-core GFLOP/s, its share of the wasm peak for wasm rows, pe
   assert.equal(tableNotes(flops, null).length, 2);
 });
 
-Deno.test("bench: the PyTorch build line names oneDNN, the loaded BLAS and the CPU capability", () => {
+Deno.test("bench: the PyTorch build line names oneDNN, its ISA, the loaded BLAS and the CPU capability", () => {
   const config = `PyTorch built with:
   - Intel(R) MKL-DNN v2.6.3 (Git Hash N/A)
   - CPU capability usage: AVX2
@@ -155,6 +155,33 @@ Deno.test("bench: the PyTorch build line names oneDNN, the loaded BLAS and the C
       libraries: [],
     }),
     "PyTorch 2.5.1+cpu, oneDNN v3.5.3, BLAS=mkl",
+  );
+  // The instruction set oneDNN reported, and the variable that capped it.
+  const base = {
+    version: "2.5.1+cpu",
+    config: "  - oneDNN v3.5.3\n",
+    libraries: [],
+  };
+  assert.equal(
+    torchBuildLine({
+      ...base,
+      onednn_isa: "Intel AVX-512 with Intel DL Boost and bfloat16 support",
+    }),
+    "PyTorch 2.5.1+cpu, oneDNN v3.5.3, BLAS=unknown, oneDNN runs AVX-512 with DL Boost and bfloat16 support",
+  );
+  assert.equal(
+    torchBuildLine({
+      ...base,
+      onednn_isa: "Intel AVX2",
+      maxIsa: isaCap({ HOME: "/root", ONEDNN_MAX_CPU_ISA: "AVX2" }),
+    }),
+    "PyTorch 2.5.1+cpu, oneDNN v3.5.3, BLAS=unknown, oneDNN runs AVX2 (capped by ONEDNN_MAX_CPU_ISA=AVX2)",
+  );
+  assert.equal(isaCap({ DNNL_MAX_CPU_ISA: "SSE41" }), "DNNL_MAX_CPU_ISA=SSE41");
+  assert.equal(isaCap({ HOME: "/root" }), undefined);
+  assert.equal(
+    torchBuildLine({ ...base, onednn_isa: null }),
+    "PyTorch 2.5.1+cpu, oneDNN v3.5.3, BLAS=unknown",
   );
 });
 
