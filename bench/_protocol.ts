@@ -21,6 +21,7 @@ export type System =
   | "simdnet@base"
   | "simdnet-unchecked"
   | "pytorch"
+  | "pytorch-capped"
   | "onnxruntime-web"
   | "onnxruntime-node";
 

@@ -68,9 +68,16 @@ export async function findPythonTorch(): Promise<PythonTorch | null> {
   return null;
 }
 
-/** The whole environment for a PyTorch run with `threads` threads. */
-export function pytorchEnv(threads: number): Record<string, string> {
+/**
+ * The whole environment for a PyTorch run with `threads` threads, oneDNN
+ * capped at `maxIsa` when given (`ONEDNN_MAX_CPU_ISA`).
+ */
+export function pytorchEnv(
+  threads: number,
+  maxIsa?: string,
+): Record<string, string> {
   const env = Deno.env.toObject();
+  if (maxIsa) env.ONEDNN_MAX_CPU_ISA = maxIsa;
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   const lib = libDir();
@@ -96,6 +103,20 @@ export function pytorchEnv(threads: number): Record<string, string> {
   }
   return env;
 }
+
+/** oneDNN's values of `ONEDNN_MAX_CPU_ISA` (v2.x and v3.x). */
+export const ONEDNN_ISAS = [
+  "SSE41",
+  "AVX",
+  "AVX2",
+  "AVX2_VNNI",
+  "AVX512_CORE",
+  "AVX512_CORE_VNNI",
+  "AVX512_CORE_BF16",
+  "AVX512_CORE_FP16",
+  "AVX512_CORE_AMX",
+  "ALL",
+] as const;
 
 /** Path of bench/pytorch_cnn.py. */
 export const PYTORCH_SCRIPT: string = fileURLToPath(
@@ -194,9 +215,12 @@ export const PYTORCH_BUILD_SCRIPT: string = fileURLToPath(
  * (the environment of {@linkcode pytorchEnv}, so the same BLAS), or null
  * when the script fails.
  */
-export async function torchBuild(python: string): Promise<string | null> {
+export async function torchBuild(
+  python: string,
+  maxIsa?: string,
+): Promise<string | null> {
   try {
-    const env = pytorchEnv(1);
+    const env = pytorchEnv(1, maxIsa);
     const out = await new Deno.Command(python, {
       args: [PYTORCH_BUILD_SCRIPT],
       env,

@@ -95,15 +95,24 @@ export function simdnetWorker(
   };
 }
 
-/** bench/pytorch_cnn.py under `python`, tuned as bench/_pytorch.ts says. */
-export function pytorchWorker(python: string, threads: number): WorkerSpec {
+/**
+ * bench/pytorch_cnn.py under `python`, tuned as bench/_pytorch.ts says;
+ * with `maxIsa`, oneDNN capped at that instruction set
+ * (`ONEDNN_MAX_CPU_ISA`, e.g. AVX2: 256-bit vectors on a CPU with
+ * AVX-512), named `pytorch-capped`.
+ */
+export function pytorchWorker(
+  python: string,
+  threads: number,
+  maxIsa?: string,
+): WorkerSpec {
   return {
-    system: "pytorch",
+    system: maxIsa ? "pytorch-capped" : "pytorch",
     backend: "cpu",
     threads,
     command: python,
     args: [PYTORCH_SCRIPT, `--threads=${threads}`, "--channels-last=yes"],
-    env: pytorchEnv(threads),
+    env: pytorchEnv(threads, maxIsa),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR] [--unchecked]`
+ * `deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR] [--unchecked] [--pytorch-isa ISA]`
  *
  * The seed CNN's training throughput (batch 64), inference throughput
  * (batch 256) and latency (batch 1) for simdnet (wasm with 1 thread and
@@ -17,7 +17,10 @@
  * Each row's effective GFLOP/s counts its model's FLOPs (bench/_flops.ts),
  * in all and per thread, next to this machine's WebAssembly SIMD peak per
  * core (bench/simd_peak.ts, measured first); each row also has its worker
- * process's peak RSS. The PyTorch rows name torch's build (oneDNN, BLAS).
+ * process's peak RSS. The PyTorch rows name torch's build (oneDNN, the
+ * instruction set it runs here, BLAS); `--pytorch-isa AVX2` adds PyTorch
+ * with oneDNN held to that instruction set (`pytorch-capped`): on a CPU
+ * with AVX-512, what the ratios would be against 256-bit native code.
  * Before each round a probe times the 6x8 micro-kernel's loop in this
  * process ({@linkcode probeLine}), so that a reader can tell a quiet run
  * from one that met a slow phase of a shared machine.
@@ -35,7 +38,7 @@ import {
 } from "./_harness.ts";
 import { machineLine } from "./_machine.ts";
 import { type BenchRow, FAST_BENCH_WIDTH, TASKS } from "./_protocol.ts";
-import { findPythonTorch, type PythonTorch } from "./_pytorch.ts";
+import { findPythonTorch, ONEDNN_ISAS, type PythonTorch } from "./_pytorch.ts";
 import { probeWebGpu } from "../src/runtime/webgpu.ts";
 import { EXIT_NO_ROWS, EXIT_OK } from "../src/cli/exit_codes.ts";
 import { numberFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
@@ -55,7 +58,7 @@ import {
 } from "./_workers.ts";
 
 const USAGE =
-  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR] [--unchecked]
+  `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR] [--unchecked] [--pytorch-isa ISA]
 
   --json                print the rows as JSON instead of a table
   --rounds R            interleaved rounds; each row is the median (default 5)
@@ -68,7 +71,9 @@ const USAGE =
                         simdnet@base, interleaved with this one
   --unchecked           also run simdnet with V8's WebAssembly bounds checks off and
                         its 256-bit revectorizer on, as simdnet-unchecked: what
-                        Deno's explicit bounds checks cost (unsafe: a measurement)`;
+                        Deno's explicit bounds checks cost (unsafe: a measurement)
+  --pytorch-isa ISA     also run PyTorch with oneDNN held to ISA (ONEDNN_MAX_CPU_ISA,
+                        e.g. AVX2), as pytorch-capped`;
 
 /** What to measure and how to print it. */
 export interface CompareOptions {
@@ -87,6 +92,8 @@ export interface CompareOptions {
   baseline?: string;
   /** Also run `simdnet-unchecked` (bench/_workers.ts' UNCHECKED_V8_FLAGS). */
   unchecked?: boolean;
+  /** Also run `pytorch-capped`: oneDNN held to this `ONEDNN_MAX_CPU_ISA`. */
+  pytorchIsa?: string;
   /**
    * Only training steps of simdnet wasm and PyTorch (`bench:step`), with
    * this warm-up and, if given, a fixed number of timed steps per round.
@@ -105,11 +112,13 @@ export function parseCompareArgs(args: string[]): CompareOptions | "help" {
     "allow-software-gpu": { type: "boolean", default: false },
     baseline: { type: "string" },
     unchecked: { type: "boolean", default: false },
+    "pytorch-isa": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   return {
     ...checkBaseline(values.baseline),
+    ...checkPytorchIsa(values["pytorch-isa"]),
     unchecked: values.unchecked,
     json: values.json,
     rounds: wholeFlag(values.rounds, "rounds", 1)!,
@@ -140,6 +149,20 @@ export function checkBaseline(dir?: string): { baseline?: string } {
   throw new UsageError(
     `--baseline ${dir} is not a simdnet checkout (no bench/_simdnet_worker.ts and deno.json); ` +
       "make one with git worktree add DIR <commit> and run deno install there",
+  );
+}
+
+/** `{ pytorchIsa }` for a `--pytorch-isa` that oneDNN knows, else a usage error. */
+export function checkPytorchIsa(isa?: string): { pytorchIsa?: string } {
+  if (isa === undefined) return {};
+  const upper = isa.toUpperCase();
+  if ((ONEDNN_ISAS as readonly string[]).includes(upper)) {
+    return { pytorchIsa: upper };
+  }
+  throw new UsageError(
+    `--pytorch-isa ${isa} is not a oneDNN instruction set; use one of ${
+      ONEDNN_ISAS.join(", ")
+    }`,
   );
 }
 
@@ -175,6 +198,20 @@ function simdnetWasm(threads: number, o: CompareOptions): WorkerSpec[] {
   return workers;
 }
 
+/** PyTorch at `threads`, and oneDNN held to an instruction set if asked. */
+function pytorchWorkers(
+  torch: PythonTorch | null,
+  threads: number,
+  o: CompareOptions,
+): WorkerSpec[] {
+  if (!torch) return [];
+  const workers = [pytorchWorker(torch.python, threads)];
+  if (o.pytorchIsa) {
+    workers.push(pytorchWorker(torch.python, threads, o.pytorchIsa));
+  }
+  return workers;
+}
+
 /** Training steps alone: simdnet wasm and PyTorch at each thread count. */
 function trainingPlan(
   torch: PythonTorch | null,
@@ -184,7 +221,7 @@ function trainingPlan(
   const measurements: Measurement[] = [];
   for (const threads of threadCounts()) {
     const workers = simdnetWasm(threads, o);
-    if (torch) workers.push(pytorchWorker(torch.python, threads));
+    workers.push(...pytorchWorkers(torch, threads, o));
     for (const worker of workers) {
       measurements.push({
         worker,
@@ -208,7 +245,7 @@ function fastTraining(
 ): Measurement[] {
   const threads = threadCounts().at(-1)!;
   const workers = simdnetWasm(threads, o);
-  if (torch) workers.push(pytorchWorker(torch.python, threads));
+  workers.push(...pytorchWorkers(torch, threads, o));
   // Warm-up: the first steps compile kernels for the new shapes.
   return workers.map((worker) => ({
     worker,
@@ -228,8 +265,8 @@ async function fullPlan(
     for (const worker of simdnetWasm(threads, o)) {
       measurements.push(...allTasks(worker));
     }
-    if (torch) {
-      measurements.push(...allTasks(pytorchWorker(torch.python, threads)));
+    for (const worker of pytorchWorkers(torch, threads, o)) {
+      measurements.push(...allTasks(worker));
     }
     measurements.push(...inference(ortWorker("web", threads)));
     measurements.push(...inference(ortWorker("node", threads)));
@@ -275,6 +312,7 @@ const SYSTEMS = [
   "simdnet@base",
   "simdnet-unchecked",
   "pytorch",
+  "pytorch-capped",
   "onnxruntime-web",
   "onnxruntime-node",
 ];
@@ -323,6 +361,9 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     : await fullPlan(torch, o);
   const machine = machineLine(); // the load before the run
   const build = torch ? await torchBuild(torch.python) : null;
+  const cappedBuild = torch && o.pytorchIsa
+    ? await torchBuild(torch.python, o.pytorchIsa)
+    : null;
   const flops = await benchTaskFlops();
   // Before the workers start, so that nothing else runs on the cores.
   const peak = o.peak === false ? null : await measureSimdPeak({ log });
@@ -352,6 +393,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     );
     console.log(machine);
     if (torch) console.log(build ?? `PyTorch ${torch.version}`);
+    if (cappedBuild) console.log(`pytorch-capped: ${cappedBuild}`);
     console.log();
     console.log(
       formatTable(sorted, { flops, peakPerCore: peak?.perCore }),

@@ -1,5 +1,5 @@
 /**
- * `deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR] [--unchecked]`
+ * `deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR] [--unchecked] [--pytorch-isa ISA]`
  *
  * Images per second of full training steps of the seed CNN (batch 64,
  * Adam, no augmentation, dropout on) for simdnet wasm with 1 thread and
@@ -13,12 +13,17 @@
  * @module
  */
 
-import { checkBaseline, type CompareOptions, runCompare } from "./compare.ts";
+import {
+  checkBaseline,
+  checkPytorchIsa,
+  type CompareOptions,
+  runCompare,
+} from "./compare.ts";
 import { parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
 
 const USAGE =
-  `usage: deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR] [--unchecked]
+  `usage: deno task bench:step [--json] [--steps N] [--rounds R] [--warmup W] [--baseline DIR] [--unchecked] [--pytorch-isa ISA]
 
   --json      print the rows as JSON instead of a table
   --steps N   timed training steps per round (default: about 2 s worth)
@@ -26,7 +31,9 @@ const USAGE =
   --warmup W  untimed steps per configuration first (default 3)
   --baseline DIR  also time the simdnet of another checkout as simdnet@base
   --unchecked     also time simdnet without V8's WebAssembly bounds checks, as
-                  simdnet-unchecked (bench:compare --help says more)`;
+                  simdnet-unchecked (bench:compare --help says more)
+  --pytorch-isa ISA  also time PyTorch with oneDNN held to ISA (e.g. AVX2), as
+                  pytorch-capped`;
 
 /** Parses `bench:step`'s command line into `bench:compare` options; "help" for --help. */
 export function parseStepArgs(args: string[]): CompareOptions | "help" {
@@ -37,12 +44,14 @@ export function parseStepArgs(args: string[]): CompareOptions | "help" {
     warmup: { type: "string", default: "3" },
     baseline: { type: "string" },
     unchecked: { type: "boolean", default: false },
+    "pytorch-isa": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   const steps = wholeFlag(values.steps, "steps", 1);
   return {
     ...checkBaseline(values.baseline),
+    ...checkPytorchIsa(values["pytorch-isa"]),
     unchecked: values.unchecked,
     json: values.json,
     rounds: wholeFlag(values.rounds, "rounds", 1)!,

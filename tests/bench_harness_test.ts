@@ -388,6 +388,34 @@ Deno.test("bench: --baseline runs another checkout's simdnet worker as simdnet@b
   assert.ok(step !== "help" && step.unchecked === true);
 });
 
+Deno.test("bench: --pytorch-isa adds PyTorch with oneDNN held to that instruction set", async () => {
+  const { parseCompareArgs } = await import("../bench/compare.ts");
+  const { parseStepArgs } = await import("../bench/step.ts");
+  const { pytorchWorker } = await import("../bench/_workers.ts");
+  const { UsageError } = await import("../src/cli/usage.ts");
+  const parsed = parseCompareArgs(["--pytorch-isa", "avx2"]);
+  assert.ok(parsed !== "help" && parsed.pytorchIsa === "AVX2");
+  const step = parseStepArgs(["--pytorch-isa", "AVX512_CORE"]);
+  assert.ok(step !== "help" && step.pytorchIsa === "AVX512_CORE");
+  assert.throws(
+    () => parseCompareArgs(["--pytorch-isa", "avx3"]),
+    (e) =>
+      e instanceof UsageError &&
+      /--pytorch-isa avx3 is not a oneDNN instruction set; use one of SSE41, AVX, AVX2,/
+        .test(e.message),
+  );
+  const plain = pytorchWorker("/usr/bin/python3", 2);
+  assert.equal(plain.system, "pytorch");
+  assert.equal(
+    plain.env?.ONEDNN_MAX_CPU_ISA,
+    Deno.env.get("ONEDNN_MAX_CPU_ISA"),
+  );
+  const capped = pytorchWorker("/usr/bin/python3", 2, "AVX2");
+  assert.equal(capped.system, "pytorch-capped");
+  assert.equal(capped.env?.ONEDNN_MAX_CPU_ISA, "AVX2");
+  assert.equal(capped.env?.OMP_NUM_THREADS, "2");
+});
+
 Deno.test("bench: the probe line lists each round's figure and counts the slow ones", async () => {
   const { probeLine } = await import("../bench/compare.ts");
   const line = probeLine([57, 56.5, 34, 51]);
