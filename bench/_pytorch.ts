@@ -68,6 +68,31 @@ export async function findPythonTorch(): Promise<PythonTorch | null> {
   return null;
 }
 
+/** oneDNN's values of `ONEDNN_MAX_CPU_ISA` (v2.x and v3.x). */
+export const ONEDNN_ISAS = [
+  "SSE41",
+  "AVX",
+  "AVX2",
+  "AVX2_VNNI",
+  "AVX512_CORE",
+  "AVX512_CORE_VNNI",
+  "AVX512_CORE_BF16",
+  "AVX512_CORE_FP16",
+  "AVX512_CORE_AMX",
+  "ALL",
+] as const;
+
+/**
+ * OpenBLAS's kernels of the same width as a capped oneDNN instruction set
+ * (`OPENBLAS_CORETYPE`); AVX-512 caps leave OpenBLAS to pick.
+ */
+const OPENBLAS_CORE_FOR_ISA: Record<string, string> = {
+  SSE41: "Nehalem",
+  AVX: "Sandybridge",
+  AVX2: "Haswell",
+  AVX2_VNNI: "Haswell",
+};
+
 /**
  * The whole environment for a PyTorch run with `threads` threads, oneDNN
  * capped at `maxIsa` when given (`ONEDNN_MAX_CPU_ISA`).
@@ -77,9 +102,15 @@ export function pytorchEnv(
   maxIsa?: string,
 ): Record<string, string> {
   const env = Deno.env.toObject();
-  if (maxIsa) env.ONEDNN_MAX_CPU_ISA = maxIsa;
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  if (maxIsa) {
+    env.ONEDNN_MAX_CPU_ISA = maxIsa;
+    // The Linear layers run in OpenBLAS, which ignores oneDNN's variable:
+    // hold its kernels to the same vector width.
+    const core = OPENBLAS_CORE_FOR_ISA[maxIsa];
+    if (core) env.OPENBLAS_CORETYPE = core;
+  }
   const lib = libDir();
   const jemalloc = `${lib}/libjemalloc.so.2`;
   if (exists(jemalloc)) {
@@ -104,20 +135,6 @@ export function pytorchEnv(
   return env;
 }
 
-/** oneDNN's values of `ONEDNN_MAX_CPU_ISA` (v2.x and v3.x). */
-export const ONEDNN_ISAS = [
-  "SSE41",
-  "AVX",
-  "AVX2",
-  "AVX2_VNNI",
-  "AVX512_CORE",
-  "AVX512_CORE_VNNI",
-  "AVX512_CORE_BF16",
-  "AVX512_CORE_FP16",
-  "AVX512_CORE_AMX",
-  "ALL",
-] as const;
-
 /** Path of bench/pytorch_cnn.py. */
 export const PYTORCH_SCRIPT: string = fileURLToPath(
   new URL("./pytorch_cnn.py", import.meta.url),
@@ -136,16 +153,24 @@ export interface TorchBuildInfo {
    * support"); null or absent when it did not say.
    */
   onednn_isa?: string | null;
+  /** The kernels OpenBLAS picked (`openblas_get_corename`, e.g. "Haswell"). */
+  blas_core?: string | null;
   /** `ONEDNN_MAX_CPU_ISA` (or `DNNL_MAX_CPU_ISA`) as the workers see it. */
   maxIsa?: string;
 }
 
-/** The variable that caps oneDNN's ISA in `env`, as "NAME=value", if set. */
+/**
+ * The variables that hold PyTorch's native kernels to an instruction set in
+ * `env`, as "NAME=value, ...": oneDNN's cap, and OpenBLAS's core when
+ * oneDNN's is set (without one, the core is OpenBLAS's own pick).
+ */
 export function isaCap(env: Record<string, string>): string | undefined {
-  for (const name of ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"]) {
-    if (env[name]) return `${name}=${env[name]}`;
-  }
-  return undefined;
+  const dnn = ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"].find((n) => env[n]);
+  if (!dnn) return undefined;
+  const blas = env.OPENBLAS_CORETYPE
+    ? `, OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE}`
+    : "";
+  return `${dnn}=${env[dnn]}${blas}`;
 }
 
 /** The BLAS a loaded library path is, e.g. "OpenBLAS (openmp)". */
@@ -165,9 +190,9 @@ function blasName(path: string): string {
 
 /**
  * One line on the PyTorch build, e.g. `PyTorch 1.13.0a0 (source
- * 1.13.1+dfsg), oneDNN v2.6.3, BLAS=OpenBLAS (openmp) (BLAS_INFO=generic),
- * CPU capability AVX2, oneDNN runs AVX-512 with DL Boost and bfloat16
- * support`: the oneDNN (MKL-DNN) release, the instruction set it picks on
+ * 1.13.1+dfsg), oneDNN v2.6.3, BLAS=OpenBLAS (openmp) with Haswell kernels
+ * (BLAS_INFO=generic), CPU capability AVX2, oneDNN runs AVX-512 with DL
+ * Boost and bfloat16 support`: the oneDNN (MKL-DNN) release, the instruction set it picks on
  * this CPU (512-bit vectors or 256-bit ones) and the BLAS decide its
  * convolutions and Linear layers.
  */
@@ -190,8 +215,11 @@ export function torchBuildLine(info: TorchBuildInfo): string {
     ),
   ];
   const blasInfo = c.match(/BLAS_INFO=([\w-]+)/)?.[1];
+  const core = info.blas_core ? ` with ${info.blas_core} kernels` : "";
   const blas = loaded.length
-    ? `BLAS=${loaded.join("+")}${blasInfo ? ` (BLAS_INFO=${blasInfo})` : ""}`
+    ? `BLAS=${loaded.join("+")}${core}${
+      blasInfo ? ` (BLAS_INFO=${blasInfo})` : ""
+    }`
     : `BLAS=${blasInfo ?? "unknown"}`;
   const capability = c.match(/CPU capability usage:\s*(\w+)/)?.[1];
   const isa = info.onednn_isa?.replace(/Intel /g, "");

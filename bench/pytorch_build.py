@@ -8,9 +8,13 @@ alternatives and on LD_LIBRARY_PATH, which bench/_pytorch.ts sets.
 It also prints the instruction set oneDNN dispatches to on this CPU (its
 verbose mode names it when the first primitive runs): the config says which
 oneDNN was built, not whether it runs 512-bit AVX-512 or 256-bit AVX2 here,
-which `ONEDNN_MAX_CPU_ISA` can cap. bench/_pytorch.ts turns it into one line.
+which `ONEDNN_MAX_CPU_ISA` can cap; and the kernels OpenBLAS picked for this
+CPU (`openblas_get_corename`: an OpenBLAS older than the CPU falls back to
+an older core's, e.g. Haswell's AVX2 kernels on a Zen 5). bench/_pytorch.ts
+turns it into one line.
 """
 
+import ctypes
 import json
 import os
 import re
@@ -45,6 +49,18 @@ def onednn_isa():
     return found.group(1).strip() if found else None
 
 
+def openblas_core(paths):
+    """OpenBLAS's name for the kernels it runs, or None if none says."""
+    for path in paths:
+        try:
+            corename = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        corename.restype = ctypes.c_char_p
+        return corename().decode(errors="replace")
+    return None
+
+
 torch.mm(torch.ones(64, 64), torch.ones(64, 64))
 libs = set()
 try:
@@ -60,4 +76,5 @@ print(json.dumps({
     "config": torch.__config__.show(),
     "libraries": sorted(libs),
     "onednn_isa": onednn_isa(),
+    "blas_core": openblas_core(sorted(p for p in libs if "blas" in p)),
 }))

@@ -149,6 +149,15 @@ Deno.test("bench: the PyTorch build line names oneDNN, its ISA, the loaded BLAS 
   );
   assert.equal(
     torchBuildLine({
+      version: "1.13.0a0",
+      config,
+      libraries: ["/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"],
+      blas_core: "Haswell",
+    }),
+    "PyTorch 1.13.0a0 (source 1.13.1+dfsg), oneDNN v2.6.3, BLAS=OpenBLAS (openmp) with Haswell kernels (BLAS_INFO=generic), CPU capability AVX2",
+  );
+  assert.equal(
+    torchBuildLine({
       version: "2.5.1+cpu",
       config:
         "  - oneDNN v3.5.3\n  - Build settings: BLAS_INFO=mkl, USE_MKLDNN=ON\n",
@@ -179,6 +188,11 @@ Deno.test("bench: the PyTorch build line names oneDNN, its ISA, the loaded BLAS 
   );
   assert.equal(isaCap({ DNNL_MAX_CPU_ISA: "SSE41" }), "DNNL_MAX_CPU_ISA=SSE41");
   assert.equal(isaCap({ HOME: "/root" }), undefined);
+  assert.equal(isaCap({ OPENBLAS_CORETYPE: "Haswell" }), undefined);
+  assert.equal(
+    isaCap({ ONEDNN_MAX_CPU_ISA: "AVX2", OPENBLAS_CORETYPE: "Haswell" }),
+    "ONEDNN_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Haswell",
+  );
   assert.equal(
     torchBuildLine({ ...base, onednn_isa: null }),
     "PyTorch 2.5.1+cpu, oneDNN v3.5.3, BLAS=unknown",
@@ -413,6 +427,11 @@ Deno.test("bench: --pytorch-isa adds PyTorch with oneDNN held to that instructio
   const capped = pytorchWorker("/usr/bin/python3", 2, "AVX2");
   assert.equal(capped.system, "pytorch-capped");
   assert.equal(capped.env?.ONEDNN_MAX_CPU_ISA, "AVX2");
+  assert.equal(capped.env?.OPENBLAS_CORETYPE, "Haswell");
+  assert.equal(
+    pytorchWorker("/usr/bin/python3", 2, "AVX512_CORE").env?.OPENBLAS_CORETYPE,
+    undefined,
+  );
   assert.equal(capped.env?.OMP_NUM_THREADS, "2");
 });
 
