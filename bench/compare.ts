@@ -21,9 +21,10 @@
  * instruction set it runs here, BLAS); `--pytorch-isa AVX2` adds PyTorch
  * with oneDNN held to that instruction set (`pytorch-capped`): on a CPU
  * with AVX-512, what the ratios would be against 256-bit native code.
- * Before each round a probe times the 6x8 micro-kernel's loop in this
- * process ({@linkcode probeLine}), so that a reader can tell a quiet run
- * from one that met a slow phase of a shared machine.
+ * Before each round a probe times the 6x8 micro-kernel's loop in a process
+ * pinned to each CPU (bench/_cpu_probe.ts; in this process where `taskset`
+ * is missing), and {@linkcode probeLine} lists the figures, so that a reader
+ * can tell a quiet run from one that met a slow phase of a shared machine.
  *
  * Exit codes: 0 ok; 1 nothing was measured; 64 usage.
  *
@@ -50,6 +51,7 @@ import { torchBuild } from "./_pytorch.ts";
 import { measureSimdPeak } from "./simd_peak.ts";
 import { hasRelaxedSimd } from "./_simd_peak_module.ts";
 import { instantiateKernel, kernelLoopGflops } from "./_kernel_loop_module.ts";
+import { PinnedProbe } from "./_cpu_probe.ts";
 import {
   ortWorker,
   pytorchWorker,
@@ -330,16 +332,27 @@ function sortRows(rows: readonly BenchRow[]): BenchRow[] {
 }
 
 /**
- * The probe's figures, one per round, and how many rounds met a slow phase
- * of the machine (under 90% of the run's best probe).
+ * The probe's figures, one per round (with `perCpu`, each CPU's, pinned;
+ * `probes` then holds each round's slowest), and how many rounds met a slow
+ * phase of the machine (under 90% of the run's best figure).
  */
-export function probeLine(probes: readonly number[]): string {
-  const best = Math.max(0, ...probes);
+export function probeLine(
+  probes: readonly number[],
+  perCpu?: readonly (readonly number[])[],
+): string {
+  const list = (xs: readonly number[]) =>
+    xs.map((p) => p.toFixed(1)).join(", ");
+  const best = Math.max(0, ...(perCpu ? perCpu.flat() : probes));
   const slow = probes.filter((p) => p < 0.9 * best).length;
+  const figures = perCpu
+    ? `, in a process pinned to each CPU): ${
+      perCpu.map((xs, cpu) => `CPU ${cpu} ${list(xs)}`).join("; ")
+    } GFLOP/s; ${slow} of ${probes.length} rounds with a CPU under 90% of the best `
+    : `): ${
+      list(probes)
+    } GFLOP/s; ${slow} of ${probes.length} rounds under 90% of the best `;
   return `Machine probe before each round (the 6x8 micro-kernel's loop, ` +
-    `checked loads from L1, 1 thread): ${
-      probes.map((p) => p.toFixed(1)).join(", ")
-    } GFLOP/s; ${slow} of ${probes.length} rounds under 90% of the best ` +
+    `checked loads from L1, 1 thread${figures}` +
     "(a slow phase of the machine; the medians keep such a round out only " +
     "if it is a minority).";
 }
@@ -369,6 +382,9 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   const peak = o.peak === false ? null : await measureSimdPeak({ log });
   // A slow phase of a shared VM shows in this loop (loads from L1) and not
   // in the peak's (no loads); see bench/simd_peak.ts.
+  // Pinned to each CPU where taskset exists: one slow vCPU is missed by a
+  // probe that runs wherever this process is (bench/_cpu_probe.ts).
+  const pinned = PinnedProbe.create(navigator.hardwareConcurrency || 1);
   const probeLoop = await instantiateKernel({
     relaxed: hasRelaxedSimd(),
     shared: false,
@@ -377,12 +393,15 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     rounds: o.rounds,
     targetSeconds: o.seconds,
     log,
-    probe: () => kernelLoopGflops(probeLoop, 40, 3),
+    probe: pinned
+      ? () => pinned.probe()
+      : () => kernelLoopGflops(probeLoop, 40, 3),
   });
+  const probeText = probeLine(probes, pinned?.perCpu);
   const sorted = sortRows(rows);
   if (o.json) {
     console.log(JSON.stringify(sorted, null, 2));
-    log(probeLine(probes));
+    log(probeText);
   } else {
     console.log(
       o.trainOnly
@@ -400,7 +419,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     );
     console.log();
     for (const line of tableNotes(flops, peak, o.unchecked)) console.log(line);
-    console.log(probeLine(probes));
+    console.log(probeText);
     const targets = targetLines(sorted);
     if (targets.length) {
       console.log(`\nTargets:\n${targets.map((t) => `- ${t}`).join("\n")}`);

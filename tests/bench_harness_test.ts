@@ -459,4 +459,32 @@ Deno.test("bench: the probe line lists each round's figure and counts the slow o
     /: 57\.0, 56\.5, 34\.0, 51\.0 GFLOP\/s; 2 of 4 rounds under 90%/,
   );
   assert.match(probeLine([]), /: {2}GFLOP\/s; 0 of 0 rounds/);
+  // Pinned to each CPU: the slowest CPU's figure is the round's.
+  assert.match(
+    probeLine([56, 34.4], [[56, 56.2], [56.5, 34.4]]),
+    /pinned to each CPU\): CPU 0 56\.0, 56\.2; CPU 1 56\.5, 34\.4 GFLOP\/s; 1 of 2 rounds with a CPU under 90%/,
+  );
+});
+
+Deno.test("bench: the pinned probe runs every CPU each round and reports the slowest", async () => {
+  const { PinnedProbe, tasksetRun } = await import("../bench/_cpu_probe.ts");
+  const calls: number[] = [];
+  const figures = [55, 34, 56, 57];
+  const fake = (cpu: number) => {
+    calls.push(cpu);
+    return figures[(calls.length - 1) % figures.length]!;
+  };
+  assert.equal(PinnedProbe.create(1, fake), null); // one CPU: nothing to pin
+  assert.equal(PinnedProbe.create(2, () => null), null); // no taskset
+  const probe = new PinnedProbe(2, fake);
+  calls.length = 0;
+  assert.equal(probe.probe(), 34);
+  assert.equal(probe.probe(), 56);
+  assert.deepEqual(calls, [0, 1, 0, 1]);
+  assert.deepEqual(probe.perCpu, [[55, 56], [34, 57]]);
+  // A CPU that cannot be probed counts as slow rather than vanishing.
+  assert.equal(new PinnedProbe(2, (c) => (c ? null : 50)).probe(), 0);
+  // The real thing, where Linux's taskset is installed.
+  const real = tasksetRun(0);
+  if (real !== null) assert.ok(real > 1, `probe on CPU 0: ${real} GFLOP/s`);
 });
