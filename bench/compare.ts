@@ -31,16 +31,10 @@
  * @module
  */
 
-import {
-  label,
-  type Measurement,
-  runInterleaved,
-  type WorkerSpec,
-} from "./_harness.ts";
+import { label, runInterleaved } from "./_harness.ts";
 import { machineLine } from "./_machine.ts";
 import { type BenchRow, FAST_BENCH_WIDTH, TASKS } from "./_protocol.ts";
-import { findPythonTorch, ONEDNN_ISAS, type PythonTorch } from "./_pytorch.ts";
-import { probeWebGpu } from "../src/runtime/webgpu.ts";
+import { findPythonTorch, ONEDNN_ISAS } from "./_pytorch.ts";
 import { EXIT_NO_ROWS, EXIT_OK } from "../src/cli/exit_codes.ts";
 import { numberFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
@@ -53,11 +47,15 @@ import { hasRelaxedSimd } from "./_simd_peak_module.ts";
 import { instantiateKernel, kernelLoopGflops } from "./_kernel_loop_module.ts";
 import { PinnedProbe } from "./_cpu_probe.ts";
 import {
-  ortWorker,
-  pytorchWorker,
-  simdnetWorker,
-  threadCounts,
-} from "./_workers.ts";
+  type CompareOptions,
+  FAST_BATCH,
+  fullPlan,
+  INFER_BATCH,
+  TRAIN_BATCH,
+  trainingPlan,
+} from "./_compare_plan.ts";
+
+export type { CompareOptions };
 
 const USAGE =
   `usage: deno task bench:compare [--json] [--rounds R] [--seconds S] [--no-cpu] [--no-peak] [--allow-software-gpu] [--baseline DIR] [--unchecked] [--pytorch-isa ISA]
@@ -76,32 +74,6 @@ const USAGE =
                         Deno's explicit bounds checks cost (unsafe: a measurement)
   --pytorch-isa ISA     also run PyTorch with oneDNN held to ISA (ONEDNN_MAX_CPU_ISA,
                         e.g. AVX2), as pytorch-capped`;
-
-/** What to measure and how to print it. */
-export interface CompareOptions {
-  json: boolean;
-  /** Interleaved rounds; each row is the median. */
-  rounds: number;
-  /** Time each adaptive row aims at per round. */
-  seconds: number;
-  /** Include the tfjs `cpu` backend. */
-  cpu: boolean;
-  /** Measure the WebAssembly SIMD peak first (default true). */
-  peak?: boolean;
-  /** Include a software WebGPU adapter. */
-  allowSoftwareGpu: boolean;
-  /** Another simdnet checkout to run as `simdnet@base`. */
-  baseline?: string;
-  /** Also run `simdnet-unchecked` (bench/_workers.ts' UNCHECKED_V8_FLAGS). */
-  unchecked?: boolean;
-  /** Also run `pytorch-capped`: oneDNN held to this `ONEDNN_MAX_CPU_ISA`. */
-  pytorchIsa?: string;
-  /**
-   * Only training steps of simdnet wasm and PyTorch (`bench:step`), with
-   * this warm-up and, if given, a fixed number of timed steps per round.
-   */
-  trainOnly?: { warmup: number; steps?: number };
-}
 
 /** Parses `bench:compare`'s command line; "help" for --help. */
 export function parseCompareArgs(args: string[]): CompareOptions | "help" {
@@ -169,146 +141,6 @@ export function checkPytorchIsa(isa?: string): { pytorchIsa?: string } {
 }
 
 const log = (line: string) => console.error(line);
-const TRAIN_BATCH = 64;
-const INFER_BATCH = 256;
-/** The fast network's training batch: half airbench's 1024, to fit the time. */
-const FAST_BATCH = 512;
-
-/** Every task a worker can do, with a warm-up fitting its speed. */
-function allTasks(worker: WorkerSpec, slow = false): Measurement[] {
-  return [
-    // The first training steps compile kernels and grow the heap.
-    { worker, task: "train", batch: TRAIN_BATCH, warmup: slow ? 1 : 4 },
-    { worker, task: "infer", batch: INFER_BATCH, warmup: slow ? 1 : 2 },
-    { worker, task: "latency", batch: 1, warmup: slow ? 3 : 20 },
-  ];
-}
-
-function inference(worker: WorkerSpec): Measurement[] {
-  return allTasks(worker).filter((m) => m.task !== "train");
-}
-
-/** simdnet wasm at `threads`, and the baseline and unchecked variants asked for. */
-function simdnetWasm(threads: number, o: CompareOptions): WorkerSpec[] {
-  const workers = [simdnetWorker("wasm", threads)];
-  if (o.baseline) {
-    workers.push(simdnetWorker("wasm", threads, { baseline: o.baseline }));
-  }
-  if (o.unchecked) {
-    workers.push(simdnetWorker("wasm", threads, { unchecked: true }));
-  }
-  return workers;
-}
-
-/** PyTorch at `threads`, and oneDNN held to an instruction set if asked. */
-function pytorchWorkers(
-  torch: PythonTorch | null,
-  threads: number,
-  o: CompareOptions,
-): WorkerSpec[] {
-  if (!torch) return [];
-  const workers = [pytorchWorker(torch.python, threads)];
-  if (o.pytorchIsa) {
-    workers.push(pytorchWorker(torch.python, threads, o.pytorchIsa));
-  }
-  return workers;
-}
-
-/** Training steps alone: simdnet wasm and PyTorch at each thread count. */
-function trainingPlan(
-  torch: PythonTorch | null,
-  train: { warmup: number; steps?: number },
-  o: CompareOptions,
-): Measurement[] {
-  const measurements: Measurement[] = [];
-  for (const threads of threadCounts()) {
-    const workers = simdnetWasm(threads, o);
-    workers.push(...pytorchWorkers(torch, threads, o));
-    for (const worker of workers) {
-      measurements.push({
-        worker,
-        task: "train",
-        batch: TRAIN_BATCH,
-        ...train,
-      });
-    }
-  }
-  return measurements;
-}
-
-/**
- * The fast network's training step at every core, simdnet wasm (and the
- * baseline checkout's) and PyTorch (the same workers as the seed rows: one
- * process per configuration).
- */
-function fastTraining(
-  torch: PythonTorch | null,
-  o: CompareOptions,
-): Measurement[] {
-  const threads = threadCounts().at(-1)!;
-  const workers = simdnetWasm(threads, o);
-  workers.push(...pytorchWorkers(torch, threads, o));
-  // Warm-up: the first steps compile kernels for the new shapes.
-  return workers.map((worker) => ({
-    worker,
-    task: "train-fast" as const,
-    batch: FAST_BATCH,
-    warmup: 2,
-  }));
-}
-
-/** Every system and task, plus the cpu backend and WebGPU when asked and present. */
-async function fullPlan(
-  torch: PythonTorch | null,
-  o: CompareOptions,
-): Promise<Measurement[]> {
-  const measurements: Measurement[] = [];
-  for (const threads of threadCounts()) {
-    for (const worker of simdnetWasm(threads, o)) {
-      measurements.push(...allTasks(worker));
-    }
-    for (const worker of pytorchWorkers(torch, threads, o)) {
-      measurements.push(...allTasks(worker));
-    }
-    measurements.push(...inference(ortWorker("web", threads)));
-    measurements.push(...inference(ortWorker("node", threads)));
-  }
-  measurements.push(...fastTraining(torch, o));
-  if (o.cpu) {
-    // About 11 s per training step and 10 s per batch of 256: one round,
-    // one step, which is plenty to place it.
-    for (const m of allTasks(simdnetWorker("cpu", 1), true)) {
-      measurements.push(
-        m.task === "latency" ? m : { ...m, steps: 1, rounds: 1 },
-      );
-    }
-  }
-  const gpu = await probeWebGpu();
-  if (!gpu.available) {
-    log(`simdnet webgpu skipped: no WebGPU adapter (${gpu.reason})`);
-  } else if (gpu.software && !o.allowSoftwareGpu) {
-    log(
-      `simdnet webgpu skipped: the only WebGPU adapter ("${gpu.description}") is software; ` +
-        `pass --allow-software-gpu to include it`,
-    );
-  } else {
-    // A software adapter (llvmpipe) computes on every core, and as slowly as
-    // the cpu backend: one round of one step for training and batches.
-    const all = threadCounts().at(-1)!;
-    const worker = simdnetWorker("webgpu", gpu.software ? all : 1, {
-      allowSoftwareGpu: gpu.software,
-    });
-    for (const m of allTasks(worker, gpu.software)) {
-      measurements.push(
-        gpu.software && m.task !== "latency"
-          ? { ...m, steps: 1, rounds: 1 }
-          : m,
-      );
-    }
-  }
-  return measurements;
-}
-
 const SYSTEMS = [
   "simdnet",
   "simdnet@base",
@@ -371,7 +203,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   }
   const measurements = o.trainOnly
     ? trainingPlan(torch, o.trainOnly, o)
-    : await fullPlan(torch, o);
+    : await fullPlan(torch, o, log);
   const machine = machineLine(); // the load before the run
   const build = torch ? await torchBuild(torch.python) : null;
   const cappedBuild = torch && o.pytorchIsa
@@ -385,7 +217,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   // Pinned to each CPU where taskset exists: one slow vCPU is missed by a
   // probe that runs wherever this process is (bench/_cpu_probe.ts).
   const pinned = PinnedProbe.create(navigator.hardwareConcurrency || 1);
-  const probeLoop = await instantiateKernel({
+  const inProcess = pinned ? null : await instantiateKernel({
     relaxed: hasRelaxedSimd(),
     shared: false,
   });
@@ -393,9 +225,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     rounds: o.rounds,
     targetSeconds: o.seconds,
     log,
-    probe: pinned
-      ? () => pinned.probe()
-      : () => kernelLoopGflops(probeLoop, 40, 3),
+    probe: () => pinned ? pinned.probe() : kernelLoopGflops(inProcess!, 40, 3),
   });
   const probeText = probeLine(probes, pinned?.perCpu);
   const sorted = sortRows(rows);
