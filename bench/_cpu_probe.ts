@@ -6,7 +6,8 @@
  * for minutes (2026-12-04, AMD EPYC, 2 cores: the loop pinned ran at 56.0
  * GFLOP/s on CPU 0 and 34.4 on CPU 1, and a 1-thread worker that started on
  * CPU 1 measured batch-1 latency at 1.04 ms against 0.65 on CPU 0), while a
- * probe in the benchmark's own process sees only the CPU it runs on.
+ * probe in the benchmark's own process sees only the CPU it runs on. The
+ * same tool pins the 1-thread workers, round by round ({@linkcode pinToCore}).
  *
  * @module
  */
@@ -72,5 +73,21 @@ export class PinnedProbe {
       slowest = Math.min(slowest, gflops);
     });
     return slowest;
+  }
+}
+
+/**
+ * Pins every thread of process `pid` to CPU `round % cores` (`taskset -a
+ * -p`); returns false where that cannot be done (no taskset, not Linux).
+ */
+export function pinToCore(pid: number, round: number, cores: number): boolean {
+  try {
+    return new Deno.Command("taskset", {
+      args: ["-a", "-p", "-c", String(round % cores), String(pid)],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
   }
 }

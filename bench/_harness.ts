@@ -66,6 +66,14 @@ export interface HarnessOptions {
    * GFLOP/s); its values come back in {@linkcode HarnessResult.probes}.
    */
   probe?: () => number;
+  /**
+   * Called before each round for every 1-thread worker's process: bench:compare
+   * pins them all to CPU `round % cores` (bench/_cpu_probe.ts), so that in a
+   * round every 1-thread system runs on the same core and the rounds take
+   * turns between cores; on a VM whose cores differ in speed, one worker
+   * would otherwise measure a slow core in all its rounds.
+   */
+  pin?: (pid: number, round: number) => void;
 }
 
 /** Rows measured and configurations skipped. */
@@ -88,6 +96,8 @@ export class WorkerProcess {
   readonly #stderrDone: Promise<void>;
   /** What the worker's `ready` message described (versions, threads). */
   info: unknown;
+  /** The worker's process id. */
+  readonly pid: number;
 
   constructor(readonly spec: WorkerSpec) {
     const child = new Deno.Command(spec.command, {
@@ -99,6 +109,7 @@ export class WorkerProcess {
       stderr: "piped",
     }).spawn();
     this.#child = child;
+    this.pid = child.pid;
     this.#writer = child.stdin.getWriter();
     this.#messages = child.stdout
       .pipeThrough(new TextDecoderStream())
@@ -279,6 +290,11 @@ async function measureRounds(
     if (options.probe) {
       await sleep(pause);
       probes.push(options.probe());
+    }
+    if (options.pin) {
+      for (const worker of workers.values()) {
+        if (worker.spec.threads === 1) options.pin(worker.pid, round);
+      }
     }
     const due = live.filter((r) => (r.m.rounds ?? options.rounds) > round);
     const shift = due.length ? round % due.length : 0;

@@ -45,7 +45,7 @@ import { torchBuild } from "./_pytorch.ts";
 import { measureSimdPeak } from "./simd_peak.ts";
 import { hasRelaxedSimd } from "./_simd_peak_module.ts";
 import { instantiateKernel, kernelLoopGflops } from "./_kernel_loop_module.ts";
-import { PinnedProbe } from "./_cpu_probe.ts";
+import { PinnedProbe, pinToCore } from "./_cpu_probe.ts";
 import {
   type CompareOptions,
   FAST_BATCH,
@@ -179,7 +179,8 @@ export function probeLine(
   const figures = perCpu
     ? `, in a process pinned to each CPU): ${
       perCpu.map((xs, cpu) => `CPU ${cpu} ${list(xs)}`).join("; ")
-    } GFLOP/s; ${slow} of ${probes.length} rounds with a CPU under 90% of the best `
+    } GFLOP/s; ${slow} of ${probes.length} rounds with a CPU under 90% of the best; ` +
+      `the 1-thread workers all ran on CPU round mod ${perCpu.length} `
     : `): ${
       list(probes)
     } GFLOP/s; ${slow} of ${probes.length} rounds under 90% of the best `;
@@ -226,6 +227,10 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     targetSeconds: o.seconds,
     log,
     probe: () => pinned ? pinned.probe() : kernelLoopGflops(inProcess!, 40, 3),
+    // Where the probe could pin, so can the 1-thread workers be.
+    ...(pinned
+      ? { pin: (pid, round) => pinToCore(pid, round, pinned.perCpu.length) }
+      : {}),
   });
   const probeText = probeLine(probes, pinned?.perCpu);
   const sorted = sortRows(rows);

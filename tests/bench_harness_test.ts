@@ -249,10 +249,12 @@ Deno.test("bench: interleaved rounds give one median row per measurement and rep
   const logs: string[] = [];
   // The probe runs once before each round, before that round's first row.
   let probeCalls = 0;
+  const pins: [number, number][] = [];
   const { rows, skipped, probes } = await runInterleaved(measurements, {
     rounds: 3,
     pauseMs: 0,
     log: (l) => logs.push(l),
+    pin: (pid, round) => pins.push([pid, round]),
     probe: () => {
       assert.equal(
         logs.filter((l) => l.startsWith("round ")).length,
@@ -262,6 +264,12 @@ Deno.test("bench: interleaved rounds give one median row per measurement and rep
     },
   });
   assert.deepEqual(probes, [10, 20, 30]);
+  // Every round pins each running 1-thread worker (both fakes, at least).
+  for (const round of [0, 1, 2]) {
+    const pids = pins.filter(([, r]) => r === round).map(([pid]) => pid);
+    assert.ok(pids.length >= 2 && pids.every((pid) => pid > 0), `${pids}`);
+    assert.equal(new Set(pids).size, pids.length);
+  }
   // Each worker reported its process's peak RSS; the figure itself varies.
   for (const r of rows) assert.ok(r.peakRssMb! > 0, JSON.stringify(r));
   assert.deepEqual(rows.map(({ peakRssMb: _, ...r }) => r), [
@@ -336,7 +344,7 @@ Deno.test("bench: the probe line lists each round's figure and counts the slow o
   // Pinned to each CPU: the slowest CPU's figure is the round's.
   assert.match(
     probeLine([56, 34.4], [[56, 56.2], [56.5, 34.4]]),
-    /pinned to each CPU\): CPU 0 56\.0, 56\.2; CPU 1 56\.5, 34\.4 GFLOP\/s; 1 of 2 rounds with a CPU under 90%/,
+    /pinned to each CPU\): CPU 0 56\.0, 56\.2; CPU 1 56\.5, 34\.4 GFLOP\/s; 1 of 2 rounds with a CPU under 90% of the best; the 1-thread workers all ran on CPU round mod 2 /,
   );
 });
 
@@ -361,4 +369,20 @@ Deno.test("bench: the pinned probe runs every CPU each round and reports the slo
   // The real thing, where Linux's taskset is installed.
   const real = tasksetRun(0);
   if (real !== null) assert.ok(real > 1, `probe on CPU 0: ${real} GFLOP/s`);
+});
+
+Deno.test("bench: pinToCore pins every thread of a process to round % cores", async () => {
+  const { pinToCore } = await import("../bench/_cpu_probe.ts");
+  const child = new Deno.Command("sleep", { args: ["5"] }).spawn();
+  try {
+    if (!pinToCore(child.pid, 3, 2)) return; // no taskset here
+    const out = new Deno.Command("taskset", {
+      args: ["-c", "-p", String(child.pid)],
+      stdout: "piped",
+    }).outputSync();
+    assert.match(new TextDecoder().decode(out.stdout), /affinity list: 1\s*$/);
+  } finally {
+    child.kill();
+    await child.status;
+  }
 });
