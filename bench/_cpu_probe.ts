@@ -20,28 +20,36 @@ const WORKER = fileURLToPath(new URL("./_probe_worker.ts", import.meta.url));
 /** The loop's GFLOP/s on `cpu`, or null if it could not be measured there. */
 export type PinnedRun = (cpu: number) => number | null;
 
-/** Runs bench/_probe_worker.ts under `taskset -c cpu`. */
-export function tasksetRun(cpu: number): number | null {
+/**
+ * `taskset` with `args`, its standard output piped or not; null where it
+ * cannot run (not Linux, no util-linux, or not allowed).
+ */
+function taskset(args: string[], piped: boolean): Deno.CommandOutput | null {
   try {
-    const out = new Deno.Command("taskset", {
-      args: [
-        "-c",
-        String(cpu),
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        `--config=${CONFIG}`,
-        WORKER,
-      ],
-      stdout: "piped",
+    return new Deno.Command("taskset", {
+      args,
+      stdout: piped ? "piped" : "null",
       stderr: "null",
     }).outputSync();
-    if (!out.success) return null;
-    const gflops = Number(new TextDecoder().decode(out.stdout).trim());
-    return Number.isFinite(gflops) && gflops > 0 ? gflops : null;
   } catch {
-    return null; // no taskset (not Linux), or not allowed to run it
+    return null;
   }
+}
+
+/** Runs bench/_probe_worker.ts under `taskset -c cpu`. */
+export function tasksetRun(cpu: number): number | null {
+  const out = taskset([
+    "-c",
+    String(cpu),
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    `--config=${CONFIG}`,
+    WORKER,
+  ], true);
+  if (!out?.success) return null;
+  const gflops = Number(new TextDecoder().decode(out.stdout).trim());
+  return Number.isFinite(gflops) && gflops > 0 ? gflops : null;
 }
 
 /** Each CPU's probe figures, one per round. */
@@ -81,13 +89,6 @@ export class PinnedProbe {
  * -p`); returns false where that cannot be done (no taskset, not Linux).
  */
 export function pinToCore(pid: number, round: number, cores: number): boolean {
-  try {
-    return new Deno.Command("taskset", {
-      args: ["-a", "-p", "-c", String(round % cores), String(pid)],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
+  const args = ["-a", "-p", "-c", String(round % cores), String(pid)];
+  return taskset(args, false)?.success ?? false;
 }

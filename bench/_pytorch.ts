@@ -155,8 +155,6 @@ export interface TorchBuildInfo {
   onednn_isa?: string | null;
   /** The kernels OpenBLAS picked (`openblas_get_corename`, e.g. "Haswell"). */
   blas_core?: string | null;
-  /** `ONEDNN_MAX_CPU_ISA` (or `DNNL_MAX_CPU_ISA`) as the workers see it. */
-  maxIsa?: string;
 }
 
 /**
@@ -192,11 +190,12 @@ function blasName(path: string): string {
  * One line on the PyTorch build, e.g. `PyTorch 1.13.0a0 (source
  * 1.13.1+dfsg), oneDNN v2.6.3, BLAS=OpenBLAS (openmp) with Haswell kernels
  * (BLAS_INFO=generic), CPU capability AVX2, oneDNN runs AVX-512 with DL
- * Boost and bfloat16 support`: the oneDNN (MKL-DNN) release, the instruction set it picks on
- * this CPU (512-bit vectors or 256-bit ones) and the BLAS decide its
- * convolutions and Linear layers.
+ * Boost and bfloat16 support`: the oneDNN (MKL-DNN) release, the instruction
+ * set it picks on this CPU (512-bit vectors or 256-bit ones) and the BLAS
+ * decide its convolutions and Linear layers. `cap` ({@linkcode isaCap})
+ * names the variables that held them to an instruction set.
  */
-export function torchBuildLine(info: TorchBuildInfo): string {
+export function torchBuildLine(info: TorchBuildInfo, cap?: string): string {
   const c = info.config;
   // Debian's torch reports 1.13.0a0; its source tree names the release.
   const source = c.match(/pytorch-(\d+\.\d+\.\d+[^=\s/]*)=/)?.[1];
@@ -223,13 +222,13 @@ export function torchBuildLine(info: TorchBuildInfo): string {
     : `BLAS=${blasInfo ?? "unknown"}`;
   const capability = c.match(/CPU capability usage:\s*(\w+)/)?.[1];
   const isa = info.onednn_isa?.replace(/Intel /g, "");
-  const cap = info.maxIsa ? ` (capped by ${info.maxIsa})` : "";
+  const capped = cap ? ` (capped by ${cap})` : "";
   return [
     `PyTorch ${version}`,
     onednn,
     blas,
     ...(capability ? [`CPU capability ${capability}`] : []),
-    ...(isa ? [`oneDNN runs ${isa}${cap}`] : []),
+    ...(isa ? [`oneDNN runs ${isa}${capped}`] : []),
   ].join(", ");
 }
 
@@ -258,8 +257,10 @@ export async function torchBuild(
     }).output();
     if (!out.success) return null;
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    const info = JSON.parse(lines.at(-1)!) as TorchBuildInfo;
-    return torchBuildLine({ ...info, maxIsa: isaCap(env) });
+    return torchBuildLine(
+      JSON.parse(lines.at(-1)!) as TorchBuildInfo,
+      isaCap(env),
+    );
   } catch {
     return null;
   }

@@ -176,16 +176,19 @@ export function probeLine(
     xs.map((p) => p.toFixed(1)).join(", ");
   const best = Math.max(0, ...(perCpu ? perCpu.flat() : probes));
   const slow = probes.filter((p) => p < 0.9 * best).length;
-  const figures = perCpu
-    ? `, in a process pinned to each CPU): ${
-      perCpu.map((xs, cpu) => `CPU ${cpu} ${list(xs)}`).join("; ")
-    } GFLOP/s; ${slow} of ${probes.length} rounds with a CPU under 90% of the best; ` +
-      `the 1-thread workers all ran on CPU round mod ${perCpu.length} `
-    : `): ${
-      list(probes)
-    } GFLOP/s; ${slow} of ${probes.length} rounds under 90% of the best `;
+  const [where, figures, which] = perCpu
+    ? [
+      ", in a process pinned to each CPU",
+      perCpu.map((xs, cpu) => `CPU ${cpu} ${list(xs)}`).join("; "),
+      "with a CPU ",
+    ]
+    : ["", list(probes), ""];
+  const pinned = perCpu
+    ? `; the 1-thread workers all ran on CPU round mod ${perCpu.length}`
+    : "";
   return `Machine probe before each round (the 6x8 micro-kernel's loop, ` +
-    `checked loads from L1, 1 thread${figures}` +
+    `checked loads from L1, 1 thread${where}): ${figures} GFLOP/s; ` +
+    `${slow} of ${probes.length} rounds ${which}under 90% of the best${pinned} ` +
     "(a slow phase of the machine; the medians keep such a round out only " +
     "if it is a minority).";
 }
