@@ -39,10 +39,10 @@ export const RECIPE_OPTIONS = {
 export const RECIPE_USAGE = `
 recipe:
   --recipe R         seed (default: the seed notebook's CNN, Adam, 5 epochs)
-                     or fast (issue #14: the whitened fast network, SGD with
-                     Nesterov momentum, triangular schedule, label smoothing
-                     0.2, flip/translate, lookahead, TTA; 9.9 epochs of
-                     batches of 1024; --epochs may be fractional)
+                     or fast (after airbench94: the whitened fast network,
+                     SGD with Nesterov momentum, triangular schedule, label
+                     smoothing 0.2, flip/translate, lookahead, TTA; 9.9
+                     epochs of batches of 1024; --epochs may be fractional)
   --width X          fast: multiplies the widths 64/256/256 (default 1;
                      0.5 is the small network)
 `;

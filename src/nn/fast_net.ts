@@ -1,5 +1,5 @@
 /**
- * The fast recipe's network (issue #14; after Keller Jordan's airbench94,
+ * The fast recipe's network (after Keller Jordan's airbench94,
  * arXiv 2404.00498): a frozen 2x2 whitening stem, three conv groups and a
  * bias-free linear head with a fixed output scale. A plain `Sequential` of
  * simdnet's Keras layers, so it saves in the TF.js Layers format and loads

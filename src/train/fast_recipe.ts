@@ -1,6 +1,6 @@
 /**
- * The fast recipe's parts that do not depend on the optimizer (issue #14,
- * after airbench94, arXiv 2404.00498): the network with its whitening stem
+ * The fast recipe's parts that do not depend on the optimizer (after
+ * airbench94, arXiv 2404.00498): the network with its whitening stem
  * computed from the training images, the augmentation, and the recipe's
  * numbers, converted from airbench's "per 1024 images" units to the ones a
  * batch-mean loss and an SGD step use. The optimizer, the schedule and the

@@ -1,6 +1,6 @@
 /**
  * Training recipes as data: `recipes.fast(train, options)` returns the fast
- * recipe's parts (issue #14, after airbench94) — the model, the optimizer
+ * recipe's parts (after Keller Jordan's airbench94) — the model, the optimizer
  * config, the schedule, the augmentation, the lookahead and the TTA
  * setting — each a plain value a user may replace before
  * {@linkcode recipeFitOptions} turns them into `fit`'s options.
