@@ -14,6 +14,9 @@ const config = JSON.parse(
   await Deno.readTextFile(`${ROOT}/deno.json`),
 ) as { tasks: Record<string, string> };
 
+/** The names of deno.json's tasks. */
+export const TASK_NAMES: readonly string[] = Object.keys(config.tasks);
+
 /** The `deno` arguments of task `name` with `$VAR`s expanded from `env`. */
 export function taskArgs(
   name: string,

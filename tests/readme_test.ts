@@ -7,14 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT } from "./_tasks.ts";
+import { DENO_DIR, ROOT, runTask, TASK_NAMES as tasks } from "./_tasks.ts";
 
 const readme = await Deno.readTextFile(`${ROOT}/README.md`);
-const tasks = Object.keys(
-  (JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as {
-    tasks: Record<string, string>;
-  }).tasks,
-);
 
 /** The text of README section `heading` (a `## ` line) up to the next one. */
 function section(heading: string): string {
@@ -68,14 +63,13 @@ Deno.test("README: the grouped list of train's flags is exactly train --help's",
   const cli = section("CLI");
   const block = cli.match(/```text\n([\s\S]*?)```/);
   assert.ok(block, "the CLI section has no ```text block of train's flags");
-  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "src/cli/train.ts", "--help"],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
+  const { code, stdout } = await runTask("train", ["--help"], {
+    HOME: Deno.env.get("HOME") ?? "/tmp",
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    DENO_DIR,
+  });
   assert.equal(code, 0);
-  const help = flagsOf(new TextDecoder().decode(stdout))
+  const help = flagsOf(stdout)
     .filter((flag) => flag !== "--help");
   assert.ok(help.length > 40, `train --help lists ${help.length} flags`);
   assert.deepEqual(flagsOf(block[1]!), help);
