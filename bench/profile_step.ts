@@ -1,7 +1,9 @@
 /**
- * `deno task bench:profile [--threads N] [--steps N] [--augment] [--backend B]`
+ * `deno task bench:profile [--threads N] [--steps N] [--augment] [--infer]
+ * [--batch N] [--backend B]`
  *
- * Where a training step of the seed CNN (batch 64, as `fit` runs it) spends
+ * Where a training step of the seed CNN (batch 64, as `fit` runs it), or
+ * with `--infer` a prediction (batch 256, as `Model.predict` runs it), spends
  * its time: every kernel of the backend is wrapped with a timer, and the
  * table lists milliseconds per step by kernel and first input shape, then
  * what the kernels leave over (JS, tape, tfjs bookkeeping). Kernels are
@@ -22,12 +24,13 @@ import { fit } from "../src/train/fit.ts";
 import { EXIT_OK } from "../src/cli/exit_codes.ts";
 import { backendFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
+import { UsageError } from "../src/cli/usage.ts";
 
 // `auto` would make the profile's backend a matter of luck.
 const BACKENDS = BACKEND_CHOICES.filter((b) => b !== "auto");
 
 const USAGE =
-  `usage: deno task bench:profile [--threads N] [--steps N] [--augment] [--backend ${
+  `usage: deno task bench:profile [--threads N] [--steps N] [--augment] [--infer] [--batch N] [--backend ${
     BACKENDS.join("|")
   }]`;
 
@@ -35,9 +38,13 @@ const USAGE =
 export interface ProfileOptions {
   backend: BackendChoice;
   threads: number | undefined;
-  /** Timed training steps (after two untimed ones). */
+  /** Timed steps (after two untimed ones). */
   steps: number;
   augment: boolean;
+  /** Profile predictions instead of training steps. */
+  infer: boolean;
+  /** Images a step: 64 for training, 256 for predictions unless given. */
+  batch: number;
 }
 
 /** Parses `bench:profile`'s command line; "help" for --help. */
@@ -46,15 +53,25 @@ export function parseProfileArgs(args: string[]): ProfileOptions | "help" {
     threads: { type: "string" },
     steps: { type: "string", default: "20" },
     augment: { type: "boolean", default: false },
+    infer: { type: "boolean", default: false },
+    batch: { type: "string" },
     backend: { type: "string", default: "wasm" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
+  if (values.infer && values.augment) {
+    throw new UsageError(
+      "--augment applies to training steps: drop it or --infer",
+    );
+  }
   return {
     backend: backendFlag(values.backend, BACKENDS),
     threads: wholeFlag(values.threads, "threads", 1),
     steps: wholeFlag(values.steps, "steps", 1)!,
     augment: values.augment,
+    infer: values.infer,
+    batch: wholeFlag(values.batch, "batch", 1) ??
+      (values.infer ? INFER_BATCH : TRAIN_BATCH),
   };
 }
 
@@ -97,7 +114,9 @@ export function instrumentKernels(backend: string): KernelTimes {
   return state;
 }
 
-const BATCH = 64;
+const TRAIN_BATCH = 64;
+// The inference row of bench:compare.
+const INFER_BATCH = 256;
 
 /** Trains `steps` + 2 steps on noise; returns the ms of the timed steps. */
 async function trainSteps(
@@ -105,7 +124,7 @@ async function trainSteps(
   kernels: KernelTimes,
 ): Promise<number> {
   // Two untimed steps first: compilation and heap growth.
-  const count = (o.steps + 2) * BATCH;
+  const count = (o.steps + 2) * o.batch;
   let noise = 7;
   const images = new Uint8Array(count * 3072).map(() => {
     noise = (Math.imul(noise, 1103515245) + 12345) >>> 0;
@@ -116,7 +135,7 @@ async function trainSteps(
   const data = { images, labels, count, shape: [32, 32, 3] as const };
   await fit(cifarCnn({ seed: 0 }), data, {
     epochs: 1,
-    batchSize: BATCH,
+    batchSize: o.batch,
     shuffle: false,
     verbose: 0,
     augment: o.augment,
@@ -131,7 +150,29 @@ async function trainSteps(
   return end - start;
 }
 
-/** Profiles training steps as `o` says and prints the table. */
+/** Runs `steps` + 2 predictions of one batch; returns the ms of the timed ones. */
+async function predictSteps(
+  o: ProfileOptions,
+  kernels: KernelTimes,
+): Promise<number> {
+  const model = cifarCnn({ seed: 0 });
+  const x = tf.randomUniform([o.batch, 32, 32, 3], 0, 1, "float32", 7);
+  let start = 0;
+  for (let i = 0; i < o.steps + 2; i++) {
+    if (i === 2) {
+      kernels.recording = true;
+      start = performance.now();
+    }
+    const p = model.predict(x, o.batch);
+    await p.data();
+    p.dispose();
+  }
+  const ms = performance.now() - start;
+  x.dispose();
+  return ms;
+}
+
+/** Profiles training steps or predictions as `o` says and prints the table. */
 export async function runProfile(o: ProfileOptions): Promise<number> {
   const info = await initRuntime({
     backend: o.backend,
@@ -139,10 +180,16 @@ export async function runProfile(o: ProfileOptions): Promise<number> {
     allowSoftwareGpu: o.backend === "webgpu",
   });
   const kernels = instrumentKernels(info.backend);
-  const perStep = (await trainSteps(o, kernels)) / o.steps;
+  const ms = o.infer
+    ? await predictSteps(o, kernels)
+    : await trainSteps(o, kernels);
+  const perStep = ms / o.steps;
+  const what = o.infer
+    ? "Prediction"
+    : `Training step${o.augment ? ", augmented" : ""}`;
   console.log(
-    `Training step, batch ${BATCH}${o.augment ? ", augmented" : ""}: ` +
-      `${info.backend}, ${info.threads} thread(s), mean of ${o.steps} steps\n`,
+    `${what}, batch ${o.batch}: ${info.backend}, ${info.threads} ` +
+      `thread(s), mean of ${o.steps} steps\n`,
   );
   printKernelTable(kernels, o.steps, perStep);
   return EXIT_OK;

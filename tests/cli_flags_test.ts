@@ -23,7 +23,10 @@ import { DataError } from "../src/data/errors.ts";
 import { BACKEND_CHOICES } from "../src/runtime/types.ts";
 import { main as compareMain, parseCompareArgs } from "../bench/compare.ts";
 import { main as stepMain, parseStepArgs } from "../bench/step.ts";
-import { main as profileMain } from "../bench/profile_step.ts";
+import {
+  main as profileMain,
+  parseProfileArgs,
+} from "../bench/profile_step.ts";
 
 Deno.test("flags: runtime flags are validated into typed values", () => {
   const { values } = parseFlags(["--backend", "cpu", "--lang", "ja"], {
@@ -86,7 +89,21 @@ Deno.test("bench: step is compare's training rows; usage errors exit 64", async 
     assert.equal(await compareMain(["--seconds", "-1"]), EXIT_USAGE);
     assert.equal(await compareMain(["--bogus"]), EXIT_USAGE);
     assert.equal(await profileMain(["--backend", "auto"]), EXIT_USAGE);
+    assert.equal(await profileMain(["--infer", "--augment"]), EXIT_USAGE);
+    assert.equal(await profileMain(["--batch", "0"]), EXIT_USAGE);
   } finally {
     console.error = quiet;
   }
+});
+
+Deno.test("flags: bench:profile's batch follows what it profiles", () => {
+  const pick = (args: string[]) => {
+    const o = parseProfileArgs(args);
+    assert.ok(o !== "help");
+    return [o.infer, o.batch];
+  };
+  assert.deepEqual(pick([]), [false, 64]); // fit's batch in the notebook
+  assert.deepEqual(pick(["--infer"]), [true, 256]); // bench:compare's infer row
+  assert.deepEqual(pick(["--infer", "--batch", "1"]), [true, 1]);
+  assert.deepEqual(pick(["--batch", "32"]), [false, 32]);
 });
