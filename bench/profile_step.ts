@@ -21,6 +21,7 @@ import { initRuntime } from "../src/runtime/init.ts";
 import { isSimdnetKernel } from "../src/kernels/register.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../src/runtime/types.ts";
 import { fit } from "../src/train/fit.ts";
+import { toFloatBatch } from "../src/data/batch.ts";
 import { EXIT_OK } from "../src/cli/exit_codes.ts";
 import { backendFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
@@ -118,6 +119,15 @@ const TRAIN_BATCH = 64;
 // The inference row of bench:compare.
 const INFER_BATCH = 256;
 
+/** `count` 32x32 RGB images of fixed noise (the same bytes every run). */
+function noiseImages(count: number): Uint8Array {
+  let noise = 7;
+  return new Uint8Array(count * 3072).map(() => {
+    noise = (Math.imul(noise, 1103515245) + 12345) >>> 0;
+    return noise >>> 24;
+  });
+}
+
 /** Trains `steps` + 2 steps on noise; returns the ms of the timed steps. */
 async function trainSteps(
   o: ProfileOptions,
@@ -125,11 +135,7 @@ async function trainSteps(
 ): Promise<number> {
   // Two untimed steps first: compilation and heap growth.
   const count = (o.steps + 2) * o.batch;
-  let noise = 7;
-  const images = new Uint8Array(count * 3072).map(() => {
-    noise = (Math.imul(noise, 1103515245) + 12345) >>> 0;
-    return noise >>> 24;
-  });
+  const images = noiseImages(count);
   const labels = new Uint8Array(count).map((_, i) => i % 10);
   let start = 0, end = 0;
   const data = { images, labels, count, shape: [32, 32, 3] as const };
@@ -156,7 +162,16 @@ async function predictSteps(
   kernels: KernelTimes,
 ): Promise<number> {
   const model = cifarCnn({ seed: 0 });
-  const x = tf.randomUniform([o.batch, 32, 32, 3], 0, 1, "float32", 7);
+  const data = {
+    images: noiseImages(o.batch),
+    labels: new Uint8Array(o.batch),
+    count: o.batch,
+    shape: [32, 32, 3] as const,
+  };
+  const x = tf.tensor4d(
+    toFloatBatch(data, Array.from({ length: o.batch }, (_, i) => i)),
+    [o.batch, 32, 32, 3],
+  );
   let start = 0;
   for (let i = 0; i < o.steps + 2; i++) {
     if (i === 2) {
