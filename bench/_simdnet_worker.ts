@@ -39,6 +39,8 @@ import {
   type Task,
   TASKS,
 } from "./_protocol.ts";
+import { createRng } from "../src/util/random.ts";
+import { noiseBytes } from "./_noise.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -81,22 +83,14 @@ const info: RuntimeInfo = await initRuntime({
 const model = cifarCnn({ seed: 0 });
 
 // Deterministic noise: speed does not depend on the pixel values.
-let noiseState = 12345;
-function noiseBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    noiseState = (Math.imul(noiseState, 1103515245) + 12345) >>> 0;
-    out[i] = noiseState >>> 24;
-  }
-  return out;
-}
+const noise = createRng(12345);
 
 let trainData: ImageSet | null = null;
 function trainImages(count: number): ImageSet {
   if (!trainData || trainData.count < count) {
     trainData = {
-      images: noiseBytes(count * IMAGE),
-      labels: noiseBytes(count).map((v) => v % 10),
+      images: noiseBytes(count * IMAGE, noise),
+      labels: noiseBytes(count, noise).map((v) => v % 10),
       count,
       shape: [32, 32, 3],
     };
@@ -149,7 +143,10 @@ const inputs = new Map<number, tf.Tensor4D>();
 async function infer(batch: number, steps: number): Promise<number> {
   let x = inputs.get(batch);
   if (!x) {
-    const pixels = Float32Array.from(noiseBytes(batch * IMAGE), (v) => v / 255);
+    const pixels = Float32Array.from(
+      noiseBytes(batch * IMAGE, noise),
+      (v) => v / 255,
+    );
     x = tf.tensor4d(pixels, [batch, 32, 32, 3]);
     inputs.set(batch, x);
   }

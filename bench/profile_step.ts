@@ -21,7 +21,9 @@ import { initRuntime } from "../src/runtime/init.ts";
 import { isSimdnetKernel } from "../src/kernels/register.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../src/runtime/types.ts";
 import { fit } from "../src/train/fit.ts";
-import { toFloatBatch } from "../src/data/batch.ts";
+import { createRng } from "../src/util/random.ts";
+import { INFER_BATCH, TRAIN_BATCH } from "./_compare_plan.ts";
+import { noiseBytes } from "./_noise.ts";
 import { EXIT_OK } from "../src/cli/exit_codes.ts";
 import { backendFlag, parseFlags, wholeFlag } from "../src/cli/flags.ts";
 import { reportFailure, runCli } from "../src/cli/run_cli.ts";
@@ -115,19 +117,6 @@ export function instrumentKernels(backend: string): KernelTimes {
   return state;
 }
 
-const TRAIN_BATCH = 64;
-// The inference row of bench:compare.
-const INFER_BATCH = 256;
-
-/** `count` 32x32 RGB images of fixed noise (the same bytes every run). */
-function noiseImages(count: number): Uint8Array {
-  let noise = 7;
-  return new Uint8Array(count * 3072).map(() => {
-    noise = (Math.imul(noise, 1103515245) + 12345) >>> 0;
-    return noise >>> 24;
-  });
-}
-
 /** Trains `steps` + 2 steps on noise; returns the ms of the timed steps. */
 async function trainSteps(
   o: ProfileOptions,
@@ -135,7 +124,7 @@ async function trainSteps(
 ): Promise<number> {
   // Two untimed steps first: compilation and heap growth.
   const count = (o.steps + 2) * o.batch;
-  const images = noiseImages(count);
+  const images = noiseBytes(count * 3072, createRng(7));
   const labels = new Uint8Array(count).map((_, i) => i % 10);
   let start = 0, end = 0;
   const data = { images, labels, count, shape: [32, 32, 3] as const };
@@ -162,14 +151,9 @@ async function predictSteps(
   kernels: KernelTimes,
 ): Promise<number> {
   const model = cifarCnn({ seed: 0 });
-  const data = {
-    images: noiseImages(o.batch),
-    labels: new Uint8Array(o.batch),
-    count: o.batch,
-    shape: [32, 32, 3] as const,
-  };
+  const pixels = noiseBytes(o.batch * 3072, createRng(7));
   const x = tf.tensor4d(
-    toFloatBatch(data, Array.from({ length: o.batch }, (_, i) => i)),
+    Float32Array.from(pixels, (v) => v / 255),
     [o.batch, 32, 32, 3],
   );
   let start = 0;
